@@ -1,0 +1,39 @@
+// Function ids for the interposed libzmq API (from interpose/api.def), so
+// the core can call a socket's own copy of libzmq (serialize mode needs
+// send/recv/getsockopt/poll) without knowing how the copy was found.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+#include <zmq.h>
+
+namespace zg {
+
+enum FnId : int {
+#define ZG_SOCK(ret, name, params, args, sock, kind, draft) FN_##name,
+#define ZG_CALL(ret, name, params, args, draft) FN_##name,
+#include "interpose/api.def"
+#undef ZG_SOCK
+#undef ZG_CALL
+  FN_COUNT
+};
+
+// A loaded copy of libzmq: its functions, indexed by FnId.
+struct RealTable {
+  void* fn[FN_COUNT];
+  char path[256];
+};
+
+template <FnId Id, typename F>
+inline F real_fn(void* const* real) {
+  return reinterpret_cast<F>(real[Id]);
+}
+
+// Supplied by the interposition layer.
+// The copy of libzmq a call from return address `ra` reaches.
+RealTable* real_for_caller(const void* ra);
+// True if pc lies in the code of a loaded libzmq (calls libzmq makes to its
+// own API).
+bool pc_in_libzmq(const void* pc);
+
+}  // namespace zg

@@ -1,0 +1,372 @@
+#include "core/guard.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "core/lifecycle.h"
+#include "core/serialize.h"
+#include "core/threads.h"
+#include "report/format.h"
+#include "report/python.h"
+#include "report/sink.h"
+#include "report/stack.h"
+
+namespace zg {
+
+Mode g_mode = Mode::Off;
+uint32_t g_fork_gen = 0;
+
+namespace {
+
+std::atomic<uint64_t> g_findings{0};
+std::atomic<int> g_init_state{0};  // 0 new, 1 running, 2 done
+
+void capture_python(char** slot) {
+  if (!options().python) return;
+  char* py = py_traceback_current();
+  free(*slot);
+  *slot = py;
+}
+
+void copy_name(char* dst, const char* src, size_t len) { snprintf(dst, len, "%s", src); }
+
+// Records the calling thread as the owner (st->mu held).
+void take(SocketState* st, ThreadRecord* rec, const char* call) {
+  st->owner_tid = rec->tid;
+  thread_name_of(rec->tid, st->owner_name, sizeof st->owner_name);
+  stack_capture(&st->owner_stack, static_cast<int>(options().stack_depth));
+  capture_python(&st->owner_py);
+  st->owner_call = call;
+  st->owner.store(rec->serial.load(std::memory_order_relaxed), std::memory_order_release);
+}
+
+bool is_thread_safe(RealTable* real, void* sock, int type) {
+  // Types 12..20 are the draft types; all but DGRAM (18) answer
+  // ZMQ_THREAD_SAFE with 1.  Ask the socket itself when we can.
+  using getsockopt_fn = int (*)(void*, int, void*, size_t*);
+  auto gs = reinterpret_cast<getsockopt_fn>(real ? real->fn[FN_zmq_getsockopt] : nullptr);
+  if (gs) {
+    int v = 0;
+    size_t len = sizeof v;
+    Bypass b;
+    if (gs(sock, 81 /* ZMQ_THREAD_SAFE */, &v, &len) == 0) return v != 0;
+  }
+  return type >= 12 && type <= 20 && type != 18;
+}
+
+}  // namespace
+
+void thread_info(uint64_t serial, ThreadInfo* out) {
+  *out = ThreadInfo();
+  if (!serial || serial == kNoOwner) return;
+  out->known = true;
+  out->serial = serial;
+  struct Ctx {
+    uint64_t serial;
+    ThreadInfo* out;
+  } ctx{serial, out};
+  out->running = 0;
+  threads_for_each(
+      [](ThreadRecord* r, void* p) {
+        auto* c = static_cast<Ctx*>(p);
+        if (r->serial.load(std::memory_order_relaxed) != c->serial) return;
+        c->out->tid = r->tid;
+        c->out->running = 1;
+        thread_name_of(r->tid, c->out->name, sizeof c->out->name);
+      },
+      &ctx);
+}
+
+uint64_t guard_finding_count() { return g_findings.load(); }
+
+void guard_init() {
+  int expected = 0;
+  if (!g_init_state.compare_exchange_strong(expected, 1)) {
+    while (g_init_state.load(std::memory_order_acquire) != 2) {
+    }
+    return;
+  }
+  int saved = errno;
+  options_init_from_env();
+  g_mode = options().mode_value();
+  if (g_mode != Mode::Off) {
+    sink_init();
+    stack_warm_up();
+    lifecycle_init();
+  }
+  g_init_state.store(2, std::memory_order_release);
+  errno = saved;
+}
+
+CallKind getsockopt_kind(int option) {
+  // ZMQ_EVENTS (15), ZMQ_RCVMORE (13) and ZMQ_FD (14) process the socket's
+  // pending commands: they change its state, so they are uses.
+  return (option == 15 || option == 13 || option == 14) ? CallKind::Data : CallKind::Setup;
+}
+
+void guard_created(void* sock, void* ctx, int type, RealTable* real, const void* ra) {
+  if (!sock || g_mode == Mode::Off || tls_bypass) return;
+  int saved = errno;
+  ThreadRecord* rec = thread_self();
+  SocketState* st = registry_create(sock);
+  if (!st || !rec) {
+    errno = saved;
+    return;
+  }
+  pthread_mutex_lock(&st->mu);
+  st->real = real->fn;
+  st->ctx = ctx;
+  st->type = type;
+  st->fork_gen = g_fork_gen;
+  st->thread_safe = is_thread_safe(real, sock, type);
+  st->internal = pc_in_libzmq(ra);
+  st->creator = rec->serial.load(std::memory_order_relaxed);
+  st->creator_tid = rec->tid;
+  thread_name_of(rec->tid, st->creator_name, sizeof st->creator_name);
+  stack_capture(&st->created_stack, static_cast<int>(options().stack_depth));
+  capture_python(&st->created_py);
+  if (options().policy_value() == Policy::Strict && g_mode != Mode::Serialize && !st->thread_safe && !st->internal)
+    take(st, rec, "zmq_socket");
+  pthread_mutex_unlock(&st->mu);
+  lifecycle_socket_created(st, ctx);
+  errno = saved;
+}
+
+void guard_endpoint(void* sock, const char* verb, const char* addr) {
+  if (g_mode == Mode::Off || !addr) return;
+  SocketState* st = registry_lookup(sock);
+  if (!st) st = registry_lookup_locked(sock);
+  if (!st) return;
+  pthread_mutex_lock(&st->mu);
+  size_t n = strlen(st->endpoints);
+  if (n + 1 < sizeof st->endpoints)
+    snprintf(st->endpoints + n, sizeof st->endpoints - n, "%s%s %s", n ? "; " : "", verb, addr);
+  pthread_mutex_unlock(&st->mu);
+}
+
+void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t other, const char* extra) {
+  int saved = errno;
+  if (st) {
+    uint32_t bit = 1u << static_cast<unsigned>(kind);
+    if (st->reported.fetch_or(bit) & bit) {
+      errno = saved;
+      return;  // each finding once per socket
+    }
+  }
+  Finding f;
+  f.kind = kind;
+  bool info = kind == FindingKind::SharedSocket || kind == FindingKind::Leak;
+  f.severity = info ? "INFO" : g_mode == Mode::Abort ? "ERROR" : "WARNING";
+  f.call = call;
+  static const char* const modes[] = {ZG_MODES};
+  static const char* const policies[] = {ZG_POLICIES};
+  f.mode = modes[options().mode];
+  f.policy = policies[options().policy];
+
+  ThreadRecord* rec = thread_self();
+  Stack here;
+  stack_capture(&here, static_cast<int>(options().stack_depth));
+  char* py_here = options().python ? py_traceback_current() : nullptr;
+  if (rec) {
+    thread_info(rec->serial.load(std::memory_order_relaxed), &f.thread);
+    py_thread_name(f.thread.py_name, sizeof f.thread.py_name);
+  }
+  f.stack = &here;
+  f.py_stack = py_here;
+
+  if (lifecycle_suppressed(kind, &here, py_here)) {
+    free(py_here);
+    errno = saved;
+    return;
+  }
+  // Snapshot the socket under its lock; format outside it.
+  Stack owner_stack, created_stack;
+  char endpoints[512] = {};
+  char* owner_py = nullptr;
+  char* created_py = nullptr;
+  if (st) {
+    pthread_mutex_lock(&st->mu);
+    f.socket = st->handle.load(std::memory_order_relaxed);
+    f.socket_id = st->id;
+    f.socket_type = st->type;
+    memcpy(endpoints, st->endpoints, sizeof endpoints);
+    uint64_t owner = st->owner.load(std::memory_order_relaxed);
+    if (other && other != kNoOwner) {
+      thread_info(other, &f.owner);
+      if (other == owner) {
+        owner_stack = st->owner_stack;
+        if (f.owner.running != 1) {
+          f.owner.tid = st->owner_tid;
+          copy_name(f.owner.name, st->owner_name, sizeof f.owner.name);
+        }
+        f.owner_stack = &owner_stack;
+        f.owner_call = st->owner_call;
+        if (st->owner_py) owner_py = strdup(st->owner_py);
+      } else if (other == st->creator && f.owner.running != 1) {
+        f.owner.tid = st->creator_tid;
+        copy_name(f.owner.name, st->creator_name, sizeof f.owner.name);
+      }
+    }
+    thread_info(st->creator, &f.creator);
+    if (f.creator.running != 1) {
+      f.creator.tid = st->creator_tid;
+      copy_name(f.creator.name, st->creator_name, sizeof f.creator.name);
+    }
+    created_stack = st->created_stack;
+    f.created_stack = &created_stack;
+    if (st->created_py) created_py = strdup(st->created_py);
+    pthread_mutex_unlock(&st->mu);
+    if (kind == FindingKind::ConcurrentCall || kind == FindingKind::CloseWhileInUse)
+      f.owner_role = other == owner ? "owner, inside a call on it" : "other thread, inside a call on it";
+  }
+  f.endpoints = endpoints;
+  f.owner_py = owner_py;
+  f.created_py = created_py;
+  f.extra = extra;
+
+  if (!info) g_findings.fetch_add(1);
+  report_emit(f);
+  free(py_here);
+  free(owner_py);
+  free(created_py);
+  if (g_mode == Mode::Abort && !info) {
+    // Stop at the culprit: a core dump and a debugger land on this call.
+    abort();
+  }
+  errno = saved;
+}
+
+bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, const void* ra, Ticket* t,
+                 void* const** real) {
+  *t = Ticket();
+  if (__builtin_expect(g_init_state.load(std::memory_order_acquire) != 2, 0)) guard_init();
+  if (st) *real = st->real;
+  if (g_mode == Mode::Off || tls_bypass || !sock) {
+    if (!st) *real = real_for_caller(ra)->fn;
+    return true;
+  }
+  int saved = errno;
+  if (!st) st = registry_lookup_locked(sock);
+  if (!st) {
+    RealTable* rt = real_for_caller(ra);
+    *real = rt->fn;
+    if (pc_in_libzmq(ra)) {  // libzmq's own socket (a monitor's PAIR)
+      errno = saved;
+      return true;
+    }
+    // A socket we did not see created (made before the guard could see
+    // it, or by a copy of libzmq we could not interpose): adopt it now.
+    using getsockopt_fn = int (*)(void*, int, void*, size_t*);
+    auto gs = reinterpret_cast<getsockopt_fn>(rt->fn[FN_zmq_getsockopt]);
+    int type = -1;
+    size_t len = sizeof type;
+    int rc;
+    {
+      Bypass b;
+      rc = gs ? gs(sock, 16 /* ZMQ_TYPE */, &type, &len) : -1;
+    }
+    if (rc != 0) {  // not a socket: let libzmq say so
+      errno = saved;
+      return true;
+    }
+    guard_created(sock, nullptr, type, rt, ra);
+    st = registry_lookup_locked(sock);
+    if (!st) {
+      errno = saved;
+      return true;
+    }
+    pthread_mutex_lock(&st->mu);
+    st->adopted = true;
+    pthread_mutex_unlock(&st->mu);
+  }
+  *real = st->real;
+  if (st->internal || st->thread_safe) {
+    errno = saved;
+    return true;
+  }
+  ThreadRecord* rec = thread_self();
+  if (!rec) {
+    errno = saved;
+    return true;
+  }
+  const uint64_t me = rec->serial.load(std::memory_order_relaxed);
+
+  FindingKind finding = FindingKind::None;
+  uint64_t other = 0;
+  pthread_mutex_lock(&st->mu);
+  PolicyInput in;
+  in.policy = options().policy_value();
+  if (g_mode == Mode::Serialize) in.policy = Policy::Overlap;  // serialize.cpp decides sharing
+  in.kind = kind;
+  in.closed = st->closed.load(std::memory_order_relaxed);
+  in.inherited = st->fork_gen != g_fork_gen;
+  in.is_ctx_setup = kind == CallKind::Setup && call &&
+                    (!strcmp(call, "zmq_bind") || !strcmp(call, "zmq_connect"));
+  in.me = me;
+  in.owner = st->owner.load(std::memory_order_relaxed);
+  in.creator = st->creator;
+  in.owner_alive = in.owner == kNoOwner || in.owner == me || thread_alive(in.owner);
+  Decision d = decide(in);
+  finding = d.finding;
+  if (finding == FindingKind::CrossThread) other = in.owner;
+  if (d.take) take(st, rec, call);
+  if (!in.closed && finding != FindingKind::UseAfterFork) {
+    if (kind == CallKind::Close) {
+      // From here on every call on the handle takes the slow path and sees
+      // it closed; a call already past the fast-path check shows up in
+      // in_call, now or when the close returns.
+      st->closed.store(true, std::memory_order_release);
+      st->owner.store(kNoOwner, std::memory_order_release);
+    }
+    uint64_t prev = st->in_call.exchange(me, std::memory_order_acq_rel);
+    t->marked = true;
+    if (prev != 0 && prev != me) {
+      finding = kind == CallKind::Close ? FindingKind::CloseWhileInUse : FindingKind::ConcurrentCall;
+      other = prev;
+    }
+  }
+  pthread_mutex_unlock(&st->mu);
+  t->st = st;
+  t->me = me;
+  if (finding != FindingKind::None) guard_report(finding, st, call, other, nullptr);
+  errno = saved;
+  if (finding == FindingKind::UseAfterClose) return false;
+  return true;
+}
+
+void guard_leave(const Ticket& t, const char* call) {
+  if (!t.marked) return;
+  uint64_t expected = t.me;
+  if (t.st->in_call.compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) return;
+  // Someone entered while we were inside: it wrote its mark over ours (or
+  // has already cleared it).
+  if (expected != 0 && expected != t.me) guard_report(FindingKind::ConcurrentCall, t.st, call, expected, nullptr);
+  else if (expected == 0 && !t.st->closed.load()) {
+    // The owner's fast path cleared the mark: it ran a call inside ours.
+    uint64_t owner = t.st->owner.load(std::memory_order_relaxed);
+    if (owner != t.me && owner != kNoOwner) guard_report(FindingKind::ConcurrentCall, t.st, call, owner, nullptr);
+  }
+}
+
+void guard_close_done(const Ticket& t, const char* call, int rc) {
+  (void)rc;
+  if (!t.st) return;
+  int saved = errno;
+  uint64_t expected = t.me;
+  if (t.marked && !t.st->in_call.compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) {
+    uint64_t other = expected ? expected : t.st->owner.load();
+    if (other && other != t.me) guard_report(FindingKind::CloseWhileInUse, t.st, call, other, nullptr);
+  }
+  if (t.st->closed.load(std::memory_order_acquire)) {
+    lifecycle_socket_closed(t.st);
+    registry_retire(t.st);
+  }
+  errno = saved;
+}
+
+}  // namespace zg

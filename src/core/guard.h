@@ -1,0 +1,53 @@
+// The guard's decisions on the slow path: everything an intercepted call
+// does that is not the owner's own fast path.  The interposition layer calls
+// these and knows nothing of policies; the report layer is called from here
+// and decides nothing.
+#pragma once
+#include <stdint.h>
+
+#include "core/api.h"
+#include "core/options.h"
+#include "core/policy.h"
+#include "core/registry.h"
+
+namespace zg {
+
+struct Ticket {
+  SocketState* st = nullptr;
+  uint64_t me = 0;
+  bool marked = false;  // in_call was set by this call; guard_leave clears it
+};
+
+// Once per process, from the library constructor (and lazily before it).
+void guard_init();
+extern Mode g_mode;  // cached options().mode; Off until guard_init
+extern uint32_t g_fork_gen;
+
+// The slow path of a call on one socket.  Fills *real with the libzmq copy
+// to call.  Returns false when the call must not reach libzmq (a handle used
+// after zmq_close): the wrapper then fails with ENOTSOCK.
+bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, const void* ra, Ticket* t,
+                 void* const** real);
+void guard_leave(const Ticket& t, const char* call);
+
+// zmq_socket returned `sock`.
+void guard_created(void* sock, void* ctx, int type, RealTable* real, const void* ra);
+// zmq_close(sock) returned rc (t from guard_enter with CallKind::Close).
+void guard_close_done(const Ticket& t, const char* call, int rc);
+// bind/connect/unbind/disconnect succeeded.
+void guard_endpoint(void* sock, const char* verb, const char* addr);
+// getsockopt(ZMQ_EVENTS / ZMQ_RCVMORE / ZMQ_FD) changes socket state: Data.
+CallKind getsockopt_kind(int option);
+
+// Fills a ThreadInfo-like description of a serial (report helpers).
+struct ThreadInfo;
+void thread_info(uint64_t serial, ThreadInfo* out);
+
+// Reports a finding about st from the calling thread (dedupe, counting and
+// abort() in abort mode).  `other` is the thread the finding is against.
+void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t other, const char* extra);
+
+// Findings reported so far (warn mode turns them into the exit status).
+uint64_t guard_finding_count();
+
+}  // namespace zg

@@ -1,0 +1,241 @@
+#include "core/options.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <atomic>
+
+namespace zg {
+namespace {
+
+enum class Kind { Enum, Int, Bool, Str };
+
+struct OptionSpec {
+  const char* name;
+  Kind kind;
+  const char* def;         // default, as text
+  long lo, hi;             // Int range
+  const char* const* words;  // Enum values, null terminated
+  const char* help;
+  size_t offset;
+};
+
+#define ZG_WORDS_(name, ...) static const char* const words_##name[] = {__VA_ARGS__, nullptr};
+#define ZG_OPT_ENUM(name, def, help, ...) ZG_WORDS_(name, __VA_ARGS__)
+#define ZG_OPT_INT(name, def, lo, hi, help)
+#define ZG_OPT_BOOL(name, def, help)
+#define ZG_OPT_STR(name, def, help)
+#include "core/options.def"
+#undef ZG_OPT_ENUM
+#undef ZG_OPT_INT
+#undef ZG_OPT_BOOL
+#undef ZG_OPT_STR
+
+#define ZG_STR_(x) #x
+#define ZG_OPT_ENUM(name, def, help, ...) {#name, Kind::Enum, def, 0, 0, words_##name, help, offsetof(Options, name)},
+#define ZG_OPT_INT(name, def, lo, hi, help) {#name, Kind::Int, ZG_STR_(def), lo, hi, nullptr, help, offsetof(Options, name)},
+#define ZG_OPT_BOOL(name, def, help) {#name, Kind::Bool, (def) ? "1" : "0", 0, 1, nullptr, help, offsetof(Options, name)},
+#define ZG_OPT_STR(name, def, help) {#name, Kind::Str, def, 0, 0, nullptr, help, offsetof(Options, name)},
+const OptionSpec kSpecs[] = {
+#include "core/options.def"
+};
+#undef ZG_OPT_ENUM
+#undef ZG_OPT_INT
+#undef ZG_OPT_BOOL
+#undef ZG_OPT_STR
+
+const OptionSpec* find_spec(const char* key, size_t keylen) {
+  for (const OptionSpec& s : kSpecs)
+    if (strlen(s.name) == keylen && strncmp(s.name, key, keylen) == 0) return &s;
+  return nullptr;
+}
+
+// Parses one value into the field; false if it is not acceptable.
+bool parse_value(const OptionSpec& s, const char* v, size_t vlen, Options* out) {
+  char* field = reinterpret_cast<char*>(out) + s.offset;
+  char buf[512];
+  if (vlen >= sizeof buf) return false;
+  memcpy(buf, v, vlen);
+  buf[vlen] = 0;
+  switch (s.kind) {
+    case Kind::Enum:
+      for (int i = 0; s.words[i]; i++)
+        if (strcmp(s.words[i], buf) == 0) {
+          *reinterpret_cast<int*>(field) = i;
+          return true;
+        }
+      return false;
+    case Kind::Int: {
+      if (!buf[0]) return false;
+      char* end = nullptr;
+      long n = strtol(buf, &end, 10);
+      if (*end || n < s.lo || n > s.hi) return false;
+      *reinterpret_cast<long*>(field) = n;
+      return true;
+    }
+    case Kind::Bool:
+      if (!strcmp(buf, "1") || !strcmp(buf, "true") || !strcmp(buf, "yes")) {
+        *reinterpret_cast<bool*>(field) = true;
+        return true;
+      }
+      if (!strcmp(buf, "0") || !strcmp(buf, "false") || !strcmp(buf, "no")) {
+        *reinterpret_cast<bool*>(field) = false;
+        return true;
+      }
+      return false;
+    case Kind::Str:
+      memcpy(field, buf, vlen + 1);
+      return true;
+  }
+  return false;
+}
+
+void accepted(const OptionSpec& s, char* out, size_t len) {
+  switch (s.kind) {
+    case Kind::Enum: {
+      size_t n = 0;
+      out[0] = 0;
+      for (int i = 0; s.words[i] && n < len; i++)
+        n += snprintf(out + n, len - n, "%s%s", i ? ", " : "", s.words[i]);
+      return;
+    }
+    case Kind::Int: snprintf(out, len, "a whole number from %ld to %ld", s.lo, s.hi); return;
+    case Kind::Bool: snprintf(out, len, "0 or 1"); return;
+    case Kind::Str: snprintf(out, len, "a path of at most 511 bytes"); return;
+  }
+}
+
+void known_keys(char* out, size_t len) {
+  size_t n = 0;
+  out[0] = 0;
+  for (const OptionSpec& s : kSpecs) {
+    if (n >= len) break;
+    n += snprintf(out + n, len - n, "%s%s", n ? ", " : "", s.name);
+  }
+}
+
+bool check_pair(const char* key, size_t keylen, const char* val, size_t vallen, Options* out,
+                char* msg, size_t msglen) {
+  const OptionSpec* s = find_spec(key, keylen);
+  if (!s) {
+    char known[512];
+    known_keys(known, sizeof known);
+    snprintf(msg, msglen, "zmq-guard: unknown option '%.*s' (known: %s)", (int)keylen, key, known);
+    return false;
+  }
+  Options scratch;
+  if (!out) out = &scratch;
+  if (!parse_value(*s, val, vallen, out)) {
+    char acc[256];
+    accepted(*s, acc, sizeof acc);
+    snprintf(msg, msglen, "zmq-guard: option %s: bad value '%.*s' (accepted: %s); using the default %s",
+             s->name, (int)vallen, val, acc, s->def[0] ? s->def : "(empty)");
+    return false;
+  }
+  return true;
+}
+
+Options g_options;
+std::atomic<bool> g_options_ready{false};
+
+}  // namespace
+
+void options_defaults(Options* out) {
+  memset(out, 0, sizeof *out);
+  for (const OptionSpec& s : kSpecs) parse_value(s, s.def, strlen(s.def), out);
+}
+
+int options_parse(const char* text, Options* out, OptionErrorFn err, void* ctx) {
+  int bad = 0;
+  if (!text) return 0;
+  const char* p = text;
+  while (*p) {
+    const char* end = p + strcspn(p, ":,");
+    if (end > p) {
+      const char* eq = static_cast<const char*>(memchr(p, '=', end - p));
+      char msg[1024];
+      bool ok;
+      if (!eq) {
+        // A bare key is shorthand for key=1 (help, leaks, ...).
+        ok = check_pair(p, end - p, "1", 1, out, msg, sizeof msg);
+      } else {
+        ok = check_pair(p, eq - p, eq + 1, end - eq - 1, out, msg, sizeof msg);
+      }
+      if (!ok) {
+        bad++;
+        if (err) err(msg, ctx);
+      }
+    }
+    p = *end ? end + 1 : end;
+  }
+  return bad;
+}
+
+bool option_check(const char* key, const char* value, char* msg, size_t msglen) {
+  return check_pair(key, strlen(key), value, strlen(value), nullptr, msg, msglen);
+}
+
+void options_help(void (*line)(const char* text, void* ctx), void* ctx) {
+  char buf[1024];
+  line("zmq-guard options (ZMQ_GUARD_OPTIONS=\"key=value:key=value\"):", ctx);
+  for (const OptionSpec& s : kSpecs) {
+    char acc[256];
+    accepted(s, acc, sizeof acc);
+    snprintf(buf, sizeof buf, "  %-16s default %-9s %s [%s]", s.name, s.def[0] ? s.def : "\"\"", s.help, acc);
+    line(buf, ctx);
+  }
+}
+
+void expand_path(const char* pattern, int pid, char* out, size_t outlen) {
+  size_t n = 0;
+  for (const char* p = pattern; *p && n + 1 < outlen; p++) {
+    if (p[0] == '%' && p[1] == 'p') {
+      n += snprintf(out + n, outlen - n, "%d", pid);
+      if (n >= outlen) n = outlen - 1;
+      p++;
+    } else {
+      out[n++] = *p;
+    }
+  }
+  out[n] = 0;
+}
+
+const Options& options() {
+  if (__builtin_expect(!g_options_ready.load(std::memory_order_acquire), 0)) options_init_from_env();
+  return g_options;
+}
+
+static void stderr_line(const char* line, void*) {
+  // write(2): usable before stdio is set up and from any thread.
+  char buf[1100];
+  int n = snprintf(buf, sizeof buf, "%s\n", line);
+  if (n > (int)sizeof buf - 1) n = sizeof buf - 1;
+  ssize_t rc = write(2, buf, n);
+  (void)rc;
+}
+
+void options_init_from_env() {
+  static std::atomic<int> state{0};  // 0 new, 1 parsing, 2 done
+  int expected = 0;
+  if (!state.compare_exchange_strong(expected, 1)) {
+    while (state.load(std::memory_order_acquire) != 2) {
+    }
+    return;
+  }
+  Options o;
+  options_defaults(&o);
+  options_parse(getenv("ZMQ_GUARD_OPTIONS"), &o, stderr_line, nullptr);
+  if (o.help) options_help(stderr_line, nullptr);
+  g_options = o;
+  g_options_ready.store(true, std::memory_order_release);
+  state.store(2, std::memory_order_release);
+}
+
+void options_set_for_test(const Options& o) {
+  g_options = o;
+  g_options_ready.store(true, std::memory_order_release);
+}
+
+}  // namespace zg

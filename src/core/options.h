@@ -1,0 +1,55 @@
+// Options: one table (options.def) gives the fields, defaults, parser and
+// help text.  Parsed once, before the first socket is seen; read without
+// locks afterwards.
+#pragma once
+#include <stddef.h>
+
+#define ZG_MODES "abort", "warn", "serialize", "off"
+#define ZG_POLICIES "handoff", "strict", "overlap"
+
+namespace zg {
+
+enum class Mode { Abort, Warn, Serialize, Off };
+enum class Policy { Handoff, Strict, Overlap };
+
+struct Options {
+#define ZG_OPT_ENUM(name, def, help, ...) int name;
+#define ZG_OPT_INT(name, def, lo, hi, help) long name;
+#define ZG_OPT_BOOL(name, def, help) bool name;
+#define ZG_OPT_STR(name, def, help) char name[512];
+#include "core/options.def"
+#undef ZG_OPT_ENUM
+#undef ZG_OPT_INT
+#undef ZG_OPT_BOOL
+#undef ZG_OPT_STR
+  Mode mode_value() const { return static_cast<Mode>(mode); }
+  Policy policy_value() const { return static_cast<Policy>(policy); }
+};
+
+// Receives one line per problem (unknown key, bad value).  The line has no
+// trailing newline.
+using OptionErrorFn = void (*)(const char* line, void* ctx);
+
+// Fills *out with the defaults.
+void options_defaults(Options* out);
+
+// Parses "key=value:key=value" (':' or ',' separate) over *out.  A bad entry
+// keeps the default for its key and is reported through err.  Returns the
+// number of bad entries.
+int options_parse(const char* text, Options* out, OptionErrorFn err, void* ctx);
+
+// Checks a single key=value pair; writes a one-line message on failure.
+bool option_check(const char* key, const char* value, char* msg, size_t msglen);
+
+// Writes the help table (one option a line, with default and accepted values).
+void options_help(void (*line)(const char* text, void* ctx), void* ctx);
+
+// Expands %p in a path option to the pid.
+void expand_path(const char* pattern, int pid, char* out, size_t outlen);
+
+// The process-wide options (parsed from ZMQ_GUARD_OPTIONS on first use).
+const Options& options();
+void options_init_from_env();  // idempotent; called from the constructor
+void options_set_for_test(const Options& o);
+
+}  // namespace zg

@@ -1,0 +1,84 @@
+#include "core/policy.h"
+
+#include "core/registry.h"
+
+namespace zg {
+
+const char* finding_name(FindingKind k) {
+  switch (k) {
+    case FindingKind::None: return "none";
+    case FindingKind::CrossThread: return "cross_thread";
+    case FindingKind::ConcurrentCall: return "concurrent_call";
+    case FindingKind::CloseWhileInUse: return "close_while_in_use";
+    case FindingKind::UseAfterClose: return "use_after_close";
+    case FindingKind::UseAfterFork: return "use_after_fork";
+    case FindingKind::CtxTermOpenSockets: return "ctx_term_open_sockets";
+    case FindingKind::SharedSocket: return "shared_socket";
+    case FindingKind::Leak: return "leak";
+    case FindingKind::Count: break;
+  }
+  return "unknown";
+}
+
+const char* finding_title(FindingKind k) {
+  switch (k) {
+    case FindingKind::CrossThread: return "socket used by a thread that does not own it";
+    case FindingKind::ConcurrentCall: return "two threads inside calls on one socket at the same time";
+    case FindingKind::CloseWhileInUse: return "socket closed while another thread is inside a call on it";
+    case FindingKind::UseAfterClose: return "socket used after zmq_close";
+    case FindingKind::UseAfterFork: return "socket inherited from the parent process used after fork";
+    case FindingKind::CtxTermOpenSockets: return "zmq_ctx_term is blocked by sockets still open";
+    case FindingKind::SharedSocket: return "socket shared between threads (serialized)";
+    case FindingKind::Leak: return "socket never closed";
+    default: return "finding";
+  }
+}
+
+Decision decide(const PolicyInput& in) {
+  Decision d;
+  if (in.closed) {
+    d.finding = FindingKind::UseAfterClose;
+    return d;
+  }
+  if (in.exempt) return d;
+  if (in.inherited) {
+    // libzmq's advice after fork: close inherited sockets and terminate the
+    // inherited context in the child, nothing else.
+    if (in.kind != CallKind::Close && in.kind != CallKind::Setup) d.finding = FindingKind::UseAfterFork;
+    if (in.kind == CallKind::Setup && in.is_ctx_setup) d.finding = FindingKind::UseAfterFork;
+    return d;
+  }
+  if (in.policy == Policy::Overlap) return d;  // only concurrency is checked
+  if (in.me == in.owner) return d;
+
+  if (in.policy == Policy::Strict) {
+    // The creator owns it for good (owner was set at creation; an adopted
+    // socket is owned by the first thread seen).
+    if (in.owner == kNoOwner) {
+      d.take = true;
+      return d;
+    }
+    d.finding = FindingKind::CrossThread;
+    return d;
+  }
+
+  // Handoff.
+  if (in.owner == kNoOwner) {
+    // Not yet claimed: the creator's set-up calls are part of creating it;
+    // the first real use (or any use by another thread) claims it.
+    if (in.kind == CallKind::Close) return d;
+    if (in.me == in.creator && in.kind == CallKind::Setup) return d;
+    d.take = true;
+    return d;
+  }
+  if (!in.owner_alive) {
+    // The owner has exited: the socket may move on.
+    if (in.kind != CallKind::Close) d.take = true;
+    return d;
+  }
+  if (in.kind == CallKind::Close) return d;  // the final hand-off
+  d.finding = FindingKind::CrossThread;
+  return d;
+}
+
+}  // namespace zg

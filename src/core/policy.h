@@ -1,0 +1,56 @@
+// Policies: who may call on a socket.  A pure function of what the guard
+// knows about the socket and the calling thread, so every rule is unit
+// tested without threads or libzmq.
+#pragma once
+#include <stdint.h>
+
+#include "core/options.h"
+
+namespace zg {
+
+// What a call does to a socket, from the table of interposed functions.
+enum class CallKind : uint8_t {
+  Setup,    // setsockopt, getsockopt, bind, connect, unbind, disconnect, monitor
+  Data,     // send, recv and their variants; getsockopt(ZMQ_EVENTS/RCVMORE)
+  Poll,     // zmq_poll on the socket
+  Proxy,    // zmq_proxy, zmq_proxy_steerable, zmq_device
+  Close,    // zmq_close
+};
+
+enum class FindingKind : uint8_t {
+  None = 0,
+  CrossThread,
+  ConcurrentCall,
+  CloseWhileInUse,
+  UseAfterClose,
+  UseAfterFork,
+  CtxTermOpenSockets,
+  SharedSocket,  // serialize mode: information only
+  Leak,          // leaks=1 at exit: information only
+  Count
+};
+
+const char* finding_name(FindingKind k);   // "cross_thread", ...
+const char* finding_title(FindingKind k);  // "cross-thread use of a socket", ...
+
+struct PolicyInput {
+  Policy policy = Policy::Handoff;
+  CallKind kind = CallKind::Data;
+  bool closed = false;
+  bool exempt = false;         // thread-safe type or libzmq's own socket
+  bool inherited = false;      // created before a fork, used in the child
+  uint64_t me = 0;
+  uint64_t owner = 0;          // kNoOwner while unclaimed
+  uint64_t creator = 0;
+  bool owner_alive = true;
+  bool is_ctx_setup = false;   // bind/connect (counts as use after fork)
+};
+
+struct Decision {
+  FindingKind finding = FindingKind::None;
+  bool take = false;  // the caller becomes the owner
+};
+
+Decision decide(const PolicyInput& in);
+
+}  // namespace zg

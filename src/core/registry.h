@@ -1,0 +1,115 @@
+// The socket registry: handle -> per-socket state.
+//
+// Readers (every intercepted call) never lock: an open-addressed table of
+// pointers to type-stable SocketState records, probed linearly.  Writers
+// (zmq_socket, zmq_close, eviction) hold one mutex.  A reader that races a
+// writer can miss an entry; it then falls to the slow path, which looks
+// again under the lock, so a miss costs time, never correctness.
+//
+// Memory follows open sockets: closed sockets stay in a bounded quarantine
+// (so use-after-close is caught for the most recent kQuarantine closes) and
+// are then recycled; tables only grow, and a retired table is kept (readers
+// may still be inside it), so all tables together stay under twice the
+// largest one.
+#pragma once
+#include <pthread.h>
+#include <stdint.h>
+
+#include <atomic>
+
+#include "core/threads.h"
+#include "report/stack.h"
+
+namespace zg {
+
+constexpr uint64_t kNoOwner = ~0ull;  // never a thread serial: always slow path
+
+struct SocketState {
+  // Read by the fast path without a lock.
+  std::atomic<void*> handle{nullptr};
+  std::atomic<uint64_t> owner{kNoOwner};
+  std::atomic<uint64_t> in_call{0};  // serial of a thread inside a call, or 0
+  void* const* real = nullptr;       // the libzmq copy this socket belongs to
+
+  // Everything below is guarded by mu.
+  pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  uint64_t id = 0;  // a number for this socket, unique for the process's life
+  void* ctx = nullptr;
+  int type = -1;
+  bool thread_safe = false;
+  bool internal = false;  // made or used by libzmq itself (monitor sockets)
+  bool adopted = false;   // first seen on use, not at zmq_socket
+  std::atomic<bool> closed{false};
+  uint32_t fork_gen = 0;  // process generation it was created in
+  std::atomic<uint32_t> reported{0};  // bit per finding kind already reported
+
+  uint64_t creator = 0;
+  pid_t creator_tid = 0;
+  char creator_name[16] = {};
+  Stack created_stack;
+  char* created_py = nullptr;  // Python traceback text, or null
+
+  pid_t owner_tid = 0;
+  char owner_name[16] = {};
+  Stack owner_stack;           // where the owner took the socket
+  char* owner_py = nullptr;
+  const char* owner_call = nullptr;
+
+  char endpoints[512] = {};  // "bind tcp://...; connect ..."
+
+  // Serialize mode (see serialize.cpp).
+  void* ser = nullptr;
+
+  SocketState* next_quarantine = nullptr;
+  SocketState* next_free = nullptr;
+};
+
+struct RegistryTable {
+  uint64_t mask;
+  unsigned shift;
+  std::atomic<SocketState*> slots[1];  // mask + 1 of them
+};
+
+extern std::atomic<RegistryTable*> g_registry_table;
+
+inline size_t registry_hash(const void* h, unsigned shift) {
+  return (reinterpret_cast<uintptr_t>(h) * 0x9E3779B97F4A7C15ull) >> shift;
+}
+
+// Lock-free lookup; may miss while a writer is moving entries.
+__attribute__((always_inline)) inline SocketState* registry_lookup(void* h) {
+  RegistryTable* t = g_registry_table.load(std::memory_order_acquire);
+  size_t i = registry_hash(h, t->shift);
+  for (;;) {
+    SocketState* s = t->slots[i].load(std::memory_order_acquire);
+    if (__builtin_expect(s == nullptr, 0)) return nullptr;
+    if (__builtin_expect(s->handle.load(std::memory_order_relaxed) == h, 1)) return s;
+    i = (i + 1) & t->mask;
+  }
+}
+
+// Lookup under the registry lock (never misses).
+SocketState* registry_lookup_locked(void* h);
+
+// A fresh state for handle h, replacing (and retiring) any earlier state
+// for the same handle: a handle that zmq_socket returns again is a new socket.
+SocketState* registry_create(void* h);
+
+// Moves a closed socket into the quarantine; the oldest quarantined state is
+// removed from the table and recycled once the quarantine is full.
+void registry_retire(SocketState* s);
+
+// Number of open (not closed) sockets and of table slots, for tests.
+size_t registry_open_count();
+size_t registry_capacity();
+
+// Calls fn for every open socket, under the registry lock.
+void registry_for_each_open(void (*fn)(SocketState*, void*), void* ctx);
+
+void registry_fork_prepare();
+void registry_fork_parent();
+void registry_fork_child();
+
+constexpr int kQuarantine = 1024;
+
+}  // namespace zg

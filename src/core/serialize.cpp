@@ -1,0 +1,7 @@
+#include "core/serialize.h"
+
+namespace zg {
+
+void serialize_init() {}
+
+}  // namespace zg

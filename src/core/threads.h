@@ -1,0 +1,66 @@
+// Thread identity.  A thread is known by a serial number drawn from a
+// process-wide counter the first time it reaches the guard's slow path; a
+// serial is never reused, unlike pthread_t and (eventually) tids, so an
+// exited owner is never confused with a new thread that got its ids.
+#pragma once
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <atomic>
+
+#define ZG_TLS __attribute__((tls_model("initial-exec")))
+
+namespace zg {
+
+struct ThreadRecord {
+  std::atomic<uint64_t> serial{0};  // 0 while the record is free
+  std::atomic<bool> alive{false};
+  pid_t tid = 0;
+  pthread_t pthread{};
+  char name[16] = {};  // OS thread name (comm)
+  ThreadRecord* next = nullptr;  // list of every record ever made (never freed)
+  ThreadRecord* next_free = nullptr;
+};
+
+// The value the fast path compares socket owners against: this thread's
+// serial, or 0 while the thread is unknown or inside a pass-through region.
+// Socket owners are never 0, so 0 always falls to the slow path.
+extern __thread uint64_t tls_me ZG_TLS;
+extern __thread ThreadRecord* tls_rec ZG_TLS;
+extern __thread int tls_bypass ZG_TLS;
+
+// This thread's record, created on first use.
+ThreadRecord* thread_self();
+
+// True if the thread with this serial is still running.
+bool thread_alive(uint64_t serial);
+
+// Copies the current OS name of the thread (or "" if unknown).
+void thread_name_of(pid_t tid, char* out, size_t len);
+
+// Calls fn for every running thread (under the thread list lock).
+void threads_for_each(void (*fn)(ThreadRecord*, void*), void* ctx);
+
+// Called in the child after fork: the only thread left gets a new serial,
+// every other record is marked exited.
+void threads_after_fork_child();
+void threads_fork_prepare();
+void threads_fork_parent();
+
+// Calls inside a Bypass region pass straight through the guard: libzmq's
+// own calls to its API (zmq_poll calls zmq_getsockopt), the free callbacks
+// of zero-copy messages, the guard's own calls into libzmq.
+struct Bypass {
+  Bypass() {
+    tls_bypass++;
+    tls_me = 0;
+  }
+  ~Bypass() {
+    if (--tls_bypass == 0 && tls_rec) tls_me = tls_rec->serial.load(std::memory_order_relaxed);
+  }
+  Bypass(const Bypass&) = delete;
+  Bypass& operator=(const Bypass&) = delete;
+};
+
+}  // namespace zg

@@ -1,0 +1,220 @@
+// Finding the real libzmq functions.
+//
+// RTLD_NEXT finds libzmq when it is in the global scope (a program linked
+// with -lzmq).  Python extensions are loaded RTLD_LOCAL, so there libzmq is
+// only reachable through its own handle: dlopen(RTLD_NOLOAD) by soname, or
+// by path for a renamed private copy (pip wheels ship libzmq-<hash>.so.5),
+// found by scanning the loaded objects.  Each copy gets its own table; a
+// socket remembers the copy that created it, and calls without a socket go
+// to the copy their caller was linked against.
+#include <dlfcn.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "core/api.h"
+#include "core/options.h"
+#include "report/sink.h"
+
+namespace zg {
+namespace {
+
+constexpr int kMaxCopies = 8;
+
+struct Copy {
+  RealTable table;
+  void* handle;
+  uintptr_t lo[4], hi[4];  // executable segments
+  int nseg;
+};
+
+const char* const kNames[FN_COUNT] = {
+#define ZG_SOCK(ret, name, params, args, sock, kind, draft) #name,
+#define ZG_CALL(ret, name, params, args, draft) #name,
+#include "interpose/api.def"
+#undef ZG_SOCK
+#undef ZG_CALL
+};
+
+pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+Copy g_copies[kMaxCopies];
+std::atomic<int> g_ncopies{0};
+RealTable g_next;  // what RTLD_NEXT gives (global scope)
+std::atomic<bool> g_next_ok{false};
+unsigned long long g_seen_adds = 0;
+
+// Cache: caller object -> table, for processes with several copies.
+struct CallerEntry {
+  std::atomic<const void*> map;
+  RealTable* table;
+};
+CallerEntry g_callers[64];
+std::atomic<int> g_ncallers{0};
+
+bool is_self(void* p) {
+  Dl_info info;
+  static Dl_info self;
+  static bool have_self = dladdr(reinterpret_cast<void*>(&is_self), &self) != 0;
+  if (!p || !have_self) return false;
+  if (!dladdr(p, &info)) return false;
+  return info.dli_fbase == self.dli_fbase;
+}
+
+struct Found {
+  char paths[kMaxCopies][256];
+  int n;
+};
+
+bool looks_like_libzmq(const char* path) {
+  const char* base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  return strncmp(base, "libzmq", 6) == 0 && strstr(base, ".so") != nullptr &&
+         strncmp(base, "libzmqguard", 11) != 0;
+}
+
+int collect(struct dl_phdr_info* info, size_t, void* data) {
+  auto* f = static_cast<Found*>(data);
+  if (info->dlpi_name && looks_like_libzmq(info->dlpi_name) && f->n < kMaxCopies)
+    snprintf(f->paths[f->n++], 256, "%s", info->dlpi_name);
+  return 0;
+}
+
+int adds_cb(struct dl_phdr_info* info, size_t size, void* data) {
+  if (size >= offsetof(struct dl_phdr_info, dlpi_subs))
+    *static_cast<unsigned long long*>(data) = info->dlpi_adds;
+  return 1;
+}
+
+int segments(struct dl_phdr_info* info, size_t, void* data) {
+  auto* c = static_cast<Copy*>(data);
+  if (!info->dlpi_name || strcmp(info->dlpi_name, c->table.path) != 0) return 0;
+  c->nseg = 0;
+  for (int i = 0; i < info->dlpi_phnum && c->nseg < 4; i++) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X)) {
+      c->lo[c->nseg] = info->dlpi_addr + ph.p_vaddr;
+      c->hi[c->nseg] = c->lo[c->nseg] + ph.p_memsz;
+      c->nseg++;
+    }
+  }
+  return 1;
+}
+
+void fill(RealTable* t, void* handle) {
+  for (int i = 0; i < FN_COUNT; i++) {
+    void* p = dlsym(handle, kNames[i]);
+    t->fn[i] = is_self(p) ? nullptr : p;
+  }
+}
+
+// Adds every libzmq copy not yet known.  Called with g_mu held.
+void scan_locked() {
+  unsigned long long adds = 0;
+  dl_iterate_phdr(adds_cb, &adds);
+  if (adds != 0 && adds == g_seen_adds && g_ncopies.load() > 0) return;
+  g_seen_adds = adds;
+  Found f{};
+  dl_iterate_phdr(collect, &f);  // dlopen must not run inside the callback
+  for (int i = 0; i < f.n; i++) {
+    bool known = false;
+    for (int k = 0; k < g_ncopies.load(); k++)
+      if (strcmp(g_copies[k].table.path, f.paths[i]) == 0) known = true;
+    if (known || g_ncopies.load() >= kMaxCopies) continue;
+    void* h = dlopen(f.paths[i], RTLD_LAZY | RTLD_NOLOAD);
+    if (!h) continue;
+    Copy& c = g_copies[g_ncopies.load()];
+    c.handle = h;
+    snprintf(c.table.path, sizeof c.table.path, "%s", f.paths[i]);
+    fill(&c.table, h);
+    if (!c.table.fn[FN_zmq_socket]) continue;  // not a libzmq after all
+    dl_iterate_phdr(segments, &c);
+    g_ncopies.store(g_ncopies.load() + 1, std::memory_order_release);
+    if (options().verbose) sink_notice("zmq-guard: guarding %s", c.table.path);
+  }
+}
+
+RealTable* table_containing(const void* p) {
+  uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  int n = g_ncopies.load(std::memory_order_acquire);
+  for (int k = 0; k < n; k++)
+    for (int s = 0; s < g_copies[k].nseg; s++)
+      if (a >= g_copies[k].lo[s] && a < g_copies[k].hi[s]) return &g_copies[k].table;
+  return nullptr;
+}
+
+}  // namespace
+
+void resolve_init() {
+  pthread_mutex_lock(&g_mu);
+  if (!g_next_ok.load()) {
+    for (int i = 0; i < FN_COUNT; i++) {
+      void* p = dlsym(RTLD_NEXT, kNames[i]);
+      g_next.fn[i] = is_self(p) ? nullptr : p;
+    }
+    snprintf(g_next.path, sizeof g_next.path, "(global scope)");
+    g_next_ok.store(true, std::memory_order_release);
+  }
+  scan_locked();
+  pthread_mutex_unlock(&g_mu);
+}
+
+bool pc_in_libzmq(const void* pc) { return table_containing(pc) != nullptr; }
+
+RealTable* real_for_caller(const void* ra) {
+  int n = g_ncopies.load(std::memory_order_acquire);
+  if (__builtin_expect(n == 1, 1)) return &g_copies[0].table;
+  if (n == 0) {
+    resolve_init();
+    n = g_ncopies.load(std::memory_order_acquire);
+    if (n == 0) return g_next.fn[FN_zmq_socket] ? &g_next : &g_copies[0].table;
+    if (n == 1) return &g_copies[0].table;
+  }
+  // Several copies: the one the calling object was linked against.
+  struct dl_find_object dlfo;
+  if (!ra || _dl_find_object(const_cast<void*>(ra), &dlfo) != 0) return &g_copies[0].table;
+  const void* map = dlfo.dlfo_link_map;
+  int nc = g_ncallers.load(std::memory_order_acquire);
+  for (int i = 0; i < nc; i++)
+    if (g_callers[i].map.load(std::memory_order_relaxed) == map) return g_callers[i].table;
+  RealTable* found = nullptr;
+  if (RealTable* t = table_containing(ra)) {
+    found = t;  // libzmq calling itself
+  } else {
+    const char* name = dlfo.dlfo_link_map->l_name;
+    void* h = (name && name[0]) ? dlopen(name, RTLD_LAZY | RTLD_NOLOAD) : dlopen(nullptr, RTLD_LAZY);
+    if (h) {
+      // The caller's own dependency tree decides which libzmq it reaches.
+      void* p = dlsym(h, "zmq_socket");
+      found = table_containing(p);
+      dlclose(h);
+    }
+  }
+  if (!found) found = &g_copies[0].table;
+  pthread_mutex_lock(&g_mu);
+  int i = g_ncallers.load();
+  if (i < 64) {
+    g_callers[i].table = found;
+    g_callers[i].map.store(map, std::memory_order_relaxed);
+    g_ncallers.store(i + 1, std::memory_order_release);
+  }
+  pthread_mutex_unlock(&g_mu);
+  return found;
+}
+
+// Called on slow paths that can afford it (socket creation): picks up a
+// libzmq copy loaded after start-up.
+void resolve_rescan() {
+  pthread_mutex_lock(&g_mu);
+  scan_locked();
+  pthread_mutex_unlock(&g_mu);
+}
+
+int resolve_copy_count() { return g_ncopies.load(std::memory_order_acquire); }
+
+const char* resolve_fn_name(int id) { return (id >= 0 && id < FN_COUNT) ? kNames[id] : "?"; }
+
+}  // namespace zg

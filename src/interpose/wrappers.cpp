@@ -1,0 +1,356 @@
+// The interposition layer: thin extern "C" wrappers, one per row of
+// api.def, and nothing else.  The owner's call is the hot path: one
+// lock-free lookup, one compare against a thread-local serial, a mark, the
+// real call, the mark cleared.  Everything else is out of line in the core.
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <type_traits>
+
+#include "core/api.h"
+#include "core/guard.h"
+#include "core/lifecycle.h"
+#include "core/registry.h"
+#include "core/threads.h"
+#include "report/sink.h"
+#include "zmq_guard.h"
+#include "zmq_guard_config.h"
+
+#define ZG_EXPORT extern "C" __attribute__((visibility("default")))
+#define ZG_LIKELY(x) __builtin_expect(!!(x), 1)
+#define ZG_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define ZG_RA __builtin_return_address(0)
+#define ZG_UNPAREN(...) __VA_ARGS__
+
+namespace zg {
+
+void resolve_init();
+void resolve_rescan();
+int resolve_copy_count();
+const char* resolve_fn_name(int id);
+
+namespace {
+
+template <typename R>
+R fail_value() {
+  if constexpr (std::is_pointer<R>::value) return nullptr;
+  else if constexpr (std::is_unsigned<R>::value) return 0;
+  else return static_cast<R>(-1);
+}
+
+// After-call bookkeeping for a few functions (endpoints for the report).
+template <FnId Id>
+struct Post {
+  template <typename R, typename... A>
+  static void run(R, A...) {}
+};
+template <>
+struct Post<FN_zmq_bind> {
+  static void run(int rc, void* s, const char* a) {
+    if (rc == 0) guard_endpoint(s, "bind", a);
+  }
+};
+template <>
+struct Post<FN_zmq_connect> {
+  static void run(int rc, void* s, const char* a) {
+    if (rc == 0) guard_endpoint(s, "connect", a);
+  }
+};
+
+template <FnId Id, typename R, typename... A>
+__attribute__((noinline)) R slow_call(SocketState* st, void* sock, CallKind kind, const void* ra, A... a) {
+  Ticket t;
+  void* const* real = nullptr;
+  const char* name = resolve_fn_name(Id);
+  if (!guard_enter(sock, st, name, kind, ra, &t, &real)) {
+    errno = ENOTSOCK;
+    return fail_value<R>();
+  }
+  auto fn = reinterpret_cast<R (*)(A...)>(real ? real[Id] : nullptr);
+  if (ZG_UNLIKELY(!fn)) {
+    guard_leave(t, name);
+    errno = ENOTSUP;  // a draft function this libzmq does not have
+    return fail_value<R>();
+  }
+  R r = fn(a...);
+  if (t.marked) {
+    int e = errno;
+    guard_leave(t, name);
+    errno = e;
+  }
+  return r;
+}
+
+template <FnId Id, bool Draft, typename R, typename... A>
+__attribute__((always_inline)) inline R socket_call(void* sock, CallKind kind, const void* ra, A... a) {
+  SocketState* st = registry_lookup(sock);
+  const uint64_t me = tls_me;
+  if (ZG_LIKELY(st != nullptr) && ZG_LIKELY(st->owner.load(std::memory_order_relaxed) == me) &&
+      (!Draft || st->real[Id])) {
+    // The owner's own call.  The plain stores pair with the intruder's
+    // read-modify-write on in_call (guard.cpp), so an overlap is seen by
+    // one side or the other however short it is.
+    st->in_call.store(me, std::memory_order_relaxed);
+    R r = reinterpret_cast<R (*)(A...)>(st->real[Id])(a...);
+    st->in_call.store(0, std::memory_order_relaxed);
+    return r;
+  }
+  return slow_call<Id, R, A...>(st, sock, kind, ra, a...);
+}
+
+inline void ensure_init() { guard_init(); }
+
+// Marks one socket of a multi-socket call (poll, proxy).
+struct Entry {
+  SocketState* st;
+  Ticket t;
+  bool fast;
+};
+
+bool enter_one(void* sock, CallKind kind, const char* name, const void* ra, Entry* e, void* const** real) {
+  e->st = nullptr;
+  e->fast = false;
+  e->t = Ticket();
+  if (!sock) return true;
+  SocketState* st = registry_lookup(sock);
+  const uint64_t me = tls_me;
+  if (st && st->owner.load(std::memory_order_relaxed) == me) {
+    st->in_call.store(me, std::memory_order_relaxed);
+    e->st = st;
+    e->fast = true;
+    if (real && !*real) *real = st->real;
+    return true;
+  }
+  void* const* r = nullptr;
+  bool ok = guard_enter(sock, st, name, kind, ra, &e->t, &r);
+  if (real && !*real) *real = r;
+  return ok;
+}
+
+void leave_one(Entry* e, const char* name) {
+  if (e->fast) e->st->in_call.store(0, std::memory_order_relaxed);
+  else if (e->t.marked) guard_leave(e->t, name);
+}
+
+template <FnId Id, typename R, typename... A>
+R call_real(void* const* real, const void* ra, A... a) {
+  if (!real) real = real_for_caller(ra)->fn;
+  auto fn = reinterpret_cast<R (*)(A...)>(real[Id]);
+  if (!fn) {
+    errno = ENOTSUP;
+    return fail_value<R>();
+  }
+  return fn(a...);
+}
+
+// Zero-copy messages: the program's free callback may run on any thread
+// (libzmq's I/O threads, or the sender's).  Calls it makes are exempt:
+// pyzmq releases buffers by sending on its own garbage-collector socket
+// from there, under its own lock.
+struct FreeHook {
+  zmq_free_fn* ffn;
+  void* hint;
+};
+
+void hooked_free(void* data, void* hint) {
+  FreeHook h = *static_cast<FreeHook*>(hint);
+  free(hint);
+  Bypass b;
+  h.ffn(data, h.hint);
+}
+
+}  // namespace
+}  // namespace zg
+
+using namespace zg;
+
+#define ZG_SOCK(ret, name, params, args, sock, kind, draft)                                                \
+  ZG_EXPORT ret name params {                                                                              \
+    ret r = zg::socket_call<zg::FN_##name, draft, ret>(sock, kind, ZG_RA, ZG_UNPAREN args);                \
+    zg::Post<zg::FN_##name>::run(r, ZG_UNPAREN args);                                                      \
+    return r;                                                                                              \
+  }
+#define ZG_CALL(ret, name, params, args, draft)
+#include "interpose/api.def"
+#undef ZG_SOCK
+#undef ZG_CALL
+
+ZG_EXPORT void* zmq_socket(void* ctx, int type) {
+  const void* ra = ZG_RA;
+  ensure_init();
+  if (g_mode != Mode::Off) resolve_rescan();  // a libzmq copy loaded since the last look
+  RealTable* rt = real_for_caller(ra);
+  auto fn = reinterpret_cast<void* (*)(void*, int)>(rt->fn[FN_zmq_socket]);
+  if (!fn) {
+    errno = ENOTSUP;
+    return nullptr;
+  }
+  void* s = fn(ctx, type);
+  if (s) {
+    int e = errno;
+    guard_created(s, ctx, type, rt, ra);
+    errno = e;
+  }
+  return s;
+}
+
+ZG_EXPORT int zmq_close(void* s) {
+  const void* ra = ZG_RA;
+  SocketState* st = registry_lookup(s);
+  Ticket t;
+  void* const* real = nullptr;
+  if (!guard_enter(s, st, "zmq_close", CallKind::Close, ra, &t, &real)) {
+    errno = ENOTSOCK;
+    return -1;
+  }
+  int rc;
+  {
+    Bypass b;  // libzmq's close may run monitor teardown through the API
+    rc = call_real<FN_zmq_close, int>(real, ra, s);
+  }
+  int e = errno;
+  guard_close_done(t, "zmq_close", rc);
+  errno = e;
+  return rc;
+}
+
+ZG_EXPORT int zmq_poll(zmq_pollitem_t* items, int nitems, long timeout) {
+  const void* ra = ZG_RA;
+  if (g_mode == Mode::Off || tls_bypass || nitems <= 0 || !items)
+    return call_real<FN_zmq_poll, int>(nullptr, ra, items, nitems, timeout);
+  Entry local[16];
+  Entry* entries = nitems <= 16 ? local : static_cast<Entry*>(malloc(sizeof(Entry) * nitems));
+  if (!entries) return call_real<FN_zmq_poll, int>(nullptr, ra, items, nitems, timeout);
+  void* const* real = nullptr;
+  int entered = 0;
+  bool ok = true;
+  for (; entered < nitems; entered++) {
+    if (!enter_one(items[entered].socket, CallKind::Poll, "zmq_poll", ra, &entries[entered], &real)) {
+      ok = false;
+      entered++;
+      break;
+    }
+  }
+  int rc;
+  if (ok) {
+    Bypass b;  // zmq_poll reads ZMQ_FD/ZMQ_EVENTS through the public API
+    rc = call_real<FN_zmq_poll, int>(real, ra, items, nitems, timeout);
+  } else {
+    rc = -1;
+    errno = ENOTSOCK;
+  }
+  int e = errno;
+  for (int i = 0; i < entered; i++) leave_one(&entries[i], "zmq_poll");
+  if (entries != local) free(entries);
+  errno = e;
+  return rc;
+}
+
+namespace {
+
+template <FnId Id, typename... A>
+int proxy_call(const char* name, const void* ra, void* const* socks, int nsocks, A... a) {
+  if (g_mode == Mode::Off || tls_bypass) return call_real<Id, int>(nullptr, ra, a...);
+  Entry entries[4];
+  void* const* real = nullptr;
+  int entered = 0;
+  bool ok = true;
+  for (; entered < nsocks; entered++)
+    if (!enter_one(socks[entered], CallKind::Proxy, name, ra, &entries[entered], &real)) {
+      ok = false;
+      entered++;
+      break;
+    }
+  int rc;
+  if (ok) {
+    Bypass b;
+    rc = call_real<Id, int>(real, ra, a...);
+  } else {
+    rc = -1;
+    errno = ENOTSOCK;
+  }
+  int e = errno;
+  for (int i = 0; i < entered; i++) leave_one(&entries[i], name);
+  errno = e;
+  return rc;
+}
+
+}  // namespace
+
+ZG_EXPORT int zmq_proxy(void* frontend, void* backend, void* capture) {
+  void* socks[] = {frontend, backend, capture};
+  return proxy_call<FN_zmq_proxy>("zmq_proxy", ZG_RA, socks, 3, frontend, backend, capture);
+}
+
+ZG_EXPORT int zmq_proxy_steerable(void* frontend, void* backend, void* capture, void* control) {
+  void* socks[] = {frontend, backend, capture, control};
+  return proxy_call<FN_zmq_proxy_steerable>("zmq_proxy_steerable", ZG_RA, socks, 4, frontend, backend, capture,
+                                            control);
+}
+
+ZG_EXPORT int zmq_device(int type, void* frontend, void* backend) {
+  void* socks[] = {frontend, backend};
+  return proxy_call<FN_zmq_device>("zmq_device", ZG_RA, socks, 2, type, frontend, backend);
+}
+
+#define ZG_CTX_CALL(name)                                       \
+  ZG_EXPORT int name(void* ctx) {                               \
+    const void* ra = ZG_RA;                                     \
+    Bypass b;                                                   \
+    return call_real<FN_##name, int>(nullptr, ra, ctx);         \
+  }
+ZG_CTX_CALL(zmq_ctx_term)
+ZG_CTX_CALL(zmq_ctx_destroy)
+ZG_CTX_CALL(zmq_term)
+ZG_CTX_CALL(zmq_ctx_shutdown)
+#undef ZG_CTX_CALL
+
+ZG_EXPORT int zmq_msg_init_data(zmq_msg_t* msg, void* data, size_t size, zmq_free_fn* ffn, void* hint) {
+  const void* ra = ZG_RA;
+  if (!ffn || g_mode == Mode::Off) return call_real<FN_zmq_msg_init_data, int>(nullptr, ra, msg, data, size, ffn, hint);
+  auto* h = static_cast<FreeHook*>(malloc(sizeof(FreeHook)));
+  if (!h) return call_real<FN_zmq_msg_init_data, int>(nullptr, ra, msg, data, size, ffn, hint);
+  h->ffn = ffn;
+  h->hint = hint;
+  int rc = call_real<FN_zmq_msg_init_data, int>(nullptr, ra, msg, data, size, &hooked_free, static_cast<void*>(h));
+  if (rc != 0) free(h);
+  return rc;
+}
+
+// The public API (include/zmq_guard.h).
+ZG_EXPORT const char* zmq_guard_version(void) { return ZMQ_GUARD_VERSION; }
+
+ZG_EXPORT int zmq_guard_release(void* socket) {
+  SocketState* st = registry_lookup(socket);
+  if (!st) st = registry_lookup_locked(socket);
+  if (!st) {
+    errno = ENOTSOCK;
+    return -1;
+  }
+  pthread_mutex_lock(&st->mu);
+  st->owner.store(kNoOwner, std::memory_order_release);
+  // The next thread that uses it takes it, as at creation.
+  st->creator = 0;
+  pthread_mutex_unlock(&st->mu);
+  return 0;
+}
+
+namespace {
+
+__attribute__((constructor)) void zg_constructor() {
+  int e = errno;
+  ensure_init();
+  if (g_mode != Mode::Off) resolve_init();
+  if (options().verbose) sink_notice("zmq-guard %s: active (pid %d)", ZMQ_GUARD_VERSION, (int)getpid());
+  errno = e;
+}
+
+__attribute__((destructor)) void zg_destructor() {
+  int e = errno;
+  lifecycle_fini();
+  errno = e;
+}
+
+}  // namespace

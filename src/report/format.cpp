@@ -1,0 +1,359 @@
+#include "report/format.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "report/python.h"
+#include "report/sink.h"
+#include "report/symbolize.h"
+
+namespace zg {
+namespace {
+
+// A growing text buffer.  Reports are rare; malloc is fine here.
+struct Buf {
+  char* p = nullptr;
+  size_t n = 0, cap = 0;
+  ~Buf() { free(p); }
+  void reserve(size_t more) {
+    if (n + more + 1 <= cap) return;
+    size_t c = cap ? cap : 4096;
+    while (c < n + more + 1) c *= 2;
+    char* q = static_cast<char*>(realloc(p, c));
+    if (!q) return;
+    p = q;
+    cap = c;
+  }
+  void add(const char* s, size_t len) {
+    reserve(len);
+    if (n + len + 1 > cap) return;
+    memcpy(p + n, s, len);
+    n += len;
+    p[n] = 0;
+  }
+  void puts(const char* s) { add(s, strlen(s)); }
+  void printf(const char* fmt, ...) __attribute__((format(printf, 2, 3))) {
+    char tmp[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (k < 0) return;
+    add(tmp, k < (int)sizeof tmp ? size_t(k) : sizeof tmp - 1);
+  }
+  void json_str(const char* s) {
+    puts("\"");
+    for (; s && *s; s++) {
+      unsigned char c = static_cast<unsigned char>(*s);
+      if (c == '"' || c == '\\') printf("\\%c", c);
+      else if (c == '\n') puts("\\n");
+      else if (c < 0x20) printf("\\u%04x", c);
+      else add(reinterpret_cast<const char*>(&c), 1);
+    }
+    puts("\"");
+  }
+  char* release() {
+    char* r = p;
+    p = nullptr;
+    return r ? r : strdup("");
+  }
+};
+
+const char* default_hint(FindingKind k) {
+  switch (k) {
+    case FindingKind::CrossThread:
+      return "a ZeroMQ socket must stay with one thread: give each thread its own socket, or hand it over "
+             "once to a new thread before that thread's first use (libzmq's rule). If the program shares "
+             "the socket under its own lock, run with policy=overlap; mode=serialize keeps a sharing program "
+             "running; mode=warn reports and goes on.";
+    case FindingKind::ConcurrentCall:
+      return "two threads inside libzmq on one socket corrupt it (object.cpp:170, mailbox.cpp:99, hangs). Give "
+             "each thread its own socket, or talk to the owner over an inproc pair; mode=serialize makes the "
+             "calls take turns until the program is fixed.";
+    case FindingKind::CloseWhileInUse:
+      return "stop the other thread's call before closing: zmq_ctx_shutdown makes blocking calls return "
+             "ETERM; join the thread, then close the socket.";
+    case FindingKind::UseAfterClose:
+      return "the handle is dead after zmq_close (libzmq may already have freed it or given it to a new "
+             "socket). In mode=warn the guard returns -1 with errno ENOTSOCK instead of passing it to libzmq.";
+    case FindingKind::UseAfterFork:
+      return "in a forked child only close inherited sockets and terminate the inherited context; create a "
+             "new context for the child's own sockets.";
+    case FindingKind::CtxTermOpenSockets:
+      return "zmq_ctx_term waits until every socket of the context is closed: close them (set ZMQ_LINGER "
+             "to bound the wait for unsent messages), or call zmq_ctx_shutdown first to wake their threads.";
+    case FindingKind::SharedSocket:
+      return "mode=serialize is running these calls one at a time; fix the sharing (one socket per thread) "
+             "and run without it.";
+    case FindingKind::Leak:
+      return "close every socket before terminating its context (zmq_ctx_term would block).";
+    default:
+      return "";
+  }
+}
+
+void thread_label(Buf& b, const ThreadInfo& t) {
+  if (!t.known) {
+    b.puts("an unknown thread");
+    return;
+  }
+  b.printf("thread T%llu (tid %d", (unsigned long long)t.serial, (int)t.tid);
+  if (t.name[0]) b.printf(", \"%s\"", t.name);
+  if (t.py_name[0]) b.printf(", Python \"%s\"", t.py_name);
+  if (t.running == 1) b.puts(", running");
+  else if (t.running == 0) b.puts(", exited");
+  b.puts(")");
+}
+
+void text_stack(Buf& b, const Stack* s) {
+  if (!s || s->n == 0) {
+    b.puts("    <no stack>\n");
+    return;
+  }
+  for (int i = 0; i < s->n; i++) {
+    Frame f;
+    symbolize(s->pc[i], true, &f);
+    const char* mod = strrchr(f.module, '/');
+    mod = mod ? mod + 1 : f.module;
+    b.printf("    #%d %p", i, s->pc[i]);
+    if (f.function[0]) b.printf(" in %s", f.function);
+    if (f.file[0]) b.printf(" %s:%d", f.file, f.line);
+    b.printf(" (%s+0x%lx)\n", mod[0] ? mod : "?", (unsigned long)f.offset);
+  }
+}
+
+void text_py(Buf& b, const char* py, const char* title) {
+  if (!py) return;
+  b.printf("  %s (most recent call last):\n", title);
+  py_frames(
+      py,
+      [](const PyFrame& f, void* ctx) {
+        static_cast<Buf*>(ctx)->printf("    File \"%s\", line %d, in %s\n", f.file, f.line, f.function);
+      },
+      &b);
+}
+
+// Where the offending thread is, in the user's terms: its innermost Python
+// frame, else the first native frame with a name outside libzmq.
+void culprit(Buf& b, const Finding& f) {
+  if (f.py_stack) {
+    struct Last {
+      PyFrame frame;
+      bool have;
+    } last{};
+    py_frames(
+        f.py_stack,
+        [](const PyFrame& fr, void* ctx) {
+          auto* l = static_cast<Last*>(ctx);
+          l->frame = fr;
+          l->have = true;
+        },
+        &last);
+    if (last.have) {
+      const char* base = strrchr(last.frame.file, '/');
+      b.printf(" in %s %s:%d", last.frame.function, base ? base + 1 : last.frame.file, last.frame.line);
+      return;
+    }
+  }
+  if (!f.stack) return;
+  for (int i = 0; i < f.stack->n; i++) {
+    Frame fr;
+    symbolize(f.stack->pc[i], true, &fr);
+    if (!fr.function[0] || strstr(fr.module, "libzmq")) continue;
+    b.printf(" in %s", fr.function);
+    if (fr.file[0]) {
+      const char* base = strrchr(fr.file, '/');
+      b.printf(" %s:%d", base ? base + 1 : fr.file, fr.line);
+    }
+    return;
+  }
+}
+
+void json_thread(Buf& b, const ThreadInfo& t) {
+  if (!t.known) {
+    b.puts("null");
+    return;
+  }
+  b.printf("{\"serial\":%llu,\"tid\":%d,\"name\":", (unsigned long long)t.serial, (int)t.tid);
+  b.json_str(t.name);
+  b.puts(",\"python_name\":");
+  b.json_str(t.py_name);
+  b.printf(",\"running\":%s}", t.running == 1 ? "true" : t.running == 0 ? "false" : "null");
+}
+
+void json_stack(Buf& b, const Stack* s) {
+  b.puts("[");
+  for (int i = 0; s && i < s->n; i++) {
+    Frame f;
+    symbolize(s->pc[i], true, &f);
+    if (i) b.puts(",");
+    b.puts("{\"function\":");
+    b.json_str(f.function);
+    b.puts(",\"module\":");
+    b.json_str(f.module);
+    b.puts(",\"file\":");
+    b.json_str(f.file);
+    b.printf(",\"line\":%d,\"address\":\"%p\",\"offset\":\"0x%lx\"}", f.line, s->pc[i], (unsigned long)f.offset);
+  }
+  b.puts("]");
+}
+
+void json_py(Buf& b, const char* py) {
+  if (!py) {
+    b.puts("null");
+    return;
+  }
+  struct Ctx {
+    Buf* b;
+    bool first;
+  } ctx{&b, true};
+  b.puts("[");
+  py_frames(
+      py,
+      [](const PyFrame& f, void* p) {
+        auto* c = static_cast<Ctx*>(p);
+        if (!c->first) c->b->puts(",");
+        c->first = false;
+        c->b->puts("{\"file\":");
+        c->b->json_str(f.file);
+        c->b->printf(",\"line\":%d,\"function\":", f.line);
+        c->b->json_str(f.function);
+        c->b->puts("}");
+      },
+      &ctx);
+  b.puts("]");
+}
+
+}  // namespace
+
+const char* socket_type_name(int type) {
+  static const char* const names[] = {"PAIR",   "PUB",     "SUB",     "REQ",    "REP",  "DEALER", "ROUTER",
+                                      "PULL",   "PUSH",    "XPUB",    "XSUB",   "STREAM", "SERVER", "CLIENT",
+                                      "RADIO",  "DISH",    "GATHER",  "SCATTER", "DGRAM", "PEER",   "CHANNEL"};
+  if (type >= 0 && type < (int)(sizeof names / sizeof names[0])) return names[type];
+  return "UNKNOWN";
+}
+
+char* report_format_text(const Finding& f) {
+  Buf b;
+  int pid = getpid();
+  b.puts("=================================================================\n");
+  b.printf("==%d==%s: zmq-guard: %s: %s\n", pid, f.severity, finding_name(f.kind), finding_title(f.kind));
+  if (f.socket) {
+    b.printf("  socket %p (%s, #%llu)", f.socket, socket_type_name(f.socket_type), (unsigned long long)f.socket_id);
+    if (f.endpoints && f.endpoints[0]) b.printf(", %s", f.endpoints);
+    b.puts("\n");
+  }
+  b.puts("\n  ");
+  thread_label(b, f.thread);
+  b.printf(" calls %s:\n", f.call);
+  text_stack(b, f.stack);
+  if (f.py_stack) text_py(b, f.py_stack, "Python traceback of this thread");
+  if (f.owner.known) {
+    b.puts("\n  ");
+    b.printf("%s: ", f.owner_role);
+    thread_label(b, f.owner);
+    if (f.owner_stack && f.owner_stack->n) {
+      b.printf(", which took the socket%s%s here:\n", f.owner_call ? " with " : "", f.owner_call ? f.owner_call : "");
+      text_stack(b, f.owner_stack);
+    } else {
+      b.puts("\n");
+    }
+    if (f.owner_py) text_py(b, f.owner_py, "Python traceback where it took the socket");
+  }
+  if (f.creator.known || (f.created_stack && f.created_stack->n)) {
+    b.puts("\n  socket created by ");
+    thread_label(b, f.creator);
+    b.puts(" here:\n");
+    text_stack(b, f.created_stack);
+    if (f.created_py) text_py(b, f.created_py, "Python traceback where it was created");
+  }
+  if (f.extra) {
+    b.puts("\n");
+    b.puts(f.extra);
+  }
+  b.printf("\nHINT: %s\n", f.hint ? f.hint : default_hint(f.kind));
+  b.printf("SUMMARY: zmq-guard: %s %s", finding_name(f.kind), f.call);
+  if (f.socket) b.printf(" on %s socket %p", socket_type_name(f.socket_type), f.socket);
+  if (f.thread.known) b.printf(" by T%llu", (unsigned long long)f.thread.serial);
+  if (f.owner.known) b.printf(" (%s T%llu)", f.owner_role, (unsigned long long)f.owner.serial);
+  culprit(b, f);
+  b.puts("\n=================================================================\n");
+  return b.release();
+}
+
+char* report_format_json(const Finding& f) {
+  Buf b;
+  b.puts("{\"kind\":");
+  b.json_str(finding_name(f.kind));
+  b.puts(",\"severity\":");
+  b.json_str(f.severity);
+  b.puts(",\"call\":");
+  b.json_str(f.call);
+  char sock[32];
+  snprintf(sock, sizeof sock, "%p", f.socket);
+  b.puts(",\"socket\":");
+  if (f.socket) b.json_str(sock);
+  else b.puts("null");
+  b.printf(",\"socket_id\":%llu,\"socket_type\":", (unsigned long long)f.socket_id);
+  b.json_str(f.socket ? socket_type_name(f.socket_type) : "");
+  b.puts(",\"endpoints\":[");
+  // endpoints are kept as "verb addr; verb addr"
+  bool first = true;
+  for (const char* p = f.endpoints; p && *p;) {
+    const char* end = strstr(p, "; ");
+    size_t len = end ? size_t(end - p) : strlen(p);
+    char one[300];
+    snprintf(one, sizeof one, "%.*s", int(len), p);
+    if (!first) b.puts(",");
+    first = false;
+    b.json_str(one);
+    p = end ? end + 2 : p + len;
+  }
+  b.printf("],\"pid\":%d,\"mode\":", getpid());
+  b.json_str(f.mode);
+  b.puts(",\"policy\":");
+  b.json_str(f.policy);
+  b.puts(",\"thread\":");
+  json_thread(b, f.thread);
+  b.puts(",\"owner\":");
+  json_thread(b, f.owner);
+  b.puts(",\"owner_role\":");
+  b.json_str(f.owner_role);
+  b.puts(",\"creator\":");
+  json_thread(b, f.creator);
+  b.puts(",\"stack\":");
+  json_stack(b, f.stack);
+  b.puts(",\"owner_stack\":");
+  json_stack(b, f.owner_stack);
+  b.puts(",\"created_stack\":");
+  json_stack(b, f.created_stack);
+  b.puts(",\"python_stack\":");
+  json_py(b, f.py_stack);
+  b.puts(",\"owner_python_stack\":");
+  json_py(b, f.owner_py);
+  b.puts(",\"created_python_stack\":");
+  json_py(b, f.created_py);
+  b.puts(",\"detail\":");
+  b.json_str(f.extra ? f.extra : "");
+  b.puts("}\n");
+  return b.release();
+}
+
+void report_emit(const Finding& f) {
+  sink_lock();
+  char* text = report_format_text(f);
+  sink_write_text(text, strlen(text));
+  free(text);
+  if (sink_has_json()) {
+    char* json = report_format_json(f);
+    sink_write_json(json, strlen(json));
+    free(json);
+  }
+  sink_unlock();
+}
+
+}  // namespace zg

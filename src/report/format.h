@@ -1,0 +1,61 @@
+// Reports: stable, sanitizer-like text that tests and people can read, and
+// one JSON object per finding.  The report layer formats and writes; it
+// never decides what is a finding or what happens next.
+#pragma once
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/policy.h"
+#include "report/stack.h"
+
+namespace zg {
+
+struct ThreadInfo {
+  bool known = false;
+  uint64_t serial = 0;
+  pid_t tid = 0;
+  char name[16] = {};
+  char py_name[64] = {};
+  int running = -1;  // 1 running, 0 exited, -1 unknown
+};
+
+struct Finding {
+  FindingKind kind = FindingKind::None;
+  const char* severity = "ERROR";  // ERROR, WARNING or INFO
+  const char* call = "";
+  void* socket = nullptr;
+  uint64_t socket_id = 0;
+  int socket_type = -1;
+  const char* endpoints = "";
+  const char* mode = "";
+  const char* policy = "";
+
+  ThreadInfo thread;  // the offending (calling) thread
+  const Stack* stack = nullptr;
+  const char* py_stack = nullptr;
+
+  ThreadInfo owner;  // the owner, or the other thread inside a call
+  const char* owner_role = "owner";
+  const Stack* owner_stack = nullptr;
+  const char* owner_py = nullptr;
+  const char* owner_call = nullptr;
+
+  ThreadInfo creator;
+  const Stack* created_stack = nullptr;
+  const char* created_py = nullptr;
+
+  const char* extra = nullptr;  // further lines (e.g. the sockets left open)
+  const char* hint = nullptr;   // overrides the default hint of the kind
+};
+
+const char* socket_type_name(int type);
+
+// Formats and writes one report (text and, if configured, JSON) under the
+// sink lock.
+void report_emit(const Finding& f);
+
+// The formatted text of a report (malloc'd), for unit tests.
+char* report_format_text(const Finding& f);
+char* report_format_json(const Finding& f);
+
+}  // namespace zg

@@ -1,0 +1,20 @@
+// Where reports go: text to stderr or log_path, JSON lines to json_path.
+// One report at a time (a process-wide lock); every write is a write(2) of
+// a whole block, flushed at once, so a crash right after loses nothing.
+#pragma once
+#include <stddef.h>
+
+namespace zg {
+
+void sink_init();  // opens the files named by the options; idempotent
+void sink_lock();
+void sink_unlock();
+void sink_write_text(const char* data, size_t len);
+void sink_write_json(const char* data, size_t len);  // one line, newline added
+bool sink_has_json();
+// One line to the text sink (stderr by default), printf style.
+void sink_notice(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void sink_after_fork_child();
+int sink_text_fd();
+
+}  // namespace zg

@@ -1,0 +1,163 @@
+#include "report/symbolize.h"
+
+#include <cxxabi.h>
+#include <dlfcn.h>
+#include <elfutils/libdwfl.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/options.h"
+
+namespace zg {
+namespace {
+
+// libdw entry points, looked up at run time (libdw stays out of NEEDED).
+struct Dw {
+  bool tried = false;
+  bool ok = false;
+  decltype(&dwfl_begin) begin;
+  decltype(&dwfl_end) end;
+  decltype(&dwfl_linux_proc_report) proc_report;
+  decltype(&dwfl_report_begin) report_begin;
+  decltype(&dwfl_report_end) report_end;
+  decltype(&dwfl_addrmodule) addrmodule;
+  decltype(&dwfl_module_addrname) addrname;
+  decltype(&dwfl_module_getsrc) getsrc;
+  decltype(&dwfl_lineinfo) lineinfo;
+  decltype(&dwfl_linux_proc_find_elf) find_elf;
+  decltype(&dwfl_standard_find_debuginfo) std_debuginfo;
+  decltype(&dwfl_build_id_find_debuginfo) buildid_debuginfo;
+};
+
+Dw g_dw;
+Dwfl* g_dwfl = nullptr;
+pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+
+// Separate debug info only from the local disk: with DEBUGINFOD_URLS set,
+// libdw's standard lookup would go to the network from inside a report.
+int local_debuginfo(Dwfl_Module* mod, void** userdata, const char* modname, Dwarf_Addr base,
+                    const char* file_name, const char* debuglink_file, GElf_Word debuglink_crc,
+                    char** debuginfo_file_name) {
+  const char* urls = getenv("DEBUGINFOD_URLS");
+  if (urls && urls[0]) {
+    return g_dw.buildid_debuginfo(mod, userdata, modname, base, file_name, debuglink_file, debuglink_crc,
+                                  debuginfo_file_name);
+  }
+  return g_dw.std_debuginfo(mod, userdata, modname, base, file_name, debuglink_file, debuglink_crc,
+                            debuginfo_file_name);
+}
+
+Dwfl_Callbacks g_callbacks;
+
+template <typename T>
+bool load(void* h, T* out, const char* name) {
+  *out = reinterpret_cast<T>(dlsym(h, name));
+  return *out != nullptr;
+}
+
+void dw_load() {
+  if (g_dw.tried) return;
+  g_dw.tried = true;
+  void* h = dlopen("libdw.so.1", RTLD_LAZY | RTLD_LOCAL);
+  if (!h) return;
+  bool ok = load(h, &g_dw.begin, "dwfl_begin") && load(h, &g_dw.end, "dwfl_end") &&
+            load(h, &g_dw.proc_report, "dwfl_linux_proc_report") &&
+            load(h, &g_dw.report_begin, "dwfl_report_begin") && load(h, &g_dw.report_end, "dwfl_report_end") &&
+            load(h, &g_dw.addrmodule, "dwfl_addrmodule") && load(h, &g_dw.addrname, "dwfl_module_addrname") &&
+            load(h, &g_dw.getsrc, "dwfl_module_getsrc") && load(h, &g_dw.lineinfo, "dwfl_lineinfo") &&
+            load(h, &g_dw.find_elf, "dwfl_linux_proc_find_elf") &&
+            load(h, &g_dw.std_debuginfo, "dwfl_standard_find_debuginfo") &&
+            load(h, &g_dw.buildid_debuginfo, "dwfl_build_id_find_debuginfo");
+  if (!ok) return;
+  g_callbacks.find_elf = g_dw.find_elf;
+  g_callbacks.find_debuginfo = local_debuginfo;
+  g_callbacks.debuginfo_path = nullptr;
+  g_dw.ok = true;
+}
+
+Dwfl* session() {
+  dw_load();
+  if (!g_dw.ok) return nullptr;
+  if (!g_dwfl) {
+    g_dwfl = g_dw.begin(&g_callbacks);
+    if (!g_dwfl) return nullptr;
+    g_dw.report_begin(g_dwfl);
+    if (g_dw.proc_report(g_dwfl, getpid()) != 0) {
+      g_dw.end(g_dwfl);
+      g_dwfl = nullptr;
+      return nullptr;
+    }
+    g_dw.report_end(g_dwfl, nullptr, nullptr);
+  }
+  return g_dwfl;
+}
+
+void copy_demangled(const char* name, char* out, size_t len) {
+  int status = -1;
+  char* dem = (name[0] == '_' && name[1] == 'Z') ? abi::__cxa_demangle(name, nullptr, nullptr, &status) : nullptr;
+  snprintf(out, len, "%s", (dem && status == 0) ? dem : name);
+  free(dem);
+}
+
+}  // namespace
+
+void symbolize_reset() {
+  pthread_mutex_lock(&g_mu);
+  if (g_dwfl) g_dw.end(g_dwfl);
+  g_dwfl = nullptr;
+  pthread_mutex_unlock(&g_mu);
+}
+
+void symbolize(void* pc, bool is_return_address, Frame* out) {
+  *out = Frame();
+  out->pc = pc;
+  uintptr_t addr = reinterpret_cast<uintptr_t>(pc);
+  uintptr_t lookup = is_return_address && addr > 0 ? addr - 1 : addr;
+
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(lookup), &info)) {
+    if (info.dli_fname) snprintf(out->module, sizeof out->module, "%s", info.dli_fname);
+    out->offset = addr - reinterpret_cast<uintptr_t>(info.dli_fbase);
+    if (info.dli_sname) copy_demangled(info.dli_sname, out->function, sizeof out->function);
+  }
+  if (!options().symbolize) return;
+
+  pthread_mutex_lock(&g_mu);
+  Dwfl* d = session();
+  Dwfl_Module* m = d ? g_dw.addrmodule(d, lookup) : nullptr;
+  if (d && !m) {
+    // An object loaded since the list was made: refresh once.
+    g_dw.end(g_dwfl);
+    g_dwfl = nullptr;
+    d = session();
+    m = d ? g_dw.addrmodule(d, lookup) : nullptr;
+  }
+  if (m) {
+    if (const char* name = g_dw.addrname(m, lookup)) copy_demangled(name, out->function, sizeof out->function);
+    if (Dwfl_Line* line = g_dw.getsrc(m, lookup)) {
+      Dwarf_Addr a;
+      int lineno = 0;
+      const char* file = g_dw.lineinfo(line, &a, &lineno, nullptr, nullptr, nullptr);
+      if (file) {
+        snprintf(out->file, sizeof out->file, "%s", file);
+        out->line = lineno;
+      }
+    }
+  }
+  pthread_mutex_unlock(&g_mu);
+  if (!out->module[0]) {
+    // The main executable: dladdr gives its name only through the link map.
+    char exe[256];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+      exe[n] = 0;
+      snprintf(out->module, sizeof out->module, "%s", exe);
+    }
+  }
+}
+
+}  // namespace zg

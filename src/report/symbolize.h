@@ -1,0 +1,28 @@
+// Turning return addresses into frames: function (demangled), file:line
+// when debug information exists, module+offset and build-id always.
+// libdw is dlopen()ed on the first report; without it, dladdr() names the
+// exported functions.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+namespace zg {
+
+struct Frame {
+  void* pc = nullptr;
+  char function[256] = {};
+  char file[256] = {};
+  int line = 0;
+  char module[256] = {};
+  uintptr_t offset = 0;  // pc - module base
+};
+
+// Fills *out for a return address (frame index i > 0 is looked up at pc-1,
+// the call instruction).  Never fails: unknown parts stay empty.
+void symbolize(void* pc, bool is_return_address, Frame* out);
+
+// Drops cached module lists (after dlopen of new objects the next report
+// refreshes anyway).
+void symbolize_reset();
+
+}  // namespace zg

@@ -1,0 +1,200 @@
+// zmq-guard: run a program with the guard preloaded.
+//
+//   zmq-guard [options] [--] PROGRAM [ARGS...]
+//
+// Flags map onto the option table the library itself parses (one source of
+// truth): --mode=warn, --json-path=FILE, -o key=value for any option.  The
+// library is found next to this binary (build tree) or in the library
+// directory relative to it (installed), prepended to LD_PRELOAD, and the
+// program is exec()ed, so its exit status and signals are the caller's.
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "core/options.h"
+#include "zmq_guard_config.h"
+
+#ifndef ZMQ_GUARD_REL_LIBDIR
+#define ZMQ_GUARD_REL_LIBDIR "../lib"
+#endif
+
+namespace {
+
+const char* g_argv0 = "zmq-guard";
+
+void usage(FILE* out) {
+  fprintf(out,
+          "usage: %s [options] [--] PROGRAM [ARGS...]\n"
+          "       %s --dump PID\n"
+          "Runs PROGRAM with libzmqguard.so preloaded: every ZeroMQ socket used by two threads is reported.\n"
+          "\n"
+          "  -m, --mode=MODE        abort (default), warn, serialize, off\n"
+          "  -p, --policy=POLICY    handoff (default), strict, overlap\n"
+          "      --log-path=FILE    text reports to FILE instead of stderr (%%p: pid)\n"
+          "      --json-path=FILE   one JSON object per finding to FILE (%%p: pid)\n"
+          "      --exitcode=N       exit status after findings in warn mode (default 66)\n"
+          "      --KEY=VALUE        any option of the table below, dashes for underscores\n"
+          "  -o, --option KEY=VALUE the same, as the library spells it\n"
+          "      --dump PID         make a guarded process print its open sockets (needs dump_signal)\n"
+          "      --help-options     list every option with its default\n"
+          "  -h, --help             this text\n"
+          "      --version          the version\n"
+          "Options already in ZMQ_GUARD_OPTIONS are kept; flags override them.\n",
+          g_argv0, g_argv0);
+}
+
+[[noreturn]] void bad(const char* msg) {
+  fprintf(stderr, "%s: %s\n", g_argv0, msg);
+  usage(stderr);
+  exit(2);
+}
+
+bool exists(const std::string& p) { return access(p.c_str(), R_OK) == 0; }
+
+std::string find_library() {
+  if (const char* env = getenv("ZMQ_GUARD_LIBRARY"))
+    if (env[0]) return env;
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return "";
+  self[n] = 0;
+  std::string dir(self);
+  dir = dir.substr(0, dir.rfind('/'));
+  const std::string candidates[] = {dir + "/libzmqguard.so", dir + "/" ZMQ_GUARD_REL_LIBDIR "/libzmqguard.so"};
+  for (const std::string& c : candidates)
+    if (exists(c)) {
+      char real[PATH_MAX];
+      return realpath(c.c_str(), real) ? std::string(real) : c;
+    }
+  return "";
+}
+
+void add_option(std::string& opts, const std::string& key, const std::string& value) {
+  char msg[1024];
+  if (!zg::option_check(key.c_str(), value.c_str(), msg, sizeof msg)) bad(msg + strlen("zmq-guard: "));
+  if (!opts.empty()) opts += ":";
+  opts += key + "=" + value;
+}
+
+void help_line(const char* text, void*) { printf("%s\n", text); }
+
+int dump(const char* pid_text);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 0 && argv[0]) {
+    const char* base = strrchr(argv[0], '/');
+    g_argv0 = base ? base + 1 : argv[0];
+  }
+  std::string opts;
+  int i = 1;
+  for (; i < argc; i++) {
+    std::string a = argv[i];
+    if (a == "--") {
+      i++;
+      break;
+    }
+    if (a.empty() || a[0] != '-') break;
+    if (a == "-h" || a == "--help") {
+      usage(stdout);
+      return 0;
+    }
+    if (a == "--version") {
+      printf("zmq-guard %s\n", ZMQ_GUARD_VERSION);
+      return 0;
+    }
+    if (a == "--help-options") {
+      zg::options_help(help_line, nullptr);
+      return 0;
+    }
+    if (a == "--dump") {
+      if (i + 1 >= argc) bad("--dump needs a PID");
+      return dump(argv[i + 1]);
+    }
+    std::string key, value;
+    bool has_value = false;
+    if (a == "-m" || a == "-p" || a == "-o" || a == "--option") {
+      if (i + 1 >= argc) bad(("option " + a + " needs a value").c_str());
+      value = argv[++i];
+      has_value = true;
+      if (a == "-m") key = "mode";
+      else if (a == "-p") key = "policy";
+      else {
+        size_t eq = value.find('=');
+        if (eq == std::string::npos) bad(("-o needs KEY=VALUE, got '" + value + "'").c_str());
+        key = value.substr(0, eq);
+        value = value.substr(eq + 1);
+      }
+    } else if (a.rfind("--", 0) == 0) {
+      size_t eq = a.find('=');
+      key = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+      if (eq != std::string::npos) {
+        value = a.substr(eq + 1);
+        has_value = true;
+      }
+      for (char& c : key)
+        if (c == '-') c = '_';
+      if (key == "json") key = "json_path";
+      if (key == "log") key = "log_path";
+      if (!has_value) {
+        // --leaks, --verbose: booleans may stand alone; others take the next word.
+        char msg[1024];
+        if (zg::option_check(key.c_str(), "1", msg, sizeof msg) &&
+            (key == "leaks" || key == "verbose" || key == "symbolize" || key == "python" || key == "help")) {
+          value = "1";
+        } else if (i + 1 < argc) {
+          value = argv[++i];
+        } else {
+          bad(("option --" + key + " needs a value").c_str());
+        }
+      }
+    } else {
+      bad(("unknown flag '" + a + "'").c_str());
+    }
+    add_option(opts, key, value);
+  }
+  if (i >= argc) bad("no program to run");
+
+  std::string lib = find_library();
+  if (lib.empty()) {
+    fprintf(stderr, "%s: cannot find libzmqguard.so next to %s or in %s (set ZMQ_GUARD_LIBRARY)\n", g_argv0,
+            g_argv0, ZMQ_GUARD_REL_LIBDIR);
+    return 2;
+  }
+  std::string preload = lib;
+  if (const char* old = getenv("LD_PRELOAD")) {
+    std::string o = old;
+    if (o.find(lib) == std::string::npos) {
+      if (!o.empty()) preload += ":" + o;
+    } else {
+      preload = o;
+    }
+  }
+  setenv("LD_PRELOAD", preload.c_str(), 1);
+  if (!opts.empty()) {
+    std::string all;
+    if (const char* old = getenv("ZMQ_GUARD_OPTIONS")) all = old;
+    if (!all.empty()) all += ":";
+    all += opts;
+    setenv("ZMQ_GUARD_OPTIONS", all.c_str(), 1);
+  }
+  execvp(argv[i], argv + i);
+  fprintf(stderr, "%s: cannot run '%s': %s\n", g_argv0, argv[i], strerror(errno));
+  return errno == ENOENT ? 127 : 126;
+}
+
+namespace {
+
+int dump(const char* pid_text) {
+  (void)pid_text;
+  fprintf(stderr, "%s: --dump is not available in this build\n", g_argv0);
+  return 2;
+}
+
+}  // namespace
