@@ -8,15 +8,12 @@
 namespace zg {
 namespace {
 
-constexpr unsigned kInitialBits = 8;
+constexpr size_t kInitialSlots = 256;
 
-// The first table lives in static storage, so lookups work before any
-// constructor has run (a zmq call from another library's constructor).
-struct InitialTable {
-  RegistryTable hdr;
-  std::atomic<SocketState*> rest[(1u << kInitialBits) - 1];
-};
-InitialTable g_initial{{(1u << kInitialBits) - 1, 64 - kInitialBits, {{nullptr}}}, {}};
+// The first table is one constant slot pointing at the sentinel, so lookups
+// work before any constructor has run (a zmq call from another library's
+// constructor); the first insertion replaces it.
+RegistryTable g_initial{0, {{&g_registry_empty}}};
 
 pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 size_t g_count = 0;  // entries in the table (open and quarantined)
@@ -29,31 +26,35 @@ uint64_t g_next_id = 1;
 
 RegistryTable* table() { return g_registry_table.load(std::memory_order_relaxed); }
 
-RegistryTable* new_table(unsigned bits) {
-  size_t cap = size_t(1) << bits;
-  size_t bytes = sizeof(RegistryTable) + (cap - 1) * sizeof(std::atomic<SocketState*>);
+bool empty(const SocketHot* s) { return s == &g_registry_empty; }
+
+RegistryTable* new_table(size_t cap) {
+  size_t bytes = sizeof(RegistryTable) + (cap - 1) * sizeof(std::atomic<SocketHot*>);
   void* mem = calloc(1, bytes);
   if (!mem) return nullptr;
   auto* t = static_cast<RegistryTable*>(mem);
   t->mask = cap - 1;
-  t->shift = 64 - bits;
+  for (size_t i = 0; i < cap; i++) t->slots[i].store(&g_registry_empty, std::memory_order_relaxed);
   return t;
 }
 
 void place(RegistryTable* t, SocketState* s) {
-  size_t i = registry_hash(s->handle.load(std::memory_order_relaxed), t->shift);
-  while (t->slots[i].load(std::memory_order_relaxed)) i = (i + 1) & t->mask;
+  size_t i = registry_index(s->handle.load(std::memory_order_relaxed), t->mask);
+  while (!empty(t->slots[i].load(std::memory_order_relaxed))) i = (i + 1) & t->mask;
   t->slots[i].store(s, std::memory_order_release);
 }
 
 void grow_if_needed() {
   RegistryTable* t = table();
   if ((g_count + 1) * 2 <= t->mask + 1) return;
-  unsigned bits = 64 - t->shift + 1;
-  RegistryTable* n = new_table(bits);
+  size_t cap = (t->mask + 1) * 2;
+  if (cap < kInitialSlots) cap = kInitialSlots;
+  RegistryTable* n = new_table(cap);
   if (!n) return;  // keep probing a fuller table rather than fail
-  for (size_t i = 0; i <= t->mask; i++)
-    if (SocketState* s = t->slots[i].load(std::memory_order_relaxed)) place(n, s);
+  for (size_t i = 0; i <= t->mask; i++) {
+    SocketHot* s = t->slots[i].load(std::memory_order_relaxed);
+    if (!empty(s)) place(n, static_cast<SocketState*>(s));
+  }
   g_registry_table.store(n, std::memory_order_release);
   // The old table is never freed: readers may still be probing it, and the
   // sizes double, so the retired ones together stay smaller than the live one.
@@ -63,25 +64,25 @@ void grow_if_needed() {
 void unplace(SocketState* s) {
   RegistryTable* t = table();
   void* h = s->handle.load(std::memory_order_relaxed);
-  size_t i = registry_hash(h, t->shift);
+  size_t i = registry_index(h, t->mask);
   for (size_t n = 0; n <= t->mask; n++, i = (i + 1) & t->mask) {
-    SocketState* cur = t->slots[i].load(std::memory_order_relaxed);
-    if (!cur) return;
+    SocketHot* cur = t->slots[i].load(std::memory_order_relaxed);
+    if (empty(cur)) return;
     if (cur == s) break;
   }
   if (t->slots[i].load(std::memory_order_relaxed) != s) return;
   size_t j = i;
   for (;;) {
     j = (j + 1) & t->mask;
-    SocketState* cur = t->slots[j].load(std::memory_order_relaxed);
-    if (!cur) break;
-    size_t k = registry_hash(cur->handle.load(std::memory_order_relaxed), t->shift);
+    SocketHot* cur = t->slots[j].load(std::memory_order_relaxed);
+    if (empty(cur)) break;
+    size_t k = registry_index(cur->handle.load(std::memory_order_relaxed), t->mask);
     bool stays = (i <= j) ? (i < k && k <= j) : (i < k || k <= j);
     if (stays) continue;
     t->slots[i].store(cur, std::memory_order_release);
     i = j;
   }
-  t->slots[i].store(nullptr, std::memory_order_release);
+  t->slots[i].store(&g_registry_empty, std::memory_order_release);
   g_count--;
 }
 
@@ -112,18 +113,21 @@ void quarantine(SocketState* s) {
 
 SocketState* find_locked(void* h) {
   RegistryTable* t = table();
-  size_t i = registry_hash(h, t->shift);
+  size_t i = registry_index(h, t->mask);
   for (size_t n = 0; n <= t->mask; n++, i = (i + 1) & t->mask) {
-    SocketState* s = t->slots[i].load(std::memory_order_relaxed);
-    if (!s) return nullptr;
-    if (s->handle.load(std::memory_order_relaxed) == h) return s;
+    SocketHot* s = t->slots[i].load(std::memory_order_relaxed);
+    if (empty(s)) return nullptr;
+    if (s->handle.load(std::memory_order_relaxed) == h) return static_cast<SocketState*>(s);
   }
   return nullptr;
 }
 
 }  // namespace
 
-std::atomic<RegistryTable*> g_registry_table{&g_initial.hdr};
+// Its own address is never a socket handle; being a constant, it is in
+// place before any code runs.
+SocketHot g_registry_empty{&g_registry_empty};
+std::atomic<RegistryTable*> g_registry_table{&g_initial};
 
 SocketState* registry_lookup_locked(void* h) {
   pthread_mutex_lock(&g_mu);
@@ -189,8 +193,10 @@ void registry_for_each_open(void (*fn)(SocketState*, void*), void* ctx) {
   pthread_mutex_lock(&g_mu);
   RegistryTable* t = table();
   for (size_t i = 0; i <= t->mask; i++) {
-    SocketState* s = t->slots[i].load(std::memory_order_relaxed);
-    if (s && !s->closed.load(std::memory_order_relaxed)) fn(s, ctx);
+    SocketHot* h = t->slots[i].load(std::memory_order_relaxed);
+    if (empty(h)) continue;
+    auto* s = static_cast<SocketState*>(h);
+    if (!s->closed.load(std::memory_order_relaxed)) fn(s, ctx);
   }
   pthread_mutex_unlock(&g_mu);
 }
@@ -204,7 +210,8 @@ void registry_fork_child() {
   // child; no call of this process is inside them now.
   RegistryTable* t = table();
   for (size_t i = 0; i <= t->mask; i++)
-    if (SocketState* s = t->slots[i].load(std::memory_order_relaxed)) {
+    if (SocketHot* h = t->slots[i].load(std::memory_order_relaxed); !empty(h)) {
+      auto* s = static_cast<SocketState*>(h);
       s->mu = fresh;
       s->in_call.store(0, std::memory_order_relaxed);
     }

@@ -24,13 +24,18 @@ namespace zg {
 
 constexpr uint64_t kNoOwner = ~0ull;  // never a thread serial: always slow path
 
-struct SocketState {
-  // Read by the fast path without a lock.
-  std::atomic<void*> handle{nullptr};
-  std::atomic<uint64_t> owner{kNoOwner};
-  std::atomic<uint64_t> in_call{0};  // serial of a thread inside a call, or 0
-  void* const* real = nullptr;       // the libzmq copy this socket belongs to
+// What the fast path reads, first in every SocketState.  Empty table slots
+// point at a static SocketHot whose handle matches no socket, so a probe
+// needs no null test.
+struct SocketHot {
+  std::atomic<void*> handle;
+  std::atomic<uint64_t> owner;
+  std::atomic<uint64_t> in_call;  // serial of a thread inside a call, or 0
+  void* const* real;              // the libzmq copy this socket belongs to
+  constexpr explicit SocketHot(void* h = nullptr) : handle(h), owner(kNoOwner), in_call(0), real(nullptr) {}
+};
 
+struct SocketState : SocketHot {
   // Everything below is guarded by mu.
   pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
   uint64_t id = 0;  // a number for this socket, unique for the process's life
@@ -66,27 +71,34 @@ struct SocketState {
 
 struct RegistryTable {
   uint64_t mask;
-  unsigned shift;
-  std::atomic<SocketState*> slots[1];  // mask + 1 of them
+  std::atomic<SocketHot*> slots[1];  // mask + 1 of them
 };
 
-extern std::atomic<RegistryTable*> g_registry_table;
+#define ZG_HIDDEN __attribute__((visibility("hidden")))
+extern std::atomic<RegistryTable*> g_registry_table ZG_HIDDEN;
+extern SocketHot g_registry_empty ZG_HIDDEN;  // what empty slots point at
 
-inline size_t registry_hash(const void* h, unsigned shift) {
-  return (reinterpret_cast<uintptr_t>(h) * 0x9E3779B97F4A7C15ull) >> shift;
-}
+// Socket handles are heap addresses of objects much larger than 16 bytes,
+// so their bits above the fourth spread well; no multiply needed.
+inline size_t registry_index(const void* h, uint64_t mask) { return (reinterpret_cast<uintptr_t>(h) >> 4) & mask; }
 
 // Lock-free lookup; may miss while a writer is moving entries.
 __attribute__((always_inline)) inline SocketState* registry_lookup(void* h) {
   RegistryTable* t = g_registry_table.load(std::memory_order_acquire);
-  size_t i = registry_hash(h, t->shift);
+  size_t i = registry_index(h, t->mask);
   for (;;) {
-    SocketState* s = t->slots[i].load(std::memory_order_acquire);
-    if (__builtin_expect(s == nullptr, 0)) return nullptr;
-    if (__builtin_expect(s->handle.load(std::memory_order_relaxed) == h, 1)) return s;
+    SocketHot* s = t->slots[i].load(std::memory_order_acquire);
+    if (__builtin_expect(s->handle.load(std::memory_order_relaxed) == h, 1)) {
+      if (s == nullptr) __builtin_unreachable();  // slots are never null: no test on the hot path
+      return static_cast<SocketState*>(s);
+    }
+    if (s == &g_registry_empty) return nullptr;
     i = (i + 1) & t->mask;
   }
 }
+
+// True for the sentinel (a caller passing the sentinel's handle value).
+inline bool registry_is_sentinel(const SocketState* s) { return static_cast<const SocketHot*>(s) == &g_registry_empty; }
 
 // Lookup under the registry lock (never misses).
 SocketState* registry_lookup_locked(void* h);

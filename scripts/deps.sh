@@ -1,0 +1,29 @@
+#!/bin/bash
+# Installs the Debian 12 packages zmq-guard needs to build, test and demo.
+# Idempotent and quiet when everything is there; needs root (or sudo) only
+# when something is missing.
+set -euo pipefail
+
+packages=(
+  meson ninja-build pkg-config g++
+  libzmq3-dev cppzmq-dev libczmq-dev
+  libunwind-dev libdw-dev
+  libgtest-dev libbenchmark-dev
+  python3-zmq python3-pytest
+  patchelf valgrind
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "zmq-guard: installing ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
