@@ -244,6 +244,7 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
 bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, const void* ra, Ticket* t,
                  void* const** real) {
   *t = Ticket();
+  if (st && registry_is_sentinel(st)) st = nullptr;
   if (__builtin_expect(g_init_state.load(std::memory_order_acquire) != 2, 0)) guard_init();
   if (st) *real = st->real;
   if (g_mode == Mode::Off || tls_bypass || !sock) {
