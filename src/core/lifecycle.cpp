@@ -92,6 +92,15 @@ int suppressions_load(const char* path) {
       loaded++;
     }
   }
+  if (ferror(f)) {
+    // fopen() accepts a directory; the read fails (EISDIR).
+    int e = errno;
+    fclose(f);
+    g_nrules -= loaded;
+    sink_notice("zmq-guard: cannot read suppressions file '%s': %s; running without suppressions", path,
+                strerror(e));
+    return -1;
+  }
   fclose(f);
   return loaded;
 }

@@ -128,6 +128,8 @@ bool check_pair(const char* key, size_t keylen, const char* val, size_t vallen, 
   Options scratch;
   if (!out) out = &scratch;
   if (!parse_value(*s, val, vallen, out)) {
+    // The key falls back to its default, even if an earlier entry set it.
+    parse_value(*s, s->def, strlen(s->def), out);
     char acc[256];
     accepted(*s, acc, sizeof acc);
     snprintf(msg, msglen, "zmq-guard: option %s: bad value '%.*s' (accepted: %s); using the default %s",

@@ -95,6 +95,8 @@ void recycle(SocketState* s) {
 }
 
 void quarantine(SocketState* s) {
+  if (s->quarantined) return;  // retiring twice must not link it twice
+  s->quarantined = true;
   s->next_quarantine = nullptr;
   if (g_q_tail) g_q_tail->next_quarantine = s;
   else g_q_head = s;
@@ -173,7 +175,7 @@ SocketState* registry_create(void* h) {
 
 void registry_retire(SocketState* s) {
   pthread_mutex_lock(&g_mu);
-  if (s->handle.load(std::memory_order_relaxed)) {
+  if (s->handle.load(std::memory_order_relaxed) && !s->quarantined) {
     g_open--;
     quarantine(s);
   }

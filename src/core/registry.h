@@ -59,12 +59,14 @@ struct SocketState : SocketHot {
   Stack owner_stack;           // where the owner took the socket
   char* owner_py = nullptr;
   const char* owner_call = nullptr;
+  uint64_t owner_at_close = 0;  // zmq_close clears owner; reports still name it
 
   char endpoints[512] = {};  // "bind tcp://...; connect ..."
 
   // Serialize mode (see serialize.cpp).
   void* ser = nullptr;
 
+  bool quarantined = false;  // registry lock
   SocketState* next_quarantine = nullptr;
   SocketState* next_free = nullptr;
 };

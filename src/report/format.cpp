@@ -51,9 +51,31 @@ struct Buf {
       if (c == '"' || c == '\\') printf("\\%c", c);
       else if (c == '\n') puts("\\n");
       else if (c < 0x20) printf("\\u%04x", c);
-      else add(reinterpret_cast<const char*>(&c), 1);
+      else if (c < 0x80) add(reinterpret_cast<const char*>(&c), 1);
+      else if (size_t k = utf8_len(reinterpret_cast<const unsigned char*>(s))) {
+        add(s, k);
+        s += k - 1;
+      } else {
+        // Not UTF-8 (a thread name the kernel cut mid-character, a Latin-1
+        // path): JSON must be, or parsers reject the whole line.
+        puts("\\ufffd");
+      }
     }
     puts("\"");
+  }
+  // Length of the well-formed UTF-8 sequence at p (RFC 3629), 0 if none.
+  static size_t utf8_len(const unsigned char* p) {
+    unsigned char c = p[0];
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) n = 2;
+    else if (c >= 0xE0 && c <= 0xEF) n = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    else if (c >= 0xF0 && c <= 0xF4) n = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    else return 0;
+    if (p[1] < lo || p[1] > hi) return 0;
+    for (size_t i = 2; i < n; i++)
+      if (p[i] < 0x80 || p[i] > 0xBF) return 0;
+    return n;
   }
   char* release() {
     char* r = p;
@@ -140,9 +162,12 @@ void text_py(Buf& b, const char* py, const char* title) {
 // frame, else the first native frame with a name outside libzmq.
 void culprit(Buf& b, const Finding& f) {
   if (f.py_stack) {
+    // pyzmq's own Python layer (zmq/sugar) is not where the user looks.
     struct Last {
       PyFrame frame;
       bool have;
+      PyFrame user;
+      bool have_user;
     } last{};
     py_frames(
         f.py_stack,
@@ -150,8 +175,13 @@ void culprit(Buf& b, const Finding& f) {
           auto* l = static_cast<Last*>(ctx);
           l->frame = fr;
           l->have = true;
+          if (!strstr(fr.file, "/zmq/")) {
+            l->user = fr;
+            l->have_user = true;
+          }
         },
         &last);
+    if (last.have_user) last.frame = last.user;
     if (last.have) {
       const char* base = strrchr(last.frame.file, '/');
       b.printf(" in %s %s:%d", last.frame.function, base ? base + 1 : last.frame.file, last.frame.line);

@@ -1,51 +1,269 @@
 #include "report/python.h"
 
 #include <dlfcn.h>
+#include <link.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <new>
 
 namespace zg {
 namespace {
 
-using is_init_fn = int (*)();
-using this_tstate_fn = void* (*)();
-using dump_fn = void (*)(int, void*);
-
+// The interpreter's C API, found with dlsym: no Python headers at build
+// time, and nothing to pay in a process without Python.  PyObject* is void*.
 struct Py {
   std::atomic<int> state{0};  // 0 unknown, 1 found, 2 absent
-  is_init_fn is_initialized;
-  this_tstate_fn this_tstate;
-  dump_fn dump;
+  unsigned long long absent_adds = 0;  // loader generation when found absent
+  int (*is_initialized)();
+  void* (*this_tstate)();
+  void (*dump)(int, void*);
+  // Optional: thread names (all or nothing).
+  bool names;
+  void* (*holder_tstate)();  // _PyThreadState_UncheckedGet: the GIL holder
+  int (*is_finalizing)();
+  int (*gil_ensure)();
+  void (*gil_release)(int);
+  void* (*module_dict)();
+  void* (*dict_get_string)(void*, const char*);
+  void* (*dict_get)(void*, void*);
+  void* (*getattr)(void*, const char*);
+  void* (*long_from_ulong)(unsigned long);
+  const char* (*as_utf8)(void*);
+  void (*decref)(void*);
+  void (*err_fetch)(void**, void**, void**);
+  void (*err_restore)(void*, void*, void*);
 };
 Py g_py;
+pthread_mutex_t g_lookup_mu = PTHREAD_MUTEX_INITIALIZER;
+
+int adds_cb(struct dl_phdr_info* info, size_t size, void* data) {
+  if (size >= offsetof(struct dl_phdr_info, dlpi_subs))
+    *static_cast<unsigned long long*>(data) = info->dlpi_adds;
+  return 1;
+}
+
+template <typename F>
+bool sym(F* out, const char* name) {
+  *out = reinterpret_cast<F>(dlsym(RTLD_DEFAULT, name));
+  return *out != nullptr;
+}
 
 bool lookup() {
   int s = g_py.state.load(std::memory_order_acquire);
   if (s == 1) return true;
-  // Python may be loaded later (embedding); an absent result is rechecked
-  // cheaply: dlsym on the global scope.
-  auto init = reinterpret_cast<is_init_fn>(dlsym(RTLD_DEFAULT, "Py_IsInitialized"));
-  auto ts = reinterpret_cast<this_tstate_fn>(dlsym(RTLD_DEFAULT, "PyGILState_GetThisThreadState"));
-  auto dump = reinterpret_cast<dump_fn>(dlsym(RTLD_DEFAULT, "_Py_DumpTraceback"));
-  if (!init || !ts || !dump) {
-    g_py.state.store(2, std::memory_order_release);
-    return false;
+  // Python may be loaded later (embedding): an absent result is looked up
+  // again only when the set of loaded objects has grown.
+  unsigned long long adds = 0;
+  dl_iterate_phdr(adds_cb, &adds);
+  if (s == 2 && adds == g_py.absent_adds) return false;
+  pthread_mutex_lock(&g_lookup_mu);
+  bool ok = g_py.state.load(std::memory_order_relaxed) == 1;
+  if (!ok) {
+    ok = sym(&g_py.is_initialized, "Py_IsInitialized") && sym(&g_py.this_tstate, "PyGILState_GetThisThreadState") &&
+         sym(&g_py.dump, "_Py_DumpTraceback");
+    if (ok) {
+      g_py.names = sym(&g_py.holder_tstate, "_PyThreadState_UncheckedGet") &&
+                   sym(&g_py.is_finalizing, "_Py_IsFinalizing") && sym(&g_py.gil_ensure, "PyGILState_Ensure") &&
+                   sym(&g_py.gil_release, "PyGILState_Release") && sym(&g_py.module_dict, "PyImport_GetModuleDict") &&
+                   sym(&g_py.dict_get_string, "PyDict_GetItemString") && sym(&g_py.dict_get, "PyDict_GetItem") &&
+                   sym(&g_py.getattr, "PyObject_GetAttrString") &&
+                   sym(&g_py.long_from_ulong, "PyLong_FromUnsignedLong") && sym(&g_py.as_utf8, "PyUnicode_AsUTF8") &&
+                   sym(&g_py.decref, "Py_DecRef") && sym(&g_py.err_fetch, "PyErr_Fetch") &&
+                   sym(&g_py.err_restore, "PyErr_Restore");
+      g_py.state.store(1, std::memory_order_release);
+    } else {
+      g_py.absent_adds = adds;
+      g_py.state.store(2, std::memory_order_release);
+    }
   }
-  g_py.is_initialized = init;
-  g_py.this_tstate = ts;
-  g_py.dump = dump;
-  g_py.state.store(1, std::memory_order_release);
-  return true;
+  pthread_mutex_unlock(&g_lookup_mu);
+  return ok;
 }
+
+// True if the calling thread holds the GIL now.  PyGILState_Check() answers
+// 1 whenever its checks are disabled (subinterpreters), so compare the GIL
+// holder with this thread's own state instead.
+bool holds_gil() {
+  if (!g_py.names) return false;
+  void* mine = g_py.this_tstate();
+  return mine && g_py.holder_tstate() == mine;
+}
+
+// threading._active[ident]._name for each ident.  GIL held.  No Python code
+// runs (the plain attribute, not the property), and a pending exception is
+// kept as it was.
+void read_names_gil(const unsigned long* idents, int n, char (*names)[kPyNameLen]) {
+  void *et, *ev, *tb;
+  g_py.err_fetch(&et, &ev, &tb);
+  void* modules = g_py.module_dict();
+  void* threading = modules ? g_py.dict_get_string(modules, "threading") : nullptr;
+  void* active = threading ? g_py.getattr(threading, "_active") : nullptr;
+  for (int i = 0; active && i < n; i++) {
+    if (!idents[i] || names[i][0]) continue;
+    void* key = g_py.long_from_ulong(idents[i]);
+    if (!key) break;
+    void* thread = g_py.dict_get(active, key);  // borrowed
+    g_py.decref(key);
+    if (!thread) continue;
+    void* name = g_py.getattr(thread, "_name");
+    if (!name) continue;
+    const char* utf8 = g_py.as_utf8(name);
+    if (utf8) snprintf(names[i], kPyNameLen, "%s", utf8);
+    g_py.decref(name);
+  }
+  if (active) g_py.decref(active);
+  g_py.err_restore(et, ev, tb);
+}
+
+// A request handed to the helper thread.  Whoever finishes last frees it, so
+// a helper that gets the GIL after the reporter gave up writes into memory
+// that is still its own.
+struct Request {
+  std::atomic<int> refs{2};
+  pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  pthread_cond_t cv;
+  bool done = false;
+  int n = 0;
+  unsigned long idents[8];
+  char names[8][kPyNameLen];
+};
+
+void put(Request* r) {
+  if (r->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    pthread_cond_destroy(&r->cv);
+    free(r);
+  }
+}
+
+void* helper_main(void* arg) {
+  auto* r = static_cast<Request*>(arg);
+  // A thread that asks for the GIL while the interpreter finalizes is ended
+  // inside PyGILState_Ensure: the request then stays allocated, a small leak
+  // at exit rather than a use after free.
+  if (g_py.is_initialized() && !g_py.is_finalizing()) {
+    int st = g_py.gil_ensure();
+    read_names_gil(r->idents, r->n, r->names);
+    g_py.gil_release(st);
+  }
+  pthread_mutex_lock(&r->mu);
+  r->done = true;
+  pthread_cond_signal(&r->cv);
+  pthread_mutex_unlock(&r->mu);
+  put(r);
+  return nullptr;
+}
+
+// Names noted while their threads held the GIL, for threads gone by report
+// time.  A small ring: reports name recent owners.
+struct Noted {
+  unsigned long long key;
+  char name[kPyNameLen];
+};
+constexpr int kNoted = 256;
+Noted g_noted[kNoted];
+int g_noted_next = 0;
+pthread_mutex_t g_noted_mu = PTHREAD_MUTEX_INITIALIZER;
 
 }  // namespace
 
 bool py_running() { return lookup() && g_py.is_initialized(); }
+
+void py_thread_names(const unsigned long* idents, int n, char (*names)[kPyNameLen], int timeout_ms) {
+  for (int i = 0; i < n; i++) names[i][0] = 0;
+  if (n <= 0 || !py_running() || !g_py.names || g_py.is_finalizing()) return;
+  if (holds_gil()) {
+    read_names_gil(idents, n, names);
+    return;
+  }
+  // Never PyGILState_Ensure here: the GIL holder may be waiting for
+  // something this thread holds.  A helper waits for the GIL instead.
+  auto* r = static_cast<Request*>(calloc(1, sizeof(Request)));
+  if (!r) return;
+  new (r) Request();
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&r->cv, &ca);
+  pthread_condattr_destroy(&ca);
+  r->n = n < 8 ? n : 8;
+  memcpy(r->idents, idents, sizeof(unsigned long) * r->n);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  // The helper must not inherit a blocked-signal mask that the host relies
+  // on, nor receive the host's signals: block them all in it.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_t th;
+  int rc = pthread_create(&th, &attr, helper_main, r);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    put(r);
+    put(r);
+    return;
+  }
+  struct timespec deadline;
+  clock_gettime(CLOCK_MONOTONIC, &deadline);
+  deadline.tv_sec += timeout_ms / 1000;
+  deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
+  if (deadline.tv_nsec >= 1000000000L) {
+    deadline.tv_sec++;
+    deadline.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&r->mu);
+  while (!r->done)
+    if (pthread_cond_timedwait(&r->cv, &r->mu, &deadline) != 0) break;
+  if (r->done)
+    for (int i = 0; i < r->n; i++) memcpy(names[i], r->names[i], kPyNameLen);
+  pthread_mutex_unlock(&r->mu);
+  put(r);
+}
+
+void py_note_thread(unsigned long long key) {
+  if (g_py.state.load(std::memory_order_acquire) != 1 && !lookup()) return;
+  if (!g_py.names || !g_py.is_initialized() || !holds_gil()) return;
+  unsigned long ident = static_cast<unsigned long>(pthread_self());
+  char name[1][kPyNameLen];
+  name[0][0] = 0;
+  read_names_gil(&ident, 1, name);
+  if (!name[0][0]) return;
+  pthread_mutex_lock(&g_noted_mu);
+  int slot = -1;
+  for (int i = 0; i < kNoted; i++)
+    if (g_noted[i].key == key) slot = i;
+  if (slot < 0) {
+    slot = g_noted_next;
+    g_noted_next = (g_noted_next + 1) % kNoted;
+  }
+  g_noted[slot].key = key;
+  memcpy(g_noted[slot].name, name[0], kPyNameLen);
+  pthread_mutex_unlock(&g_noted_mu);
+}
+
+bool py_noted_name(unsigned long long key, char* out, size_t len) {
+  if (len) out[0] = 0;
+  if (!key || g_py.state.load(std::memory_order_acquire) != 1) return false;
+  bool found = false;
+  pthread_mutex_lock(&g_noted_mu);
+  for (int i = 0; i < kNoted && !found; i++)
+    if (g_noted[i].key == key) {
+      snprintf(out, len, "%s", g_noted[i].name);
+      found = true;
+    }
+  pthread_mutex_unlock(&g_noted_mu);
+  return found;
+}
 
 char* py_traceback_current() {
   if (!py_running()) return nullptr;
@@ -76,38 +294,50 @@ char* py_traceback_current() {
 int py_frames(const char* text, void (*fn)(const PyFrame& f, void* ctx), void* ctx) {
   if (!text) return 0;
   // Lines look like:   File "/path/x.py", line 12 in worker
-  // and come most recent first; collect, then hand out oldest first.
+  // and come most recent first; note where they are, then parse and hand
+  // them out oldest first.  Only pointers are kept (on the stack): frames
+  // in static TLS would cost every thread of the host ~80 KB of its stack
+  // (glibc refuses to start threads with small stacks).
   constexpr int kMax = 128;
-  static thread_local PyFrame frames[kMax];
+  const char* starts[kMax];
+  size_t lens[kMax];
   int n = 0;
   for (const char* p = text; *p && n < kMax;) {
     const char* eol = strchr(p, '\n');
     size_t len = eol ? size_t(eol - p) : strlen(p);
     const char* f = static_cast<const char*>(memmem(p, len, "File \"", 6));
-    if (f) {
-      f += 6;
-      const char* q = static_cast<const char*>(memchr(f, '"', len - (f - p)));
-      if (q) {
-        PyFrame& fr = frames[n];
-        snprintf(fr.file, sizeof fr.file, "%.*s", int(q - f), f);
-        fr.line = 0;
-        fr.function[0] = 0;
-        const char* l = static_cast<const char*>(memmem(q, len - (q - p), "line ", 5));
-        if (l) fr.line = atoi(l + 5);
-        const char* in = static_cast<const char*>(memmem(q, len - (q - p), " in ", 4));
-        if (in) snprintf(fr.function, sizeof fr.function, "%.*s", int(len - (in + 4 - p)), in + 4);
-        n++;
-      }
+    if (f && memchr(f + 6, '"', len - (f + 6 - p))) {
+      starts[n] = p;
+      lens[n] = len;
+      n++;
     }
     p = eol ? eol + 1 : p + len;
   }
-  for (int i = n - 1; i >= 0; i--) fn(frames[i], ctx);
+  for (int i = n - 1; i >= 0; i--) {
+    const char* p = starts[i];
+    size_t len = lens[i];
+    const char* f = static_cast<const char*>(memmem(p, len, "File \"", 6)) + 6;
+    const char* q = static_cast<const char*>(memchr(f, '"', len - (f - p)));
+    PyFrame fr;
+    snprintf(fr.file, sizeof fr.file, "%.*s", int(q - f), f);
+    fr.line = 0;
+    fr.function[0] = 0;
+    const char* l = static_cast<const char*>(memmem(q, len - (q - p), "line ", 5));
+    if (l) fr.line = atoi(l + 5);
+    const char* in = static_cast<const char*>(memmem(q, len - (q - p), " in ", 4));
+    if (in) snprintf(fr.function, sizeof fr.function, "%.*s", int(len - (in + 4 - p)), in + 4);
+    fn(fr, ctx);
+  }
   return n;
 }
 
 void py_thread_name(char* out, size_t len) {
-  // Reading threading's names needs the GIL; see python_names.cpp (issue 3).
   if (len) out[0] = 0;
+  if (!py_running() || !g_py.this_tstate()) return;
+  unsigned long ident = static_cast<unsigned long>(pthread_self());
+  char name[1][kPyNameLen];
+  py_thread_names(&ident, 1, name, 300);
+  snprintf(out, len, "%s", name[0]);
 }
 
 }  // namespace zg

@@ -30,4 +30,19 @@ int py_frames(const char* text, void (*fn)(const PyFrame& f, void* ctx), void* c
 // when it can be read safely, else "".
 void py_thread_name(char* out, size_t len);
 
+// Python thread names of several threads, by pthread id (what
+// threading.get_ident() returns), for a report.  Reading threading's table
+// needs the GIL: a caller holding it reads directly; otherwise a short-lived
+// helper thread takes the GIL while the caller waits at most `timeout_ms`
+// and then gives up, leaving the names it could not get empty.
+constexpr int kPyNameLen = 64;
+void py_thread_names(const unsigned long* idents, int n, char (*names)[kPyNameLen], int timeout_ms);
+
+// Remembers the calling thread's Python name under `key` (a thread serial)
+// if it can be read without waiting (the thread holds the GIL), so a report
+// can still name a thread that has exited.  Cheap when Python is absent.
+void py_note_thread(unsigned long long key);
+// The name noted for `key`; false if none.
+bool py_noted_name(unsigned long long key, char* out, size_t len);
+
 }  // namespace zg

@@ -1,0 +1,340 @@
+// Report formatting: the text shape tests and people match on, JSON that a
+// real parser accepts, and Python tracebacks.
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "report/format.h"
+#include "report/python.h"
+#include "support.h"
+
+namespace {
+
+using zgunit::lines_of;
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+const char* const kBanner = "=================================================================";
+const char* const kPyText =
+    "Stack (most recent call first):\n"
+    "  File \"/a/b.py\", line 12 in worker\n"
+    "  File \"/a/main.py\", line 30 in <module>\n";
+
+struct Fixture {
+  zg::Stack stack;
+  int line = 0;
+  zg::Finding f;
+
+  Fixture() {
+    zgunit::use_default_options();
+    zgunit::capture_here(&stack, &line);
+    f.kind = zg::FindingKind::CrossThread;
+    f.severity = "ERROR";
+    f.call = "zmq_recv";
+    f.socket = reinterpret_cast<void*>(0x7f00deadbe00);
+    f.socket_id = 2;
+    f.socket_type = 5;  // ZMQ_DEALER
+    f.endpoints = "connect inproc://echo";
+    f.mode = "abort";
+    f.policy = "handoff";
+    set(&f.thread, 3, 3615, "shared", 1);
+    f.stack = &stack;
+    set(&f.owner, 2, 3614, "main", 1);
+    f.owner_stack = &stack;
+    f.owner_call = "zmq_send";
+    set(&f.creator, 1, 3613, "creator", 0);
+    f.created_stack = &stack;
+  }
+  static void set(zg::ThreadInfo* t, uint64_t serial, pid_t tid, const char* name, int running) {
+    t->known = true;
+    t->serial = serial;
+    t->tid = tid;
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->running = running;
+  }
+};
+
+std::string text_of(const zg::Finding& f) {
+  char* t = zg::report_format_text(f);
+  std::string s = t ? t : "";
+  free(t);
+  return s;
+}
+
+std::string json_of(const zg::Finding& f) {
+  char* t = zg::report_format_json(f);
+  std::string s = t ? t : "";
+  free(t);
+  return s;
+}
+
+std::string line_starting(const std::vector<std::string>& lines, const std::string& prefix) {
+  for (const std::string& l : lines)
+    if (l.compare(0, prefix.size(), prefix) == 0) return l;
+  return "";
+}
+
+TEST(ReportText, CrossThreadShape) {
+  Fixture fx;
+  std::string text = text_of(fx.f);
+  std::vector<std::string> lines = lines_of(text);
+  ASSERT_GE(lines.size(), 8u) << text;
+
+  EXPECT_EQ(lines.front(), kBanner);
+  EXPECT_EQ(lines.back(), kBanner);
+  EXPECT_EQ(text.back(), '\n');
+  char head[128];
+  snprintf(head, sizeof head, "==%d==ERROR: zmq-guard: cross_thread: socket used by a thread that does not own it",
+           (int)getpid());
+  EXPECT_EQ(lines[1], head) << text;
+  EXPECT_TRUE(contains(text, "\n  socket 0x7f00deadbe00 (DEALER, #2), connect inproc://echo\n")) << text;
+  EXPECT_TRUE(contains(text, "\n  thread T3 (tid 3615, \"shared\", running) calls zmq_recv:\n")) << text;
+  EXPECT_TRUE(contains(text, "\n  owner: thread T2 (tid 3614, \"main\", running), which took the socket with zmq_send here:\n"))
+      << text;
+  EXPECT_TRUE(contains(text, "\n  socket created by thread T1 (tid 3613, \"creator\", exited) here:\n")) << text;
+  EXPECT_FALSE(line_starting(lines, "HINT: ").empty()) << text;
+
+  // The captured frame, by name and by source line.
+  EXPECT_TRUE(contains(text, "    #0 0x")) << text;
+  EXPECT_TRUE(contains(text, " in zgunit_capture_site")) << text;
+  std::string where = "support.cpp:" + std::to_string(fx.line);
+  EXPECT_TRUE(contains(text, where)) << "expected " << where << " in\n" << text;
+
+  std::string summary = line_starting(lines, "SUMMARY: ");
+  EXPECT_EQ(summary.compare(0, strlen("SUMMARY: zmq-guard: cross_thread zmq_recv on DEALER socket 0x7f00deadbe00 by T3 (owner T2) in zgunit_capture_site"),
+                            "SUMMARY: zmq-guard: cross_thread zmq_recv on DEALER socket 0x7f00deadbe00 by T3 (owner T2) in zgunit_capture_site"),
+            0)
+      << summary;
+  EXPECT_TRUE(contains(summary, " " + where)) << summary;
+  // HINT then SUMMARY then the closing banner.
+  ASSERT_GE(lines.size(), 3u);
+  EXPECT_EQ(lines[lines.size() - 2], summary);
+  EXPECT_EQ(lines[lines.size() - 3].compare(0, 6, "HINT: "), 0);
+}
+
+TEST(ReportText, SocketTypesAndSeverity) {
+  Fixture fx;
+  const struct {
+    int type;
+    const char* name;
+  } types[] = {{0, "PAIR"}, {1, "PUB"}, {2, "SUB"}, {3, "REQ"}, {4, "REP"}, {5, "DEALER"}, {6, "ROUTER"},
+               {7, "PULL"}, {8, "PUSH"}, {9, "XPUB"}, {10, "XSUB"}, {11, "STREAM"}, {12, "SERVER"},
+               {13, "CLIENT"}, {14, "RADIO"}, {15, "DISH"}, {16, "GATHER"}, {17, "SCATTER"}, {18, "DGRAM"},
+               {19, "PEER"}, {20, "CHANNEL"}, {-1, "UNKNOWN"}, {99, "UNKNOWN"}};
+  for (const auto& t : types) EXPECT_STREQ(zg::socket_type_name(t.type), t.name) << t.type;
+
+  fx.f.severity = "WARNING";
+  fx.f.socket_type = 6;
+  fx.f.kind = zg::FindingKind::UseAfterClose;
+  fx.f.owner = zg::ThreadInfo();
+  fx.f.hint = "a hint of our own";
+  std::string text = text_of(fx.f);
+  char head[128];
+  snprintf(head, sizeof head, "\n==%d==WARNING: zmq-guard: use_after_close: socket used after zmq_close\n",
+           (int)getpid());
+  EXPECT_TRUE(contains(text, head)) << text;
+  EXPECT_TRUE(contains(text, "(ROUTER, #2)")) << text;
+  EXPECT_FALSE(contains(text, "owner:")) << text;
+  EXPECT_TRUE(contains(text, "\nHINT: a hint of our own\n")) << text;
+  EXPECT_TRUE(contains(text, "SUMMARY: zmq-guard: use_after_close zmq_recv on ROUTER socket 0x7f00deadbe00 by T3 in "))
+      << text;
+}
+
+TEST(ReportText, PythonTracebacks) {
+  Fixture fx;
+  fx.f.py_stack = kPyText;
+  fx.f.owner_py = kPyText;
+  std::string text = text_of(fx.f);
+  const char* tb =
+      "  Python traceback of this thread (most recent call last):\n"
+      "    File \"/a/main.py\", line 30, in <module>\n"
+      "    File \"/a/b.py\", line 12, in worker\n";
+  EXPECT_TRUE(contains(text, tb)) << text;
+  EXPECT_TRUE(contains(text, "  Python traceback where it took the socket (most recent call last):\n")) << text;
+  // The culprit is the innermost Python frame.
+  std::string summary = line_starting(lines_of(text), "SUMMARY: ");
+  EXPECT_TRUE(contains(summary, "(owner T2) in worker b.py:12")) << summary;
+}
+
+TEST(ReportText, UnknownThreadsAndNoStacks) {
+  zgunit::use_default_options();
+  zg::Finding f;
+  f.kind = zg::FindingKind::CtxTermOpenSockets;
+  f.severity = "ERROR";
+  f.call = "zmq_ctx_term";
+  f.extra = "  open: 0x1 (PUSH)\n";
+  std::string text = text_of(f);
+  EXPECT_TRUE(contains(text, "  an unknown thread calls zmq_ctx_term:\n    <no stack>\n")) << text;
+  EXPECT_TRUE(contains(text, "  open: 0x1 (PUSH)\n")) << text;
+  EXPECT_FALSE(contains(text, "  socket 0x")) << text;
+  EXPECT_TRUE(contains(text, "\nSUMMARY: zmq-guard: ctx_term_open_sockets zmq_ctx_term\n")) << text;
+}
+
+// Runs a Python check over one JSON report and returns "key -> rest of line".
+std::map<std::string, std::string> python_view(const std::string& json) {
+  zgunit::TempDir dir;
+  std::string file = dir.write("report.json", json);
+  std::string script = dir.write("check.py", R"PY(
+import json, sys
+text = open(sys.argv[1], encoding='utf-8').read()
+print('lines', text.count('\n'), 'ends_nl', text.endswith('\n'))
+o = json.loads(text)
+top = ['kind', 'severity', 'call', 'socket', 'socket_id', 'socket_type', 'endpoints', 'pid', 'mode',
+       'policy', 'thread', 'owner', 'creator', 'owner_role', 'stack', 'owner_stack', 'created_stack',
+       'python_stack', 'owner_python_stack', 'created_python_stack', 'detail']
+print('missing', ','.join(k for k in top if k not in o) or '-')
+print('extra', ','.join(sorted(k for k in o if k not in top)) or '-')
+for k in ('thread', 'owner', 'creator'):
+    print(k, json.dumps(o[k], sort_keys=True))
+for k in ('stack', 'owner_stack', 'created_stack'):
+    v = o[k]
+    keys = sorted(set(tuple(sorted(f)) for f in v))
+    print(k, len(v), json.dumps(keys), json.dumps([f['function'] for f in v[:1]]),
+          json.dumps([f['line'] for f in v[:1]]), all(f['address'].startswith('0x') and f['offset'].startswith('0x') for f in v))
+for k in ('python_stack', 'owner_python_stack', 'created_python_stack'):
+    print(k, json.dumps(o[k]))
+print('endpoints', json.dumps(o['endpoints']))
+print('scalars', json.dumps([o['kind'], o['severity'], o['call'], o['socket'], o['socket_id'], o['socket_type'],
+                             o['pid'], o['mode'], o['policy'], o['owner_role'], o['detail']]))
+)PY");
+  int status = -1;
+  std::string out = zgunit::run_command("/usr/bin/python3 " + script + " " + file, &status);
+  std::map<std::string, std::string> view;
+  EXPECT_EQ(status, 0) << "python could not read the JSON:\n" << json;
+  for (const std::string& l : lines_of(out)) {
+    size_t sp = l.find(' ');
+    view[l.substr(0, sp)] = sp == std::string::npos ? "" : l.substr(sp + 1);
+  }
+  return view;
+}
+
+TEST(ReportJson, ValidWithEveryField) {
+  Fixture fx;
+  fx.f.py_stack = kPyText;
+  fx.f.extra = "detail line";
+  std::string json = json_of(fx.f);
+  auto v = python_view(json);
+  EXPECT_EQ(v["lines"], "1 ends_nl True") << "one object per line";
+  EXPECT_EQ(v["missing"], "-");
+  EXPECT_EQ(v["extra"], "-");
+  EXPECT_EQ(v["thread"], "{\"name\": \"shared\", \"python_name\": \"\", \"running\": true, \"serial\": 3, \"tid\": 3615}");
+  EXPECT_EQ(v["owner"], "{\"name\": \"main\", \"python_name\": \"\", \"running\": true, \"serial\": 2, \"tid\": 3614}");
+  EXPECT_EQ(v["creator"], "{\"name\": \"creator\", \"python_name\": \"\", \"running\": false, \"serial\": 1, \"tid\": 3613}");
+  std::string frame_keys = "[[\"address\", \"file\", \"function\", \"line\", \"module\", \"offset\"]]";
+  for (const char* k : {"stack", "owner_stack", "created_stack"}) {
+    const std::string& s = v[k];
+    EXPECT_EQ(s.rfind(std::to_string(fx.stack.n) + " " + frame_keys, 0), 0u) << k << ": " << s;
+    EXPECT_TRUE(contains(s, "[\"zgunit_capture_site")) << k << ": " << s;
+    EXPECT_TRUE(contains(s, "[" + std::to_string(fx.line) + "]")) << k << ": " << s;
+    EXPECT_TRUE(contains(s, " True")) << k << ": " << s;
+  }
+  EXPECT_EQ(v["python_stack"],
+            "[{\"file\": \"/a/main.py\", \"line\": 30, \"function\": \"<module>\"}, "
+            "{\"file\": \"/a/b.py\", \"line\": 12, \"function\": \"worker\"}]");
+  EXPECT_EQ(v["owner_python_stack"], "null");
+  EXPECT_EQ(v["created_python_stack"], "null");
+  EXPECT_EQ(v["endpoints"], "[\"connect inproc://echo\"]");
+  EXPECT_EQ(v["scalars"], "[\"cross_thread\", \"ERROR\", \"zmq_recv\", \"0x7f00deadbe00\", 2, \"DEALER\", " +
+                              std::to_string(getpid()) + ", \"abort\", \"handoff\", \"owner\", \"detail line\"]");
+}
+
+TEST(ReportJson, EscapesQuotesNewlinesAndControlCharacters) {
+  Fixture fx;
+  fx.f.endpoints = "connect ipc:///tmp/we\"ird\nname; bind tcp://*:5555; bind ipc:///tmp/back\\slash\ttab";
+  Fixture::set(&fx.f.thread, 3, 3615, "q\"uo\\te", 1);
+  fx.f.extra = "line one\nline \"two\"\r\n";
+  std::string json = json_of(fx.f);
+  EXPECT_EQ(json.find('\n'), json.size() - 1) << "a raw newline inside the object: " << json;
+  auto v = python_view(json);
+  EXPECT_EQ(v["endpoints"],
+            "[\"connect ipc:///tmp/we\\\"ird\\nname\", \"bind tcp://*:5555\", \"bind ipc:///tmp/back\\\\slash\\ttab\"]");
+  EXPECT_TRUE(contains(v["thread"], "\"name\": \"q\\\"uo\\\\te\"")) << v["thread"];
+  EXPECT_TRUE(contains(v["scalars"], "\"line one\\nline \\\"two\\\"\\r\\n\"")) << v["scalars"];
+}
+
+TEST(ReportJson, BytesThatAreNotUtf8StayValidJson) {
+  Fixture fx;
+  // The kernel cuts thread names at 15 bytes, in the middle of a character
+  // if need be; paths may be in any encoding.
+  Fixture::set(&fx.f.thread, 3, 3615, "\xc3\x9c" "berwachung-0\xc3", 1);  // "Überwachung-0" + half a 'Ã'
+  fx.f.endpoints = "bind ipc:///tmp/caf\xe9; connect tcp://h\xc3\xa9llo:1";  // Latin-1 é, then UTF-8 é
+  std::string json = json_of(fx.f);
+  auto v = python_view(json);
+  EXPECT_EQ(v["missing"], "-") << json;
+  // Valid UTF-8 passes through, each bad byte becomes U+FFFD.
+  EXPECT_TRUE(contains(v["thread"], "\"name\": \"\\u00dcberwachung-0\\ufffd\"")) << v["thread"];
+  EXPECT_EQ(v["endpoints"], "[\"bind ipc:///tmp/caf\\ufffd\", \"connect tcp://h\\u00e9llo:1\"]");
+}
+
+TEST(ReportJson, NullsForUnknownParts) {
+  zgunit::use_default_options();
+  zg::Finding f;
+  f.kind = zg::FindingKind::Leak;
+  f.severity = "INFO";
+  f.call = "exit";
+  auto v = python_view(json_of(f));
+  EXPECT_EQ(v["missing"], "-");
+  EXPECT_EQ(v["thread"], "null");
+  EXPECT_EQ(v["owner"], "null");
+  EXPECT_EQ(v["creator"], "null");
+  EXPECT_EQ(v["stack"].rfind("0 [] [] [] True", 0), 0u) << v["stack"];
+  EXPECT_EQ(v["python_stack"], "null");
+  EXPECT_EQ(v["endpoints"], "[]");
+  EXPECT_TRUE(contains(v["scalars"], "[\"leak\", \"INFO\", \"exit\", null, 0, \"\"")) << v["scalars"];
+}
+
+TEST(PyFrames, ParsesDumpTracebackTextOldestFirst) {
+  std::vector<zg::PyFrame> got;
+  int n = zg::py_frames(
+      kPyText, [](const zg::PyFrame& f, void* ctx) { static_cast<std::vector<zg::PyFrame>*>(ctx)->push_back(f); },
+      &got);
+  ASSERT_EQ(n, 2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_STREQ(got[0].file, "/a/main.py");
+  EXPECT_EQ(got[0].line, 30);
+  EXPECT_STREQ(got[0].function, "<module>");
+  EXPECT_STREQ(got[1].file, "/a/b.py");
+  EXPECT_EQ(got[1].line, 12);
+  EXPECT_STREQ(got[1].function, "worker");
+}
+
+TEST(PyFrames, EdgeCases) {
+  auto count = [](const char* text) {
+    return zg::py_frames(text, [](const zg::PyFrame&, void*) {}, nullptr);
+  };
+  EXPECT_EQ(count(nullptr), 0);
+  EXPECT_EQ(count(""), 0);
+  EXPECT_EQ(count("Stack (most recent call first):\n"), 0);
+  // No trailing newline, a thread header, a truncated frame line.
+  const char* text =
+      "Current thread 0x00007f (most recent call first):\n"
+      "  File \"/x/y.py\", line 7 in run\n"
+      "  File \"/x/threading.py\", line 1045 in _bootstrap_inner\n"
+      "  File \"/x/z.py\", line 3 in f";
+  std::vector<zg::PyFrame> got;
+  int n = zg::py_frames(
+      text, [](const zg::PyFrame& f, void* ctx) { static_cast<std::vector<zg::PyFrame>*>(ctx)->push_back(f); }, &got);
+  ASSERT_EQ(n, 3);
+  EXPECT_STREQ(got[0].file, "/x/z.py");
+  EXPECT_STREQ(got[0].function, "f");
+  EXPECT_EQ(got[1].line, 1045);
+  EXPECT_STREQ(got[2].function, "run");
+  // A path with spaces and a quote-less line are handled.
+  const char* spaced = "  File \"/my dir/a b.py\", line 5 in go\n  garbage line\n";
+  got.clear();
+  n = zg::py_frames(
+      spaced, [](const zg::PyFrame& f, void* ctx) { static_cast<std::vector<zg::PyFrame>*>(ctx)->push_back(f); },
+      &got);
+  ASSERT_EQ(n, 1);
+  EXPECT_STREQ(got[0].file, "/my dir/a b.py");
+  EXPECT_EQ(got[0].line, 5);
+  EXPECT_STREQ(got[0].function, "go");
+}
+
+}  // namespace
