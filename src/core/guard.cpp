@@ -35,12 +35,46 @@ void capture_python(char** slot) {
 
 void copy_name(char* dst, const char* src, size_t len) { snprintf(dst, len, "%s", src); }
 
+unsigned long pthread_of(uint64_t serial) {
+  struct Ctx {
+    uint64_t serial;
+    unsigned long id;
+  } ctx{serial, 0};
+  threads_for_each(
+      [](ThreadRecord* r, void* p) {
+        auto* c = static_cast<Ctx*>(p);
+        if (r->serial.load(std::memory_order_relaxed) == c->serial) c->id = static_cast<unsigned long>(r->pthread);
+      },
+      &ctx);
+  return ctx.id;
+}
+
+// Python thread names for the threads a report mentions: read now for those
+// still running (threading.get_ident() is the pthread id), else the name
+// noted when the thread last held the GIL at a claim.
+void python_names(Finding* f) {
+  if (!options().python || !py_running()) return;
+  ThreadInfo* who[3] = {&f->thread, &f->owner, &f->creator};
+  unsigned long idents[3] = {};
+  bool any = false;
+  for (int i = 0; i < 3; i++)
+    if (who[i]->known && who[i]->running == 1 && (idents[i] = pthread_of(who[i]->serial))) any = true;
+  char names[3][kPyNameLen] = {};
+  if (any) py_thread_names(idents, 3, names, 300);
+  for (int i = 0; i < 3; i++) {
+    if (!who[i]->known) continue;
+    if (names[i][0]) copy_name(who[i]->py_name, names[i], sizeof who[i]->py_name);
+    else py_noted_name(who[i]->serial, who[i]->py_name, sizeof who[i]->py_name);
+  }
+}
+
 // Records the calling thread as the owner (st->mu held).
 void take(SocketState* st, ThreadRecord* rec, const char* call) {
   st->owner_tid = rec->tid;
   thread_name_of(rec->tid, st->owner_name, sizeof st->owner_name);
   stack_capture(&st->owner_stack, static_cast<int>(options().stack_depth));
   capture_python(&st->owner_py);
+  if (options().python) py_note_thread(rec->serial.load(std::memory_order_relaxed));
   st->owner_call = call;
   st->owner.store(rec->serial.load(std::memory_order_relaxed), std::memory_order_release);
 }
@@ -130,8 +164,10 @@ void guard_created(void* sock, void* ctx, int type, RealTable* real, const void*
   thread_name_of(rec->tid, st->creator_name, sizeof st->creator_name);
   stack_capture(&st->created_stack, static_cast<int>(options().stack_depth));
   capture_python(&st->created_py);
+  if (options().python) py_note_thread(st->creator);
   if (options().policy_value() == Policy::Strict && g_mode != Mode::Serialize && !st->thread_safe && !st->internal)
     take(st, rec, "zmq_socket");
+  if (g_mode == Mode::Serialize && !st->thread_safe && !st->internal) serialize_attach(st);
   pthread_mutex_unlock(&st->mu);
   lifecycle_socket_created(st, ctx);
   errno = saved;
@@ -174,7 +210,6 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
   char* py_here = options().python ? py_traceback_current() : nullptr;
   if (rec) {
     thread_info(rec->serial.load(std::memory_order_relaxed), &f.thread);
-    py_thread_name(f.thread.py_name, sizeof f.thread.py_name);
   }
   f.stack = &here;
   f.py_stack = py_here;
@@ -196,9 +231,12 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
     f.socket_type = st->type;
     memcpy(endpoints, st->endpoints, sizeof endpoints);
     uint64_t owner = st->owner.load(std::memory_order_relaxed);
+    if (owner == kNoOwner && st->closed.load(std::memory_order_relaxed)) owner = st->owner_at_close;
     if (other && other != kNoOwner) {
       thread_info(other, &f.owner);
-      if (other == owner) {
+      // In mode=serialize the socket has no owner; the stack kept is where
+      // its first user took it.
+      if (other == owner || kind == FindingKind::SharedSocket) {
         owner_stack = st->owner_stack;
         if (f.owner.running != 1) {
           f.owner.tid = st->owner_tid;
@@ -223,7 +261,9 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
     pthread_mutex_unlock(&st->mu);
     if (kind == FindingKind::ConcurrentCall || kind == FindingKind::CloseWhileInUse)
       f.owner_role = other == owner ? "owner, inside a call on it" : "other thread, inside a call on it";
+    if (kind == FindingKind::SharedSocket) f.owner_role = "first used by";
   }
+  python_names(&f);
   f.endpoints = endpoints;
   f.owner_py = owner_py;
   f.created_py = created_py;
@@ -308,6 +348,11 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
   in.inherited = st->fork_gen != g_fork_gen;
   in.is_ctx_setup = kind == CallKind::Setup && call &&
                     (!strcmp(call, "zmq_bind") || !strcmp(call, "zmq_connect"));
+  // A getsockopt of anything but EVENTS/RCVMORE/FD only reads values fixed
+  // at set-up.  It claims nothing and is checked for overlap only: pyzmq's
+  // `closed` check asks for ZMQ_TYPE from whichever thread drops the last
+  // reference, just before the final close (a legal hand-off).
+  in.exempt = kind == CallKind::Setup && call && !strcmp(call, "zmq_getsockopt");
   in.me = me;
   in.owner = st->owner.load(std::memory_order_relaxed);
   in.creator = st->creator;
@@ -322,11 +367,13 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
       // it closed; a call already past the fast-path check shows up in
       // in_call, now or when the close returns.
       st->closed.store(true, std::memory_order_release);
+      st->owner_at_close = st->owner.load(std::memory_order_relaxed);
       st->owner.store(kNoOwner, std::memory_order_release);
     }
     uint64_t prev = st->in_call.exchange(me, std::memory_order_acq_rel);
     t->marked = true;
-    if (prev != 0 && prev != me) {
+    // mode=serialize makes overlapping calls take turns: not a finding.
+    if (prev != 0 && prev != me && g_mode != Mode::Serialize) {
       finding = kind == CallKind::Close ? FindingKind::CloseWhileInUse : FindingKind::ConcurrentCall;
       other = prev;
     }
@@ -344,6 +391,7 @@ void guard_leave(const Ticket& t, const char* call) {
   if (!t.marked) return;
   uint64_t expected = t.me;
   if (t.st->in_call.compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) return;
+  if (g_mode == Mode::Serialize) return;
   // Someone entered while we were inside: it wrote its mark over ours (or
   // has already cleared it).
   if (expected != 0 && expected != t.me) guard_report(FindingKind::ConcurrentCall, t.st, call, expected, nullptr);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -218,6 +219,25 @@ static void stderr_line(const char* line, void*) {
   (void)rc;
 }
 
+// Calls made from an executable's .preinit_array run before libc has set
+// `environ` (getenv answers NULL there), and the guard reads its options
+// once.  The kernel's copy of the start-up environment is the same text.
+static const char* options_env_text() {
+  if (environ) return getenv("ZMQ_GUARD_OPTIONS");
+  static char buf[16384];
+  int fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return nullptr;
+  size_t len = 0;
+  ssize_t n;
+  while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0) len += static_cast<size_t>(n);
+  close(fd);
+  buf[len] = 0;
+  static const char kKey[] = "ZMQ_GUARD_OPTIONS=";
+  for (size_t i = 0; i < len; i += strlen(buf + i) + 1)
+    if (!strncmp(buf + i, kKey, sizeof kKey - 1)) return buf + i + sizeof kKey - 1;
+  return nullptr;
+}
+
 void options_init_from_env() {
   static std::atomic<int> state{0};  // 0 new, 1 parsing, 2 done
   int expected = 0;
@@ -228,7 +248,7 @@ void options_init_from_env() {
   }
   Options o;
   options_defaults(&o);
-  options_parse(getenv("ZMQ_GUARD_OPTIONS"), &o, stderr_line, nullptr);
+  options_parse(options_env_text(), &o, stderr_line, nullptr);
   if (o.help) options_help(stderr_line, nullptr);
   g_options = o;
   g_options_ready.store(true, std::memory_order_release);

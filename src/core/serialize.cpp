@@ -1,7 +1,647 @@
+// mode=serialize.
+//
+// The protocol (measured in FIELD-NOTES.md, "Serializing"):
+//  - each socket has a turn lock; every call on it runs under the lock, and
+//    sends/receives run with ZMQ_DONTWAIT, so no thread ever blocks inside
+//    libzmq while holding the turn;
+//  - a call that gets EAGAIN but wanted to block reads ZMQ_EVENTS, registers
+//    as a waiter, gives the turn up and waits on the socket's ZMQ_FD plus its
+//    own thread's eventfd, then tries again;
+//  - ZMQ_FD is edge-triggered and any call on the socket consumes the edge,
+//    so whoever holds the turn reads ZMQ_EVENTS after its call when there
+//    are waiters, and wakes those whose direction became ready;
+//  - a message sent or received in parts belongs to one thread from its
+//    first part to its last (a per-direction reservation), so parts of two
+//    threads never interleave;
+//  - ZMQ_RCVTIMEO/ZMQ_SNDTIMEO are read when a call first has to wait and
+//    kept as a deadline; ETERM and every other error come from libzmq.
 #include "core/serialize.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <new>
+
+#include "core/guard.h"
+#include "core/options.h"
+#include "core/threads.h"
+#include "report/python.h"
+#include "report/stack.h"
 
 namespace zg {
 
-void serialize_init() {}
+struct SerWaiter {
+  SerWaiter* prev;
+  SerWaiter* next;
+  uint64_t me;
+  int fd;
+  short mask;  // ZMQ_POLLIN / ZMQ_POLLOUT it waits for
+  bool woken;
+  const char* call;
+};
+
+struct SerState {
+  pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  SocketState* st = nullptr;
+  void* handle = nullptr;
+  void* const* real = nullptr;
+  // Who has used the socket: the first thread (the claimant) and whether a
+  // second one came while the claimant was alive.  Read without the lock.
+  std::atomic<uint64_t> claimant{0};
+  std::atomic<bool> shared{false};
+  std::atomic<bool> closed{false};
+  // Under mu.
+  uint64_t holder = 0;
+  const char* holder_call = nullptr;
+  uint64_t send_res = 0;  // thread in the middle of a multipart send
+  uint64_t recv_res = 0;  // thread in the middle of a multipart receive
+  int zfd = -1;           // the socket's ZMQ_FD, read once
+  int nwaiters = 0;
+  SerWaiter* waiters = nullptr;
+  SerState* next_all = nullptr;
+  SerState* next_free = nullptr;
+};
+
+namespace {
+
+__thread int tls_wake_fd ZG_TLS = -1;
+// This thread's last receive on a serialized socket: which, and RCVMORE.
+__thread SerState* tls_rcv_ss ZG_TLS = nullptr;
+__thread int tls_rcv_more ZG_TLS = 0;
+
+pthread_mutex_t g_pool_mu = PTHREAD_MUTEX_INITIALIZER;
+SerState* g_all = nullptr;
+// Closed states wait in a FIFO before reuse: a thread that read st->ser just
+// before the close finds ss->st changed or ss->closed set, never a state
+// half re-initialized under it.
+SerState* g_free_head = nullptr;
+SerState* g_free_tail = nullptr;
+int g_free_len = 0;
+constexpr int kReuseDelay = 256;
+
+pthread_key_t g_fd_key;
+pthread_once_t g_fd_once = PTHREAD_ONCE_INIT;
+
+void close_wake_fd(void* p) {
+  int fd = static_cast<int>(reinterpret_cast<intptr_t>(p)) - 1;
+  if (fd >= 0) close(fd);
+  tls_wake_fd = -1;
+}
+void make_fd_key() { pthread_key_create(&g_fd_key, close_wake_fd); }
+
+int wake_fd() {
+  if (__builtin_expect(tls_wake_fd >= 0, 1)) return tls_wake_fd;
+  pthread_once(&g_fd_once, make_fd_key);
+  int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0) return -1;
+  tls_wake_fd = fd;
+  pthread_setspecific(g_fd_key, reinterpret_cast<void*>(static_cast<intptr_t>(fd) + 1));
+  return fd;
+}
+
+using getsockopt_fn = int (*)(void*, int, void*, size_t*);
+
+int sockopt_int(SerState* ss, int option, int* value) {
+  auto gs = real_fn<FN_zmq_getsockopt, getsockopt_fn>(ss->real);
+  size_t len = sizeof *value;
+  Bypass b;
+  return gs(ss->handle, option, value, &len);
+}
+
+int64_t now_ns() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// The waiters that can make progress now (events from ZMQ_EVENTS, -1 when
+// it failed: everyone retries and sees the error, ETERM above all).
+void wake_ready(SerState* ss, int events) {
+  for (SerWaiter* w = ss->waiters; w; w = w->next) {
+    if (w->woken) continue;
+    bool go;
+    if (events < 0 || ss->closed.load(std::memory_order_relaxed)) {
+      go = true;
+    } else {
+      go = false;
+      if ((w->mask & ZMQ_POLLIN) && (events & ZMQ_POLLIN) && (ss->recv_res == 0 || ss->recv_res == w->me)) go = true;
+      if ((w->mask & ZMQ_POLLOUT) && (events & ZMQ_POLLOUT) && (ss->send_res == 0 || ss->send_res == w->me))
+        go = true;
+    }
+    if (!go) continue;
+    w->woken = true;
+    uint64_t one = 1;
+    ssize_t n = write(w->fd, &one, sizeof one);
+    (void)n;
+  }
+}
+
+void wake_pass(SerState* ss) {
+  if (ss->nwaiters == 0) return;
+  int events = 0;
+  if (sockopt_int(ss, ZMQ_EVENTS, &events) != 0) events = -1;
+  wake_ready(ss, events);
+}
+
+// Gives the turn up and waits for the socket (ZMQ_FD) or a wake-up, until
+// the deadline.  Turn held on entry and on return.  False: the deadline
+// passed.
+bool wait_turn(SerState* ss, uint64_t me, short mask, const char* call, int64_t deadline_ns, bool forever) {
+  int efd = wake_fd();
+  if (ss->zfd < 0) {
+    int fd = -1;
+    if (sockopt_int(ss, ZMQ_FD, &fd) == 0) ss->zfd = fd;
+  }
+  SerWaiter w{nullptr, ss->waiters, me, efd, mask, false, call};
+  if (ss->waiters) ss->waiters->prev = &w;
+  ss->waiters = &w;
+  ss->nwaiters++;
+  ss->holder = 0;
+  pthread_mutex_unlock(&ss->mu);
+
+  bool timed_out = false;
+  struct pollfd pfd[2];
+  int n = 0;
+  if (ss->zfd >= 0) pfd[n++] = {ss->zfd, POLLIN, 0};
+  if (efd >= 0) pfd[n++] = {efd, POLLIN, 0};
+  for (;;) {
+    struct timespec ts, *tsp = nullptr;
+    if (!forever) {
+      int64_t left = deadline_ns - now_ns();
+      if (left <= 0) {
+        timed_out = true;
+        break;
+      }
+      ts.tv_sec = left / 1000000000;
+      ts.tv_nsec = left % 1000000000;
+      tsp = &ts;
+    } else if (n == 0) {
+      // No fd to wait on (eventfd failed): poll the socket now and then.
+      ts = {0, 1000000};
+      tsp = &ts;
+    }
+    int rc = ppoll(pfd, n, tsp, nullptr);
+    if (rc > 0) break;
+    if (rc == 0 && !forever) {
+      timed_out = true;
+      break;
+    }
+    if (rc == 0 && n == 0) break;
+    // EINTR: the live dump samples stacks with a signal; keep waiting.
+  }
+
+  pthread_mutex_lock(&ss->mu);
+  if (w.prev) w.prev->next = w.next;
+  else ss->waiters = w.next;
+  if (w.next) w.next->prev = w.prev;
+  ss->nwaiters--;
+  if (w.woken && efd >= 0) {
+    uint64_t v;
+    ssize_t r = read(efd, &v, sizeof v);
+    (void)r;
+  }
+  ss->holder = me;
+  ss->holder_call = call;
+  return !timed_out || w.woken;
+}
+
+// Reads the user's timeout for this direction on the first wait.
+// False: the timeout is 0 (fail at once with EAGAIN, as libzmq does).
+bool arm_deadline(SerCall* c, int option) {
+  if (c->deadline_set) return true;
+  c->deadline_set = true;
+  int ms = -1;
+  if (sockopt_int(c->ss, option, &ms) != 0) ms = -1;
+  if (ms == 0) return false;
+  c->forever = ms < 0;
+  if (!c->forever) c->deadline_ns = now_ns() + int64_t(ms) * 1000000;
+  return true;
+}
+
+bool reserved_by_other(SerState* ss, SerDir dir, uint64_t me) {
+  uint64_t r = dir == SerDir::Send ? ss->send_res : dir == SerDir::Recv ? ss->recv_res : 0;
+  return r != 0 && r != me;
+}
+
+// The first thread that uses a socket claims it; a second one while the
+// claimant runs makes it shared (reported once, as information).  The
+// creator's set-up calls and a close are not uses; a claimant that has
+// exited hands the socket on (policy handoff); with policy=strict the
+// creator is the claimant from the start.
+void note_user(SerState* ss, SocketState* st, const char* call, CallKind kind, uint64_t me) {
+  uint64_t cl = ss->claimant.load(std::memory_order_relaxed);
+  if (cl == me || ss->shared.load(std::memory_order_relaxed)) return;
+  if (cl == 0 && kind == CallKind::Setup && me == st->creator) return;
+  ThreadRecord* rec = thread_self();
+  bool report = false;
+  pthread_mutex_lock(&st->mu);
+  cl = ss->claimant.load(std::memory_order_relaxed);
+  if (cl == 0 || (cl != me && !thread_alive(cl))) {
+    // Kept for the report: where the socket's first user took it.
+    ss->claimant.store(me, std::memory_order_relaxed);
+    if (rec) {
+      st->owner_tid = rec->tid;
+      thread_name_of(rec->tid, st->owner_name, sizeof st->owner_name);
+    }
+    stack_capture(&st->owner_stack, static_cast<int>(options().stack_depth));
+    if (options().python) {
+      free(st->owner_py);
+      st->owner_py = py_traceback_current();
+    }
+    st->owner_call = call;
+  } else if (cl != me && !ss->shared.load(std::memory_order_relaxed)) {
+    ss->shared.store(true, std::memory_order_relaxed);
+    report = true;
+  }
+  pthread_mutex_unlock(&st->mu);
+  if (report) guard_report(FindingKind::SharedSocket, st, call, cl, "");
+}
+
+SerState* usable(SocketState* st) {
+  auto* ss = static_cast<SerState*>(st->ser);
+  if (!ss || ss->closed.load(std::memory_order_relaxed) || st->closed.load(std::memory_order_relaxed)) return nullptr;
+  if (st->fork_gen != g_fork_gen) return nullptr;  // inherited: the ordinary path reports it
+  return ss;
+}
+
+void retire(SerState* ss) {
+  pthread_mutex_lock(&g_pool_mu);
+  ss->next_free = nullptr;
+  if (g_free_tail) g_free_tail->next_free = ss;
+  else g_free_head = ss;
+  g_free_tail = ss;
+  g_free_len++;
+  pthread_mutex_unlock(&g_pool_mu);
+}
+
+}  // namespace
+
+void serialize_attach(SocketState* st) {
+  SerState* ss = nullptr;
+  pthread_mutex_lock(&g_pool_mu);
+  if (g_free_len > kReuseDelay) {
+    ss = g_free_head;
+    g_free_head = ss->next_free;
+    if (!g_free_head) g_free_tail = nullptr;
+    g_free_len--;
+  }
+  pthread_mutex_unlock(&g_pool_mu);
+  if (ss) {
+    pthread_mutex_lock(&ss->mu);
+  } else {
+    ss = new (std::nothrow) SerState;
+    if (!ss) return;
+    pthread_mutex_lock(&g_pool_mu);
+    ss->next_all = g_all;
+    g_all = ss;
+    pthread_mutex_unlock(&g_pool_mu);
+    pthread_mutex_lock(&ss->mu);
+  }
+  ss->st = st;
+  ss->handle = st->handle.load(std::memory_order_relaxed);
+  ss->real = st->real;
+  ss->claimant.store(options().policy_value() == Policy::Strict ? st->creator : 0, std::memory_order_relaxed);
+  ss->shared.store(false, std::memory_order_relaxed);
+  ss->holder = 0;
+  ss->holder_call = nullptr;
+  ss->send_res = ss->recv_res = 0;
+  ss->zfd = -1;
+  ss->nwaiters = 0;
+  ss->waiters = nullptr;
+  ss->closed.store(false, std::memory_order_release);
+  pthread_mutex_unlock(&ss->mu);
+  st->ser = ss;
+}
+
+int ser_begin(SocketState* st, const char* call, CallKind kind, SerDir dir, int flags, SerCall* c) {
+  SerState* ss = usable(st);
+  if (!ss) return 0;
+  uint64_t me = tls_me;
+  if (__builtin_expect(me == 0, 0)) {
+    ThreadRecord* rec = thread_self();
+    if (!rec) return 0;
+    me = rec->serial.load(std::memory_order_relaxed);
+  }
+  note_user(ss, st, call, kind, me);
+  pthread_mutex_lock(&ss->mu);
+  if (ss->st != st || ss->closed.load(std::memory_order_relaxed)) {
+    pthread_mutex_unlock(&ss->mu);
+    return 0;  // closed (or reused) meanwhile: the ordinary path says so
+  }
+  ss->holder = me;
+  ss->holder_call = call;
+  c->st = st;
+  c->ss = ss;
+  c->call = call;
+  c->me = me;
+  c->dir = dir;
+  c->flags = flags;
+  c->saved_errno = errno;
+  // Another thread's multipart message in this direction goes first.
+  while (dir != SerDir::None && reserved_by_other(ss, dir, me)) {
+    bool ok = !(flags & ZMQ_DONTWAIT) && arm_deadline(c, dir == SerDir::Send ? ZMQ_SNDTIMEO : ZMQ_RCVTIMEO) &&
+              wait_turn(ss, me, dir == SerDir::Send ? ZMQ_POLLOUT : ZMQ_POLLIN, call, c->deadline_ns, c->forever);
+    int fail = ss->closed.load(std::memory_order_relaxed) ? ENOTSOCK
+               : !ok && reserved_by_other(ss, dir, me)     ? EAGAIN  // as libzmq when it cannot take a message now
+                                                           : 0;
+    if (fail) {
+      ss->holder = 0;
+      pthread_mutex_unlock(&ss->mu);
+      c->ss = nullptr;
+      errno = fail;
+      return -1;
+    }
+  }
+  return 1;
+}
+
+bool ser_after(SerCall* c, bool ok) {
+  SerState* ss = c->ss;
+  if (ok) {
+    int e = errno;
+    if (c->dir == SerDir::Send) {
+      ss->send_res = (c->flags & ZMQ_SNDMORE) ? c->me : 0;
+    } else if (c->dir == SerDir::Recv) {
+      int more = 0;
+      if (sockopt_int(ss, ZMQ_RCVMORE, &more) != 0) more = 0;
+      ss->recv_res = more ? c->me : 0;
+      tls_rcv_ss = ss;
+      tls_rcv_more = more;
+    }
+    c->saved_errno = e;
+    return false;
+  }
+  int e = errno;
+  c->saved_errno = e;
+  if (e != EAGAIN || (c->flags & ZMQ_DONTWAIT) || c->dir == SerDir::None) return false;
+  int option = c->dir == SerDir::Send ? ZMQ_SNDTIMEO : ZMQ_RCVTIMEO;
+  short mask = c->dir == SerDir::Send ? ZMQ_POLLOUT : ZMQ_POLLIN;
+  if (!arm_deadline(c, option)) return false;  // timeout 0: EAGAIN now
+  for (;;) {
+    // The failed attempt processed the socket's commands: the state is
+    // current.  Wake others that can go, and go at once if we can.
+    int events = 0;
+    if (sockopt_int(ss, ZMQ_EVENTS, &events) != 0) return true;  // ETERM & co: the retry reports it
+    wake_ready(ss, events);
+    if ((events & mask) && !reserved_by_other(ss, c->dir, c->me)) return true;
+    bool in_time = wait_turn(ss, c->me, mask, c->call, c->deadline_ns, c->forever);
+    if (ss->closed.load(std::memory_order_relaxed)) {
+      c->saved_errno = ENOTSOCK;
+      return false;
+    }
+    if (!reserved_by_other(ss, c->dir, c->me)) {
+      if (in_time) return true;
+      // The deadline passed: one last attempt decides, as libzmq's own
+      // timeout would.
+      c->deadline_ns = 0;
+      c->forever = false;
+      c->flags |= ZMQ_DONTWAIT;
+      return true;
+    }
+    if (!in_time) {
+      c->saved_errno = EAGAIN;
+      return false;
+    }
+  }
+}
+
+bool ser_rcvmore(SocketState* st, void* optval, size_t* optvallen, int* rc) {
+  auto* ss = static_cast<SerState*>(st->ser);
+  if (!ss || tls_rcv_ss != ss || ss->st != st || ss->closed.load(std::memory_order_relaxed)) return false;
+  if (!optval || !optvallen || *optvallen < sizeof(int)) return false;  // libzmq's EINVAL
+  *static_cast<int*>(optval) = tls_rcv_more;
+  *optvallen = sizeof(int);
+  *rc = 0;
+  return true;
+}
+
+void ser_end(SerCall* c) {
+  SerState* ss = c->ss;
+  if (!ss) return;
+  wake_pass(ss);
+  ss->holder = 0;
+  pthread_mutex_unlock(&ss->mu);
+  errno = c->saved_errno;
+}
+
+SerState* ser_close_begin(SocketState* st) {
+  auto* ss = static_cast<SerState*>(st->ser);
+  if (!ss || ss->closed.load(std::memory_order_relaxed)) return nullptr;
+  pthread_mutex_lock(&ss->mu);
+  if (ss->st != st || ss->closed.load(std::memory_order_relaxed)) {
+    pthread_mutex_unlock(&ss->mu);
+    return nullptr;
+  }
+  ss->holder = tls_rec ? tls_rec->serial.load(std::memory_order_relaxed) : 0;
+  ss->holder_call = "zmq_close";
+  return ss;
+}
+
+void ser_close_end(SerState* ss, int rc) {
+  if (!ss) return;
+  int e = errno;
+  ss->holder = 0;
+  if (rc == 0) {
+    ss->closed.store(true, std::memory_order_release);
+    wake_ready(ss, -1);
+  }
+  bool idle = rc == 0 && ss->nwaiters == 0;
+  pthread_mutex_unlock(&ss->mu);
+  // Waiters still registered leave through the closed flag; the state is
+  // reused only after many more closes.
+  if (idle) retire(ss);
+  errno = e;
+}
+
+bool serialize_poll(zmq_pollitem_t* items, int nitems, long timeout, int* rc) {
+  // Only when every socket of the set is serialized; otherwise libzmq polls
+  // (a thread-safe or unknown socket among them).
+  constexpr int kMax = 64;
+  if (nitems > kMax) return false;
+  SerState* ss[kMax];
+  SocketState* sts[kMax];
+  bool any = false;
+  for (int i = 0; i < nitems; i++) {
+    ss[i] = nullptr;
+    sts[i] = nullptr;
+    if (!items[i].socket) continue;
+    SocketState* st = registry_lookup(items[i].socket);
+    if (!st) st = registry_lookup_locked(items[i].socket);
+    if (!st || !(ss[i] = usable(st))) return false;
+    sts[i] = st;
+    any = true;
+  }
+  if (!any) return false;
+  ThreadRecord* rec = thread_self();
+  if (!rec) return false;
+  const uint64_t me = rec->serial.load(std::memory_order_relaxed);
+  for (int i = 0; i < nitems; i++)
+    if (ss[i]) note_user(ss[i], sts[i], "zmq_poll", CallKind::Poll, me);
+
+  const bool forever = timeout < 0;
+  const int64_t deadline = forever ? 0 : now_ns() + int64_t(timeout) * 1000000;
+  const int efd = wake_fd();
+  struct pollfd pfd[kMax + 1];
+  SerWaiter w[kMax];
+  bool registered[kMax];
+  for (;;) {
+    int ready = 0, err = 0;
+    int n = 0;
+    for (int i = 0; i < nitems; i++) registered[i] = false;
+    // Each socket's readiness is read, and the waiter registered, in one
+    // turn: a change after the read either signals its ZMQ_FD or reaches the
+    // next turn holder's wake pass.
+    for (int i = 0; i < nitems; i++) {
+      items[i].revents = 0;
+      if (!ss[i]) {
+        pfd[n++] = {items[i].fd, static_cast<short>(items[i].events & (POLLIN | POLLOUT | POLLPRI)), 0};
+        continue;
+      }
+      SerState* s = ss[i];
+      pthread_mutex_lock(&s->mu);
+      if (s->st != sts[i] || s->closed.load(std::memory_order_relaxed)) {
+        pthread_mutex_unlock(&s->mu);
+        err = ENOTSOCK;
+        break;
+      }
+      int events = 0;
+      if (sockopt_int(s, ZMQ_EVENTS, &events) != 0) {
+        err = errno;  // ETERM, as libzmq's zmq_poll returns it
+        wake_ready(s, -1);
+        pthread_mutex_unlock(&s->mu);
+        break;
+      }
+      wake_ready(s, events);
+      items[i].revents = static_cast<short>(events & items[i].events & (ZMQ_POLLIN | ZMQ_POLLOUT));
+      if (items[i].revents) ready++;
+      if (!ready && timeout != 0) {
+        if (s->zfd < 0) {
+          int fd = -1;
+          if (sockopt_int(s, ZMQ_FD, &fd) == 0) s->zfd = fd;
+        }
+        w[i] = SerWaiter{nullptr, s->waiters, me, efd, static_cast<short>(items[i].events), false, "zmq_poll"};
+        if (s->waiters) s->waiters->prev = &w[i];
+        s->waiters = &w[i];
+        s->nwaiters++;
+        registered[i] = true;
+        if (s->zfd >= 0) pfd[n++] = {s->zfd, POLLIN, 0};
+      }
+      pthread_mutex_unlock(&s->mu);
+    }
+    int waited = 0;
+    bool timed_out = false;
+    if (!err) {
+      struct timespec ts, *tsp = nullptr;
+      if (ready || timeout == 0) {
+        ts = {0, 0};
+        tsp = &ts;
+      } else {
+        if (efd >= 0) pfd[n++] = {efd, POLLIN, 0};
+        if (!forever) {
+          int64_t left = deadline - now_ns();
+          if (left < 0) left = 0;
+          ts = {static_cast<time_t>(left / 1000000000), static_cast<long>(left % 1000000000)};
+          tsp = &ts;
+        }
+      }
+      waited = ppoll(pfd, n, tsp, nullptr);
+      if (waited < 0 && errno == EINTR) waited = 0;  // a dump's stack sample: go round again
+      if (!forever && now_ns() >= deadline) timed_out = true;
+      // Plain fds answer as libzmq's poll maps them.
+      int k = 0;
+      for (int i = 0; i < nitems; i++) {
+        if (ss[i]) {
+          if (registered[i] && ss[i]->zfd >= 0) k++;
+          continue;
+        }
+        short re = pfd[k++].revents;
+        if (waited <= 0) re = 0;
+        short r = 0;
+        if (re & POLLIN) r |= ZMQ_POLLIN;
+        if (re & POLLOUT) r |= ZMQ_POLLOUT;
+        if (re & POLLPRI) r |= ZMQ_POLLPRI;
+        if (re & ~(POLLIN | POLLOUT | POLLPRI)) r |= ZMQ_POLLERR;
+        items[i].revents = static_cast<short>(r & (items[i].events | ZMQ_POLLERR));
+        if (items[i].revents) ready++;
+      }
+    }
+    bool woken = false;
+    for (int i = 0; i < nitems; i++) {
+      if (!registered[i]) continue;
+      SerState* s = ss[i];
+      pthread_mutex_lock(&s->mu);
+      if (w[i].prev) w[i].prev->next = w[i].next;
+      else s->waiters = w[i].next;
+      if (w[i].next) w[i].next->prev = w[i].prev;
+      s->nwaiters--;
+      if (w[i].woken) woken = true;
+      pthread_mutex_unlock(&s->mu);
+    }
+    if (woken && efd >= 0) {
+      uint64_t v;
+      ssize_t r = read(efd, &v, sizeof v);
+      (void)r;
+    }
+    if (err) {
+      *rc = -1;
+      errno = err;
+      return true;
+    }
+    if (ready || timeout == 0 || timed_out) {
+      *rc = ready;
+      return true;
+    }
+  }
+}
+
+void ser_for_each_thread(SocketState* st, void (*fn)(uint64_t, const char*, bool, void*), void* ctx) {
+  auto* ss = static_cast<SerState*>(st->ser);
+  if (!ss) return;
+  uint64_t serials[32];
+  const char* calls[32];
+  bool waiting[32];
+  int n = 0;
+  pthread_mutex_lock(&ss->mu);
+  if (ss->st == st && !ss->closed.load(std::memory_order_relaxed)) {
+    if (ss->holder) {
+      serials[n] = ss->holder;
+      calls[n] = ss->holder_call;
+      waiting[n++] = false;
+    }
+    for (SerWaiter* w = ss->waiters; w && n < 32; w = w->next) {
+      serials[n] = w->me;
+      calls[n] = w->call;
+      waiting[n++] = true;
+    }
+  }
+  pthread_mutex_unlock(&ss->mu);
+  for (int i = 0; i < n; i++) fn(serials[i], calls[i], waiting[i], ctx);
+}
+
+void serialize_after_fork_child() {
+  // Only the forking thread exists here: whatever the others held (turns,
+  // reservations, waits) is gone with them.  The eventfd is shared with the
+  // parent's copy of this thread: make a new one when needed.
+  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+  g_pool_mu = fresh;
+  for (SerState* ss = g_all; ss; ss = ss->next_all) {
+    ss->mu = fresh;
+    ss->holder = 0;
+    ss->send_res = ss->recv_res = 0;
+    ss->nwaiters = 0;
+    ss->waiters = nullptr;
+  }
+  if (tls_wake_fd >= 0) {
+    close(tls_wake_fd);
+    tls_wake_fd = -1;
+    pthread_setspecific(g_fd_key, nullptr);
+  }
+}
 
 }  // namespace zg

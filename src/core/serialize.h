@@ -1,10 +1,146 @@
-// mode=serialize: calls on a shared socket take turns without holding the
-// socket across a blocking wait (see serialize.cpp).
+// mode=serialize: calls on a socket take turns without holding the socket
+// across a blocking wait (see serialize.cpp for the protocol).
+//
+// Every call on a serialized socket runs inside libzmq under the socket's
+// turn lock, and every send/receive runs there with ZMQ_DONTWAIT: a call
+// that would block gives the turn up, waits on the socket's ZMQ_FD and a
+// per-thread wake-up fd, and tries again.  So a thread blocked in recv never
+// keeps another thread from sending the request that produces its reply.
 #pragma once
+#include <errno.h>
+#include <stdint.h>
+
+#include <tuple>
+
+#include "core/api.h"
+#include "core/policy.h"
 #include "core/registry.h"
 
 namespace zg {
 
-void serialize_init();
+struct SerState;
+
+enum class SerDir : uint8_t { None, Send, Recv };
+
+// One serialized call in progress (lives on the caller's stack).
+struct SerCall {
+  SocketState* st = nullptr;
+  SerState* ss = nullptr;
+  const char* call = nullptr;
+  uint64_t me = 0;
+  SerDir dir = SerDir::None;
+  int flags = 0;             // the caller's flags
+  bool deadline_set = false;
+  bool forever = false;
+  int64_t deadline_ns = 0;   // CLOCK_MONOTONIC
+  int saved_errno = 0;
+};
+
+// Gives st (st->mu held, mode=serialize, not thread-safe) its turn state.
+void serialize_attach(SocketState* st);
+// In the child after fork: fresh locks, no waiters, no reservations.
+void serialize_after_fork_child();
+
+// Takes the socket's turn for one call: 1.  0 if the socket is not
+// serialized right now (closed, inherited, not yet attached): the caller
+// takes the ordinary path, which reports what is wrong.  -1: the call fails
+// now with errno (another thread's multipart message did not end in time,
+// or the socket was closed while this call waited).
+int ser_begin(SocketState* st, const char* call, CallKind kind, SerDir dir, int flags, SerCall* c);
+// After one attempt (turn held, errno as libzmq left it).  True: try again
+// (the turn was given up while waiting and is held again).  False: done;
+// errno is what the caller must see.
+bool ser_after(SerCall* c, bool ok);
+// Gives the turn up; errno is preserved.
+void ser_end(SerCall* c);
+
+// ZMQ_RCVMORE as the calling thread's own last receive on st left it (in
+// libzmq it is the socket's, which another thread's first part changes
+// between this thread's last part and its question).  False: this thread
+// has not received on st; ask libzmq.
+bool ser_rcvmore(SocketState* st, void* optval, size_t* optvallen, int* rc);
+
+// zmq_close of a serialized socket: waits for the turn, and afterwards
+// wakes every waiter (they fail with ENOTSOCK, as on a closed socket).
+SerState* ser_close_begin(SocketState* st);
+void ser_close_end(SerState* ss, int rc);
+
+// zmq_poll when at least one item is a serialized socket.  Returns false if
+// none is (the caller polls as usual).
+bool serialize_poll(zmq_pollitem_t* items, int nitems, long timeout, int* rc);
+
+// For the live dump: calls fn for each thread holding the turn or waiting
+// on st (serial, tid, call name, waiting?).
+void ser_for_each_thread(SocketState* st, void (*fn)(uint64_t serial, const char* call, bool waiting, void*),
+                         void* ctx);
+
+template <FnId Id>
+struct SerTraits {
+  static constexpr SerDir dir = SerDir::None;
+};
+#define ZG_SER_DIR(name, d)                        \
+  template <>                                      \
+  struct SerTraits<FN_##name> {                    \
+    static constexpr SerDir dir = SerDir::d;       \
+  };
+ZG_SER_DIR(zmq_send, Send)
+ZG_SER_DIR(zmq_send_const, Send)
+ZG_SER_DIR(zmq_msg_send, Send)
+ZG_SER_DIR(zmq_sendmsg, Send)
+ZG_SER_DIR(zmq_sendiov, Send)
+ZG_SER_DIR(zmq_recv, Recv)
+ZG_SER_DIR(zmq_msg_recv, Recv)
+ZG_SER_DIR(zmq_recvmsg, Recv)
+ZG_SER_DIR(zmq_recviov, Recv)
+#undef ZG_SER_DIR
+
+// One call on a serialized socket.  Every send/receive function of the API
+// takes its flags last, so the attempt swaps in ZMQ_DONTWAIT there.
+template <FnId Id, typename R, typename... A>
+bool serialize_call(SocketState* st, const char* name, CallKind kind, R* out, A... a) {
+  constexpr SerDir dir = SerTraits<Id>::dir;
+  std::tuple<A...> args(a...);
+  if constexpr (Id == FN_zmq_getsockopt) {
+    int rc;
+    if (std::get<1>(args) == ZMQ_RCVMORE && ser_rcvmore(st, std::get<2>(args), std::get<3>(args), &rc)) {
+      *out = rc;
+      return true;
+    }
+  }
+  int flags = 0;
+  if constexpr (dir != SerDir::None) flags = std::get<sizeof...(A) - 1>(args);
+  SerCall c;
+  int begun = ser_begin(st, name, kind, dir, flags, &c);
+  if (begun == 0) return false;
+  if (begun < 0) {
+    *out = static_cast<R>(-1);
+    return true;
+  }
+  auto fn = reinterpret_cast<R (*)(A...)>(st->real[Id]);
+  R r;
+  if (__builtin_expect(!fn, 0)) {
+    ser_end(&c);
+    errno = ENOTSUP;  // a draft function this libzmq does not have
+    *out = static_cast<R>(-1);
+    return true;
+  }
+  if constexpr (dir == SerDir::None) {
+    r = fn(a...);
+    c.saved_errno = errno;
+  } else {
+    std::get<sizeof...(A) - 1>(args) = flags | ZMQ_DONTWAIT;
+    size_t iov_count = 0;
+    if constexpr (Id == FN_zmq_recviov) iov_count = *std::get<2>(args);
+    for (;;) {
+      // zmq_recviov zeroes *count when its first part fails.
+      if constexpr (Id == FN_zmq_recviov) *std::get<2>(args) = iov_count;
+      r = std::apply(fn, args);
+      if (!ser_after(&c, r != static_cast<R>(-1))) break;
+    }
+  }
+  ser_end(&c);
+  *out = r;
+  return true;
+}
 
 }  // namespace zg

@@ -8,10 +8,14 @@
 // socket remembers the copy that created it, and calls without a socket go
 // to the copy their caller was linked against.
 #include <dlfcn.h>
+#include <elf.h>
+#include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -46,6 +50,7 @@ std::atomic<int> g_ncopies{0};
 RealTable g_next;  // what RTLD_NEXT gives (global scope)
 std::atomic<bool> g_next_ok{false};
 unsigned long long g_seen_adds = 0;
+std::atomic<bool> g_socket_call{false};  // a zmq_socket call reached the guard
 
 // Cache: caller object -> table, for processes with several copies.
 struct CallerEntry {
@@ -208,9 +213,142 @@ RealTable* real_for_caller(const void* ra) {
 // Called on slow paths that can afford it (socket creation): picks up a
 // libzmq copy loaded after start-up.
 void resolve_rescan() {
+  g_socket_call.store(true, std::memory_order_relaxed);  // only zmq_socket rescans
   pthread_mutex_lock(&g_mu);
   scan_locked();
   pthread_mutex_unlock(&g_mu);
+}
+
+namespace {
+
+// Does any loaded object list `soname` in its DT_NEEDED?  Then libzmq came
+// in as a link-time dependency, and calls to it go through the PLT, where
+// the guard sits.
+struct NeededQuery {
+  const char* soname;
+  bool found;
+};
+
+int needed_cb(struct dl_phdr_info* info, size_t, void* data) {
+  auto* q = static_cast<NeededQuery*>(data);
+  const ElfW(Dyn)* dyn = nullptr;
+  for (int i = 0; i < info->dlpi_phnum; i++)
+    if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+      dyn = reinterpret_cast<const ElfW(Dyn)*>(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+  if (!dyn) return 0;
+  uintptr_t strtab = 0;
+  for (const ElfW(Dyn)* d = dyn; d->d_tag != DT_NULL; d++)
+    if (d->d_tag == DT_STRTAB) strtab = d->d_un.d_ptr;
+  if (!strtab) return 0;
+  // ld.so relocates these entries in place on x86-64; the vDSO's are not.
+  if (strtab < info->dlpi_addr) strtab += info->dlpi_addr;
+  for (const ElfW(Dyn)* d = dyn; d->d_tag != DT_NULL; d++) {
+    if (d->d_tag != DT_NEEDED) continue;
+    const char* name = reinterpret_cast<const char*>(strtab + d->d_un.d_val);
+    if (strcmp(name, q->soname) == 0) {
+      q->found = true;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+// The soname of a loaded libzmq, read from its dynamic section (a renamed
+// wheel copy has its own).
+void soname_of(const char* path, char* out, size_t len) {
+  const char* base = strrchr(path, '/');
+  snprintf(out, len, "%s", base ? base + 1 : path);
+  void* h = dlopen(path, RTLD_LAZY | RTLD_NOLOAD);
+  if (!h) return;
+  struct link_map* lm = nullptr;
+  if (dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0 && lm && lm->l_ld) {
+    uintptr_t strtab = 0;
+    long soname = -1;
+    for (const ElfW(Dyn)* d = lm->l_ld; d->d_tag != DT_NULL; d++) {
+      if (d->d_tag == DT_STRTAB) strtab = d->d_un.d_ptr;
+      if (d->d_tag == DT_SONAME) soname = static_cast<long>(d->d_un.d_val);
+    }
+    if (strtab && soname >= 0) {
+      if (strtab < lm->l_addr) strtab += lm->l_addr;
+      snprintf(out, len, "%s", reinterpret_cast<const char*>(strtab + soname));
+    }
+  }
+  dlclose(h);
+}
+
+// True if the ELF file at `path` defines `name` in .symtab (or .dynsym): a
+// statically linked libzmq leaves its functions there.
+bool elf_defines(const char* path, const char* name) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat sb;
+  bool found = false;
+  if (fstat(fd, &sb) == 0 && sb.st_size > (off_t)sizeof(ElfW(Ehdr))) {
+    void* map = mmap(nullptr, sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map != MAP_FAILED) {
+      const auto* base = static_cast<const unsigned char*>(map);
+      const auto* eh = reinterpret_cast<const ElfW(Ehdr)*>(base);
+      size_t size = sb.st_size;
+      if (memcmp(eh->e_ident, ELFMAG, SELFMAG) == 0 && eh->e_ident[EI_CLASS] == ELFCLASS64 &&
+          eh->e_shoff && eh->e_shoff + size_t(eh->e_shnum) * sizeof(ElfW(Shdr)) <= size) {
+        const auto* sh = reinterpret_cast<const ElfW(Shdr)*>(base + eh->e_shoff);
+        for (int i = 0; i < eh->e_shnum && !found; i++) {
+          if (sh[i].sh_type != SHT_SYMTAB && sh[i].sh_type != SHT_DYNSYM) continue;
+          if (sh[i].sh_link >= eh->e_shnum) continue;
+          const ElfW(Shdr)& strsh = sh[sh[i].sh_link];
+          if (sh[i].sh_offset + sh[i].sh_size > size || strsh.sh_offset + strsh.sh_size > size) continue;
+          const auto* syms = reinterpret_cast<const ElfW(Sym)*>(base + sh[i].sh_offset);
+          size_t nsyms = sh[i].sh_size / sizeof(ElfW(Sym));
+          const char* strs = reinterpret_cast<const char*>(base + strsh.sh_offset);
+          for (size_t k = 0; k < nsyms; k++) {
+            if (syms[k].st_shndx == SHN_UNDEF || syms[k].st_name >= strsh.sh_size) continue;
+            if (ELF64_ST_TYPE(syms[k].st_info) != STT_FUNC) continue;
+            if (strcmp(strs + syms[k].st_name, name) == 0) {
+              found = true;
+              break;
+            }
+          }
+        }
+      }
+      munmap(map, sb.st_size);
+    }
+  }
+  close(fd);
+  return found;
+}
+
+}  // namespace
+
+// At exit: say once when libzmq was used where the guard cannot see it, so a
+// clean run is not mistaken for a checked one.  A libzmq that no object
+// links against was dlopen'ed (ctypes, cffi), and dlsym on its handle hands
+// out libzmq's own functions; a libzmq linked into the executable is called
+// directly.  Neither goes through the preload.
+void resolve_exit_notice() {
+  if (g_socket_call.load(std::memory_order_relaxed)) return;
+  Found f{};
+  dl_iterate_phdr(collect, &f);
+  if (f.n > 0) {
+    for (int i = 0; i < f.n; i++) {
+      char soname[256];
+      soname_of(f.paths[i], soname, sizeof soname);
+      NeededQuery q{soname, false};
+      dl_iterate_phdr(needed_cb, &q);
+      if (q.found) return;  // linked in the ordinary way: simply unused
+    }
+    sink_notice(
+        "zmq-guard: libzmq (%s) was loaded with dlopen and used without going through the guard (ctypes, "
+        "cffi?): its sockets are not checked",
+        f.paths[0]);
+    return;
+  }
+  char exe[512];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return;
+  exe[n] = 0;
+  if (elf_defines(exe, "zmq_socket"))
+    sink_notice("zmq-guard: libzmq is linked statically into %s and cannot be interposed: its sockets are not checked",
+                exe);
 }
 
 int resolve_copy_count() { return g_ncopies.load(std::memory_order_acquire); }

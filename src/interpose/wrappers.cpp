@@ -13,6 +13,7 @@
 #include "core/guard.h"
 #include "core/lifecycle.h"
 #include "core/registry.h"
+#include "core/serialize.h"
 #include "core/threads.h"
 #include "report/sink.h"
 #include "zmq_guard.h"
@@ -28,6 +29,7 @@ namespace zg {
 
 void resolve_init();
 void resolve_rescan();
+void resolve_exit_notice();
 int resolve_copy_count();
 const char* resolve_fn_name(int id);
 
@@ -64,6 +66,11 @@ __attribute__((noinline)) R slow_call(SocketState* st, void* sock, CallKind kind
   Ticket t;
   void* const* real = nullptr;
   const char* name = resolve_fn_name(Id);
+  if (g_mode == Mode::Serialize && !tls_bypass) {
+    if (!st) st = registry_lookup_locked(sock);  // a lock-free miss must not skip the turn
+    R r;
+    if (st && st->ser && serialize_call<Id, R>(st, name, kind, &r, a...)) return r;
+  }
   if (!guard_enter(sock, st, name, kind, ra, &t, &real)) {
     errno = ENOTSOCK;
     return fail_value<R>();
@@ -74,7 +81,14 @@ __attribute__((noinline)) R slow_call(SocketState* st, void* sock, CallKind kind
     errno = ENOTSUP;  // a draft function this libzmq does not have
     return fail_value<R>();
   }
-  R r = fn(a...);
+  R r;
+  {
+    // libzmq forwards some calls through its own exported API
+    // (zmq_recvmsg calls zmq_msg_recv): those are part of this call, and a
+    // nested mark would clear ours and look like a second thread.
+    Bypass b;
+    r = fn(a...);
+  }
   if (t.marked) {
     int e = errno;
     guard_leave(t, name);
@@ -205,11 +219,14 @@ ZG_EXPORT int zmq_close(void* s) {
     errno = ENOTSOCK;
     return -1;
   }
+  // mode=serialize: the close waits for its turn like any call.
+  SerState* ser = g_mode == Mode::Serialize && t.st && t.st->ser ? ser_close_begin(t.st) : nullptr;
   int rc;
   {
     Bypass b;  // libzmq's close may run monitor teardown through the API
     rc = call_real<FN_zmq_close, int>(real, ra, s);
   }
+  ser_close_end(ser, rc);
   int e = errno;
   guard_close_done(t, "zmq_close", rc);
   errno = e;
@@ -220,6 +237,10 @@ ZG_EXPORT int zmq_poll(zmq_pollitem_t* items, int nitems, long timeout) {
   const void* ra = ZG_RA;
   if (g_mode == Mode::Off || tls_bypass || nitems <= 0 || !items)
     return call_real<FN_zmq_poll, int>(nullptr, ra, items, nitems, timeout);
+  if (g_mode == Mode::Serialize) {
+    int rc;  // waits without holding any socket's turn
+    if (serialize_poll(items, nitems, timeout, &rc)) return rc;
+  }
   Entry local[16];
   Entry* entries = nitems <= 16 ? local : static_cast<Entry*>(malloc(sizeof(Entry) * nitems));
   if (!entries) return call_real<FN_zmq_poll, int>(nullptr, ra, items, nitems, timeout);
@@ -349,6 +370,7 @@ __attribute__((constructor)) void zg_constructor() {
 
 __attribute__((destructor)) void zg_destructor() {
   int e = errno;
+  if (g_mode != Mode::Off) resolve_exit_notice();
   lifecycle_fini();
   errno = e;
 }

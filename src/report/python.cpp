@@ -70,8 +70,10 @@ bool lookup() {
     ok = sym(&g_py.is_initialized, "Py_IsInitialized") && sym(&g_py.this_tstate, "PyGILState_GetThisThreadState") &&
          sym(&g_py.dump, "_Py_DumpTraceback");
     if (ok) {
-      g_py.names = sym(&g_py.holder_tstate, "_PyThreadState_UncheckedGet") &&
-                   sym(&g_py.is_finalizing, "_Py_IsFinalizing") && sym(&g_py.gil_ensure, "PyGILState_Ensure") &&
+      // Names of 3.11; later versions made the first two public.
+      g_py.names = (sym(&g_py.holder_tstate, "_PyThreadState_UncheckedGet") ||
+                    sym(&g_py.holder_tstate, "PyThreadState_GetUnchecked")) &&
+                   (sym(&g_py.is_finalizing, "_Py_IsFinalizing") || sym(&g_py.is_finalizing, "Py_IsFinalizing")) && sym(&g_py.gil_ensure, "PyGILState_Ensure") &&
                    sym(&g_py.gil_release, "PyGILState_Release") && sym(&g_py.module_dict, "PyImport_GetModuleDict") &&
                    sym(&g_py.dict_get_string, "PyDict_GetItemString") && sym(&g_py.dict_get, "PyDict_GetItem") &&
                    sym(&g_py.getattr, "PyObject_GetAttrString") &&

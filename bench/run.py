@@ -1,0 +1,277 @@
+#!/usr/bin/python3
+"""zmq-guard benchmarks, side by side.
+
+Runs the bench programs plain (no preload) and guarded (mode=off, abort,
+warn, serialize through LD_PRELOAD), interleaved so drift on the machine
+hits every column alike, and prints medians and guarded/plain ratios.  Then
+the instruction count per intercepted call (callgrind, difference of two
+run lengths, so start-up cancels), the shared-socket comparison (mode=
+serialize against a mutex around each call), resident memory over socket
+create/close cycles, the Google Benchmark per-call table, and Helgrind and
+DRD on the same throughput program for comparison.
+
+  bench/run.py --build-dir BUILD [--quick | --full] [--only SECTIONS]
+
+--quick stays under 3 minutes on 2 cores; --full takes longer (more runs,
+larger counts, 64 KiB messages, one million create/close cycles).
+"""
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+MODES = ["off", "abort", "warn", "serialize"]
+SECTIONS = ["thr", "shared", "calls", "rss", "percall", "tools"]
+
+
+def parse_args():
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build-dir", default=os.path.join(os.path.dirname(here), "build"))
+    ap.add_argument("--lib", help="preload library (default BUILD/libzmqguard.so)")
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument("--quick", action="store_true", help="under 3 minutes on 2 cores (default)")
+    g.add_argument("--full", action="store_true", help="more runs and sizes")
+    ap.add_argument("--runs", type=int, help="interleaved runs per cell (quick 3, full 7)")
+    ap.add_argument("--only", default=",".join(SECTIONS), help="comma list of: " + ",".join(SECTIONS))
+    ap.add_argument("--json", help="also write all raw samples here")
+    return ap.parse_args()
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.full = args.full
+        self.bdir = os.path.abspath(args.build_dir)
+        self.lib = os.path.abspath(args.lib or os.path.join(self.bdir, "libzmqguard.so"))
+        self.runs = args.runs or (7 if self.full else 3)
+        self.raw = {}
+        for f in [self.lib, self.prog("thr")]:
+            if not os.path.exists(f):
+                sys.exit(f"run.py: {f} missing; build first (ninja -C {self.bdir})")
+
+    def prog(self, name):
+        return os.path.join(self.bdir, "bench", "zg_bench_" + name)
+
+    def env(self, mode):
+        e = dict(os.environ)
+        e.pop("LD_PRELOAD", None)
+        e.pop("ZMQ_GUARD_OPTIONS", None)
+        if mode != "plain":
+            e["LD_PRELOAD"] = self.lib
+            e["ZMQ_GUARD_OPTIONS"] = "mode=" + mode
+        return e
+
+    def run(self, argv, mode, timeout=300):
+        p = subprocess.run(argv, env=self.env(mode), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=timeout)
+        if p.returncode != 0:
+            sys.exit(f"run.py: {' '.join(argv)} under {mode} failed ({p.returncode}):\n{p.stderr[-2000:]}")
+        return p
+
+    @staticmethod
+    def field(out, key):
+        m = re.search(r"\b%s=([0-9.]+)" % key, out)
+        return float(m.group(1))
+
+    # -- throughput and latency ------------------------------------------------
+
+    def workloads(self):
+        c = 1 if not self.full else 3
+        w = []
+        for tr in ["inproc", "tcp"]:
+            w.append((f"thr {tr} 8B", ["thr", f"--transport={tr}", "--size=8", f"--count={500000 * c}"]))
+            w.append((f"thr {tr} 1KiB", ["thr", f"--transport={tr}", "--size=1024", f"--count={200000 * c}"]))
+            if self.full:
+                w.append((f"thr {tr} 64KiB", ["thr", f"--transport={tr}", "--size=65536", "--count=20000"]))
+                w.append((f"thr {tr} 8B zmq_send", ["thr", f"--transport={tr}", "--size=8", "--api=send",
+                                                    f"--count={500000 * c}"]))
+        w.append(("lat inproc 8B", ["lat", "--transport=inproc", "--size=8", f"--count={4000 * c}"]))
+        w.append(("lat tcp 8B", ["lat", "--transport=tcp", "--size=8", f"--count={2000 * c}"]))
+        if self.full:
+            w.append(("lat tcp 1KiB", ["lat", "--transport=tcp", "--size=1024", "--count=6000"]))
+        return w
+
+    def section_thr(self):
+        modes = ["plain"] + MODES
+        work = self.workloads()
+        samples = {(name, m): [] for name, _ in work for m in modes}
+        rnd = random.Random(1)
+        for r in range(self.runs):
+            for name, argv in work:
+                order = modes[:]
+                rnd.shuffle(order)  # interleaved, in a fresh order each round
+                for m in order:
+                    out = self.run([self.prog(argv[0])] + argv[1:], m).stdout
+                    v = self.field(out, "msgs_per_s") if argv[0] == "thr" else self.field(out, "rtt_us")
+                    samples[(name, m)].append(v)
+        self.raw["thr"] = {f"{k[0]}|{k[1]}": v for k, v in samples.items()}
+        print(f"\n## Throughput (msgs/s) and latency (round trip, us): medians of {self.runs} interleaved runs")
+        print("ratio = guarded speed / plain speed (throughput ratio; plain rtt / guarded rtt for latency)\n")
+        hdr = f"{'workload':24} {'plain':>11} " + " ".join(f"{m:>11} {'ratio':>6}" for m in MODES)
+        print(hdr)
+        print("-" * len(hdr))
+        for name, argv in work:
+            med = {m: statistics.median(samples[(name, m)]) for m in modes}
+            lat = argv[0] == "lat"
+            fmt = (lambda v: f"{v:11.1f}") if lat else (lambda v: f"{v:11.0f}")
+            cells = []
+            for m in MODES:
+                ratio = med["plain"] / med[m] if lat else med[m] / med["plain"]
+                cells.append(f"{fmt(med[m])} {ratio:6.3f}")
+            print(f"{name:24} {fmt(med['plain'])} " + " ".join(cells))
+
+    # -- shared socket -------------------------------------------------------------
+
+    def section_shared(self):
+        count = 400000 if self.full else 200000
+        cells = [("plain, mutex around each send", "plain", ["--lock"]),
+                 ("serialize, no mutex", "serialize", []),
+                 ("serialize, mutex too", "serialize", ["--lock"])]
+        samples = {c[0]: [] for c in cells}
+        unshared = {"plain": [], "serialize": []}
+        for r in range(self.runs):
+            for label, mode, extra in cells:
+                out = self.run([self.prog("thr"), "--shared=4", f"--count={count}", "--size=8"] + extra, mode).stdout
+                samples[label].append(self.field(out, "msgs_per_s"))
+            for mode in unshared:
+                out = self.run([self.prog("thr"), f"--count={count}", "--size=8"], mode).stdout
+                unshared[mode].append(self.field(out, "msgs_per_s"))
+        self.raw["shared"] = samples
+        base = statistics.median(samples[cells[0][0]])
+        print(f"\n## One PUSH socket shared by 4 sender threads, inproc, 8 B (msgs/s, medians of {self.runs})\n")
+        for label, _, _ in cells:
+            med = statistics.median(samples[label])
+            print(f"{label:34} {med:11.0f}  x{med / base:.3f} of the mutex")
+        pu, su = statistics.median(unshared["plain"]), statistics.median(unshared["serialize"])
+        print(f"{'unshared: plain':34} {pu:11.0f}")
+        print(f"{'unshared: serialize':34} {su:11.0f}  ratio {su / pu:.3f}")
+
+    # -- instructions per call -----------------------------------------------------
+
+    def callgrind_ir(self, count, mode):
+        p = self.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                      self.prog("calls"), f"--count={count}"], mode)
+        return int(re.search(r"Collected : (\d+)", p.stderr).group(1))
+
+    def section_calls(self):
+        if not shutil.which("valgrind"):
+            print("\n## Instructions per call: valgrind not installed, skipped")
+            return
+        n1, n2 = 20000, 120000
+        print(f"\n## Instructions per intercepted call (callgrind Ir, ({n2} - {n1}) messages, "
+              "zmq_msg_send + zmq_msg_recv in one thread over inproc)\n")
+        per = {}
+        for m in ["plain", "off", "abort", "warn", "serialize"]:
+            per[m] = (self.callgrind_ir(n2, m) - self.callgrind_ir(n1, m)) / (n2 - n1)
+        self.raw["calls"] = per
+        print(f"{'':12} {'Ir/message':>11} {'added/call':>11}")
+        for m, v in per.items():
+            added = "" if m == "plain" else f"{(v - per['plain']) / 2:11.2f}"
+            print(f"{m:12} {v:11.2f} {added}")
+
+    # -- memory -------------------------------------------------------------------
+
+    def section_rss(self):
+        cycles = 1000000 if self.full else 100000
+        print(f"\n## Resident memory over {cycles} socket create/close cycles (KiB)\n")
+        rows = {}
+        for m in ["plain", "abort"]:
+            out = self.run([self.prog("rss"), f"--cycles={cycles}"], m, timeout=1200).stdout
+            rows[m] = [(int(a), int(b)) for a, b in re.findall(r"cycle=(\d+) kib=(\d+)", out)]
+        self.raw["rss"] = rows
+        print(f"{'cycle':>9} " + " ".join(f"{m:>9}" for m in rows))
+        for i in range(len(rows["plain"])):
+            print(f"{rows['plain'][i][0]:9} " + " ".join(f"{rows[m][i][1]:9}" for m in rows))
+
+    # -- per-call Google Benchmark -------------------------------------------------
+
+    def section_percall(self):
+        exe = self.prog("percall")
+        if not os.path.exists(exe):
+            print("\n## Per-call benchmark: not built (libbenchmark-dev missing), skipped")
+            return
+        mt = "0.2" if self.full else "0.05"
+        res = {}
+        for m in ["plain", "abort"]:
+            p = self.run([exe, "--benchmark_format=json", f"--benchmark_min_time={mt}",
+                          f"--benchmark_repetitions={3 if self.full else 1}",
+                          "--benchmark_report_aggregates_only=true"], m)
+            data = json.loads(p.stdout)
+            for b in data["benchmarks"]:
+                if b.get("aggregate_name", "median") != "median":
+                    continue
+                name = b.get("run_name", b["name"]).replace("_median", "")
+                res.setdefault(name, {})[m] = b["cpu_time"]
+        self.raw["percall"] = res
+        print("\n## Per-call cost, Google Benchmark, CPU ns per iteration (owner's path, mode=abort)\n")
+        print(f"{'benchmark':26} {'plain':>9} {'guarded':>9} {'added':>8}")
+        for name, v in res.items():
+            print(f"{name:26} {v['plain']:9.1f} {v['abort']:9.1f} {v['abort'] - v['plain']:8.1f}")
+
+    # -- Helgrind and DRD ----------------------------------------------------------
+
+    def section_tools(self):
+        if not shutil.which("valgrind"):
+            return
+        count = 20000 if self.full else 5000
+        argv = [self.prog("thr"), "--transport=inproc", "--size=8", f"--count={count}"]
+
+        def wall(prefix, mode):
+            t = time.monotonic()
+            p = subprocess.run(prefix + argv, env=self.env(mode), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, timeout=900)
+            errs = re.search(r"ERROR SUMMARY: (\d+) errors", p.stderr)
+            return time.monotonic() - t, (int(errs.group(1)) if errs else 0)
+
+        rows = [("plain", [], "plain"), ("zmq-guard mode=abort", [], "abort"),
+                ("helgrind", ["valgrind", "--tool=helgrind"], "plain"),
+                ("drd", ["valgrind", "--tool=drd"], "plain")]
+        print(f"\n## The same throughput program ({count} messages, inproc, whole process wall time)\n")
+        base = None
+        for label, prefix, mode in rows:
+            secs, errs = wall(prefix, mode)
+            base = base or secs
+            extra = f"  ({errs} errors reported on a correct program)" if prefix else ""
+            print(f"{label:22} {secs:8.2f} s  x{secs / base:7.1f}{extra}")
+
+
+def main():
+    args = parse_args()
+    b = Bench(args)
+    want = [s.strip() for s in args.only.split(",") if s.strip()]
+    t0 = time.monotonic()
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "")
+    except OSError:
+        pass
+    distro = ""
+    try:
+        with open("/etc/os-release") as f:
+            distro = next((l.split("=", 1)[1].strip().strip('"') for l in f if l.startswith("PRETTY_NAME")), "")
+    except OSError:
+        pass
+    print(f"# zmq-guard bench ({'full' if args.full else 'quick'}): {distro}, {os.cpu_count()} CPUs, {cpu}, "
+          f"kernel {platform.release()}")
+    print(f"# library {b.lib}")
+    for s in SECTIONS:
+        if s in want:
+            getattr(b, "section_" + s)()
+            sys.stdout.flush()
+    print(f"\n# total {time.monotonic() - t0:.0f} s")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(b.raw, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

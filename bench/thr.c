@@ -1,0 +1,100 @@
+// Throughput: one PULL socket in the main thread receives --count messages
+// of --size bytes from PUSH senders.
+//
+//   unshared (default): one sender thread that creates, uses and closes its
+//       own PUSH socket: the guard's owner path on both sides.
+//   --shared=N: N sender threads share one PUSH socket created by main.
+//       Plain libzmq breaks on this (the bug the guard catches); run it with
+//       --lock (a mutex around each send: the naive fix) or under
+//       ZMQ_GUARD_OPTIONS=mode=serialize.
+//
+// --api=send uses zmq_send/zmq_recv, --api=msg zmq_msg_send/zmq_msg_recv.
+// Prints one line: "thr msgs_per_s=... mb_per_s=... secs=...".
+#include <pthread.h>
+
+#include "bench_common.h"
+
+static void* g_ctx;
+static char g_ep[256];
+static long g_size, g_count;
+static int g_msg_api, g_lock;
+static void* g_shared;
+static int g_nshared;
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void send_one(void* s, char* buf) {
+  int rc;
+  if (g_lock) pthread_mutex_lock(&g_mu);
+  if (g_msg_api) {
+    zmq_msg_t m;
+    zmq_msg_init_size(&m, (size_t)g_size);
+    memcpy(zmq_msg_data(&m), buf, (size_t)g_size);
+    rc = zmq_msg_send(&m, s, 0);
+    if (rc < 0) zmq_msg_close(&m);
+  } else {
+    rc = zmq_send(s, buf, (size_t)g_size, 0);
+  }
+  if (g_lock) pthread_mutex_unlock(&g_mu);
+  if (rc < 0) bench_die("send");
+}
+
+static void* sender(void* arg) {
+  long n = (long)(intptr_t)arg;
+  char* buf = calloc(1, (size_t)g_size + 1);
+  void* s = g_shared;
+  if (!s) {
+    s = zmq_socket(g_ctx, ZMQ_PUSH);
+    if (!s || zmq_connect(s, g_ep) != 0) bench_die("sender connect");
+  }
+  for (long i = 0; i < n; i++) send_one(s, buf);
+  if (!g_shared) zmq_close(s);
+  free(buf);
+  return NULL;
+}
+
+int main(int argc, char** argv) {
+  const char* transport = bench_arg(argc, argv, "transport", "inproc");
+  g_size = bench_arg_long(argc, argv, "size", 8);
+  g_count = bench_arg_long(argc, argv, "count", 1000000);
+  g_msg_api = strcmp(bench_arg(argc, argv, "api", "msg"), "msg") == 0;
+  g_nshared = (int)bench_arg_long(argc, argv, "shared", 0);
+  g_lock = bench_arg(argc, argv, "lock", NULL) != NULL;
+
+  g_ctx = zmq_ctx_new();
+  void* pull = zmq_socket(g_ctx, ZMQ_PULL);
+  if (!pull) bench_die("zmq_socket");
+  int hwm = 0;  // unbounded queues, as in libzmq's perf tools at high rates
+  zmq_setsockopt(pull, ZMQ_RCVHWM, &hwm, sizeof hwm);
+  bench_bind(pull, transport, "thr", g_ep, sizeof g_ep);
+
+  int nthreads = g_nshared > 0 ? g_nshared : 1;
+  if (g_nshared > 0) {
+    g_shared = zmq_socket(g_ctx, ZMQ_PUSH);
+    if (!g_shared || zmq_connect(g_shared, g_ep) != 0) bench_die("shared connect");
+  }
+  pthread_t th[64];
+  if (nthreads > 64) nthreads = 64;
+  long per = g_count / nthreads;
+  g_count = per * nthreads;
+  for (int i = 0; i < nthreads; i++) pthread_create(&th[i], NULL, sender, (void*)(intptr_t)per);
+
+  char* buf = malloc((size_t)g_size + 1);
+  double start = 0;
+  zmq_msg_t m;
+  zmq_msg_init(&m);
+  for (long i = 0; i < g_count; i++) {
+    int rc = g_msg_api ? zmq_msg_recv(&m, pull, 0) : zmq_recv(pull, buf, (size_t)g_size, 0);
+    if (rc != (int)g_size) bench_die("recv");
+    if (i == 0) start = bench_now();  // as local_thr: from the first message on
+  }
+  double secs = bench_now() - start;
+  zmq_msg_close(&m);
+  for (int i = 0; i < nthreads; i++) pthread_join(th[i], NULL);
+  if (g_shared) zmq_close(g_shared);
+  zmq_close(pull);
+  zmq_ctx_term(g_ctx);
+  free(buf);
+  double rate = (double)(g_count - 1) / secs;
+  printf("thr msgs_per_s=%.0f mb_per_s=%.2f secs=%.4f\n", rate, rate * (double)g_size / 1e6, secs);
+  return 0;
+}

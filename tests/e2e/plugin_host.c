@@ -1,0 +1,41 @@
+// A host program that does not link libzmq: it dlopen()s a plugin with
+// RTLD_LOCAL, so libzmq (or a renamed private copy of it) is loaded only in
+// the plugin's private namespace, out of the guard's RTLD_NEXT reach.
+//
+//   plugin_host PLUGIN.so share|ok
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <link.h>
+#include <stdio.h>
+#include <string.h>
+
+static int list_libzmq(struct dl_phdr_info* info, size_t size, void* data) {
+  (void)size;
+  (void)data;
+  const char* base = strrchr(info->dlpi_name, '/');
+  base = base ? base + 1 : info->dlpi_name;
+  if (strncmp(base, "libzmq", 6) == 0 && strncmp(base, "libzmqguard", 11) != 0) printf("loaded: %s\n", base);
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    fprintf(stderr, "usage: plugin_host PLUGIN.so share|ok\n");
+    return 2;
+  }
+  void* h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    fprintf(stderr, "plugin_host: %s\n", dlerror());
+    return 3;
+  }
+  dl_iterate_phdr(list_libzmq, NULL);
+  fflush(stdout);
+  int (*run)(const char*) = (int (*)(const char*))dlsym(h, "plugin_run");
+  if (!run) {
+    fprintf(stderr, "plugin_host: %s\n", dlerror());
+    return 3;
+  }
+  int rc = run(argv[2]);
+  printf("plugin returned %d\n", rc);
+  return rc;
+}

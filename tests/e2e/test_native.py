@@ -1,0 +1,497 @@
+"""End-to-end scenarios: native programs (C with libzmq, C++ with cppzmq,
+C with czmq) run under the real zmq-guard wrapper.  Misuse must be reported
+with the user's own functions in the stacks; correct programs must run
+exactly as without the guard: exit status 0 and not a word from it."""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+
+import pytest
+
+import guardtest as gt
+from guardtest import functions, program, run
+
+ABORTED = -signal.SIGABRT  # the wrapper exec()s the program: its death is ours
+LIBZMQ = "/usr/lib/x86_64-linux-gnu/libzmq.so.5"
+
+
+def has_fn(frames, name):
+    """True when a frame's function is `name` (C) or starts with `name(`
+    (a demangled C++ function with its parameters)."""
+    for fn in functions(frames):
+        if fn == name or fn.startswith(name + "(") or fn.endswith("::" + name) or ("::" + name + "(") in fn:
+            return True
+    return False
+
+
+def assert_silent(r, stdout_has=None):
+    assert not r.timed_out, r
+    assert r.returncode == 0, r
+    assert "zmq-guard" not in r.stderr, r
+    assert r.findings == [], r
+    if stdout_has:
+        assert stdout_has in r.stdout, r
+
+
+def only_finding(r, kind):
+    assert not r.timed_out, r
+    assert r.kinds() == [kind], r
+    return r.findings[0]
+
+
+# ---------------------------------------------------------------- misuse
+
+def test_shared_dealer_abort_reports_and_stops():
+    r = run([program("shared_dealer")])
+    assert r.returncode == ABORTED, r
+    assert "received" not in r.stdout, r  # stopped at the first foreign call
+    f = only_finding(r, "cross_thread")
+    assert f["severity"] == "ERROR"
+    assert f["mode"] == "abort" and f["policy"] == "handoff"
+    assert f["call"] == "zmq_recv"
+    assert f["socket_type"] == "DEALER"
+    assert f["endpoints"] == ["connect inproc://echo"]
+    assert re.fullmatch(r"0x[0-9a-f]+", f["socket"])
+    assert has_fn(f["stack"], "receiver"), f["stack"]
+    assert has_fn(f["owner_stack"], "sender"), f["owner_stack"]
+    assert has_fn(f["created_stack"], "main"), f["created_stack"]
+    assert f["thread"]["name"] == "receiver" and f["thread"]["running"] is True
+    assert f["owner"]["name"] == "sender" and f["owner"]["running"] is True
+    assert f["creator"]["name"] == "shared_dealer"
+    assert f["python_stack"] is None
+    frame = [x for x in f["stack"] if x["function"] == "receiver"][0]
+    assert frame["file"].endswith("shared_dealer.c") and frame["line"] > 0
+
+    err = r.stderr
+    assert re.search(r"^={60,}$", err, re.M), err
+    assert re.search(r"^==\d+==ERROR: zmq-guard: cross_thread: socket used by a thread that does not own it$",
+                     err, re.M), err
+    assert re.search(r"socket 0x[0-9a-f]+ \(DEALER, #\d+\), connect inproc://echo", err), err
+    assert re.search(r'thread T\d+ \(tid \d+, "receiver", running\) calls zmq_recv:', err), err
+    assert re.search(r"#0 0x[0-9a-f]+ in receiver .*shared_dealer\.c:\d+", err), err
+    assert re.search(r'owner: thread T\d+ \(tid \d+, "sender", running\), which took the socket with zmq_send here:',
+                     err), err
+    assert re.search(r"in sender .*shared_dealer\.c:\d+", err), err
+    assert re.search(r"socket created by thread T\d+ .*here:\n\s+#0 0x[0-9a-f]+ in main .*shared_dealer\.c:\d+",
+                     err), err
+    assert re.search(r"^HINT: ", err, re.M), err
+    assert re.search(r"^SUMMARY: zmq-guard: cross_thread zmq_recv on DEALER socket 0x[0-9a-f]+ by T\d+ "
+                     r"\(owner T\d+\) in receiver shared_dealer\.c:\d+$", err, re.M), err
+    # The text and the JSON describe the same socket.
+    assert f["socket"] in err
+
+
+def test_shared_dealer_warn_reports_once_and_goes_on():
+    r = run([program("shared_dealer")], ["--mode=warn"])
+    assert r.returncode == 66, r
+    assert "received 5" in r.stdout and "done" in r.stdout, r
+    f = only_finding(r, "cross_thread")
+    assert f["severity"] == "WARNING" and f["mode"] == "warn"
+    assert has_fn(f["stack"], "receiver") and has_fn(f["owner_stack"], "sender")
+    assert re.search(r"^==\d+==WARNING: zmq-guard: cross_thread:", r.stderr, re.M), r
+    assert r.stderr.count("SUMMARY: zmq-guard:") == 1, r
+
+
+def test_warn_exitcode_option():
+    r = run([program("shared_dealer")], ["--mode=warn", "--exitcode=42"])
+    assert r.returncode == 42, r
+    assert r.kinds() == ["cross_thread"], r
+
+
+def test_close_while_another_thread_is_blocked_in_recv():
+    r = run([program("close_in_use")])
+    assert r.returncode == ABORTED, r
+    assert "closed" not in r.stdout, r
+    f = only_finding(r, "close_while_in_use")
+    assert f["call"] == "zmq_close" and f["socket_type"] == "PULL"
+    assert has_fn(f["stack"], "main"), f["stack"]
+    assert f["owner"]["name"] == "blocked"
+    assert f["owner_role"] == "owner, inside a call on it", f
+    assert has_fn(f["owner_stack"], "blocked_receiver"), f["owner_stack"]
+    assert re.search(r'owner, inside a call on it: thread T\d+ \(tid \d+, "blocked", running\)', r.stderr), r
+    assert "close_while_in_use" in r.stderr
+
+
+def test_use_after_close_warn_returns_enotsock():
+    r = run([program("use_after_close")], ["--mode=warn"])
+    assert r.returncode == 66, r
+    assert "rc=-1 errno=ENOTSOCK" in r.stdout, r
+    assert "done" in r.stdout, r
+    f = only_finding(r, "use_after_close")
+    assert f["call"] == "zmq_send" and f["socket_type"] == "PUSH"
+    assert has_fn(f["stack"], "send_late"), f["stack"]
+    assert has_fn(f["created_stack"], "main"), f["created_stack"]
+    assert "SUMMARY: zmq-guard: use_after_close zmq_send" in r.stderr, r
+
+
+def test_use_after_close_abort():
+    r = run([program("use_after_close")])
+    assert r.returncode == ABORTED, r
+    assert "rc=" not in r.stdout, r
+    f = only_finding(r, "use_after_close")
+    assert has_fn(f["stack"], "send_late")
+
+
+def test_sharing_under_own_mutex_is_reported_by_handoff():
+    r = run([program("own_mutex")])
+    assert r.returncode == ABORTED, r
+    f = only_finding(r, "cross_thread")
+    assert f["socket_type"] == "DEALER"
+    assert f["call"] in ("zmq_send", "zmq_recv")
+    assert has_fn(f["stack"], "locked_worker") and has_fn(f["owner_stack"], "locked_worker")
+    assert {f["thread"]["name"], f["owner"]["name"]} == {"worker-a", "worker-b"}
+
+
+def test_sharing_under_own_mutex_is_silent_under_overlap():
+    assert_silent(run([program("own_mutex")], ["--policy=overlap"]), "done")
+
+
+def test_strict_policy_reports_use_after_owner_exit_despite_reused_pthread_t():
+    r = run([program("strict_reuse")], ["--policy=strict", "--mode=warn"])
+    assert r.returncode == 66, r
+    assert "received 2" in r.stdout, r
+    f = only_finding(r, "cross_thread")
+    assert f["policy"] == "strict"
+    assert f["call"] == "zmq_send" and f["socket_type"] == "PUSH"
+    assert has_fn(f["stack"], "second_user"), f["stack"]
+    assert has_fn(f["created_stack"], "first_owner"), f["created_stack"]
+    assert f["owner"]["running"] is False, f["owner"]
+    assert f["owner"]["name"] == "first"
+    assert f["thread"]["name"] == "second"
+    assert re.search(r'owner: thread T\d+ \(tid \d+, "first", exited\)', r.stderr), r
+
+
+def test_handoff_lets_a_socket_move_on_after_its_owner_exited():
+    r = run([program("strict_reuse")])
+    assert_silent(r, "received 2")
+
+
+def test_short_overlapping_calls_are_caught():
+    r = run([program("busy_pub")])
+    assert r.returncode == ABORTED, r
+    assert "done" not in r.stdout
+    assert len(r.findings) == 1, r
+    f = r.findings[0]
+    assert f["kind"] in ("concurrent_call", "cross_thread"), f
+    assert f["call"] == "zmq_send" and f["socket_type"] == "PUB"
+    assert has_fn(f["stack"], "publisher"), f["stack"]
+
+
+def test_short_overlapping_calls_are_caught_under_overlap():
+    r = run([program("busy_pub")], ["--policy=overlap"])
+    assert r.returncode == ABORTED, r
+    f = only_finding(r, "concurrent_call")
+    assert f["socket_type"] == "PUB"
+    assert has_fn(f["stack"], "publisher"), f["stack"]
+    assert f["owner_role"], f
+
+
+def test_cppzmq_shared_socket():
+    r = run([program("cppzmq_shared")])
+    assert r.returncode == ABORTED, r
+    f = only_finding(r, "cross_thread")
+    assert f["call"] == "zmq_msg_recv" and f["socket_type"] == "DEALER"
+    assert has_fn(f["stack"], "cpp_receiver"), functions(f["stack"])
+    assert has_fn(f["owner_stack"], "cpp_sender"), functions(f["owner_stack"])
+    assert has_fn(f["created_stack"], "main"), functions(f["created_stack"])
+    # cppzmq's header code is compiled into the program: the summary may name
+    # zmq::socket_t::recv; the stack shows the user's function below it.
+    assert re.search(r"^SUMMARY: zmq-guard: cross_thread zmq_msg_recv on DEALER socket 0x[0-9a-f]+ by T\d+ ", r.stderr,
+                     re.M), r
+    assert re.search(r"#\d+ 0x[0-9a-f]+ in cpp_receiver\(zmq::socket_t&\) .*cppzmq_shared\.cpp:\d+", r.stderr), r
+
+
+def test_cppzmq_shared_socket_warn():
+    r = run([program("cppzmq_shared")], ["--mode=warn"])
+    assert r.returncode == 66, r
+    assert "received 3" in r.stdout, r
+    assert r.kinds() == ["cross_thread"], r
+
+
+def test_czmq_shared_socket():
+    r = run([program("czmq_shared")])
+    assert r.returncode == ABORTED, r
+    f = only_finding(r, "cross_thread")
+    assert f["call"] == "zmq_recvmsg" and f["socket_type"] == "DEALER"  # czmq's deprecated API
+    assert has_fn(f["stack"], "zstr_recv") and has_fn(f["stack"], "czmq_receiver"), f["stack"]
+    assert has_fn(f["owner_stack"], "czmq_sender"), f["owner_stack"]
+    assert has_fn(f["created_stack"], "main"), f["created_stack"]
+
+
+def test_czmq_shared_socket_warn_reports_only_the_sharing():
+    # libzmq's zmq_recvmsg calls zmq_msg_recv through its own exported API:
+    # that nested call is part of the same call, not a second thread.
+    r = run([program("czmq_shared")], ["--mode=warn"])
+    assert r.returncode == 66, r
+    assert "received ping" in r.stdout, r
+    assert r.kinds() == ["cross_thread"], r
+
+
+# ---------------------------------------------------------------- correct
+
+@pytest.mark.parametrize("name,expect", [
+    ("main_only", "done"),
+    ("per_thread", "received 400"),
+    ("handoff_ctx_term", "recv during term: ETERM"),
+    ("shutdown_block", "recv: -1 ETERM"),
+    ("owner_exit_close", "done"),
+    ("thread_safe", "received 600"),
+    ("monitor", "events seen"),
+    ("proxy", "replies 20"),
+    ("czmq_actor", "round trips 10"),
+    ("handle_reuse", "reused yes"),
+    ("poll_owner", "round trips 50"),
+    ("cppzmq_ok", "replies 20"),
+])
+def test_correct_program_is_silent(name, expect):
+    assert_silent(run([program(name)]), expect)
+
+
+@pytest.mark.parametrize("name,expect", [
+    ("main_only", "done"),
+    ("per_thread", "received 400"),
+    ("thread_safe", "received 600"),
+    ("cppzmq_ok", "replies 20"),
+])
+def test_creator_only_program_is_silent_under_strict(name, expect):
+    assert_silent(run([program(name)], ["--policy=strict"]), expect)
+
+
+def test_strict_reports_a_hand_off():
+    # What handoff accepts (main binds, a new thread uses and closes), strict
+    # does not: the creator owns the socket for good.
+    r = run([program("handoff_ctx_term")], ["--policy=strict", "--mode=warn"])
+    assert r.returncode == 66, r
+    assert "recv during term: ETERM" in r.stdout, r
+    assert r.kinds() == ["cross_thread", "cross_thread"], r  # one per socket
+    assert sorted(f["socket_type"] for f in r.findings) == ["REP", "REQ"]
+    for f in r.findings:
+        assert has_fn(f["stack"], "adopter") and has_fn(f["created_stack"], "main"), f
+        assert f["owner"]["name"] == "handoff_ctx_ter"  # the creator (names are cut at 15)
+
+
+# ---------------------------------------------------------------- private namespaces
+
+def plugin():
+    return program("libshare_plugin.so")
+
+
+def test_plugin_loaded_rtld_local_is_guarded():
+    r = run([program("plugin_host"), plugin(), "share"])
+    assert "loaded: libzmq.so.5" in r.stdout, r
+    assert r.returncode == ABORTED, r
+    f = only_finding(r, "cross_thread")
+    assert f["call"] == "zmq_recv" and f["socket_type"] == "DEALER"
+    assert has_fn(f["stack"], "plugin_receiver"), f["stack"]
+    assert has_fn(f["owner_stack"], "plugin_sender"), f["owner_stack"]
+    assert has_fn(f["created_stack"], "plugin_run"), f["created_stack"]
+
+
+def test_plugin_loaded_rtld_local_correct_is_silent():
+    r = run([program("plugin_host"), plugin(), "ok"])
+    assert "loaded: libzmq.so.5" in r.stdout, r
+    assert_silent(r, "plugin returned 0")
+
+
+@pytest.fixture
+def renamed_plugin(tmp_path):
+    """A wheel-like layout: the plugin needs libzmq-abc123.so.5, a renamed
+    copy of Debian's libzmq in a private directory found through its rpath."""
+    private = tmp_path / "plugin.libs"
+    private.mkdir()
+    lib = private / "libzmq-abc123.so.5"
+    shutil.copy(os.path.realpath(LIBZMQ), lib)
+    subprocess.run(["patchelf", "--set-soname", "libzmq-abc123.so.5", str(lib)], check=True)
+    plug = tmp_path / "libshare_plugin.so"
+    shutil.copy(plugin(), plug)
+    subprocess.run(["patchelf", "--replace-needed", "libzmq.so.5", "libzmq-abc123.so.5", str(plug)], check=True)
+    subprocess.run(["patchelf", "--set-rpath", "$ORIGIN/plugin.libs", str(plug)], check=True)
+    needed = subprocess.run(["readelf", "-d", str(plug)], capture_output=True, text=True, check=True).stdout
+    assert "[libzmq-abc123.so.5]" in needed and "[libzmq.so.5]" not in needed
+    return str(plug)
+
+
+def test_renamed_private_libzmq_copy_is_guarded(renamed_plugin):
+    r = run([program("plugin_host"), renamed_plugin, "share"])
+    # Only the private copy is in the process: nothing to find by name.
+    assert re.findall(r"^loaded: (.*)$", r.stdout, re.M) == ["libzmq-abc123.so.5"], r
+    assert r.returncode == ABORTED, r
+    f = only_finding(r, "cross_thread")
+    assert f["call"] == "zmq_recv" and f["socket_type"] == "DEALER"
+    assert has_fn(f["stack"], "plugin_receiver") and has_fn(f["owner_stack"], "plugin_sender"), f
+
+
+def test_renamed_private_libzmq_copy_correct_is_silent(renamed_plugin):
+    r = run([program("plugin_host"), renamed_plugin, "ok"])
+    assert re.findall(r"^loaded: (.*)$", r.stdout, re.M) == ["libzmq-abc123.so.5"], r
+    assert_silent(r, "plugin returned 0")
+
+
+def test_socket_made_by_an_early_constructor_correct_is_silent():
+    r = run([program("early_main"), "ok"])
+    assert r.returncode == 0, r
+    assert "early constructor: creating a socket" in r.stderr, r
+    assert "zmq-guard" not in r.stderr, r
+    assert r.findings == [], r
+    assert "done" in r.stdout
+
+
+def test_socket_made_by_an_early_constructor_shared_is_reported():
+    r = run([program("early_main"), "share"])
+    assert r.returncode == ABORTED, r
+    f = only_finding(r, "cross_thread")
+    assert f["call"] == "zmq_recv" and f["socket_type"] == "DEALER"
+    assert f["endpoints"] == ["connect inproc://early"], f
+    assert has_fn(f["stack"], "early_receiver"), f["stack"]
+    assert has_fn(f["owner_stack"], "early_sender"), f["owner_stack"]
+    assert has_fn(f["created_stack"], "early_constructor"), f["created_stack"]
+
+
+def test_early_constructor_runs_before_the_guard_is_set_up():
+    # What makes the two tests above meaningful: the library's constructor
+    # makes its zmq calls before the guard's constructor has run.
+    r = run([program("early_main"), "ok"], ["--verbose"])
+    assert r.returncode == 0, r
+    lines = r.stderr.splitlines()
+    early = [i for i, l in enumerate(lines) if l.startswith("early constructor")]
+    active = [i for i, l in enumerate(lines) if re.match(r"zmq-guard \S+: active", l)]
+    assert early and active and early[0] < active[0], r
+    assert r.findings == [], r
+
+
+def test_preinit_array_zmq_calls_correct_is_silent():
+    r = run([program("preinit"), "ok"])
+    assert r.returncode == 0, r
+    assert r.stderr.strip() == "preinit: creating a socket", r
+    assert r.findings == [] and "done" in r.stdout, r
+
+
+def test_preinit_array_socket_shared_is_reported_with_the_options_given():
+    # Calls from .preinit_array run before libc has set `environ`: the
+    # guard must still see ZMQ_GUARD_OPTIONS (here mode=warn, json_path).
+    r = run([program("preinit"), "share"], ["--mode=warn"])
+    assert r.returncode == 66, r
+    assert "done" in r.stdout, r
+    f = only_finding(r, "cross_thread")
+    assert f["mode"] == "warn" and f["severity"] == "WARNING", f
+    assert f["call"] == "zmq_recv" and f["endpoints"] == ["connect inproc://preinit"], f
+    assert has_fn(f["stack"], "preinit_receiver") and has_fn(f["owner_stack"], "preinit_sender"), f
+    assert has_fn(f["created_stack"], "preinit_zmq"), f["created_stack"]
+
+
+# ---------------------------------------------------------------- the wrapper and options
+
+def wrapper(*args, env=None, timeout=30):
+    full_env = dict(os.environ)
+    full_env.pop("ZMQ_GUARD_OPTIONS", None)
+    full_env.pop("LD_PRELOAD", None)
+    full_env.update(env or {})
+    return subprocess.run([gt.WRAPPER] + list(args), env=full_env, timeout=timeout,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_help_exits_zero():
+    p = wrapper("--help")
+    assert p.returncode == 0, p
+    assert "usage:" in p.stdout and "--mode" in p.stdout, p
+
+
+def test_unknown_flag_exits_2_before_running(tmp_path):
+    marker = tmp_path / "ran"
+    p = wrapper("--bogus", "--", "touch", str(marker))
+    assert p.returncode == 2, p
+    assert "bogus" in p.stderr and "usage:" in p.stderr, p
+    assert not marker.exists()
+
+
+def test_bad_mode_exits_2(tmp_path):
+    marker = tmp_path / "ran"
+    p = wrapper("--mode=bogus", "--", "touch", str(marker))
+    assert p.returncode == 2, p
+    assert "bogus" in p.stderr, p
+    assert not marker.exists()
+
+
+def test_unknown_key_in_environment_is_one_line_and_guard_still_runs():
+    r = run([program("shared_dealer")], ["--mode=warn"], env={"ZMQ_GUARD_OPTIONS": "no_such_key=1"})
+    lines = [l for l in r.stderr.splitlines() if "no_such_key" in l]
+    assert len(lines) == 1, r
+    assert "zmq-guard" in lines[0], r
+    assert r.returncode == 66, r
+    assert r.kinds() == ["cross_thread"], r
+
+
+def test_unknown_key_on_a_correct_program_prints_only_that_line():
+    r = run([program("main_only")], env={"ZMQ_GUARD_OPTIONS": "no_such_key=1"})
+    assert r.returncode == 0, r
+    assert r.findings == []
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no_such_key" in lines[0], r
+
+
+def test_unwritable_log_path_falls_back_to_stderr():
+    bad = "/nonexistent/dir/x.log"
+    r = run([program("shared_dealer")], ["--mode=warn", "--log-path=" + bad])
+    assert r.returncode == 66, r
+    assert len([l for l in r.stderr.splitlines() if bad in l]) == 1, r
+    assert re.search(r"^SUMMARY: zmq-guard: cross_thread zmq_recv", r.stderr, re.M), r
+    assert r.kinds() == ["cross_thread"], r
+
+
+def test_log_path_receives_the_text_report(tmp_path):
+    log = tmp_path / "guard.log"
+    r = run([program("shared_dealer")], ["--mode=warn", "--log-path=" + str(log)])
+    assert r.returncode == 66, r
+    assert "zmq-guard" not in r.stderr, r
+    text = log.read_text()
+    assert re.search(r"^SUMMARY: zmq-guard: cross_thread zmq_recv .* in receiver", text, re.M), text
+
+
+def test_json_path_expands_pid(tmp_path):
+    pattern = str(tmp_path / "findings.%p.json")
+    r = run([program("shared_dealer")], ["--mode=warn", "--json-path=" + pattern], json_report=False)
+    assert r.returncode == 66, r
+    files = os.listdir(tmp_path)
+    assert len(files) == 1, files
+    m = re.fullmatch(r"findings\.(\d+)\.json", files[0])
+    assert m, files
+    with open(tmp_path / files[0]) as fh:
+        objs = [json.loads(l) for l in fh if l.strip()]
+    assert [o["kind"] for o in objs] == ["cross_thread"]
+    assert objs[0]["pid"] == int(m.group(1))
+    banner_pid = re.search(r"^==(\d+)==WARNING", r.stderr, re.M).group(1)
+    assert banner_pid == m.group(1)
+
+
+# ---------------------------------------------------------------- the library's structure
+
+def api_def_names():
+    path = os.path.join(gt.SOURCE_ROOT, "src", "interpose", "api.def")
+    names = []
+    with open(path) as fh:
+        for line in fh:
+            m = re.match(r"\s*ZG_(?:SOCK|CALL)\(\s*[^,]+?,\s*(\w+)\s*,", line)
+            if m:
+                names.append(m.group(1))
+    return names
+
+
+def test_exports_are_exactly_the_api_table():
+    names = api_def_names()
+    assert len(names) > 30 and len(set(names)) == len(names), names
+    out = subprocess.run(["nm", "-D", "--defined-only", gt.LIB], capture_output=True, text=True, check=True).stdout
+    exported = {l.split()[-1].split("@")[0] for l in out.splitlines() if l.strip()}
+    assert exported == set(names) | {"zmq_guard_version", "zmq_guard_release"}, \
+        (exported - set(names), set(names) - exported)
+
+
+def test_library_needs_nothing_but_libc():
+    out = subprocess.run(["readelf", "-d", gt.LIB], capture_output=True, text=True, check=True).stdout
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.*)\]", out)
+    assert needed, out
+    for lib in needed:
+        for banned in ("libzmq", "libstdc++", "libunwind", "libdw", "libgcc_s"):
+            assert banned not in lib, needed

@@ -1,0 +1,70 @@
+"""One DEALER shared by two Python threads: `receiver` blocks in recv (it
+owns the socket), then `sender` sends on it.  With --spin a third thread
+busy-loops in Python the whole time, competing for the GIL."""
+import sys
+import threading
+import time
+
+import zmq
+
+
+def mapped_libzmq():
+    paths = set()
+    for line in open("/proc/self/maps"):
+        path = line.split()[-1]
+        if "/libzmq" in path and "guard" not in path:
+            paths.add(path)
+    return sorted(paths)
+
+
+def receiver(sock):
+    sock.recv()  # @recv
+
+
+def sender(sock):
+    sock.send(b"hello")  # @send
+
+
+def spinner(stop):
+    n = 0
+    while not stop.is_set():
+        n += 1
+
+
+def wait_until_blocked(thread, line):
+    # The receiver's frame sits on the recv line once it is inside the call.
+    while True:
+        frame = sys._current_frames().get(thread.ident)
+        if frame is not None and frame.f_lineno == line:
+            break
+        time.sleep(0.01)
+    time.sleep(0.2)
+
+
+def main():
+    ctx = zmq.Context()
+    router = ctx.socket(zmq.ROUTER)
+    router.bind("inproc://echo")
+    dealer = ctx.socket(zmq.DEALER)  # @create
+    dealer.connect("inproc://echo")
+    stop = threading.Event()
+    if "--spin" in sys.argv:
+        threading.Thread(target=spinner, args=(stop,), name="spinner", daemon=True).start()
+    rx = threading.Thread(target=receiver, args=(dealer,), name="rx-thread")
+    rx.start()
+    wait_until_blocked(rx, receiver.__code__.co_firstlineno + 1)
+    tx = threading.Thread(target=sender, args=(dealer,), name="tx-thread")
+    tx.start()
+    tx.join()
+    ident, msg = router.recv_multipart()
+    router.send_multipart([ident, msg])
+    rx.join()
+    stop.set()
+    for path in mapped_libzmq():
+        print("libzmq:", path)
+    dealer.close(linger=0)
+    router.close(linger=0)
+    ctx.term()
+
+
+main()  # @module

@@ -1,0 +1,280 @@
+"""Python scenarios with Debian's pyzmq, run through the real zmq-guard
+wrapper: misuse is reported with the script's own functions and lines and
+the Python thread names; correct programs run silently."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import guardtest
+from guardtest import PYTHON, run
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPTS = os.path.join(HERE, "scripts")
+WARN = ["--mode=warn"]
+NOT_CHECKED = "its sockets are not checked"
+
+
+def script(name):
+    return os.path.join(SCRIPTS, name)
+
+
+def line_of(name, marker):
+    """Line number of the `# @marker` comment in a script."""
+    with open(script(name)) as f:
+        for n, text in enumerate(f, 1):
+            if text.rstrip().endswith("# @" + marker):
+                return n
+    raise AssertionError("no @%s in %s" % (marker, name))
+
+
+def py_frames(frames, name):
+    """(function, line) of the frames of a python_stack in `name`."""
+    return [(f["function"], f["line"]) for f in frames or [] if f["file"].endswith("/" + name)]
+
+
+def plugin():
+    return os.path.join(guardtest.BUILD_ROOT, "tests", "python", "libzg_plugin.so")
+
+
+def one(res, kinds=("cross_thread", "concurrent_call")):
+    assert not res.timed_out, res
+    assert res.returncode == 66, res
+    assert res.findings, res
+    # One socket; under heavy load a race may add a second kind on it.
+    assert len({f["socket"] for f in res.findings}) == 1, res
+    f = res.findings[0]
+    assert f["kind"] in kinds, res
+    return f
+
+
+def assert_silent(res):
+    assert not res.timed_out, res
+    assert res.returncode == 0, res
+    assert res.findings == [], res
+    assert "zmq-guard" not in res.stderr, res
+    assert NOT_CHECKED not in res.stderr + res.stdout, res
+
+
+# --- misuse ---------------------------------------------------------------
+
+def check_shared_dealer(res, spin=False):
+    f = one(res)
+    name = "shared_dealer.py"
+    assert ("sender", line_of(name, "send")) in py_frames(f["python_stack"], name), res
+    assert ("receiver", line_of(name, "recv")) in py_frames(f["owner_python_stack"], name), res
+    created = py_frames(f["created_python_stack"], name)
+    assert ("main", line_of(name, "create")) in created, res
+    assert ("<module>", line_of(name, "module")) in created, res
+    assert f["thread"]["python_name"] == "tx-thread", res
+    assert f["owner"]["python_name"] == "rx-thread", res
+    assert f["creator"]["python_name"] == "MainThread", res
+    text = res.stderr
+    assert 'Python "tx-thread"' in text and 'Python "rx-thread"' in text, text
+    for title in ("Python traceback of this thread", "Python traceback where it took the socket",
+                  "Python traceback where it was created"):
+        assert title + " (most recent call last):" in text, text
+    assert 'shared_dealer.py", line %d, in sender' % line_of(name, "send") in text, text
+    assert 'shared_dealer.py", line %d, in receiver' % line_of(name, "recv") in text, text
+    assert 'shared_dealer.py", line %d, in main' % line_of(name, "create") in text, text
+    assert re.search(r"SUMMARY: zmq-guard: \w+ zmq_msg_send on DEALER .* in sender shared_dealer.py:%d"
+                     % line_of(name, "send"), text), text
+    return f
+
+
+def test_shared_dealer_reports_python_lines_and_names():
+    res = run([PYTHON, script("shared_dealer.py")], WARN)
+    check_shared_dealer(res)
+    assert "libzmq: /usr/lib/x86_64-linux-gnu/libzmq.so.5" in res.stdout, res
+
+
+def test_shared_dealer_abort_mode():
+    res = run([PYTHON, script("shared_dealer.py")])
+    assert res.returncode == -6, res  # SIGABRT at the culprit's call
+    assert "==ERROR: zmq-guard:" in res.stderr, res
+    assert "in sender shared_dealer.py:%d" % line_of("shared_dealer.py", "send") in res.stderr, res
+
+
+def test_names_while_another_thread_spins_in_python():
+    # A pure-Python busy loop gives the GIL up at every switch interval:
+    # the names are still read, and nothing waits for long.
+    res = run([PYTHON, script("shared_dealer.py"), "--spin"], WARN)
+    check_shared_dealer(res)
+
+
+def test_report_while_gil_is_held_for_seconds():
+    # The reporting thread runs Python without the GIL (inside ctypes); the
+    # main thread holds the GIL in one long regex.  The report must come
+    # out (names may be missing), with the reporter's own Python traceback.
+    res = run([PYTHON, script("gil_held.py"), plugin()], WARN, timeout=60)
+    f = one(res, ("cross_thread",))
+    name = "gil_held.py"
+    assert ("late_sender", line_of(name, "late")) in py_frames(f["python_stack"], name), res
+    assert "plugin_delayed_send" in guardtest.functions(f["stack"]), res
+    assert ("main", line_of(name, "own")) in py_frames(f["owner_python_stack"], name), res
+    assert ("main", line_of(name, "create")) in py_frames(f["created_python_stack"], name), res
+
+
+def test_report_from_a_thread_holding_the_gil():
+    # Were the names read by a helper thread, it could not get the GIL from
+    # the reporting thread, and they would be missing.
+    res = run([PYTHON, script("gil_setup.py")], WARN)
+    f = one(res, ("cross_thread",))
+    name = "gil_setup.py"
+    assert f["call"] == "zmq_setsockopt", res
+    assert f["thread"]["python_name"] == "MainThread", res
+    assert f["owner"]["python_name"] == "worker", res
+    assert ("main", line_of(name, "setsockopt")) in py_frames(f["python_stack"], name), res
+    assert ("worker", line_of(name, "own")) in py_frames(f["owner_python_stack"], name), res
+    assert ("main", line_of(name, "create")) in py_frames(f["created_python_stack"], name), res
+
+
+# --- pip wheel layout and two libzmq copies ----------------------------------
+
+WHEEL_LIB = "libzmq-zg5a1b2c.so.5"
+
+
+def readelf_needed(path):
+    out = subprocess.run(["readelf", "-d", path], stdout=subprocess.PIPE, text=True, check=True).stdout
+    return re.findall(r"\(NEEDED\).*\[(.*)\]", out)
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory):
+    """pyzmq laid out as its pip wheel is: the extensions link a renamed
+    private libzmq in pyzmq.libs/, found through their RPATH.  Built from
+    Debian's files with patchelf."""
+    import zmq  # Debian's, to find its files
+
+    site = tmp_path_factory.mktemp("wheel")
+    pkg = os.path.dirname(zmq.__file__)
+    shutil.copytree(pkg, site / "zmq", ignore=shutil.ignore_patterns("__pycache__"))
+    libs = site / "pyzmq.libs"
+    libs.mkdir()
+    system = os.path.realpath("/usr/lib/x86_64-linux-gnu/libzmq.so.5")
+    private = libs / WHEEL_LIB
+    shutil.copy(system, private)
+    subprocess.run(["patchelf", "--set-soname", WHEEL_LIB, str(private)], check=True)
+    patched = 0
+    for root, _, files in os.walk(site / "zmq"):
+        for fn in files:
+            if not fn.endswith(".so"):
+                continue
+            path = os.path.join(root, fn)
+            if "libzmq.so.5" not in readelf_needed(path):
+                continue
+            rel = os.path.relpath(libs, root)
+            # One change per run: combined with --set-rpath, the NEEDED entry
+            # stayed unchanged here (patchelf 0.14).
+            subprocess.run(["patchelf", "--replace-needed", "libzmq.so.5", WHEEL_LIB, path], check=True)
+            subprocess.run(["patchelf", "--set-rpath", "$ORIGIN/" + rel, path], check=True)
+            assert WHEEL_LIB in readelf_needed(path)
+            patched += 1
+    assert patched >= 5
+    return str(site)
+
+
+def test_wheel_layout_is_guarded(wheel):
+    res = run([PYTHON, script("shared_dealer.py")], WARN, env={"PYTHONPATH": wheel})
+    check_shared_dealer(res)
+    # The renamed private copy is what pyzmq used, and the system one was
+    # never loaded.
+    mapped = [l.split(" ", 1)[1] for l in res.stdout.splitlines() if l.startswith("libzmq: ")]
+    assert mapped == ["%s/pyzmq.libs/%s" % (wheel, WHEEL_LIB)], res
+
+
+def test_wheel_layout_correct_program_is_silent(wheel):
+    res = run([PYTHON, script("ok_apis.py"), "multipart"], WARN, env={"PYTHONPATH": wheel})
+    assert_silent(res)
+
+
+def test_two_libzmq_copies(wheel):
+    res = run([PYTHON, script("two_copies.py"), plugin()], WARN, env={"PYTHONPATH": wheel})
+    assert not res.timed_out, res
+    assert res.returncode == 66, res
+    mapped = [l.split(" ", 1)[1] for l in res.stdout.splitlines() if l.startswith("libzmq: ")]
+    assert any(p.endswith("/pyzmq.libs/" + WHEEL_LIB) for p in mapped), res
+    assert any(p.startswith("/usr/lib/x86_64-linux-gnu/libzmq.so.5") for p in mapped), res
+    # Each DEALER is reported (once per kind: under load a race can show
+    # both cross_thread and concurrent_call on one socket).
+    sockets = {}
+    for f in res.findings:
+        sockets.setdefault(f["socket"], []).append(f)
+    assert len(sockets) == 2, res
+
+    def python_side(fs):
+        return any({"py_sender", "py_receiver"} & {fn for fn, _ in py_frames(f["python_stack"], "two_copies.py")}
+                   for f in fs)
+
+    def native_side(fs):
+        return any({"plugin_sender", "plugin_receiver"} & set(guardtest.functions(f["stack"])) for f in fs)
+
+    groups = list(sockets.values())
+    assert sum(python_side(g) for g in groups) == 1, res
+    assert sum(native_side(g) for g in groups) == 1, res
+    assert all(f["socket_type"] == "DEALER" for f in res.findings), res
+
+
+# --- what the guard cannot see ------------------------------------------------
+
+def test_ctypes_libzmq_gets_one_notice():
+    res = run([PYTHON, script("ctypes_direct.py")], WARN)
+    assert res.returncode == 0, res
+    assert "ctypes ok" in res.stdout, res
+    lines = [l for l in res.stderr.splitlines() if l.startswith("zmq-guard:")]
+    assert len(lines) == 1, res
+    assert re.fullmatch(r"zmq-guard: libzmq \(/\S*libzmq\.so\.5\) was loaded with dlopen and used without going "
+                        r"through the guard \(ctypes, cffi\?\): its sockets are not checked", lines[0]), res
+
+
+def test_static_libzmq_gets_one_notice():
+    exe = guardtest.program("static_main")
+    res = run([exe], WARN)
+    assert res.returncode == 0, res
+    assert "static ok" in res.stdout, res
+    lines = [l for l in res.stderr.splitlines() if l.startswith("zmq-guard:")]
+    assert lines == ["zmq-guard: libzmq is linked statically into %s and cannot be interposed: "
+                     "its sockets are not checked" % os.path.realpath(exe)], res
+
+
+def test_no_notice_for_python_without_zmq():
+    res = run([PYTHON, "-c", "import ctypes, json; print('plain')"], WARN)
+    assert_silent(res)
+    res = run([PYTHON, "-c", "import zmq; print(zmq.zmq_version())"], WARN)
+    assert_silent(res)
+
+
+# --- correct programs are silent ---------------------------------------------
+
+OK_CASES = ["send_recv", "multipart", "string", "poller", "socket_poll", "asyncio", "term", "instance",
+            "gc_handoff", "copy_false"]
+
+
+@pytest.mark.parametrize("case", OK_CASES)
+def test_correct_program_is_silent(case):
+    res = run([PYTHON, script("ok_apis.py"), case], WARN)
+    assert_silent(res)
+    assert "ok " + case in res.stdout, res
+
+
+def test_copy_false_on_one_cpu():
+    # On one CPU the free callback sometimes runs on the sending thread.
+    res = run(["taskset", "-c", "0", PYTHON, script("ok_apis.py"), "copy_false"], WARN)
+    assert_silent(res)
+
+
+def test_copy_false_on_a_loaded_machine():
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        for cpus in (None, "0"):
+            argv = [PYTHON, script("ok_apis.py"), "copy_false"]
+            if cpus:
+                argv = ["taskset", "-c", cpus] + argv
+            res = run(argv, WARN)
+            assert_silent(res)
+    finally:
+        burner.kill()
+        burner.wait()

@@ -1,0 +1,358 @@
+/* Programs that share one socket between threads, for mode=serialize.
+ *
+ *   ser_stress echo THREADS MESSAGES   threads share one DEALER talking to a
+ *                                      ROUTER echo peer; every reply counted
+ *   ser_stress multipart THREADS MESSAGES   3-part messages, each reply whole
+ *   ser_stress recv_first              a thread blocks in recv before another
+ *                                      thread sends the request
+ *   ser_stress timeouts                RCVTIMEO, ZMQ_DONTWAIT, SNDTIMEO at HWM
+ *   ser_stress eterm                   a thread blocked in recv on a shared
+ *                                      socket wakes with ETERM on shutdown
+ *   ser_stress poll THREADS MESSAGES   zmq_poll on a shared socket, one poller
+ *                                      waiting before the request is sent
+ *   ser_stress unshared MESSAGES       one thread per socket (prints nothing)
+ *
+ * Exit status 0 when every check holds; a message on stderr and 1 otherwise. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define CHECK(cond)                                                                      \
+  do {                                                                                   \
+    if (!(cond)) {                                                                       \
+      fprintf(stderr, "check failed: %s (%s:%d, errno %s)\n", #cond, __FILE__, __LINE__, \
+              zmq_strerror(errno));                                                      \
+      exit(1);                                                                           \
+    }                                                                                    \
+  } while (0)
+
+static void* g_ctx;
+static void* g_dealer;
+static int g_threads, g_messages;
+static unsigned char* g_seen; /* one byte per request id */
+static pthread_mutex_t g_seen_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* The peer: a ROUTER that sends every message straight back, all parts. */
+static void* echo_server(void* arg) {
+  void* router = arg;
+  for (;;) {
+    zmq_msg_t part;
+    int more = 1, n = 0;
+    zmq_msg_t parts[8];
+    while (more) {
+      zmq_msg_init(&part);
+      if (zmq_msg_recv(&part, router, 0) < 0) {
+        CHECK(errno == ETERM);
+        zmq_msg_close(&part);
+        for (int i = 0; i < n; i++) zmq_msg_close(&parts[i]);
+        zmq_close(router);
+        return NULL;
+      }
+      more = zmq_msg_more(&part);
+      CHECK(n < 8);
+      parts[n++] = part;
+    }
+    for (int i = 0; i < n; i++) CHECK(zmq_msg_send(&parts[i], router, i + 1 < n ? ZMQ_SNDMORE : 0) >= 0);
+  }
+}
+
+static pthread_t start_echo(const char* endpoint) {
+  void* router = zmq_socket(g_ctx, ZMQ_ROUTER);
+  CHECK(router);
+  int linger = 0;
+  zmq_setsockopt(router, ZMQ_LINGER, &linger, sizeof linger);
+  CHECK(zmq_bind(router, endpoint) == 0);
+  pthread_t t;
+  pthread_create(&t, NULL, echo_server, router);
+  return t;
+}
+
+static void* shared_dealer(const char* endpoint) {
+  void* d = zmq_socket(g_ctx, ZMQ_DEALER);
+  CHECK(d);
+  int linger = 0;
+  zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
+  CHECK(zmq_connect(d, endpoint) == 0);
+  return d;
+}
+
+static void mark_seen(int id) {
+  CHECK(id >= 0 && id < g_threads * g_messages);
+  pthread_mutex_lock(&g_seen_mu);
+  CHECK(g_seen[id] == 0); /* never duplicated */
+  g_seen[id] = 1;
+  pthread_mutex_unlock(&g_seen_mu);
+}
+
+static void* echo_worker(void* arg) {
+  int me = (int)(long)arg;
+  for (int i = 0; i < g_messages; i++) {
+    int id = me * g_messages + i;
+    CHECK(zmq_send(g_dealer, &id, sizeof id, 0) == sizeof id);
+    int got = -1;
+    CHECK(zmq_recv(g_dealer, &got, sizeof got, 0) == sizeof got);
+    mark_seen(got); /* the reply may be another thread's: every one counts once */
+  }
+  return NULL;
+}
+
+static void* multipart_worker(void* arg) {
+  int me = (int)(long)arg;
+  for (int i = 0; i < g_messages; i++) {
+    int id = me * g_messages + i;
+    char part[3][32];
+    for (int k = 0; k < 3; k++) {
+      int len = snprintf(part[k], sizeof part[k], "%d/%d", id, k);
+      CHECK(zmq_send(g_dealer, part[k], len, k < 2 ? ZMQ_SNDMORE : 0) == len);
+    }
+    char got[3][32];
+    int rid = -1;
+    for (int k = 0; k < 3; k++) {
+      int n = zmq_recv(g_dealer, got[k], sizeof got[k] - 1, 0);
+      CHECK(n > 0);
+      got[k][n] = 0;
+      int more = 0;
+      size_t len = sizeof more;
+      CHECK(zmq_getsockopt(g_dealer, ZMQ_RCVMORE, &more, &len) == 0);
+      if (more != (k < 2)) fprintf(stderr, "k=%d more=%d got=%s\n", k, more, got[k]);
+      CHECK(more == (k < 2)); /* exactly three parts */
+      int pid = -1, pk = -1;
+      CHECK(sscanf(got[k], "%d/%d", &pid, &pk) == 2);
+      CHECK(pk == k); /* parts in order */
+      if (k == 0) rid = pid;
+      CHECK(pid == rid); /* all parts from one message */
+    }
+    mark_seen(rid);
+  }
+  return NULL;
+}
+
+static int run_shared(void* (*worker)(void*), const char* endpoint) {
+  pthread_t server = start_echo(endpoint);
+  g_dealer = shared_dealer(endpoint);
+  g_seen = calloc((size_t)g_threads * g_messages, 1);
+  pthread_t* t = calloc(g_threads, sizeof *t);
+  for (int i = 0; i < g_threads; i++) pthread_create(&t[i], NULL, worker, (void*)(long)i);
+  for (int i = 0; i < g_threads; i++) pthread_join(t[i], NULL);
+  for (int i = 0; i < g_threads * g_messages; i++) CHECK(g_seen[i] == 1); /* every reply accounted for */
+  CHECK(zmq_close(g_dealer) == 0);
+  zmq_ctx_shutdown(g_ctx);
+  pthread_join(server, NULL);
+  CHECK(zmq_ctx_term(g_ctx) == 0);
+  printf("ok %d replies\n", g_threads * g_messages);
+  return 0;
+}
+
+static void* blocked_receiver(void* arg) {
+  (void)arg;
+  int got = -1;
+  CHECK(zmq_recv(g_dealer, &got, sizeof got, 0) == sizeof got);
+  CHECK(got == 42);
+  return NULL;
+}
+
+static void* late_sender(void* arg) {
+  (void)arg;
+  int id = 42;
+  CHECK(zmq_send(g_dealer, &id, sizeof id, 0) == sizeof id);
+  return NULL;
+}
+
+static int recv_first(void) {
+  pthread_t server = start_echo("inproc://recv_first");
+  g_dealer = shared_dealer("inproc://recv_first");
+  pthread_t r, s;
+  pthread_create(&r, NULL, blocked_receiver, NULL);
+  usleep(200 * 1000); /* let the receiver block first (ordering, not timing, is checked) */
+  pthread_create(&s, NULL, late_sender, NULL);
+  pthread_join(s, NULL);
+  pthread_join(r, NULL);
+  CHECK(zmq_close(g_dealer) == 0);
+  zmq_ctx_shutdown(g_ctx);
+  pthread_join(server, NULL);
+  CHECK(zmq_ctx_term(g_ctx) == 0);
+  printf("ok recv_first\n");
+  return 0;
+}
+
+static void* timeout_thread(void* arg) {
+  void* s = arg;
+  char buf[8];
+  /* Nothing will come: ZMQ_DONTWAIT fails at once, RCVTIMEO after it. */
+  CHECK(zmq_recv(s, buf, sizeof buf, ZMQ_DONTWAIT) == -1 && errno == EAGAIN);
+  CHECK(zmq_recv(s, buf, sizeof buf, 0) == -1 && errno == EAGAIN);
+  return NULL;
+}
+
+static int timeouts(void) {
+  /* A PUSH with no peer cannot send; a PULL with no peer never receives. */
+  void* pull = zmq_socket(g_ctx, ZMQ_PULL);
+  CHECK(zmq_bind(pull, "inproc://timeouts") == 0);
+  int ms = 100;
+  CHECK(zmq_setsockopt(pull, ZMQ_RCVTIMEO, &ms, sizeof ms) == 0);
+  pthread_t a, b;
+  pthread_create(&a, NULL, timeout_thread, pull);
+  pthread_create(&b, NULL, timeout_thread, pull);
+  pthread_join(a, NULL);
+  pthread_join(b, NULL);
+  ms = 0;
+  CHECK(zmq_setsockopt(pull, ZMQ_RCVTIMEO, &ms, sizeof ms) == 0);
+  char buf[8];
+  CHECK(zmq_recv(pull, buf, sizeof buf, 0) == -1 && errno == EAGAIN);
+
+  void* push = zmq_socket(g_ctx, ZMQ_PUSH);
+  ms = 100;
+  CHECK(zmq_setsockopt(push, ZMQ_SNDTIMEO, &ms, sizeof ms) == 0);
+  int one = 1; /* no pipe before a connection, which never comes */
+  CHECK(zmq_setsockopt(push, ZMQ_IMMEDIATE, &one, sizeof one) == 0);
+  CHECK(zmq_connect(push, "tcp://127.0.0.1:9") == 0);
+  CHECK(zmq_send(push, "x", 1, 0) == -1 && errno == EAGAIN);
+  CHECK(zmq_send(push, "x", 1, ZMQ_DONTWAIT) == -1 && errno == EAGAIN);
+  int linger = 0;
+  zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof linger);
+  zmq_close(push);
+  zmq_close(pull);
+  CHECK(zmq_ctx_term(g_ctx) == 0);
+  printf("ok timeouts\n");
+  return 0;
+}
+
+static void* eterm_receiver(void* arg) {
+  void* s = arg;
+  char buf[8];
+  CHECK(zmq_recv(s, buf, sizeof buf, 0) == -1 && errno == ETERM);
+  return NULL;
+}
+
+static int eterm(void) {
+  void* pull = zmq_socket(g_ctx, ZMQ_PULL);
+  CHECK(zmq_bind(pull, "inproc://eterm") == 0);
+  pthread_t a, b;
+  pthread_create(&a, NULL, eterm_receiver, pull);
+  pthread_create(&b, NULL, eterm_receiver, pull);
+  usleep(100 * 1000);
+  CHECK(zmq_ctx_shutdown(g_ctx) == 0);
+  pthread_join(a, NULL);
+  pthread_join(b, NULL);
+  CHECK(zmq_close(pull) == 0);
+  CHECK(zmq_ctx_term(g_ctx) == 0);
+  printf("ok eterm\n");
+  return 0;
+}
+
+static int g_pipe[2];
+
+/* zmq_poll on the shared socket (plus a plain fd that never gets data),
+ * then a non-blocking receive; another thread may have taken the reply. */
+static void* poll_worker(void* arg) {
+  int me = (int)(long)arg;
+  for (int i = 0; i < g_messages; i++) {
+    int id = me * g_messages + i;
+    CHECK(zmq_send(g_dealer, &id, sizeof id, 0) == sizeof id);
+    for (;;) {
+      zmq_pollitem_t items[2] = {{g_dealer, 0, ZMQ_POLLIN, 0}, {NULL, g_pipe[0], ZMQ_POLLIN, 0}};
+      int rc = zmq_poll(items, 2, 20);
+      CHECK(rc >= 0);
+      CHECK(items[1].revents == 0);
+      if (rc == 0) continue;
+      CHECK(items[0].revents == ZMQ_POLLIN);
+      int got = -1;
+      int n = zmq_recv(g_dealer, &got, sizeof got, ZMQ_DONTWAIT);
+      if (n < 0) {
+        CHECK(errno == EAGAIN); /* another thread took it first */
+        continue;
+      }
+      mark_seen(got);
+      break;
+    }
+  }
+  return NULL;
+}
+
+static void* blocked_poller(void* arg) {
+  (void)arg;
+  zmq_pollitem_t item = {g_dealer, 0, ZMQ_POLLIN, 0};
+  CHECK(zmq_poll(&item, 1, -1) == 1);
+  int got = -1;
+  CHECK(zmq_recv(g_dealer, &got, sizeof got, ZMQ_DONTWAIT) == sizeof got);
+  CHECK(got == 42);
+  return NULL;
+}
+
+static int poll_shared(void) {
+  CHECK(pipe(g_pipe) == 0);
+  pthread_t server = start_echo("inproc://poll");
+  g_dealer = shared_dealer("inproc://poll");
+  /* A poller that waits first, then a thread sends the request. */
+  pthread_t p, s;
+  pthread_create(&p, NULL, blocked_poller, NULL);
+  usleep(200 * 1000);
+  pthread_create(&s, NULL, late_sender, NULL);
+  pthread_join(s, NULL);
+  pthread_join(p, NULL);
+  /* Then many threads polling and receiving. */
+  g_seen = calloc((size_t)g_threads * g_messages, 1);
+  pthread_t* t = calloc(g_threads, sizeof *t);
+  for (int i = 0; i < g_threads; i++) pthread_create(&t[i], NULL, poll_worker, (void*)(long)i);
+  for (int i = 0; i < g_threads; i++) pthread_join(t[i], NULL);
+  for (int i = 0; i < g_threads * g_messages; i++) CHECK(g_seen[i] == 1);
+  /* A timeout with nothing to receive returns 0. */
+  zmq_pollitem_t item = {g_dealer, 0, ZMQ_POLLIN, 0};
+  CHECK(zmq_poll(&item, 1, 50) == 0 && item.revents == 0);
+  CHECK(zmq_close(g_dealer) == 0);
+  zmq_ctx_shutdown(g_ctx);
+  pthread_join(server, NULL);
+  CHECK(zmq_ctx_term(g_ctx) == 0);
+  printf("ok poll %d replies\n", g_threads * g_messages);
+  return 0;
+}
+
+static void* unshared_peer(void* arg) {
+  void* pull = arg;
+  for (int i = 0; i < g_messages; i++) {
+    int v = -1;
+    CHECK(zmq_recv(pull, &v, sizeof v, 0) == sizeof v);
+    CHECK(v == i);
+  }
+  zmq_close(pull);
+  return NULL;
+}
+
+static int unshared(void) {
+  void* pull = zmq_socket(g_ctx, ZMQ_PULL);
+  CHECK(zmq_bind(pull, "inproc://unshared") == 0);
+  void* push = zmq_socket(g_ctx, ZMQ_PUSH);
+  CHECK(zmq_connect(push, "inproc://unshared") == 0);
+  pthread_t t;
+  pthread_create(&t, NULL, unshared_peer, pull); /* handed over before its first use */
+  for (int i = 0; i < g_messages; i++) CHECK(zmq_send(push, &i, sizeof i, 0) == sizeof i);
+  pthread_join(t, NULL);
+  zmq_close(push);
+  CHECK(zmq_ctx_term(g_ctx) == 0);
+  printf("ok unshared %d\n", g_messages);
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  CHECK(argc >= 2);
+  g_ctx = zmq_ctx_new();
+  const char* what = argv[1];
+  g_threads = argc > 2 ? atoi(argv[2]) : 4;
+  g_messages = argc > 3 ? atoi(argv[3]) : 1000;
+  if (!strcmp(what, "echo")) return run_shared(echo_worker, argc > 4 ? argv[4] : "inproc://echo");
+  if (!strcmp(what, "multipart")) return run_shared(multipart_worker, "inproc://multipart");
+  if (!strcmp(what, "recv_first")) return recv_first();
+  if (!strcmp(what, "poll")) return poll_shared();
+  if (!strcmp(what, "timeouts")) return timeouts();
+  if (!strcmp(what, "eterm")) return eterm();
+  if (!strcmp(what, "unshared")) {
+    g_messages = argc > 2 ? atoi(argv[2]) : 1000;
+    return unshared();
+  }
+  fprintf(stderr, "unknown scenario %s\n", what);
+  return 2;
+}

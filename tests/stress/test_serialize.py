@@ -1,0 +1,107 @@
+"""mode=serialize: threads sharing one socket take turns, lose nothing, never
+deadlock, and each shared socket is reported once, as information."""
+import guardtest
+from guardtest import PYTHON, program, run
+
+SER = ("--mode=serialize",)
+SCRIPT = guardtest.SOURCE_ROOT + "/tests/stress/ser_stress.py"
+
+
+def check_shared_once(r, function):
+    assert r.returncode == 0, r
+    assert not r.timed_out, r
+    assert r.kinds() == ["shared_socket"], r
+    f = r.findings[0]
+    assert f["severity"] == "INFO"
+    assert f["socket_type"] == "DEALER"
+    assert f["thread"]["serial"] != f["owner"]["serial"]
+    assert "==INFO: zmq-guard: shared_socket" in r.stderr
+    assert "ERROR" not in r.stderr and "WARNING" not in r.stderr
+    return f
+
+
+def test_c_echo_4_threads_repeated():
+    for _ in range(3):
+        r = run([program("ser_stress"), "echo", "4", "10000"], SER, timeout=120)
+        f = check_shared_once(r, "echo_worker")
+        assert "ok 40000 replies" in r.stdout
+        assert "echo_worker" in guardtest.functions(f["stack"])
+        assert "echo_worker" in guardtest.functions(f["owner_stack"])
+        assert "shared_dealer" in guardtest.functions(f["created_stack"])
+        assert f["endpoints"] == ["connect inproc://echo"]
+
+
+def test_c_echo_8_threads_ipc(tmp_path):
+    r = run([program("ser_stress"), "echo", "8", "3000", "ipc://%s/echo" % tmp_path], SER, timeout=120)
+    check_shared_once(r, "echo_worker")
+    assert "ok 24000 replies" in r.stdout
+
+
+def test_c_multipart_whole():
+    for _ in range(2):
+        r = run([program("ser_stress"), "multipart", "4", "5000"], SER, timeout=120)
+        check_shared_once(r, "multipart_worker")
+        assert "ok 20000 replies" in r.stdout
+
+
+def test_c_blocked_receiver_gets_reply_sent_later():
+    for _ in range(3):
+        r = run([program("ser_stress"), "recv_first"], SER, timeout=60)
+        assert r.returncode == 0 and "ok recv_first" in r.stdout, r
+        assert r.kinds() == ["shared_socket"]
+
+
+def test_c_timeouts_and_dontwait_as_libzmq():
+    r = run([program("ser_stress"), "timeouts"], SER, timeout=60)
+    assert r.returncode == 0 and "ok timeouts" in r.stdout, r
+    assert r.kinds() == ["shared_socket"]  # the PULL shared by two threads
+    assert r.findings[0]["socket_type"] == "PULL"
+
+
+def test_c_eterm_wakes_waiters():
+    r = run([program("ser_stress"), "eterm"], SER, timeout=60)
+    assert r.returncode == 0 and "ok eterm" in r.stdout, r
+    assert r.kinds() == ["shared_socket"]
+
+
+def test_c_unshared_is_silent():
+    r = run([program("ser_stress"), "unshared", "20000"], SER, timeout=60)
+    assert r.returncode == 0 and "ok unshared 20000" in r.stdout, r
+    assert r.stderr == "" and r.findings == [], r
+
+
+def check_python(r, line_fn):
+    f = check_shared_once(r, None)
+    py = [(fr["function"], fr["file"]) for fr in f["python_stack"]]
+    assert any(fn == line_fn and file.endswith("ser_stress.py") for fn, file in py), py
+    owner_py = [fr["function"] for fr in f["owner_python_stack"]]
+    assert line_fn in owner_py, owner_py
+    assert f["thread"]["python_name"].startswith(("worker-", "sender", "receiver")), f["thread"]
+    assert "Python traceback of this thread" in r.stderr
+    return f
+
+
+def test_python_echo_4_threads_repeated():
+    for _ in range(2):
+        r = run([PYTHON, SCRIPT, "echo", "4", "5000"], SER, timeout=180)
+        check_python(r, "worker")
+        assert "ok 20000 replies" in r.stdout
+
+
+def test_python_multipart_whole():
+    r = run([PYTHON, SCRIPT, "multipart", "4", "3000"], SER, timeout=180)
+    check_python(r, "worker")
+    assert "ok 12000 replies" in r.stdout
+
+
+def test_python_blocked_receiver_gets_reply_sent_later():
+    r = run([PYTHON, SCRIPT, "recv_first"], SER, timeout=60)
+    check_python(r, "<lambda>")
+    assert "ok recv_first" in r.stdout
+
+
+def test_c_poll_shared_socket():
+    for _ in range(2):
+        r = run([program("ser_stress"), "poll", "4", "5000"], SER, timeout=120)
+        check_shared_once(r, "poll_worker")
+        assert "ok poll 20000 replies" in r.stdout
