@@ -9,6 +9,7 @@
 // program is exec()ed, so its exit status and signals are the caller's.
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,7 +77,11 @@ std::string find_library() {
 
 void add_option(std::string& opts, const std::string& key, const std::string& value) {
   char msg[1024];
-  if (!zg::option_check(key.c_str(), value.c_str(), msg, sizeof msg)) bad(msg + strlen("zmq-guard: "));
+  if (!zg::option_check(key.c_str(), value.c_str(), msg, sizeof msg)) {
+    // The library goes on with the default; the wrapper refuses instead.
+    if (char* tail = strstr(msg, "; using the default")) *tail = 0;
+    bad(msg + strlen("zmq-guard: "));
+  }
   if (!opts.empty()) opts += ":";
   opts += key + "=" + value;
 }
@@ -191,10 +196,70 @@ int main(int argc, char** argv) {
 
 namespace {
 
+// --dump PID: the guarded process learns its dump signal from its own
+// options, so read them where it did, from its initial environment.
 int dump(const char* pid_text) {
-  (void)pid_text;
-  fprintf(stderr, "%s: --dump is not available in this build\n", g_argv0);
-  return 2;
+  char* end = nullptr;
+  long pid = strtol(pid_text, &end, 10);
+  if (!end || *end || pid <= 0) bad(("--dump needs a process id, got '" + std::string(pid_text) + "'").c_str());
+  std::string path = "/proc/" + std::to_string(pid) + "/environ";
+  FILE* f = fopen(path.c_str(), "re");
+  if (!f) {
+    fprintf(stderr, "%s: cannot read the environment of process %ld (%s): %s\n", g_argv0, pid, path.c_str(),
+            strerror(errno));
+    return 1;
+  }
+  std::string env;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) env.append(buf, n);
+  fclose(f);
+  std::string options_text, preload;
+  bool has_options = false;
+  for (size_t at = 0; at < env.size();) {
+    size_t z = env.find('\0', at);
+    if (z == std::string::npos) z = env.size();
+    std::string var = env.substr(at, z - at);
+    if (var.rfind("ZMQ_GUARD_OPTIONS=", 0) == 0) {
+      options_text = var.substr(strlen("ZMQ_GUARD_OPTIONS="));
+      has_options = true;
+    } else if (var.rfind("LD_PRELOAD=", 0) == 0) {
+      preload = var.substr(strlen("LD_PRELOAD="));
+    }
+    at = z + 1;
+  }
+  if (preload.find("libzmqguard") == std::string::npos) {
+    fprintf(stderr, "%s: process %ld does not run under zmq-guard (no libzmqguard.so in its LD_PRELOAD)\n", g_argv0,
+            pid);
+    return 1;
+  }
+  zg::Options o;
+  zg::options_defaults(&o);
+  if (has_options) zg::options_parse(options_text.c_str(), &o, nullptr, nullptr);
+  if (o.dump_signal <= 0) {
+    fprintf(stderr,
+            "%s: process %ld has no dump signal configured; start it with one, e.g.\n"
+            "  %s --dump-signal=10 -- PROGRAM ...   (or ZMQ_GUARD_OPTIONS=dump_signal=10)\n",
+            g_argv0, pid, g_argv0);
+    return 1;
+  }
+  if (o.mode_value() == zg::Mode::Off) {
+    fprintf(stderr, "%s: process %ld runs with mode=off: the guard is not watching it\n", g_argv0, pid);
+    return 1;
+  }
+  if (kill(static_cast<pid_t>(pid), static_cast<int>(o.dump_signal)) != 0) {
+    fprintf(stderr, "%s: cannot signal process %ld: %s\n", g_argv0, pid, strerror(errno));
+    return 1;
+  }
+  char where[600];
+  if (o.log_path[0]) {
+    zg::expand_path(o.log_path, static_cast<int>(pid), where, sizeof where);
+  } else {
+    snprintf(where, sizeof where, "its stderr");
+  }
+  printf("%s: sent signal %ld to process %ld; it prints its open sockets to %s\n", g_argv0, o.dump_signal, pid,
+         where);
+  return 0;
 }
 
 }  // namespace

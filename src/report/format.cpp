@@ -117,25 +117,31 @@ const char* default_hint(FindingKind k) {
   }
 }
 
-void thread_label(Buf& b, const ThreadInfo& t) {
+// `thread T3 "receiver" (tid 18396, running)`: the Python name when there
+// is one (the OS name of a Python thread is just "python3"), else the OS name.
+void thread_label(Buf& b, const ThreadInfo& t, bool state) {
   if (!t.known) {
     b.puts("an unknown thread");
     return;
   }
-  b.printf("thread T%llu (tid %d", (unsigned long long)t.serial, (int)t.tid);
-  if (t.name[0]) b.printf(", \"%s\"", t.name);
-  if (t.py_name[0]) b.printf(", Python \"%s\"", t.py_name);
-  if (t.running == 1) b.puts(", running");
-  else if (t.running == 0) b.puts(", exited");
+  b.printf("thread T%llu", (unsigned long long)t.serial);
+  const char* name = t.py_name[0] ? t.py_name : t.name;
+  if (name[0]) b.printf(" \"%s\"", name);
+  b.printf(" (tid %d", (int)t.tid);
+  if (state && t.running == 1) b.puts(", running");
+  else if (state && t.running == 0) b.puts(", exited");
   b.puts(")");
 }
 
-void text_stack(Buf& b, const Stack* s) {
+// Native frames; with a Python traceback beside them only the first few
+// (interpreter internals tell a Python user nothing; the JSON has them all).
+void text_stack(Buf& b, const Stack* s, int limit) {
   if (!s || s->n == 0) {
     b.puts("    <no stack>\n");
     return;
   }
-  for (int i = 0; i < s->n; i++) {
+  int n = s->n < limit ? s->n : limit;
+  for (int i = 0; i < n; i++) {
     Frame f;
     symbolize(s->pc[i], true, &f);
     const char* mod = strrchr(f.module, '/');
@@ -145,23 +151,64 @@ void text_stack(Buf& b, const Stack* s) {
     if (f.file[0]) b.printf(" %s:%d", f.file, f.line);
     b.printf(" (%s+0x%lx)\n", mod[0] ? mod : "?", (unsigned long)f.offset);
   }
+  if (n < s->n) b.printf("    ... %d more native frames\n", s->n - n);
+}
+
+// threading.py's own frames start every thread's traceback; they are noise.
+bool bootstrap_frame(const PyFrame& f) {
+  const char* base = strrchr(f.file, '/');
+  if (!base || strcmp(base, "/threading.py") != 0) return false;
+  return !strcmp(f.function, "_bootstrap") || !strcmp(f.function, "_bootstrap_inner") || !strcmp(f.function, "run");
 }
 
 void text_py(Buf& b, const char* py, const char* title) {
   if (!py) return;
-  b.printf("  %s (most recent call last):\n", title);
+  b.printf("    %s (most recent call last):\n", title);
   py_frames(
       py,
       [](const PyFrame& f, void* ctx) {
-        static_cast<Buf*>(ctx)->printf("    File \"%s\", line %d, in %s\n", f.file, f.line, f.function);
+        if (bootstrap_frame(f)) return;
+        static_cast<Buf*>(ctx)->printf("      File \"%s\", line %d, in %s\n", f.file, f.line, f.function);
       },
       &b);
 }
 
+// One thread's part of a report: Python first when there is Python.
+void text_thread_stacks(Buf& b, const Stack* s, const char* py, const char* py_title, bool brief) {
+  if (py) {
+    text_py(b, py, py_title);
+    b.puts("    native stack:\n");
+    text_stack(b, s, 3);
+  } else {
+    text_stack(b, s, brief ? 3 : kMaxFrames);
+  }
+}
+
+// Wraps the hint at about 100 columns.
+void text_hint(Buf& b, const char* hint) {
+  b.puts("HINT:");
+  size_t col = 5;
+  const char* p = hint;
+  while (*p) {
+    const char* sp = strchr(p, ' ');
+    size_t len = sp ? size_t(sp - p) : strlen(p);
+    if (col + 1 + len > 100 && col > 6) {
+      b.puts("\n     ");
+      col = 5;
+    }
+    b.puts(" ");
+    b.add(p, len);
+    col += 1 + len;
+    p += len;
+    while (*p == ' ') p++;
+  }
+  b.puts("\n");
+}
+
 // Where the offending thread is, in the user's terms: its innermost Python
 // frame, else the first native frame with a name outside libzmq.
-void culprit(Buf& b, const Finding& f) {
-  if (f.py_stack) {
+void culprit(Buf& b, const char* py_stack, const Stack* stack) {
+  if (py_stack) {
     // pyzmq's own Python layer (zmq/sugar) is not where the user looks.
     struct Last {
       PyFrame frame;
@@ -170,7 +217,7 @@ void culprit(Buf& b, const Finding& f) {
       bool have_user;
     } last{};
     py_frames(
-        f.py_stack,
+        py_stack,
         [](const PyFrame& fr, void* ctx) {
           auto* l = static_cast<Last*>(ctx);
           l->frame = fr;
@@ -188,17 +235,33 @@ void culprit(Buf& b, const Finding& f) {
       return;
     }
   }
-  if (!f.stack) return;
-  for (int i = 0; i < f.stack->n; i++) {
-    Frame fr;
-    symbolize(f.stack->pc[i], true, &fr);
-    if (!fr.function[0] || strstr(fr.module, "libzmq")) continue;
-    b.printf(" in %s", fr.function);
-    if (fr.file[0]) {
-      const char* base = strrchr(fr.file, '/');
-      b.printf(" %s:%d", base ? base + 1 : fr.file, fr.line);
+  if (!stack) return;
+  // The user's frame, not the binding's: skip libzmq, czmq and cppzmq's
+  // header (zmq::socket_t::recv is inlined into the caller's module).
+  int chosen = -1;
+  Frame pick;
+  for (int pass = 0; pass < 2 && chosen < 0; pass++) {
+    for (int i = 0; i < stack->n; i++) {
+      Frame fr;
+      symbolize(stack->pc[i], true, &fr);
+      if (!fr.function[0]) continue;
+      const char* mod = strrchr(fr.module, '/');
+      mod = mod ? mod + 1 : fr.module;
+      const char* file = strrchr(fr.file, '/');
+      file = file ? file + 1 : fr.file;
+      bool binding = !strncmp(mod, "libzmq", 6) || !strncmp(mod, "libczmq", 7) || !strncmp(fr.function, "zmq::", 5) ||
+                     !strcmp(file, "zmq.hpp") || !strcmp(file, "zmq_addon.hpp");
+      if (pass == 0 && binding) continue;
+      chosen = i;
+      pick = fr;
+      break;
     }
-    return;
+  }
+  if (chosen < 0) return;
+  b.printf(" in %s", pick.function);
+  if (pick.file[0]) {
+    const char* base = strrchr(pick.file, '/');
+    b.printf(" %s:%d", base ? base + 1 : pick.file, pick.line);
   }
 }
 
@@ -277,40 +340,57 @@ char* report_format_text(const Finding& f) {
     if (f.endpoints && f.endpoints[0]) b.printf(", %s", f.endpoints);
     b.puts("\n");
   }
+  bool brief = f.kind == FindingKind::SharedSocket || f.kind == FindingKind::Leak;
   b.puts("\n  ");
-  thread_label(b, f.thread);
+  thread_label(b, f.thread, false);
   b.printf(" calls %s:\n", f.call);
-  text_stack(b, f.stack);
-  if (f.py_stack) text_py(b, f.py_stack, "Python traceback of this thread");
+  text_thread_stacks(b, f.stack, f.py_stack, "Python traceback of this thread", brief);
+  bool inside = f.kind == FindingKind::ConcurrentCall || f.kind == FindingKind::CloseWhileInUse;
+  bool is_owner = !strncmp(f.owner_role, "owner", 5);
   if (f.owner.known) {
-    b.puts("\n  ");
-    b.printf("%s: ", f.owner_role);
-    thread_label(b, f.owner);
+    b.printf("\n  %s: ", is_owner ? "owner" : f.owner_role);
+    thread_label(b, f.owner, !inside);  // it was inside a call when seen
+    if (inside) b.puts(is_owner ? ", inside a call on this socket at the same time" : "");
     if (f.owner_stack && f.owner_stack->n) {
-      b.printf(", which took the socket%s%s here:\n", f.owner_call ? " with " : "", f.owner_call ? f.owner_call : "");
-      text_stack(b, f.owner_stack);
+      b.printf("%s took the socket%s%s here:\n", inside ? "; it" : ", which", f.owner_call ? " with " : "",
+               f.owner_call ? f.owner_call : "");
+      text_thread_stacks(b, f.owner_stack, f.owner_py, "Python traceback where it took the socket", brief);
     } else {
       b.puts("\n");
     }
-    if (f.owner_py) text_py(b, f.owner_py, "Python traceback where it took the socket");
   }
   if (f.creator.known || (f.created_stack && f.created_stack->n)) {
     b.puts("\n  socket created by ");
-    thread_label(b, f.creator);
+    thread_label(b, f.creator, true);
     b.puts(" here:\n");
-    text_stack(b, f.created_stack);
-    if (f.created_py) text_py(b, f.created_py, "Python traceback where it was created");
+    text_thread_stacks(b, f.created_stack, f.created_py, "Python traceback where it was created", brief);
   }
-  if (f.extra) {
+  if (f.extra && f.extra[0]) {
     b.puts("\n");
     b.puts(f.extra);
+    if (f.extra[strlen(f.extra) - 1] != '\n') b.puts("\n");
   }
-  b.printf("\nHINT: %s\n", f.hint ? f.hint : default_hint(f.kind));
+  b.puts("\n");
+  text_hint(b, f.hint ? f.hint : default_hint(f.kind));
+  // One line with both sides in the user's terms.
   b.printf("SUMMARY: zmq-guard: %s %s", finding_name(f.kind), f.call);
   if (f.socket) b.printf(" on %s socket %p", socket_type_name(f.socket_type), f.socket);
-  if (f.thread.known) b.printf(" by T%llu", (unsigned long long)f.thread.serial);
-  if (f.owner.known) b.printf(" (%s T%llu)", f.owner_role, (unsigned long long)f.owner.serial);
-  culprit(b, f);
+  if (f.thread.known) {
+    const char* name = f.thread.py_name[0] ? f.thread.py_name : f.thread.name;
+    b.printf(" by T%llu", (unsigned long long)f.thread.serial);
+    if (name[0]) b.printf(" \"%s\"", name);
+  }
+  culprit(b, f.py_stack, f.stack);
+  if (f.owner.known) {
+    const char* name = f.owner.py_name[0] ? f.owner.py_name : f.owner.name;
+    b.printf("; %s T%llu", is_owner ? "owner" : "other thread", (unsigned long long)f.owner.serial);
+    if (name[0]) b.printf(" \"%s\"", name);
+    if (inside) b.puts(" was inside a call on it");
+    if (f.owner_stack && f.owner_stack->n) {
+      b.puts(inside ? ", took it" : " took it");
+      culprit(b, f.owner_py, f.owner_stack);
+    }
+  }
   b.puts("\n=================================================================\n");
   return b.release();
 }

@@ -73,7 +73,8 @@ def check_shared_dealer(res, spin=False):
     assert f["owner"]["python_name"] == "rx-thread", res
     assert f["creator"]["python_name"] == "MainThread", res
     text = res.stderr
-    assert 'Python "tx-thread"' in text and 'Python "rx-thread"' in text, text
+    assert 'thread T%d "tx-thread" (tid' % f["thread"]["serial"] in text, text
+    assert 'T%d "rx-thread" (tid' % f["owner"]["serial"] in text, text
     for title in ("Python traceback of this thread", "Python traceback where it took the socket",
                   "Python traceback where it was created"):
         assert title + " (most recent call last):" in text, text
