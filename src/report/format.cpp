@@ -383,11 +383,12 @@ char* report_format_text(const Finding& f) {
   culprit(b, f.py_stack, f.stack);
   if (f.owner.known) {
     const char* name = f.owner.py_name[0] ? f.owner.py_name : f.owner.name;
-    b.printf("; %s T%llu", is_owner ? "owner" : "other thread", (unsigned long long)f.owner.serial);
+    const char* who = is_owner ? "owner" : f.kind == FindingKind::SharedSocket ? "first used by" : "other thread";
+    b.printf("; %s T%llu", who, (unsigned long long)f.owner.serial);
     if (name[0]) b.printf(" \"%s\"", name);
     if (inside) b.puts(" was inside a call on it");
     if (f.owner_stack && f.owner_stack->n) {
-      b.puts(inside ? ", took it" : " took it");
+      if (f.kind != FindingKind::SharedSocket) b.puts(inside ? ", took it" : " took it");
       culprit(b, f.owner_py, f.owner_stack);
     }
   }
