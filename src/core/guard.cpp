@@ -185,7 +185,8 @@ void guard_endpoint(void* sock, const char* verb, const char* addr) {
   pthread_mutex_unlock(&st->mu);
 }
 
-void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t other, const char* extra) {
+void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t other, const char* extra,
+                  const ReportAs* as) {
   int saved = errno;
   if (st) {
     uint32_t bit = 1u << static_cast<unsigned>(kind);
@@ -206,10 +207,16 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
 
   ThreadRecord* rec = thread_self();
   Stack here;
-  stack_capture(&here, static_cast<int>(options().stack_depth));
-  char* py_here = options().python ? py_traceback_current() : nullptr;
-  if (rec) {
-    thread_info(rec->serial.load(std::memory_order_relaxed), &f.thread);
+  char* py_here = nullptr;
+  if (as) {
+    // Reported by a guard thread on behalf of a thread that is blocked.
+    if (as->stack) here = *as->stack;
+    if (as->py) py_here = strdup(as->py);
+    thread_info(as->serial, &f.thread);
+  } else {
+    stack_capture(&here, static_cast<int>(options().stack_depth));
+    py_here = options().python ? py_traceback_current() : nullptr;
+    if (rec) thread_info(rec->serial.load(std::memory_order_relaxed), &f.thread);
   }
   f.stack = &here;
   f.py_stack = py_here;
@@ -274,7 +281,7 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
   free(py_here);
   free(owner_py);
   free(created_py);
-  if (g_mode == Mode::Abort && !info) {
+  if (g_mode == Mode::Abort && !info && !(as && as->no_abort)) {
     // Stop at the culprit: a core dump and a debugger land on this call.
     abort();
   }

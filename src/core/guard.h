@@ -43,9 +43,19 @@ CallKind getsockopt_kind(int option);
 struct ThreadInfo;
 void thread_info(uint64_t serial, ThreadInfo* out);
 
+// A report made on behalf of another thread (one blocked in zmq_ctx_term):
+// its serial and the stacks it left when it made the call.
+struct ReportAs {
+  uint64_t serial = 0;
+  const Stack* stack = nullptr;
+  const char* py = nullptr;
+  bool no_abort = false;  // the caller aborts after a series of reports
+};
+
 // Reports a finding about st from the calling thread (dedupe, counting and
 // abort() in abort mode).  `other` is the thread the finding is against.
-void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t other, const char* extra);
+void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t other, const char* extra,
+                  const ReportAs* as = nullptr);
 
 // Findings reported so far (warn mode turns them into the exit status).
 uint64_t guard_finding_count();

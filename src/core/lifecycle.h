@@ -13,6 +13,19 @@ void lifecycle_init();
 void lifecycle_fini();
 void lifecycle_socket_created(SocketState* st, void* ctx);
 void lifecycle_socket_closed(SocketState* st);
+// zmq_socket(ctx) is about to run: a context inherited from the parent
+// process is reported (use_after_fork).  Cheap unless the process forked.
+void lifecycle_socket_opening(void* ctx);
+
+// zmq_ctx_term/zmq_ctx_destroy/zmq_term: a guard thread reports the
+// context's sockets still open if the call is still blocked after
+// term_timeout_ms.  begin returns a watch id (or -1) for end.
+int lifecycle_ctx_term_begin(void* ctx, const char* call);
+void lifecycle_ctx_term_end(int watch, void* ctx, int rc);
+
+// The live dump (option dump_signal): prints every open socket, its owner
+// and the threads inside calls on it.  Also callable directly (tests).
+void lifecycle_dump();
 // True if a suppression matches this finding (kind and the offending stack).
 bool lifecycle_suppressed(FindingKind kind, const Stack* stack, const char* py_stack);
 // Loads a suppressions file; malformed lines are reported one each and

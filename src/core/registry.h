@@ -84,13 +84,33 @@ extern SocketHot g_registry_empty ZG_HIDDEN;  // what empty slots point at
 // so their bits above the fourth spread well; no multiply needed.
 inline size_t registry_index(const void* h, uint64_t mask) { return (reinterpret_cast<uintptr_t>(h) >> 4) & mask; }
 
+// A relaxed read that the compiler may fold into the compare using it (GCC
+// never folds std::atomic loads into another instruction).  On x86-64 both
+// are one plain load; the hot path reads each word once.
+template <typename T>
+__attribute__((always_inline)) inline T relaxed_peek(const std::atomic<T>& a) {
+  static_assert(sizeof(std::atomic<T>) == sizeof(T), "std::atomic with extra state");
+  return *reinterpret_cast<const T*>(&a);
+}
+
+// The hot path's probe: the slot the handle hashes to, without following
+// the chain.  Never null (empty slots hold the sentinel), so the caller
+// compares handle and owner with no other test; a non-match goes to
+// registry_lookup out of line.
+__attribute__((always_inline)) inline SocketHot* registry_first(void* h) {
+  RegistryTable* t = g_registry_table.load(std::memory_order_acquire);
+  // Pointer arithmetic, not slots[i]: GCC adds the header as a separate
+  // instruction when indexing the one-element array.
+  return (&t->slots[0] + registry_index(h, t->mask))->load(std::memory_order_acquire);
+}
+
 // Lock-free lookup; may miss while a writer is moving entries.
-__attribute__((always_inline)) inline SocketState* registry_lookup(void* h) {
+inline SocketState* registry_lookup(void* h) {
   RegistryTable* t = g_registry_table.load(std::memory_order_acquire);
   size_t i = registry_index(h, t->mask);
   for (;;) {
     SocketHot* s = t->slots[i].load(std::memory_order_acquire);
-    if (__builtin_expect(s->handle.load(std::memory_order_relaxed) == h, 1)) {
+    if (__builtin_expect(relaxed_peek(s->handle) == h, 1)) {
       if (s == nullptr) __builtin_unreachable();  // slots are never null: no test on the hot path
       return static_cast<SocketState*>(s);
     }

@@ -17,6 +17,7 @@
 //    kept as a deadline; ETERM and every other error come from libzmq.
 #include "core/serialize.h"
 
+#include <dlfcn.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -225,8 +226,15 @@ bool arm_deadline(SerCall* c, int option) {
 }
 
 bool reserved_by_other(SerState* ss, SerDir dir, uint64_t me) {
-  uint64_t r = dir == SerDir::Send ? ss->send_res : dir == SerDir::Recv ? ss->recv_res : 0;
-  return r != 0 && r != me;
+  uint64_t* r = dir == SerDir::Send ? &ss->send_res : dir == SerDir::Recv ? &ss->recv_res : nullptr;
+  if (!r || *r == 0 || *r == me) return false;
+  // A thread that exited in the middle of a message leaves it unfinished
+  // for good; the socket must not stay locked behind it.
+  if (!thread_alive(*r)) {
+    *r = 0;
+    return false;
+  }
+  return true;
 }
 
 // The first thread that uses a socket claims it; a second one while the
@@ -596,6 +604,202 @@ bool serialize_poll(zmq_pollitem_t* items, int nitems, long timeout, int* rc) {
     if (ready || timeout == 0 || timed_out) {
       *rc = ready;
       return true;
+    }
+  }
+}
+
+namespace {
+
+// zmq_proxy over serialized sockets.  libzmq's own proxy calls its sockets'
+// internals directly, past the turns; this one moves each message part by
+// part through serialized calls, so other threads may use the same sockets
+// and a proxy waiting for traffic holds none of them.
+struct MsgFns {
+  int (*init)(zmq_msg_t*);
+  int (*close)(zmq_msg_t*);
+  int (*copy)(zmq_msg_t*, zmq_msg_t*);
+  size_t (*size)(const zmq_msg_t*);
+};
+
+bool msg_fns(void* const* real, MsgFns* m) {
+  const char* path = reinterpret_cast<const RealTable*>(real)->path;
+  void* h = path[0] ? dlopen(path, RTLD_LAZY | RTLD_NOLOAD) : nullptr;
+  if (!h) return false;
+  m->init = reinterpret_cast<int (*)(zmq_msg_t*)>(dlsym(h, "zmq_msg_init"));
+  m->close = reinterpret_cast<int (*)(zmq_msg_t*)>(dlsym(h, "zmq_msg_close"));
+  m->copy = reinterpret_cast<int (*)(zmq_msg_t*, zmq_msg_t*)>(dlsym(h, "zmq_msg_copy"));
+  m->size = reinterpret_cast<size_t (*)(const zmq_msg_t*)>(dlsym(h, "zmq_msg_size"));
+  dlclose(h);  // still loaded: the program uses it
+  return m->init && m->close && m->copy && m->size;
+}
+
+int ser_msg_recv(SocketState* st, zmq_msg_t* msg, int flags) {
+  int r = -1;
+  if (!serialize_call<FN_zmq_msg_recv, int>(st, "zmq_proxy", CallKind::Proxy, &r, msg, st->handle.load(), flags)) {
+    errno = ENOTSOCK;
+    return -1;
+  }
+  return r;
+}
+
+int ser_msg_send(SocketState* st, zmq_msg_t* msg, int flags) {
+  int r = -1;
+  if (!serialize_call<FN_zmq_msg_send, int>(st, "zmq_proxy", CallKind::Proxy, &r, msg, st->handle.load(), flags)) {
+    errno = ENOTSOCK;
+    return -1;
+  }
+  return r;
+}
+
+bool ser_more(SocketState* st) {
+  int more = 0;
+  size_t len = sizeof more;
+  int r = -1;
+  if (!serialize_call<FN_zmq_getsockopt, int>(st, "zmq_proxy", CallKind::Proxy, &r, st->handle.load(),
+                                             (int)ZMQ_RCVMORE, static_cast<void*>(&more), &len))
+    return false;
+  return r == 0 && more;
+}
+
+struct Stats {
+  uint64_t msg_in, bytes_in, msg_out, bytes_out;
+};
+
+// One whole message from -> to (and a copy to capture).  -1 with errno as
+// the failing call left it.
+int forward(const MsgFns& m, SocketState* from, SocketState* to, SocketState* capture, Stats* from_st, Stats* to_st) {
+  for (;;) {
+    zmq_msg_t msg;
+    m.init(&msg);
+    if (ser_msg_recv(from, &msg, 0) < 0) {
+      int e = errno;
+      m.close(&msg);
+      errno = e;
+      return -1;
+    }
+    size_t size = m.size(&msg);
+    bool more = ser_more(from);
+    from_st->msg_in += !more;
+    from_st->bytes_in += size;
+    if (capture) {
+      zmq_msg_t copy;
+      m.init(&copy);
+      m.copy(&copy, &msg);
+      if (ser_msg_send(capture, &copy, more ? ZMQ_SNDMORE : 0) < 0) {
+        int e = errno;
+        m.close(&copy);
+        m.close(&msg);
+        errno = e;
+        return -1;
+      }
+    }
+    if (ser_msg_send(to, &msg, more ? ZMQ_SNDMORE : 0) < 0) {
+      int e = errno;
+      m.close(&msg);
+      errno = e;
+      return -1;
+    }
+    to_st->msg_out += !more;
+    to_st->bytes_out += size;
+    if (!more) return 0;
+  }
+}
+
+}  // namespace
+
+bool serialize_proxy(void* const* socks, int nsocks, bool steerable, int* rc) {
+  SocketState* st[4] = {};
+  for (int i = 0; i < nsocks && i < 4; i++) {
+    if (!socks[i]) continue;
+    st[i] = registry_lookup(socks[i]);
+    if (!st[i]) st[i] = registry_lookup_locked(socks[i]);
+    if (!st[i] || !usable(st[i])) return false;  // not all serialized: libzmq proxies
+  }
+  SocketState* front = st[0];
+  SocketState* back = st[1];
+  SocketState* capture = nsocks > 2 ? st[2] : nullptr;
+  SocketState* control = steerable && nsocks > 3 ? st[3] : nullptr;
+  MsgFns m;
+  if (!front || !back || !msg_fns(front->real, &m)) return false;
+  Stats fs = {}, bs = {};
+  bool paused = false;
+  for (;;) {
+    zmq_pollitem_t items[3] = {{socks[0], 0, ZMQ_POLLIN, 0}, {socks[1], 0, ZMQ_POLLIN, 0},
+                               {control ? socks[3] : nullptr, -1, ZMQ_POLLIN, 0}};
+    int n = control ? 3 : 2;
+    if (front == back) {
+      items[1] = items[2];
+      n--;
+    }
+    int prc = -1;
+    if (!serialize_poll(items, n, -1, &prc)) {
+      errno = ENOTSOCK;
+      prc = -1;
+    }
+    if (prc < 0) {
+      *rc = -1;  // ETERM when the context ends, as libzmq's proxy
+      return true;
+    }
+    if (control && (items[n - 1].revents & ZMQ_POLLIN)) {
+      zmq_msg_t cmd;
+      m.init(&cmd);
+      if (ser_msg_recv(control, &cmd, 0) < 0) {
+        int e = errno;
+        m.close(&cmd);
+        errno = e;
+        *rc = -1;
+        return true;
+      }
+      char word[16] = {};
+      size_t len = m.size(&cmd);
+      using data_fn = void* (*)(zmq_msg_t*);
+      data_fn data = nullptr;
+      {
+        const char* path = reinterpret_cast<const RealTable*>(front->real)->path;
+        void* h = dlopen(path, RTLD_LAZY | RTLD_NOLOAD);
+        if (h) {
+          data = reinterpret_cast<data_fn>(dlsym(h, "zmq_msg_data"));
+          dlclose(h);
+        }
+      }
+      if (data && len < sizeof word) memcpy(word, data(&cmd), len);
+      m.close(&cmd);
+      if (!strcmp(word, "PAUSE")) {
+        paused = true;
+      } else if (!strcmp(word, "RESUME")) {
+        paused = false;
+      } else if (!strcmp(word, "TERMINATE")) {
+        *rc = 0;
+        return true;
+      } else if (!strcmp(word, "STATISTICS")) {
+        uint64_t v[8] = {fs.msg_in, fs.bytes_in, fs.msg_out, fs.bytes_out,
+                         bs.msg_in, bs.bytes_in, bs.msg_out, bs.bytes_out};
+        using init_size_fn = int (*)(zmq_msg_t*, size_t);
+        const char* path = reinterpret_cast<const RealTable*>(front->real)->path;
+        void* h = dlopen(path, RTLD_LAZY | RTLD_NOLOAD);
+        auto init_size = h ? reinterpret_cast<init_size_fn>(dlsym(h, "zmq_msg_init_size")) : nullptr;
+        if (h) dlclose(h);
+        for (int i = 0; init_size && data && i < 8; i++) {
+          zmq_msg_t part;
+          init_size(&part, sizeof v[i]);
+          memcpy(data(&part), &v[i], sizeof v[i]);
+          if (ser_msg_send(control, &part, i < 7 ? ZMQ_SNDMORE : 0) < 0) m.close(&part);
+        }
+      }
+      // Anything else is ignored, as libzmq's proxy does.
+    }
+    if (paused) continue;
+    if (items[0].revents & ZMQ_POLLIN) {
+      if (forward(m, front, back, capture, &fs, &bs) < 0) {
+        *rc = -1;
+        return true;
+      }
+    }
+    if (front != back && (items[1].revents & ZMQ_POLLIN)) {
+      if (forward(m, back, front, capture, &bs, &fs) < 0) {
+        *rc = -1;
+        return true;
+      }
     }
   }
 }

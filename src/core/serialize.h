@@ -69,6 +69,11 @@ void ser_close_end(SerState* ss, int rc);
 // none is (the caller polls as usual).
 bool serialize_poll(zmq_pollitem_t* items, int nitems, long timeout, int* rc);
 
+// zmq_proxy / zmq_proxy_steerable / zmq_device when the sockets are
+// serialized (socks: frontend, backend, capture[, control]).  False: not
+// all are; libzmq proxies.
+bool serialize_proxy(void* const* socks, int nsocks, bool steerable, int* rc);
+
 // For the live dump: calls fn for each thread holding the turn or waiting
 // on st (serial, tid, call name, waiting?).
 void ser_for_each_thread(SocketState* st, void (*fn)(uint64_t serial, const char* call, bool waiting, void*),

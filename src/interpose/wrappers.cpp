@@ -7,7 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <array>
 #include <type_traits>
+#include <utility>
 
 #include "core/api.h"
 #include "core/guard.h"
@@ -62,7 +64,21 @@ struct Post<FN_zmq_connect> {
 };
 
 template <FnId Id, typename R, typename... A>
+R call_real(void* const* real, const void* ra, A... a) {
+  if (!real) real = real_for_caller(ra)->fn;
+  auto fn = reinterpret_cast<R (*)(A...)>(real[Id]);
+  if (!fn) {
+    errno = ENOTSUP;
+    return fail_value<R>();
+  }
+  return fn(a...);
+}
+
+template <FnId Id, typename R, typename... A>
 __attribute__((noinline)) R slow_call(SocketState* st, void* sock, CallKind kind, const void* ra, A... a) {
+  if (st && registry_is_sentinel(st)) st = nullptr;  // a caller passed the sentinel's address
+  // mode=off: straight through, at the cost of finding the real function.
+  if (g_mode == Mode::Off) return call_real<Id, R>(st ? st->real : nullptr, ra, a...);
   Ticket t;
   void* const* real = nullptr;
   const char* name = resolve_fn_name(Id);
@@ -97,21 +113,54 @@ __attribute__((noinline)) R slow_call(SocketState* st, void* sock, CallKind kind
   return r;
 }
 
+// Per thread and per wrapper, the state its last owner call used: a hint
+// that saves the table probe in the loops that matter (a thread receiving
+// on one socket and sending on another hits every time).  It is checked in
+// full, handle and owner, exactly as a table slot is: states are never
+// freed, only recycled, so a stale hint is a state whose handle or owner no
+// longer matches.  Unused entries hold the table's sentinel, which never
+// matches, so the hit needs no null test.
+template <size_t... I>
+constexpr std::array<SocketHot*, sizeof...(I)> all_empty(std::index_sequence<I...>) {
+  return {{((void)I, &g_registry_empty)...}};
+}
+__thread std::array<SocketHot*, FN_COUNT> tls_last ZG_TLS = all_empty(std::make_index_sequence<FN_COUNT>());
+
+template <FnId Id, typename R, typename... A>
+__attribute__((always_inline)) inline R owner_call(SocketHot* st, uint64_t me, A... a) {
+  // The owner's own call.  The plain stores pair with the intruder's
+  // read-modify-write on in_call (guard.cpp), so an overlap is seen by
+  // one side or the other however short it is.
+  st->in_call.store(me, std::memory_order_relaxed);
+  R r = reinterpret_cast<R (*)(A...)>(st->real[Id])(a...);
+  st->in_call.store(0, std::memory_order_relaxed);
+  return r;
+}
+
+// Everything but the first probe's hit.  The wrapper's own arguments come
+// first, in the registers they arrived in, so the wrapper gets here with a
+// plain jump.
 template <FnId Id, bool Draft, typename R, typename... A>
-__attribute__((always_inline)) inline R socket_call(void* sock, CallKind kind, const void* ra, A... a) {
+__attribute__((noinline)) R lookup_call(A... a, void* sock, CallKind kind, const void* ra) {
   SocketState* st = registry_lookup(sock);
   const uint64_t me = tls_me;
-  if (ZG_LIKELY(st != nullptr) && ZG_LIKELY(st->owner.load(std::memory_order_relaxed) == me) &&
-      (!Draft || st->real[Id])) {
-    // The owner's own call.  The plain stores pair with the intruder's
-    // read-modify-write on in_call (guard.cpp), so an overlap is seen by
-    // one side or the other however short it is.
-    st->in_call.store(me, std::memory_order_relaxed);
-    R r = reinterpret_cast<R (*)(A...)>(st->real[Id])(a...);
-    st->in_call.store(0, std::memory_order_relaxed);
-    return r;
+  if (ZG_LIKELY(st != nullptr) && ZG_LIKELY(relaxed_peek(st->owner) == me) && (!Draft || st->real[Id])) {
+    tls_last[Id] = st;
+    return owner_call<Id, R>(st, me, a...);
   }
   return slow_call<Id, R, A...>(st, sock, kind, ra, a...);
+}
+
+template <FnId Id, bool Draft, typename R, typename... A>
+__attribute__((always_inline)) inline R socket_call(void* sock, CallKind kind, A... a) {
+  SocketHot* st = tls_last[Id];
+  const uint64_t me = tls_me;
+  if (ZG_LIKELY(relaxed_peek(st->handle) == sock) && ZG_LIKELY(relaxed_peek(st->owner) == me) &&
+      (!Draft || st->real[Id]))
+    return owner_call<Id, R>(st, me, a...);
+  // Inlined into the wrapper, so this is the wrapper's return address; read
+  // only here, off the owner's path.
+  return lookup_call<Id, Draft, R, A...>(a..., sock, kind, __builtin_return_address(0));
 }
 
 inline void ensure_init() { guard_init(); }
@@ -148,16 +197,6 @@ void leave_one(Entry* e, const char* name) {
   else if (e->t.marked) guard_leave(e->t, name);
 }
 
-template <FnId Id, typename R, typename... A>
-R call_real(void* const* real, const void* ra, A... a) {
-  if (!real) real = real_for_caller(ra)->fn;
-  auto fn = reinterpret_cast<R (*)(A...)>(real[Id]);
-  if (!fn) {
-    errno = ENOTSUP;
-    return fail_value<R>();
-  }
-  return fn(a...);
-}
 
 // Zero-copy messages: the program's free callback may run on any thread
 // (libzmq's I/O threads, or the sender's).  Calls it makes are exempt:
@@ -182,7 +221,7 @@ using namespace zg;
 
 #define ZG_SOCK(ret, name, params, args, sock, kind, draft)                                                \
   ZG_EXPORT ret name params {                                                                              \
-    ret r = zg::socket_call<zg::FN_##name, draft, ret>(sock, kind, ZG_RA, ZG_UNPAREN args);                \
+    ret r = zg::socket_call<zg::FN_##name, draft, ret>(sock, kind, ZG_UNPAREN args);                \
     zg::Post<zg::FN_##name>::run(r, ZG_UNPAREN args);                                                      \
     return r;                                                                                              \
   }
@@ -196,6 +235,7 @@ ZG_EXPORT void* zmq_socket(void* ctx, int type) {
   ensure_init();
   if (g_mode != Mode::Off) resolve_rescan();  // a libzmq copy loaded since the last look
   RealTable* rt = real_for_caller(ra);
+  if (ZG_UNLIKELY(g_fork_gen != 0)) lifecycle_socket_opening(ctx);  // a context inherited across fork
   auto fn = reinterpret_cast<void* (*)(void*, int)>(rt->fn[FN_zmq_socket]);
   if (!fn) {
     errno = ENOTSUP;
@@ -274,6 +314,10 @@ namespace {
 template <FnId Id, typename... A>
 int proxy_call(const char* name, const void* ra, void* const* socks, int nsocks, A... a) {
   if (g_mode == Mode::Off || tls_bypass) return call_real<Id, int>(nullptr, ra, a...);
+  if (g_mode == Mode::Serialize) {
+    int rc;  // moves messages through the turns; waits holding none
+    if (serialize_proxy(socks, nsocks, Id == FN_zmq_proxy_steerable, &rc)) return rc;
+  }
   Entry entries[4];
   void* const* real = nullptr;
   int entered = 0;
@@ -316,16 +360,28 @@ ZG_EXPORT int zmq_device(int type, void* frontend, void* backend) {
   return proxy_call<FN_zmq_device>("zmq_device", ZG_RA, socks, 2, type, frontend, backend);
 }
 
-#define ZG_CTX_CALL(name)                                       \
-  ZG_EXPORT int name(void* ctx) {                               \
-    const void* ra = ZG_RA;                                     \
-    Bypass b;                                                   \
-    return call_real<FN_##name, int>(nullptr, ra, ctx);         \
+// Terminating calls are watched: if one stays blocked past term_timeout_ms,
+// the guard's thread reports the context's sockets still open.
+#define ZG_CTX_CALL(name, watched)                                                \
+  ZG_EXPORT int name(void* ctx) {                                                 \
+    const void* ra = ZG_RA;                                                       \
+    int watch = watched ? lifecycle_ctx_term_begin(ctx, #name) : -1;              \
+    int rc;                                                                       \
+    {                                                                             \
+      Bypass b;                                                                   \
+      rc = call_real<FN_##name, int>(nullptr, ra, ctx);                           \
+    }                                                                             \
+    if (watched) {                                                                \
+      int e = errno;                                                              \
+      lifecycle_ctx_term_end(watch, ctx, rc);                                     \
+      errno = e;                                                                  \
+    }                                                                             \
+    return rc;                                                                    \
   }
-ZG_CTX_CALL(zmq_ctx_term)
-ZG_CTX_CALL(zmq_ctx_destroy)
-ZG_CTX_CALL(zmq_term)
-ZG_CTX_CALL(zmq_ctx_shutdown)
+ZG_CTX_CALL(zmq_ctx_term, true)
+ZG_CTX_CALL(zmq_ctx_destroy, true)
+ZG_CTX_CALL(zmq_term, true)
+ZG_CTX_CALL(zmq_ctx_shutdown, false)
 #undef ZG_CTX_CALL
 
 ZG_EXPORT int zmq_msg_init_data(zmq_msg_t* msg, void* data, size_t size, zmq_free_fn* ffn, void* hint) {

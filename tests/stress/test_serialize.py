@@ -1,7 +1,7 @@
 """mode=serialize: threads sharing one socket take turns, lose nothing, never
 deadlock, and each shared socket is reported once, as information."""
 import guardtest
-from guardtest import PYTHON, program, run
+from guardtest import PYTHON, functions, program, run
 
 SER = ("--mode=serialize",)
 SCRIPT = guardtest.SOURCE_ROOT + "/tests/stress/ser_stress.py"
@@ -105,3 +105,13 @@ def test_c_poll_shared_socket():
         r = run([program("ser_stress"), "poll", "4", "5000"], SER, timeout=120)
         check_shared_once(r, "poll_worker")
         assert "ok poll 20000 replies" in r.stdout
+
+
+def test_c_proxy_serialized_while_another_thread_uses_its_backend():
+    r = run([program("ser_stress"), "proxy", "4", "2000"], SER, timeout=120)
+    assert r.returncode == 0 and "ok proxy 8000 requests" in r.stdout, r
+    assert r.kinds() == ["shared_socket"], r
+    f = r.findings[0]
+    assert f["socket_type"] == "DEALER" and f["severity"] == "INFO"
+    names = set(functions(f["stack"])) | set(functions(f["owner_stack"]))
+    assert {"proxy_thread", "backend_user"} <= names, names

@@ -1,0 +1,183 @@
+/* Scenarios for the guard's lifecycle diagnostics.
+ *
+ *   lifecycle term_blocked      zmq_ctx_term while two sockets are open; a
+ *                               helper closes them much later
+ *   lifecycle term_clean        a thread blocked in recv gets ETERM from
+ *                               zmq_ctx_term and closes its socket (legal)
+ *   lifecycle leaks             exits with two sockets never closed
+ *   lifecycle fork_clean        the child closes what it inherited and
+ *                               terminates the inherited context (legal)
+ *   lifecycle fork_send         the child sends on an inherited socket
+ *   lifecycle fork_socket       the child opens a socket on the inherited context
+ *   lifecycle hang [serialize]  prints "ready PID", then threads block in recv
+ *                               until killed (for the live dump)
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define CHECK(cond)                                                                      \
+  do {                                                                                   \
+    if (!(cond)) {                                                                       \
+      fprintf(stderr, "check failed: %s (%s:%d, errno %s)\n", #cond, __FILE__, __LINE__, \
+              zmq_strerror(errno));                                                      \
+      exit(1);                                                                           \
+    }                                                                                    \
+  } while (0)
+
+static void* g_ctx;
+static void* g_a;
+static void* g_b;
+
+__attribute__((noinline)) static void* make_forgotten_dealer(void) {
+  void* s = zmq_socket(g_ctx, ZMQ_DEALER);
+  CHECK(s);
+  CHECK(zmq_connect(s, "inproc://nowhere") == 0);
+  return s;
+}
+
+static void* publisher(void* arg) {
+  (void)arg;
+  CHECK(zmq_send(g_b, "x", 1, 0) == 1); /* this thread becomes the owner */
+  return NULL;
+}
+
+static void* late_closer(void* arg) {
+  (void)arg;
+  sleep(2); /* long after term_timeout_ms (the test sets 200) */
+  zmq_close(g_a);
+  zmq_close(g_b);
+  return NULL;
+}
+
+__attribute__((noinline)) static int terminate_context(void) { return zmq_ctx_term(g_ctx); }
+
+static int term_blocked(void) {
+  g_a = make_forgotten_dealer();
+  g_b = zmq_socket(g_ctx, ZMQ_PUB);
+  CHECK(zmq_bind(g_b, "inproc://pub") == 0);
+  pthread_t t, c;
+  pthread_create(&t, NULL, publisher, NULL);
+  pthread_join(t, NULL);
+  pthread_create(&c, NULL, late_closer, NULL);
+  CHECK(terminate_context() == 0);
+  pthread_join(c, NULL);
+  printf("ok term_blocked\n");
+  return 0;
+}
+
+static void* blocked_in_recv(void* arg) {
+  void* s = arg;
+  char buf[8];
+  CHECK(zmq_recv(s, buf, sizeof buf, 0) == -1 && errno == ETERM);
+  CHECK(zmq_close(s) == 0);
+  return NULL;
+}
+
+static int term_clean(void) {
+  void* s = zmq_socket(g_ctx, ZMQ_PULL);
+  CHECK(zmq_bind(s, "inproc://clean") == 0);
+  pthread_t t;
+  pthread_create(&t, NULL, blocked_in_recv, s);
+  usleep(100 * 1000);
+  CHECK(terminate_context() == 0);
+  pthread_join(t, NULL);
+  printf("ok term_clean\n");
+  return 0;
+}
+
+static int leaks(void) {
+  g_a = make_forgotten_dealer();
+  g_b = zmq_socket(g_ctx, ZMQ_PUB);
+  void* closed = zmq_socket(g_ctx, ZMQ_SUB);
+  CHECK(zmq_close(closed) == 0);
+  printf("ok leaks\n");
+  fflush(stdout);
+  exit(0); /* without closing g_a, g_b or terminating the context */
+}
+
+__attribute__((noinline)) static void child_sends(void* s) {
+  int rc = zmq_send(s, "x", 1, ZMQ_DONTWAIT);
+  if (rc < 0 && errno != EAGAIN) printf("child send: %s\n", zmq_strerror(errno));
+}
+
+__attribute__((noinline)) static void child_opens(void) {
+  void* s = zmq_socket(g_ctx, ZMQ_PUSH);
+  if (s) zmq_close(s);
+}
+
+static int forked(const char* what) {
+  void* push = zmq_socket(g_ctx, ZMQ_PUSH);
+  CHECK(zmq_bind(push, "inproc://fork") == 0);
+  void* pull = zmq_socket(g_ctx, ZMQ_PULL);
+  CHECK(zmq_connect(pull, "inproc://fork") == 0);
+  CHECK(zmq_send(push, "before", 6, 0) == 6);
+  char buf[16];
+  CHECK(zmq_recv(pull, buf, sizeof buf, 0) == 6);
+  fflush(stdout);
+  pid_t pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    if (!strcmp(what, "fork_send")) child_sends(push);
+    if (!strcmp(what, "fork_socket")) child_opens();
+    /* libzmq's advice: close what was inherited, terminate the context,
+     * make a new context for the child's own work. */
+    zmq_close(push);
+    zmq_close(pull);
+    zmq_ctx_term(g_ctx);
+    void* ctx = zmq_ctx_new();
+    void* s = zmq_socket(ctx, ZMQ_PAIR);
+    CHECK(zmq_bind(s, "inproc://child") == 0);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    printf("child done\n");
+    exit(0);
+  }
+  int status = 0;
+  CHECK(waitpid(pid, &status, 0) == pid);
+  if (WIFEXITED(status)) printf("child exit %d\n", WEXITSTATUS(status));
+  else if (WIFSIGNALED(status)) printf("child signal %d\n", WTERMSIG(status));
+  CHECK(zmq_send(push, "after", 5, 0) == 5); /* the parent's sockets still work */
+  CHECK(zmq_recv(pull, buf, sizeof buf, 0) == 5);
+  zmq_close(push);
+  zmq_close(pull);
+  CHECK(zmq_ctx_term(g_ctx) == 0);
+  printf("ok %s\n", what);
+  return 0;
+}
+
+static void* hung_receiver(void* arg) {
+  char buf[8];
+  zmq_recv(arg, buf, sizeof buf, 0); /* nothing will ever come */
+  return NULL;
+}
+
+static int hang(int shared) {
+  void* s = zmq_socket(g_ctx, ZMQ_PULL);
+  CHECK(zmq_bind(s, "inproc://hang") == 0);
+  pthread_t a, b;
+  pthread_create(&a, NULL, hung_receiver, s);
+  if (shared) pthread_create(&b, NULL, hung_receiver, s);
+  usleep(100 * 1000);
+  printf("ready %d\n", (int)getpid());
+  fflush(stdout);
+  for (;;) pause();
+}
+
+int main(int argc, char** argv) {
+  CHECK(argc >= 2);
+  g_ctx = zmq_ctx_new();
+  const char* what = argv[1];
+  if (!strcmp(what, "term_blocked")) return term_blocked();
+  if (!strcmp(what, "term_clean")) return term_clean();
+  if (!strcmp(what, "leaks")) return leaks();
+  if (!strncmp(what, "fork_", 5)) return forked(what);
+  if (!strcmp(what, "hang")) return hang(argc > 2 && !strcmp(argv[2], "serialize"));
+  fprintf(stderr, "unknown scenario %s\n", what);
+  return 2;
+}

@@ -1,0 +1,188 @@
+"""Lifecycle diagnostics: zmq_ctx_term blocked by open sockets, leaks at
+exit, sockets and contexts used after fork, and the live dump."""
+import os
+import signal
+import subprocess
+import textwrap
+import time
+
+import guardtest
+from guardtest import PYTHON, functions, program, run
+
+FAST_TERM = ("-o", "term_timeout_ms=200")
+
+
+def by_type(findings):
+    return {f["socket_type"]: f for f in findings}
+
+
+def test_ctx_term_blocked_warn_lists_open_sockets_and_keeps_waiting():
+    r = run([program("lifecycle"), "term_blocked"], ("--mode=warn",) + FAST_TERM, timeout=60)
+    assert r.returncode == 66, r
+    assert "ok term_blocked" in r.stdout  # the wait went on until the sockets were closed
+    assert r.kinds() == ["ctx_term_open_sockets"] * 2, r
+    socks = by_type(r.findings)
+    assert set(socks) == {"PUB", "DEALER"}
+    for f in r.findings:
+        assert f["severity"] == "WARNING"
+        assert f["call"] == "zmq_ctx_term"
+        assert f["thread"]["serial"] == f["creator"]["serial"]  # main, blocked in the call
+        assert "2 sockets of the context are still open" in f["detail"]
+    assert socks["DEALER"]["endpoints"] == ["connect inproc://nowhere"]
+    assert "make_forgotten_dealer" in functions(socks["DEALER"]["created_stack"])
+    assert socks["PUB"]["endpoints"] == ["bind inproc://pub"]
+    assert "publisher" in functions(socks["PUB"]["owner_stack"])  # the owner thread, and where it took it
+    assert "==WARNING: zmq-guard: ctx_term_open_sockets" in r.stderr
+
+
+def test_ctx_term_blocked_abort_reports_all_then_aborts():
+    r = run([program("lifecycle"), "term_blocked"], ("--mode=abort",) + FAST_TERM, timeout=60)
+    assert r.returncode == -signal.SIGABRT, r
+    assert "ok term_blocked" not in r.stdout
+    assert sorted(f["socket_type"] for f in r.findings) == ["DEALER", "PUB"]
+    assert all(f["severity"] == "ERROR" for f in r.findings)
+
+
+def test_ctx_term_woken_thread_closing_is_silent():
+    r = run([program("lifecycle"), "term_clean"], FAST_TERM, timeout=60)
+    assert r.returncode == 0 and "ok term_clean" in r.stdout, r
+    assert r.stderr == "" and r.findings == []
+
+
+def test_ctx_term_python_creation_traceback(tmp_path):
+    script = tmp_path / "term.py"
+    script.write_text(textwrap.dedent("""\
+        import threading, zmq
+        ctx = zmq.Context()
+        def make_socket():
+            s = ctx.socket(zmq.REQ)
+            s.connect("inproc://nobody")
+            return s
+        forgotten = make_socket()
+        threading.Timer(2.0, forgotten.close).start()  # long after the report
+        ctx.term()
+        print("terminated")
+        """))
+    r = run([PYTHON, str(script)], ("--mode=warn",) + FAST_TERM, timeout=60)
+    assert r.returncode == 66, r
+    assert "terminated" in r.stdout
+    assert r.kinds() == ["ctx_term_open_sockets"], r
+    f = r.findings[0]
+    assert f["socket_type"] == "REQ"
+    assert [p["function"] for p in f["created_python_stack"]][-2:] == ["make_socket", "socket"] or \
+        "make_socket" in [p["function"] for p in f["created_python_stack"]]
+    assert any(p["function"] == "<module>" and p["file"].endswith("term.py") and p["line"] == 9
+               for p in f["python_stack"]), f["python_stack"]
+
+
+def test_leaks_listed_at_exit():
+    r = run([program("lifecycle"), "leaks"], ("--leaks",), timeout=60)
+    assert r.returncode == 0, r  # information only
+    assert sorted(r.kinds()) == ["leak", "leak"], r
+    socks = by_type(r.findings)
+    assert set(socks) == {"PUB", "DEALER"}  # the SUB was closed
+    assert all(f["severity"] == "INFO" for f in r.findings)
+    assert "make_forgotten_dealer" in functions(socks["DEALER"]["created_stack"])
+
+
+def test_no_leak_listing_by_default():
+    r = run([program("lifecycle"), "leaks"], (), timeout=60)
+    assert r.returncode == 0 and r.findings == [] and r.stderr == "", r
+
+
+def test_fork_child_cleanup_is_silent():
+    for mode in ("--mode=abort", "--mode=warn", "--mode=serialize"):
+        r = run([program("lifecycle"), "fork_clean"], (mode,), timeout=60)
+        assert r.returncode == 0, r
+        assert "child exit 0" in r.stdout and "ok fork_clean" in r.stdout
+        assert r.stderr == "" and r.findings == [], r
+
+
+def test_fork_child_sending_on_inherited_socket():
+    r = run([program("lifecycle"), "fork_send"], ("--mode=warn",), timeout=60)
+    assert r.returncode == 0, r  # the parent is fine
+    assert "child exit 66" in r.stdout and "ok fork_send" in r.stdout
+    assert r.kinds() == ["use_after_fork"], r
+    f = r.findings[0]
+    assert f["call"] == "zmq_send" and f["socket_type"] == "PUSH"
+    assert "child_sends" in functions(f["stack"])  # the child's own stack
+
+
+def test_fork_child_socket_on_inherited_context():
+    for mode, child in (("--mode=warn", "child exit 66"), ("--mode=abort", "child signal 6")):
+        r = run([program("lifecycle"), "fork_socket"], (mode,), timeout=60)
+        assert r.returncode == 0, r
+        assert child in r.stdout and "ok fork_socket" in r.stdout, r
+        assert r.kinds() == ["use_after_fork"], r
+        f = r.findings[0]
+        assert f["call"] == "zmq_socket"
+        assert "child_opens" in functions(f["stack"])
+        assert "inherited from its parent" in f["detail"]
+
+
+def start_hung(mode_flags, args):
+    env = dict(os.environ)
+    env.pop("ZMQ_GUARD_OPTIONS", None)
+    env.pop("LD_PRELOAD", None)
+    p = subprocess.Popen([guardtest.WRAPPER] + list(mode_flags) + ["--", program("lifecycle"), "hang"] + args,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    line = p.stdout.readline().decode()
+    assert line.startswith("ready "), line
+    return p, int(line.split()[1])
+
+
+def dump_and_collect(p, pid):
+    d = subprocess.run([guardtest.WRAPPER, "--dump", str(pid)], capture_output=True, text=True, timeout=30)
+    assert d.returncode == 0, d
+    assert "sent signal 10 to process %d" % pid in d.stdout
+    # The dump ends with a rule line; read stderr until then.
+    text = ""
+    deadline = time.monotonic() + 30
+    os.set_blocking(p.stderr.fileno(), False)
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(p.stderr.fileno(), 65536)
+        except BlockingIOError:
+            chunk = b""
+        text += chunk.decode(errors="replace")
+        if "live dump" in text and text.rstrip().endswith("=" * 65):
+            break
+        time.sleep(0.05)
+    assert p.poll() is None  # the process goes on
+    p.kill()
+    p.wait()
+    return text[text.index("live dump"):]
+
+
+def test_dump_serialize_mode_shows_waiting_threads_with_stacks():
+    p, pid = start_hung(("--mode=serialize", "--dump-signal=10"), ["serialize"])
+    dump = dump_and_collect(p, pid)
+    assert "1 open socket" in dump and "(PULL, #1), bind inproc://hang" in dump
+    assert dump.count("waits in zmq_recv for the socket:") == 2, dump
+    assert dump.count("in hung_receiver") >= 3, dump  # first use + two live stacks
+    assert "wait_turn" not in dump  # the guard's own frames are cut
+
+
+def test_dump_warn_mode_shows_owner_inside_a_call():
+    p, pid = start_hung(("--mode=warn", "--dump-signal=10"), [])
+    dump = dump_and_collect(p, pid)
+    assert "owner: T2" in dump and "which took it with zmq_recv here:" in dump
+    assert "T2 (tid" in dump and "is inside a libzmq call on it" in dump
+
+
+def test_dump_without_signal_configured_says_so():
+    p, pid = start_hung(("--mode=warn",), [])
+    try:
+        d = subprocess.run([guardtest.WRAPPER, "--dump", str(pid)], capture_output=True, text=True, timeout=30)
+        assert d.returncode == 1
+        assert "has no dump signal configured" in d.stderr
+        assert "--dump-signal=" in d.stderr
+        assert p.poll() is None
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_dump_of_unguarded_process():
+    d = subprocess.run([guardtest.WRAPPER, "--dump", str(os.getpid())], capture_output=True, text=True)
+    assert d.returncode == 1 and "does not run under zmq-guard" in d.stderr
