@@ -222,7 +222,8 @@ void fork_child() {
   registry_fork_child();
   serialize_after_fork_child();
   sink_after_fork_child();
-  symbolize_reset();
+  symbolize_after_fork_child();
+  py_after_fork_child();
   // The guard's thread stayed in the parent, and its eventfd is shared
   // with it: a new one, and a new thread when next needed.
   pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;

@@ -18,7 +18,10 @@
 #include "core/serialize.h"
 
 #include <dlfcn.h>
+#include <linux/membarrier.h>
 #include <poll.h>
+#include <sched.h>
+#include <sys/syscall.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,7 @@
 
 #include <atomic>
 #include <new>
+#include <type_traits>
 
 #include "core/guard.h"
 #include "core/options.h"
@@ -48,6 +52,7 @@ struct SerWaiter {
 };
 
 struct SerState {
+  SerBias b;  // first: the biased path reads it from the header
   pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
   SocketState* st = nullptr;
   void* handle = nullptr;
@@ -60,6 +65,10 @@ struct SerState {
   // Under mu.
   uint64_t holder = 0;
   const char* holder_call = nullptr;
+  // RCVMORE as the last biased receive left it, for that thread's next
+  // question after the bias was revoked.
+  std::atomic<uint64_t> bias_last_thread{0};
+  std::atomic<int> bias_last_more{0};
   uint64_t send_res = 0;  // thread in the middle of a multipart send
   uint64_t recv_res = 0;  // thread in the middle of a multipart receive
   int zfd = -1;           // the socket's ZMQ_FD, read once
@@ -69,11 +78,12 @@ struct SerState {
   SerState* next_free = nullptr;
 };
 
+static_assert(std::is_standard_layout<SerState>::value, "ser_bias() casts a SerState to its first member");
+__thread SerState* tls_rcv_ss ZG_TLS = nullptr;
+
 namespace {
 
 __thread int tls_wake_fd ZG_TLS = -1;
-// This thread's last receive on a serialized socket: which, and RCVMORE.
-__thread SerState* tls_rcv_ss ZG_TLS = nullptr;
 __thread int tls_rcv_more ZG_TLS = 0;
 
 pthread_mutex_t g_pool_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -85,6 +95,18 @@ SerState* g_free_head = nullptr;
 SerState* g_free_tail = nullptr;
 int g_free_len = 0;
 constexpr int kReuseDelay = 256;
+
+// Biasing needs membarrier(2) (Linux 4.14): without it every call locks.
+std::atomic<int> g_bias_state{0};  // 0 unknown, 1 usable, 2 not available
+
+bool bias_ok() {
+  int s = g_bias_state.load(std::memory_order_relaxed);
+  if (s == 0) {
+    s = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0 ? 1 : 2;
+    g_bias_state.store(s, std::memory_order_relaxed);
+  }
+  return s == 1;
+}
 
 pthread_key_t g_fd_key;
 pthread_once_t g_fd_once = PTHREAD_ONCE_INIT;
@@ -237,6 +259,28 @@ bool reserved_by_other(SerState* ss, SerDir dir, uint64_t me) {
   return true;
 }
 
+// A thread other than the biased one takes the locked path (ss->mu held):
+// the biased thread is stopped from starting a lock-free call, its call in
+// flight (never a blocking one) is waited out, and what it left half done
+// becomes reservations.
+void unbias(SerState* ss, uint64_t me) {
+  uint64_t old = ss->b.bias.load(std::memory_order_relaxed);
+  if (old == 0 || old == me) return;
+  ss->b.bias.store(0, std::memory_order_relaxed);
+  // Every thread passes a full barrier: a biased call that had not seen
+  // bias == 0 has its busy mark visible now.
+  syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+  while (ss->b.busy.load(std::memory_order_acquire)) sched_yield();
+  if (ss->b.send_more) ss->send_res = old;
+  ss->b.send_more = false;
+  int more = 0;
+  if (sockopt_int(ss, ZMQ_RCVMORE, &more) == 0) {
+    if (more) ss->recv_res = old;
+    ss->bias_last_more.store(more, std::memory_order_relaxed);
+    ss->bias_last_thread.store(old, std::memory_order_relaxed);
+  }
+}
+
 // The first thread that uses a socket claims it; a second one while the
 // claimant runs makes it shared (reported once, as information).  The
 // creator's set-up calls and a close are not uses; a claimant that has
@@ -316,6 +360,10 @@ void serialize_attach(SocketState* st) {
   ss->real = st->real;
   ss->claimant.store(options().policy_value() == Policy::Strict ? st->creator : 0, std::memory_order_relaxed);
   ss->shared.store(false, std::memory_order_relaxed);
+  ss->b.bias.store(0, std::memory_order_relaxed);
+  ss->b.busy.store(0, std::memory_order_relaxed);
+  ss->b.send_more = false;
+  ss->bias_last_thread.store(0, std::memory_order_relaxed);
   ss->holder = 0;
   ss->holder_call = nullptr;
   ss->send_res = ss->recv_res = 0;
@@ -342,6 +390,11 @@ int ser_begin(SocketState* st, const char* call, CallKind kind, SerDir dir, int 
     pthread_mutex_unlock(&ss->mu);
     return 0;  // closed (or reused) meanwhile: the ordinary path says so
   }
+  unbias(ss, me);
+  // The sole user runs without the lock from its next call on.
+  if (ss->claimant.load(std::memory_order_relaxed) == me && !ss->shared.load(std::memory_order_relaxed) &&
+      ss->b.bias.load(std::memory_order_relaxed) == 0 && bias_ok())
+    ss->b.bias.store(me, std::memory_order_relaxed);
   ss->holder = me;
   ss->holder_call = call;
   c->st = st;
@@ -421,9 +474,14 @@ bool ser_after(SerCall* c, bool ok) {
 
 bool ser_rcvmore(SocketState* st, void* optval, size_t* optvallen, int* rc) {
   auto* ss = static_cast<SerState*>(st->ser);
-  if (!ss || tls_rcv_ss != ss || ss->st != st || ss->closed.load(std::memory_order_relaxed)) return false;
+  if (!ss || ss->st != st || ss->closed.load(std::memory_order_relaxed)) return false;
   if (!optval || !optvallen || *optvallen < sizeof(int)) return false;  // libzmq's EINVAL
-  *static_cast<int*>(optval) = tls_rcv_more;
+  int more;
+  if (tls_rcv_ss == ss) more = tls_rcv_more;
+  else if (tls_me && ss->bias_last_thread.load(std::memory_order_relaxed) == tls_me)
+    more = ss->bias_last_more.load(std::memory_order_relaxed);
+  else return false;
+  *static_cast<int*>(optval) = more;
   *optvallen = sizeof(int);
   *rc = 0;
   return true;
@@ -447,6 +505,8 @@ SerState* ser_close_begin(SocketState* st) {
     return nullptr;
   }
   ss->holder = tls_rec ? tls_rec->serial.load(std::memory_order_relaxed) : 0;
+  unbias(ss, ss->holder);
+  ss->b.bias.store(0, std::memory_order_relaxed);  // the closer is the last user
   ss->holder_call = "zmq_close";
   return ss;
 }
@@ -518,6 +578,7 @@ bool serialize_poll(zmq_pollitem_t* items, int nitems, long timeout, int* rc) {
         err = ENOTSOCK;
         break;
       }
+      unbias(s, me);
       int events = 0;
       if (sockopt_int(s, ZMQ_EVENTS, &events) != 0) {
         err = errno;  // ETERM, as libzmq's zmq_poll returns it
@@ -834,8 +895,11 @@ void serialize_after_fork_child() {
   // parent's copy of this thread: make a new one when needed.
   pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
   g_pool_mu = fresh;
+  g_bias_state.store(0, std::memory_order_relaxed);  // register the child anew
   for (SerState* ss = g_all; ss; ss = ss->next_all) {
     ss->mu = fresh;
+    ss->b.bias.store(0, std::memory_order_relaxed);
+    ss->b.busy.store(0, std::memory_order_relaxed);
     ss->holder = 0;
     ss->send_res = ss->recv_res = 0;
     ss->nwaiters = 0;

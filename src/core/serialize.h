@@ -10,15 +10,33 @@
 #include <errno.h>
 #include <stdint.h>
 
+#include <atomic>
 #include <tuple>
 
 #include "core/api.h"
 #include "core/policy.h"
 #include "core/registry.h"
+#include "core/threads.h"
 
 namespace zg {
 
+// The part of a socket's turn state the biased path reads (serialize.cpp
+// has the rest).  While one thread is the socket's only user it holds the
+// bias and calls libzmq without the lock, marking `busy` around each
+// attempt; a second thread revokes the bias (membarrier, then waits for
+// busy to clear) and from then on every call takes the lock.
+struct SerBias {
+  std::atomic<uint64_t> bias{0};
+  std::atomic<int> busy{0};
+  bool send_more = false;  // the biased thread's last send had ZMQ_SNDMORE
+};
 struct SerState;
+// SerBias is the first member of the standard-layout SerState.
+inline SerBias* ser_bias(SerState* ss) { return reinterpret_cast<SerBias*>(ss); }
+// This thread's last locked receive: on which state, and its RCVMORE.  A
+// biased receive clears it (libzmq's own answer is right again).
+extern __thread SerState* tls_rcv_ss ZG_TLS;
+inline void ser_biased_recv() { tls_rcv_ss = nullptr; }
 
 enum class SerDir : uint8_t { None, Send, Recv };
 
@@ -105,6 +123,42 @@ template <FnId Id, typename R, typename... A>
 bool serialize_call(SocketState* st, const char* name, CallKind kind, R* out, A... a) {
   constexpr SerDir dir = SerTraits<Id>::dir;
   std::tuple<A...> args(a...);
+  auto fn = reinterpret_cast<R (*)(A...)>(st->real[Id]);
+  size_t iov_count = 0;  // zmq_recviov zeroes *count when its first part fails
+  if constexpr (Id == FN_zmq_recviov) iov_count = *std::get<2>(args);
+  // The sole user's call: no lock, one attempt that cannot block.
+  SerBias* b = ser_bias(static_cast<SerState*>(st->ser));
+  const uint64_t self = tls_me;
+  if (b->bias.load(std::memory_order_relaxed) == self && self != 0 && fn) {
+    b->busy.store(1, std::memory_order_relaxed);
+    __asm__ __volatile__("" ::: "memory");  // the revoker's membarrier orders this store before the load below
+    if (__builtin_expect(b->bias.load(std::memory_order_relaxed) == self, 1)) {
+      R r;
+      bool done = true;
+      if constexpr (dir == SerDir::None) {
+        r = fn(a...);
+      } else {
+        const int user_flags = std::get<sizeof...(A) - 1>(args);
+        std::get<sizeof...(A) - 1>(args) = user_flags | ZMQ_DONTWAIT;
+        r = std::apply(fn, args);
+        if constexpr (dir == SerDir::Send) {
+          if (r != static_cast<R>(-1)) b->send_more = (user_flags & ZMQ_SNDMORE) != 0;
+        } else {
+          ser_biased_recv();
+        }
+        std::get<sizeof...(A) - 1>(args) = user_flags;
+        done = r != static_cast<R>(-1) || (user_flags & ZMQ_DONTWAIT) || errno != EAGAIN;
+      }
+      b->busy.store(0, std::memory_order_release);
+      if (done) {
+        *out = r;
+        return true;
+      }
+      // It would block: the locked path waits without holding the socket.
+    } else {
+      b->busy.store(0, std::memory_order_release);
+    }
+  }
   if constexpr (Id == FN_zmq_getsockopt) {
     int rc;
     if (std::get<1>(args) == ZMQ_RCVMORE && ser_rcvmore(st, std::get<2>(args), std::get<3>(args), &rc)) {
@@ -121,7 +175,6 @@ bool serialize_call(SocketState* st, const char* name, CallKind kind, R* out, A.
     *out = static_cast<R>(-1);
     return true;
   }
-  auto fn = reinterpret_cast<R (*)(A...)>(st->real[Id]);
   R r;
   if (__builtin_expect(!fn, 0)) {
     ser_end(&c);
@@ -134,10 +187,7 @@ bool serialize_call(SocketState* st, const char* name, CallKind kind, R* out, A.
     c.saved_errno = errno;
   } else {
     std::get<sizeof...(A) - 1>(args) = flags | ZMQ_DONTWAIT;
-    size_t iov_count = 0;
-    if constexpr (Id == FN_zmq_recviov) iov_count = *std::get<2>(args);
     for (;;) {
-      // zmq_recviov zeroes *count when its first part fails.
       if constexpr (Id == FN_zmq_recviov) *std::get<2>(args) = iov_count;
       r = std::apply(fn, args);
       if (!ser_after(&c, r != static_cast<R>(-1))) break;

@@ -153,7 +153,16 @@ RealTable* table_containing(const void* p) {
 
 }  // namespace
 
+// A parent thread may have been scanning at the fork; the child's lock is
+// made fresh (registered once, from the first resolve_init).
+void resolve_after_fork_child() {
+  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+  g_mu = fresh;
+}
+
 void resolve_init() {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, [] { pthread_atfork(nullptr, nullptr, resolve_after_fork_child); });
   pthread_mutex_lock(&g_mu);
   if (!g_next_ok.load()) {
     for (int i = 0; i < FN_COUNT; i++) {

@@ -253,6 +253,11 @@ void py_note_thread(unsigned long long key) {
   pthread_mutex_unlock(&g_noted_mu);
 }
 
+void py_after_fork_child() {
+  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+  g_noted_mu = fresh;
+}
+
 bool py_noted_name(unsigned long long key, char* out, size_t len) {
   if (len) out[0] = 0;
   if (!key || g_py.state.load(std::memory_order_acquire) != 1) return false;

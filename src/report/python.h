@@ -45,4 +45,7 @@ void py_note_thread(unsigned long long key);
 // The name noted for `key`; false if none.
 bool py_noted_name(unsigned long long key, char* out, size_t len);
 
+// In a forked child: the lock a parent thread may have held is made fresh.
+void py_after_fork_child();
+
 }  // namespace zg

@@ -105,6 +105,15 @@ void copy_demangled(const char* name, char* out, size_t len) {
 
 }  // namespace
 
+void symbolize_after_fork_child() {
+  // A parent thread may have been symbolizing at the fork: the lock and the
+  // libdw session are not ours to trust.  Start over (the old session is
+  // left behind rather than freed half-way through someone else's use).
+  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+  g_mu = fresh;
+  g_dwfl = nullptr;
+}
+
 void symbolize_reset() {
   pthread_mutex_lock(&g_mu);
   if (g_dwfl) g_dw.end(g_dwfl);

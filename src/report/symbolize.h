@@ -24,5 +24,7 @@ void symbolize(void* pc, bool is_return_address, Frame* out);
 // Drops cached module lists (after dlopen of new objects the next report
 // refreshes anyway).
 void symbolize_reset();
+// In a forked child: fresh lock and session, whatever the parent's threads held.
+void symbolize_after_fork_child();
 
 }  // namespace zg
