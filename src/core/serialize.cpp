@@ -14,7 +14,13 @@
 //    first part to its last (a per-direction reservation), so parts of two
 //    threads never interleave;
 //  - ZMQ_RCVTIMEO/ZMQ_SNDTIMEO are read when a call first has to wait and
-//    kept as a deadline; ETERM and every other error come from libzmq.
+//    kept as a deadline; ETERM and every other error come from libzmq;
+//  - while only one thread uses a socket, it holds the socket's bias and
+//    skips the lock (serialize.h, SerBias): its attempts are still
+//    non-blocking, so when a second thread comes it can revoke the bias
+//    (membarrier, then wait out an attempt in flight) without waiting for a
+//    blocked call.  What the sole user left half done (a multipart message
+//    in either direction) becomes a reservation at that moment.
 #include "core/serialize.h"
 
 #include <dlfcn.h>
@@ -270,7 +276,21 @@ void unbias(SerState* ss, uint64_t me) {
   // Every thread passes a full barrier: a biased call that had not seen
   // bias == 0 has its busy mark visible now.
   syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
-  while (ss->b.busy.load(std::memory_order_acquire)) sched_yield();
+  for (;;) {
+    int busy = ss->b.busy.load(std::memory_order_acquire);
+    if (busy == 0) break;
+    if (busy == 2) {
+      // Asleep on the socket, outside libzmq: wake it so it joins the
+      // waiters of the locked protocol.
+      if (!ss->b.kicked.exchange(1) && ss->b.wait_fd >= 0) {
+        uint64_t one = 1;
+        ssize_t n = write(ss->b.wait_fd, &one, sizeof one);
+        (void)n;
+      }
+      break;
+    }
+    sched_yield();
+  }
   if (ss->b.send_more) ss->send_res = old;
   ss->b.send_more = false;
   int more = 0;
@@ -280,6 +300,77 @@ void unbias(SerState* ss, uint64_t me) {
     ss->bias_last_thread.store(old, std::memory_order_relaxed);
   }
 }
+
+}  // namespace
+
+int ser_biased_wait(SerState* ss, SerDir dir, const char* call, SerDeadline* d) {
+  SerBias* b = &ss->b;
+  const uint64_t me = tls_me;
+  if (!d->armed) {
+    d->armed = true;
+    int ms = dir == SerDir::Send ? b->sndtimeo : b->rcvtimeo;
+    if (ms == 0) return -1;
+    d->forever = ms < 0;
+    if (!d->forever) d->at_ns = now_ns() + int64_t(ms) * 1000000;
+  } else if (!d->forever && d->at_ns == 0) {
+    return -1;  // the last attempt after the deadline failed too
+  }
+  int efd = wake_fd();
+  if (efd < 0) return 0;
+  const short mask = dir == SerDir::Send ? ZMQ_POLLOUT : ZMQ_POLLIN;
+  b->busy.store(1, std::memory_order_relaxed);
+  __asm__ __volatile__("" ::: "memory");
+  if (b->bias.load(std::memory_order_relaxed) != me) {
+    b->busy.store(0, std::memory_order_release);
+    return 0;
+  }
+  // The failed attempt processed the socket's commands and so consumed its
+  // ZMQ_FD edge; ZMQ_EVENTS says whether that made it ready.
+  int events = 0;
+  if (sockopt_int(ss, ZMQ_EVENTS, &events) != 0) {
+    b->busy.store(0, std::memory_order_release);
+    return 1;  // ETERM & co: the retry returns it
+  }
+  if (ss->zfd < 0) {
+    int fd = -1;
+    if (sockopt_int(ss, ZMQ_FD, &fd) == 0) ss->zfd = fd;
+  }
+  b->wait_fd = efd;
+  b->wait_call = call;
+  b->busy.store(2, std::memory_order_release);
+  if (events & mask) {
+    b->busy.store(0, std::memory_order_release);
+    return 1;
+  }
+  struct pollfd pfd[2] = {{efd, POLLIN, 0}, {ss->zfd, POLLIN, 0}};
+  bool timed_out = false;
+  for (;;) {
+    struct timespec ts, *tsp = nullptr;
+    if (!d->forever) {
+      int64_t left = d->at_ns - now_ns();
+      if (left < 0) left = 0;
+      ts = {static_cast<time_t>(left / 1000000000), static_cast<long>(left % 1000000000)};
+      tsp = &ts;
+    }
+    int rc = ppoll(pfd, ss->zfd >= 0 ? 2 : 1, tsp, nullptr);
+    if (rc > 0) break;
+    if (rc == 0) {
+      timed_out = true;
+      break;
+    }
+    // EINTR: the live dump samples stacks with a signal; keep waiting.
+  }
+  b->busy.store(0, std::memory_order_release);
+  if (b->kicked.exchange(0)) {
+    uint64_t v;
+    ssize_t n = read(efd, &v, sizeof v);
+    (void)n;
+  }
+  if (timed_out) d->at_ns = 0;  // one last attempt decides, as libzmq's own timeout would
+  return 1;
+}
+
+namespace {
 
 // The first thread that uses a socket claims it; a second one while the
 // claimant runs makes it shared (reported once, as information).  The
@@ -364,6 +455,11 @@ void serialize_attach(SocketState* st) {
   ss->b.busy.store(0, std::memory_order_relaxed);
   ss->b.send_more = false;
   ss->bias_last_thread.store(0, std::memory_order_relaxed);
+  ss->b.kicked.store(0, std::memory_order_relaxed);
+  ss->b.wait_fd = -1;
+  // A socket adopted late may have its timeouts set already.
+  if (sockopt_int(ss, ZMQ_RCVTIMEO, &ss->b.rcvtimeo) != 0) ss->b.rcvtimeo = -1;
+  if (sockopt_int(ss, ZMQ_SNDTIMEO, &ss->b.sndtimeo) != 0) ss->b.sndtimeo = -1;
   ss->holder = 0;
   ss->holder_call = nullptr;
   ss->send_res = ss->recv_res = 0;
@@ -552,6 +648,7 @@ bool serialize_poll(zmq_pollitem_t* items, int nitems, long timeout, int* rc) {
   for (int i = 0; i < nitems; i++)
     if (ss[i]) note_user(ss[i], sts[i], "zmq_poll", CallKind::Poll, me);
 
+  const int saved_errno = errno;
   const bool forever = timeout < 0;
   const int64_t deadline = forever ? 0 : now_ns() + int64_t(timeout) * 1000000;
   const int efd = wake_fd();
@@ -664,6 +761,7 @@ bool serialize_poll(zmq_pollitem_t* items, int nitems, long timeout, int* rc) {
     }
     if (ready || timeout == 0 || timed_out) {
       *rc = ready;
+      errno = saved_errno;
       return true;
     }
   }
@@ -882,6 +980,13 @@ void ser_for_each_thread(SocketState* st, void (*fn)(uint64_t, const char*, bool
     for (SerWaiter* w = ss->waiters; w && n < 32; w = w->next) {
       serials[n] = w->me;
       calls[n] = w->call;
+      waiting[n++] = true;
+    }
+    // The sole user asleep in its lock-free wait.
+    uint64_t biased = ss->b.bias.load(std::memory_order_relaxed);
+    if (biased && ss->b.busy.load(std::memory_order_acquire) == 2 && n < 32) {
+      serials[n] = biased;
+      calls[n] = ss->b.wait_call ? ss->b.wait_call : "a call";
       waiting[n++] = true;
     }
   }

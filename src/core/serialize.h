@@ -27,8 +27,19 @@ namespace zg {
 // busy to clear) and from then on every call takes the lock.
 struct SerBias {
   std::atomic<uint64_t> bias{0};
-  std::atomic<int> busy{0};
-  bool send_more = false;  // the biased thread's last send had ZMQ_SNDMORE
+  std::atomic<int> busy{0};  // 1: inside libzmq; 2: asleep waiting for the socket
+  bool send_more = false;    // the biased thread's last send had ZMQ_SNDMORE
+  int wait_fd = -1;          // the biased sleeper's wake-up fd
+  const char* wait_call = nullptr;  // and its call, for the live dump
+  std::atomic<int> kicked{0};
+  int rcvtimeo = -1, sndtimeo = -1;  // kept from zmq_setsockopt
+};
+
+// Deadline of one call that waits (ZMQ_RCVTIMEO / ZMQ_SNDTIMEO).
+struct SerDeadline {
+  bool armed = false;
+  bool forever = false;
+  int64_t at_ns = 0;
 };
 struct SerState;
 // SerBias is the first member of the standard-layout SerState.
@@ -39,6 +50,11 @@ extern __thread SerState* tls_rcv_ss ZG_TLS;
 inline void ser_biased_recv() { tls_rcv_ss = nullptr; }
 
 enum class SerDir : uint8_t { None, Send, Recv };
+
+// The biased thread's call would block: waits for the socket without the
+// lock.  1: try again (still biased); 0: the bias was revoked, take the
+// locked path; -1: the user's timeout passed (EAGAIN).
+int ser_biased_wait(SerState* ss, SerDir dir, const char* call, SerDeadline* d);
 
 // One serialized call in progress (lives on the caller's stack).
 struct SerCall {
@@ -97,6 +113,20 @@ bool serialize_proxy(void* const* socks, int nsocks, bool steerable, int* rc);
 void ser_for_each_thread(SocketState* st, void (*fn)(uint64_t serial, const char* call, bool waiting, void*),
                          void* ctx);
 
+// libzmq forwards zmq_sendmsg/zmq_recvmsg through its exported
+// zmq_msg_send/zmq_msg_recv: that nested call is part of this one and must
+// not ask for the turn again.
+template <FnId Id>
+struct ForwardsThroughApi {
+  static constexpr bool value = Id == FN_zmq_sendmsg || Id == FN_zmq_recvmsg;
+};
+template <bool On>
+struct MaybeBypass {
+  Bypass b;
+};
+template <>
+struct MaybeBypass<false> {};
+
 template <FnId Id>
 struct SerTraits {
   static constexpr SerDir dir = SerDir::None;
@@ -120,27 +150,49 @@ ZG_SER_DIR(zmq_recviov, Recv)
 // One call on a serialized socket.  Every send/receive function of the API
 // takes its flags last, so the attempt swaps in ZMQ_DONTWAIT there.
 template <FnId Id, typename R, typename... A>
-bool serialize_call(SocketState* st, const char* name, CallKind kind, R* out, A... a) {
+__attribute__((noinline)) bool serialize_locked(SocketState* st, const char* name, CallKind kind, R* out,
+                                                size_t iov_count, A... a);
+
+template <FnId Id, typename R, typename... A>
+__attribute__((always_inline)) inline bool serialize_call(SocketState* st, const char* name, CallKind kind, R* out,
+                                                          A... a) {
   constexpr SerDir dir = SerTraits<Id>::dir;
   std::tuple<A...> args(a...);
   auto fn = reinterpret_cast<R (*)(A...)>(st->real[Id]);
   size_t iov_count = 0;  // zmq_recviov zeroes *count when its first part fails
   if constexpr (Id == FN_zmq_recviov) iov_count = *std::get<2>(args);
-  // The sole user's call: no lock, one attempt that cannot block.
-  SerBias* b = ser_bias(static_cast<SerState*>(st->ser));
+  // The sole user's call: no lock; attempts that cannot block, and waits
+  // that hold nothing.
+  SerState* ss = static_cast<SerState*>(st->ser);
+  SerBias* b = ser_bias(ss);
   const uint64_t self = tls_me;
   if (b->bias.load(std::memory_order_relaxed) == self && self != 0 && fn) {
-    b->busy.store(1, std::memory_order_relaxed);
-    __asm__ __volatile__("" ::: "memory");  // the revoker's membarrier orders this store before the load below
-    if (__builtin_expect(b->bias.load(std::memory_order_relaxed) == self, 1)) {
+    SerDeadline deadline;
+    for (;;) {
+      b->busy.store(1, std::memory_order_relaxed);
+      __asm__ __volatile__("" ::: "memory");  // the revoker's membarrier orders this store before the load below
+      if (__builtin_expect(b->bias.load(std::memory_order_relaxed) != self, 0)) {
+        b->busy.store(0, std::memory_order_release);
+        break;
+      }
       R r;
       bool done = true;
       if constexpr (dir == SerDir::None) {
-        r = fn(a...);
+        r = fn(a...);  // no setup or option call forwards through the API
+        if constexpr (Id == FN_zmq_setsockopt) {
+          if (r == 0 && std::get<3>(args) == sizeof(int) && std::get<2>(args)) {
+            if (std::get<1>(args) == ZMQ_RCVTIMEO) b->rcvtimeo = *static_cast<const int*>(std::get<2>(args));
+            if (std::get<1>(args) == ZMQ_SNDTIMEO) b->sndtimeo = *static_cast<const int*>(std::get<2>(args));
+          }
+        }
       } else {
         const int user_flags = std::get<sizeof...(A) - 1>(args);
+        if constexpr (Id == FN_zmq_recviov) *std::get<2>(args) = iov_count;
         std::get<sizeof...(A) - 1>(args) = user_flags | ZMQ_DONTWAIT;
-        r = std::apply(fn, args);
+        {
+          [[maybe_unused]] MaybeBypass<ForwardsThroughApi<Id>::value> nested;
+          r = std::apply(fn, args);
+        }
         if constexpr (dir == SerDir::Send) {
           if (r != static_cast<R>(-1)) b->send_more = (user_flags & ZMQ_SNDMORE) != 0;
         } else {
@@ -154,11 +206,25 @@ bool serialize_call(SocketState* st, const char* name, CallKind kind, R* out, A.
         *out = r;
         return true;
       }
-      // It would block: the locked path waits without holding the socket.
-    } else {
-      b->busy.store(0, std::memory_order_release);
+      int w = ser_biased_wait(ss, dir, name, &deadline);
+      if (w < 0) {
+        *out = static_cast<R>(-1);
+        errno = EAGAIN;
+        return true;
+      }
+      if (w == 0) break;  // another thread came: the locked path
     }
   }
+  return serialize_locked<Id, R>(st, name, kind, out, iov_count, a...);
+}
+
+// The locked protocol (a shared socket, or a sole user that must wait).
+template <FnId Id, typename R, typename... A>
+__attribute__((noinline)) bool serialize_locked(SocketState* st, const char* name, CallKind kind, R* out,
+                                                size_t iov_count, A... a) {
+  constexpr SerDir dir = SerTraits<Id>::dir;
+  std::tuple<A...> args(a...);
+  auto fn = reinterpret_cast<R (*)(A...)>(st->real[Id]);
   if constexpr (Id == FN_zmq_getsockopt) {
     int rc;
     if (std::get<1>(args) == ZMQ_RCVMORE && ser_rcvmore(st, std::get<2>(args), std::get<3>(args), &rc)) {
@@ -183,13 +249,19 @@ bool serialize_call(SocketState* st, const char* name, CallKind kind, R* out, A.
     return true;
   }
   if constexpr (dir == SerDir::None) {
-    r = fn(a...);
+    {
+      Bypass nested;
+      r = fn(a...);
+    }
     c.saved_errno = errno;
   } else {
     std::get<sizeof...(A) - 1>(args) = flags | ZMQ_DONTWAIT;
     for (;;) {
       if constexpr (Id == FN_zmq_recviov) *std::get<2>(args) = iov_count;
-      r = std::apply(fn, args);
+      {
+        Bypass nested;
+        r = std::apply(fn, args);
+      }
       if (!ser_after(&c, r != static_cast<R>(-1))) break;
     }
   }

@@ -3,6 +3,7 @@
  *   ser_stress echo THREADS MESSAGES   threads share one DEALER talking to a
  *                                      ROUTER echo peer; every reply counted
  *   ser_stress multipart THREADS MESSAGES   3-part messages, each reply whole
+ *   ser_stress msg_api THREADS MESSAGES     echo with zmq_sendmsg/zmq_recvmsg
  *   ser_stress recv_first              a thread blocks in recv before another
  *                                      thread sends the request
  *   ser_stress timeouts                RCVTIMEO, ZMQ_DONTWAIT, SNDTIMEO at HWM
@@ -98,6 +99,26 @@ static void* echo_worker(void* arg) {
     int got = -1;
     CHECK(zmq_recv(g_dealer, &got, sizeof got, 0) == sizeof got);
     mark_seen(got); /* the reply may be another thread's: every one counts once */
+  }
+  return NULL;
+}
+
+/* The deprecated zmq_sendmsg/zmq_recvmsg (czmq's), which libzmq forwards
+ * through its own exported zmq_msg_send/zmq_msg_recv. */
+static void* msg_api_worker(void* arg) {
+  int me = (int)(long)arg;
+  for (int i = 0; i < g_messages; i++) {
+    int id = me * g_messages + i;
+    zmq_msg_t m;
+    zmq_msg_init_size(&m, sizeof id);
+    memcpy(zmq_msg_data(&m), &id, sizeof id);
+    CHECK(zmq_sendmsg(g_dealer, &m, 0) == sizeof id);
+    zmq_msg_init(&m);
+    CHECK(zmq_recvmsg(g_dealer, &m, 0) == sizeof id);
+    int got;
+    memcpy(&got, zmq_msg_data(&m), sizeof got);
+    zmq_msg_close(&m);
+    mark_seen(got);
   }
   return NULL;
 }
@@ -440,6 +461,7 @@ int main(int argc, char** argv) {
   g_messages = argc > 3 ? atoi(argv[3]) : 1000;
   if (!strcmp(what, "echo")) return run_shared(echo_worker, argc > 4 ? argv[4] : "inproc://echo");
   if (!strcmp(what, "multipart")) return run_shared(multipart_worker, "inproc://multipart");
+  if (!strcmp(what, "msg_api")) return run_shared(msg_api_worker, "inproc://msg_api");
   if (!strcmp(what, "recv_first")) return recv_first();
   if (!strcmp(what, "poll")) return poll_shared();
   if (!strcmp(what, "proxy")) return proxy();

@@ -127,11 +127,22 @@ def start_hung(mode_flags, args):
     p = subprocess.Popen([guardtest.WRAPPER] + list(mode_flags) + ["--", program("lifecycle"), "hang"] + args,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     line = p.stdout.readline().decode()
-    assert line.startswith("ready "), line
+    if not line.startswith("ready "):
+        p.kill()
+        p.wait()
+        raise AssertionError("no ready line: %r" % line)
     return p, int(line.split()[1])
 
 
 def dump_and_collect(p, pid):
+    try:
+        return dump_text(p, pid)
+    finally:
+        p.kill()
+        p.wait()
+
+
+def dump_text(p, pid):
     d = subprocess.run([guardtest.WRAPPER, "--dump", str(pid)], capture_output=True, text=True, timeout=30)
     assert d.returncode == 0, d
     assert "sent signal 10 to process %d" % pid in d.stdout
@@ -149,8 +160,6 @@ def dump_and_collect(p, pid):
             break
         time.sleep(0.05)
     assert p.poll() is None  # the process goes on
-    p.kill()
-    p.wait()
     return text[text.index("live dump"):]
 
 
@@ -161,6 +170,13 @@ def test_dump_serialize_mode_shows_waiting_threads_with_stacks():
     assert dump.count("waits in zmq_recv for the socket:") == 2, dump
     assert dump.count("in hung_receiver") >= 3, dump  # first use + two live stacks
     assert "wait_turn" not in dump  # the guard's own frames are cut
+
+
+def test_dump_serialize_mode_sole_user_waiting():
+    p, pid = start_hung(("--mode=serialize", "--dump-signal=10"), [])
+    dump = dump_and_collect(p, pid)
+    assert dump.count("waits in zmq_recv for the socket:") == 1, dump
+    assert "in hung_receiver" in dump.split("waits in zmq_recv for the socket:")[1], dump
 
 
 def test_dump_warn_mode_shows_owner_inside_a_call():

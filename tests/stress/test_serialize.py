@@ -115,3 +115,11 @@ def test_c_proxy_serialized_while_another_thread_uses_its_backend():
     assert f["socket_type"] == "DEALER" and f["severity"] == "INFO"
     names = set(functions(f["stack"])) | set(functions(f["owner_stack"]))
     assert {"proxy_thread", "backend_user"} <= names, names
+
+
+def test_c_deprecated_msg_api_nested_calls():
+    # libzmq's zmq_recvmsg calls the exported zmq_msg_recv: one turn, not two.
+    r = run([program("ser_stress"), "msg_api", "4", "5000"], SER, timeout=120)
+    f = check_shared_once(r, "msg_api_worker")
+    assert "ok 20000 replies" in r.stdout
+    assert f["call"] in ("zmq_sendmsg", "zmq_recvmsg")
