@@ -42,6 +42,10 @@ def parse_args():
     ap.add_argument("--runs", type=int, help="interleaved runs per cell (quick 3, full 7)")
     ap.add_argument("--only", default=",".join(SECTIONS), help="comma list of: " + ",".join(SECTIONS))
     ap.add_argument("--json", help="also write all raw samples here")
+    ap.add_argument("--pin", default="last",
+                    help="CPU to pin throughput/latency runs to with taskset ('last', a number, or 'none'). "
+                         "On a 2-core machine unpinned runs swing 20-40%% with where the scheduler puts the "
+                         "two threads; pinned, run-to-run spread is a few percent")
     return ap.parse_args()
 
 
@@ -69,7 +73,16 @@ class Bench:
             e["ZMQ_GUARD_OPTIONS"] = "mode=" + mode
         return e
 
-    def run(self, argv, mode, timeout=300):
+    def pinned(self, argv):
+        pin = self.args.pin
+        if pin == "none" or not shutil.which("taskset"):
+            return argv
+        cpu = str(os.cpu_count() - 1) if pin == "last" else pin
+        return ["taskset", "-c", cpu] + argv
+
+    def run(self, argv, mode, timeout=300, pin=False):
+        if pin:
+            argv = self.pinned(argv)
         p = subprocess.run(argv, env=self.env(mode), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, timeout=timeout)
         if p.returncode != 0:
@@ -109,11 +122,12 @@ class Bench:
                 order = modes[:]
                 rnd.shuffle(order)  # interleaved, in a fresh order each round
                 for m in order:
-                    out = self.run([self.prog(argv[0])] + argv[1:], m).stdout
+                    out = self.run([self.prog(argv[0])] + argv[1:], m, pin=True).stdout
                     v = self.field(out, "msgs_per_s") if argv[0] == "thr" else self.field(out, "rtt_us")
                     samples[(name, m)].append(v)
         self.raw["thr"] = {f"{k[0]}|{k[1]}": v for k, v in samples.items()}
-        print(f"\n## Throughput (msgs/s) and latency (round trip, us): medians of {self.runs} interleaved runs")
+        where = "unpinned" if self.args.pin == "none" else "pinned to one CPU with taskset"
+        print(f"\n## Throughput (msgs/s) and latency (round trip, us): medians of {self.runs} interleaved runs, {where}")
         print("ratio = guarded speed / plain speed (throughput ratio; plain rtt / guarded rtt for latency)\n")
         hdr = f"{'workload':24} {'plain':>11} " + " ".join(f"{m:>11} {'ratio':>6}" for m in MODES)
         print(hdr)
@@ -131,7 +145,9 @@ class Bench:
     # -- shared socket -------------------------------------------------------------
 
     def section_shared(self):
-        count = 400000 if self.full else 200000
+        # Long enough that the one report of the shared socket (symbolized once,
+        # tens of milliseconds) does not decide the rate.
+        count = 2000000 if self.full else 1000000
         cells = [("plain, mutex around each send", "plain", ["--lock"]),
                  ("serialize, no mutex", "serialize", []),
                  ("serialize, mutex too", "serialize", ["--lock"])]
@@ -139,10 +155,11 @@ class Bench:
         unshared = {"plain": [], "serialize": []}
         for r in range(self.runs):
             for label, mode, extra in cells:
-                out = self.run([self.prog("thr"), "--shared=4", f"--count={count}", "--size=8"] + extra, mode).stdout
+                out = self.run([self.prog("thr"), "--shared=4", f"--count={count}", "--size=8"] + extra, mode,
+                               pin=True).stdout
                 samples[label].append(self.field(out, "msgs_per_s"))
             for mode in unshared:
-                out = self.run([self.prog("thr"), f"--count={count}", "--size=8"], mode).stdout
+                out = self.run([self.prog("thr"), f"--count={count}", "--size=8"], mode, pin=True).stdout
                 unshared[mode].append(self.field(out, "msgs_per_s"))
         self.raw["shared"] = samples
         base = statistics.median(samples[cells[0][0]])
