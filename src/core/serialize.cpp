@@ -447,6 +447,7 @@ void serialize_attach(SocketState* st) {
     pthread_mutex_lock(&ss->mu);
   }
   ss->st = st;
+  ss->b.st = st;
   ss->handle = st->handle.load(std::memory_order_relaxed);
   ss->real = st->real;
   ss->claimant.store(options().policy_value() == Policy::Strict ? st->creator : 0, std::memory_order_relaxed);

@@ -33,6 +33,7 @@ struct SerBias {
   const char* wait_call = nullptr;  // and its call, for the live dump
   std::atomic<int> kicked{0};
   int rcvtimeo = -1, sndtimeo = -1;  // kept from zmq_setsockopt
+  SocketState* st = nullptr;         // the socket it belongs to now (SerState::st)
 };
 
 // Deadline of one call that waits (ZMQ_RCVTIMEO / ZMQ_SNDTIMEO).
@@ -55,6 +56,9 @@ enum class SerDir : uint8_t { None, Send, Recv };
 // lock.  1: try again (still biased); 0: the bias was revoked, take the
 // locked path; -1: the user's timeout passed (EAGAIN).
 int ser_biased_wait(SerState* ss, SerDir dir, const char* call, SerDeadline* d);
+
+template <FnId Id, typename R, typename... A>
+inline bool serialize_call_from(bool wait_first, SocketState* st, const char* name, CallKind kind, R* out, A... a);
 
 // One serialized call in progress (lives on the caller's stack).
 struct SerCall {
@@ -156,6 +160,14 @@ __attribute__((noinline)) bool serialize_locked(SocketState* st, const char* nam
 template <FnId Id, typename R, typename... A>
 __attribute__((always_inline)) inline bool serialize_call(SocketState* st, const char* name, CallKind kind, R* out,
                                                           A... a) {
+  return serialize_call_from<Id, R>(false, st, name, kind, out, a...);
+}
+
+// wait_first: the caller's biased attempt just failed with EAGAIN and it
+// wants to block (ser_fast_call): start with the wait.
+template <FnId Id, typename R, typename... A>
+__attribute__((always_inline)) inline bool serialize_call_from(bool wait_first, SocketState* st, const char* name,
+                                                               CallKind kind, R* out, A... a) {
   constexpr SerDir dir = SerTraits<Id>::dir;
   std::tuple<A...> args(a...);
   auto fn = reinterpret_cast<R (*)(A...)>(st->real[Id]);
@@ -166,46 +178,51 @@ __attribute__((always_inline)) inline bool serialize_call(SocketState* st, const
   SerState* ss = static_cast<SerState*>(st->ser);
   SerBias* b = ser_bias(ss);
   const uint64_t self = tls_me;
-  if (b->bias.load(std::memory_order_relaxed) == self && self != 0 && fn) {
+  // ss->st: a state reused for another socket while st sat closed in the
+  // quarantine is not this socket's.
+  if (b->bias.load(std::memory_order_relaxed) == self && self != 0 && fn && b->st == st) {
     SerDeadline deadline;
     for (;;) {
-      b->busy.store(1, std::memory_order_relaxed);
-      __asm__ __volatile__("" ::: "memory");  // the revoker's membarrier orders this store before the load below
-      if (__builtin_expect(b->bias.load(std::memory_order_relaxed) != self, 0)) {
-        b->busy.store(0, std::memory_order_release);
-        break;
-      }
-      R r;
-      bool done = true;
-      if constexpr (dir == SerDir::None) {
-        r = fn(a...);  // no setup or option call forwards through the API
-        if constexpr (Id == FN_zmq_setsockopt) {
-          if (r == 0 && std::get<3>(args) == sizeof(int) && std::get<2>(args)) {
-            if (std::get<1>(args) == ZMQ_RCVTIMEO) b->rcvtimeo = *static_cast<const int*>(std::get<2>(args));
-            if (std::get<1>(args) == ZMQ_SNDTIMEO) b->sndtimeo = *static_cast<const int*>(std::get<2>(args));
+      if (!wait_first) {
+        b->busy.store(1, std::memory_order_relaxed);
+        __asm__ __volatile__("" ::: "memory");  // the revoker's membarrier orders this store before the load below
+        if (__builtin_expect(b->bias.load(std::memory_order_relaxed) != self, 0)) {
+          b->busy.store(0, std::memory_order_release);
+          break;
+        }
+        R r;
+        bool done = true;
+        if constexpr (dir == SerDir::None) {
+          r = fn(a...);  // no setup or option call forwards through the API
+          if constexpr (Id == FN_zmq_setsockopt) {
+            if (r == 0 && std::get<3>(args) == sizeof(int) && std::get<2>(args)) {
+              if (std::get<1>(args) == ZMQ_RCVTIMEO) b->rcvtimeo = *static_cast<const int*>(std::get<2>(args));
+              if (std::get<1>(args) == ZMQ_SNDTIMEO) b->sndtimeo = *static_cast<const int*>(std::get<2>(args));
+            }
           }
-        }
-      } else {
-        const int user_flags = std::get<sizeof...(A) - 1>(args);
-        if constexpr (Id == FN_zmq_recviov) *std::get<2>(args) = iov_count;
-        std::get<sizeof...(A) - 1>(args) = user_flags | ZMQ_DONTWAIT;
-        {
-          [[maybe_unused]] MaybeBypass<ForwardsThroughApi<Id>::value> nested;
-          r = std::apply(fn, args);
-        }
-        if constexpr (dir == SerDir::Send) {
-          if (r != static_cast<R>(-1)) b->send_more = (user_flags & ZMQ_SNDMORE) != 0;
         } else {
-          ser_biased_recv();
+          const int user_flags = std::get<sizeof...(A) - 1>(args);
+          if constexpr (Id == FN_zmq_recviov) *std::get<2>(args) = iov_count;
+          std::get<sizeof...(A) - 1>(args) = user_flags | ZMQ_DONTWAIT;
+          {
+            [[maybe_unused]] MaybeBypass<ForwardsThroughApi<Id>::value> nested;
+            r = std::apply(fn, args);
+          }
+          if constexpr (dir == SerDir::Send) {
+            if (r != static_cast<R>(-1)) b->send_more = (user_flags & ZMQ_SNDMORE) != 0;
+          } else {
+            ser_biased_recv();
+          }
+          std::get<sizeof...(A) - 1>(args) = user_flags;
+          done = r != static_cast<R>(-1) || (user_flags & ZMQ_DONTWAIT) || errno != EAGAIN;
         }
-        std::get<sizeof...(A) - 1>(args) = user_flags;
-        done = r != static_cast<R>(-1) || (user_flags & ZMQ_DONTWAIT) || errno != EAGAIN;
+        b->busy.store(0, std::memory_order_release);
+        if (done) {
+          *out = r;
+          return true;
+        }
       }
-      b->busy.store(0, std::memory_order_release);
-      if (done) {
-        *out = r;
-        return true;
-      }
+      wait_first = false;
       int w = ser_biased_wait(ss, dir, name, &deadline);
       if (w < 0) {
         *out = static_cast<R>(-1);

@@ -140,8 +140,100 @@ __attribute__((always_inline)) inline R owner_call(SocketHot* st, uint64_t me, A
 // Everything but the first probe's hit.  The wrapper's own arguments come
 // first, in the registers they arrived in, so the wrapper gets here with a
 // plain jump.
+// Names for serialize mode's reports and live dump, without a call.
+constexpr const char* kFnNames[FN_COUNT] = {
+#define ZG_SOCK(ret, name, params, args, sock, kind, draft) #name,
+#define ZG_CALL(ret, name, params, args, draft) #name,
+#include "interpose/api.def"
+#undef ZG_SOCK
+#undef ZG_CALL
+};
+
+// mode=serialize, everything but the sole user's successful attempt: the
+// locked protocol, waits, sockets found only by a probe, thread-safe ones.
+template <FnId Id, bool Draft, typename R, typename... A>
+__attribute__((noinline)) R ser_slow(A... a, void* sock, CallKind kind, const void* ra) {
+  if (!tls_bypass) {
+    // A serialized socket never has an owner, so the wrapper's hint never
+    // hits; here it saves the probe.  A hint whose handle matches is the
+    // table's state for that handle (a replaced or recycled state has its
+    // handle changed first), exactly what the probe would find.
+    SocketHot* h = tls_last[Id];
+    SocketState* st;
+    if (relaxed_peek(h->handle) == sock && h != &g_registry_empty) {
+      st = static_cast<SocketState*>(h);
+    } else {
+      st = registry_lookup(sock);
+      if (!st) return slow_call<Id, R, A...>(nullptr, sock, kind, ra, a...);
+      if (st->ser) tls_last[Id] = st;
+    }
+    R r;
+    if (st->ser && serialize_call<Id, R>(st, kFnNames[Id], kind, &r, a...)) return r;
+  }
+  SocketState* st = registry_lookup(sock);
+  const uint64_t me = tls_me;
+  if (st != nullptr && relaxed_peek(st->owner) == me && (!Draft || st->real[Id])) {
+    tls_last[Id] = st;
+    return owner_call<Id, R>(st, me, a...);
+  }
+  return slow_call<Id, R, A...>(st, sock, kind, ra, a...);
+}
+
+// The sole user's attempt found nothing to do and the call may block.
+template <FnId Id, typename R, typename... A>
+__attribute__((noinline)) R ser_wait(SocketState* st, void* sock, CallKind kind, const void* ra, A... a) {
+  R out;
+  if (serialize_call_from<Id, R>(true, st, kFnNames[Id], kind, &out, a...)) return out;
+  return slow_call<Id, R, A...>(st, sock, kind, ra, a...);
+}
+
+// mode=serialize: the sole user's send or receive (the socket's bias is
+// this thread's), one attempt that cannot block, no lock.  Kept small so
+// that it saves few registers; anything else goes to ser_slow.
+template <FnId Id, bool Draft, typename R, typename... A>
+__attribute__((noinline)) R ser_entry(A... a, void* sock, CallKind kind, const void* ra) {
+  constexpr SerDir dir = SerTraits<Id>::dir;
+  if constexpr (dir != SerDir::None && Id != FN_zmq_recviov) {
+    SocketHot* h = tls_last[Id];
+    const uint64_t self = tls_me;  // 0 inside a Bypass: never the bias
+    if (ZG_LIKELY(relaxed_peek(h->handle) == sock) && ZG_LIKELY(h != &g_registry_empty)) {
+      SocketState* st = static_cast<SocketState*>(h);
+      auto* ss = static_cast<SerState*>(st->ser);
+      SerBias* b = ser_bias(ss);
+      if (ZG_LIKELY(ss != nullptr) && ZG_LIKELY(relaxed_peek(b->bias) == self) && self != 0 && b->st == st &&
+          st->real[Id]) {
+        std::tuple<A...> args(a...);
+        const int user_flags = std::get<sizeof...(A) - 1>(args);
+        std::get<sizeof...(A) - 1>(args) = user_flags | ZMQ_DONTWAIT;
+        b->busy.store(1, std::memory_order_relaxed);
+        __asm__ __volatile__("" ::: "memory");  // the revoker's membarrier orders this store before the load below
+        if (ZG_LIKELY(relaxed_peek(b->bias) == self)) {
+          R r;
+          {
+            [[maybe_unused]] MaybeBypass<ForwardsThroughApi<Id>::value> nested;
+            r = std::apply(reinterpret_cast<R (*)(A...)>(st->real[Id]), args);
+          }
+          if constexpr (dir == SerDir::Send) {
+            if (r != static_cast<R>(-1)) b->send_more = (user_flags & ZMQ_SNDMORE) != 0;
+          } else {
+            ser_biased_recv();
+          }
+          b->busy.store(0, std::memory_order_release);
+          if (ZG_LIKELY(r != static_cast<R>(-1)) || (user_flags & ZMQ_DONTWAIT) || errno != EAGAIN) return r;
+          // It wants to block: wait for the socket (the bias may be gone
+          // by now; the locked protocol then takes over).
+          return ser_wait<Id, R, A...>(st, sock, kind, ra, a...);
+        }
+        b->busy.store(0, std::memory_order_release);
+      }
+    }
+  }
+  return ser_slow<Id, Draft, R, A...>(a..., sock, kind, ra);
+}
+
 template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((noinline)) R lookup_call(A... a, void* sock, CallKind kind, const void* ra) {
+  if (g_mode == Mode::Serialize) return ser_entry<Id, Draft, R, A...>(a..., sock, kind, ra);
   SocketState* st = registry_lookup(sock);
   const uint64_t me = tls_me;
   if (ZG_LIKELY(st != nullptr) && ZG_LIKELY(relaxed_peek(st->owner) == me) && (!Draft || st->real[Id])) {
