@@ -128,7 +128,8 @@ class Bench:
         self.raw["thr"] = {f"{k[0]}|{k[1]}": v for k, v in samples.items()}
         where = "unpinned" if self.args.pin == "none" else "pinned to one CPU with taskset"
         print(f"\n## Throughput (msgs/s) and latency (round trip, us): medians of {self.runs} interleaved runs, {where}")
-        print("ratio = guarded speed / plain speed (throughput ratio; plain rtt / guarded rtt for latency)\n")
+        print("ratio = median over rounds of guarded speed / plain speed in the same round "
+              "(plain rtt / guarded rtt for latency)\n")
         hdr = f"{'workload':24} {'plain':>11} " + " ".join(f"{m:>11} {'ratio':>6}" for m in MODES)
         print(hdr)
         print("-" * len(hdr))
@@ -138,8 +139,11 @@ class Bench:
             fmt = (lambda v: f"{v:11.1f}") if lat else (lambda v: f"{v:11.0f}")
             cells = []
             for m in MODES:
-                ratio = med["plain"] / med[m] if lat else med[m] / med["plain"]
-                cells.append(f"{fmt(med[m])} {ratio:6.3f}")
+                # Paired: each round's guarded run against the same round's
+                # plain run (they ran back to back), then the median of those
+                # ratios, so drift of the machine between rounds cancels.
+                pairs = [(p / g if lat else g / p) for p, g in zip(samples[(name, "plain")], samples[(name, m)])]
+                cells.append(f"{fmt(med[m])} {statistics.median(pairs):6.3f}")
             print(f"{name:24} {fmt(med['plain'])} " + " ".join(cells))
 
     # -- shared socket -------------------------------------------------------------
@@ -162,14 +166,16 @@ class Bench:
                 out = self.run([self.prog("thr"), f"--count={count}", "--size=8"], mode, pin=True).stdout
                 unshared[mode].append(self.field(out, "msgs_per_s"))
         self.raw["shared"] = samples
-        base = statistics.median(samples[cells[0][0]])
         print(f"\n## One PUSH socket shared by 4 sender threads, inproc, 8 B (msgs/s, medians of {self.runs})\n")
+        # Ratios are paired by round (runs of one round ran back to back).
+        def paired(xs, ys):
+            return statistics.median([y / x for x, y in zip(xs, ys)])
         for label, _, _ in cells:
             med = statistics.median(samples[label])
-            print(f"{label:34} {med:11.0f}  x{med / base:.3f} of the mutex")
+            print(f"{label:34} {med:11.0f}  x{paired(samples[cells[0][0]], samples[label]):.3f} of the mutex")
         pu, su = statistics.median(unshared["plain"]), statistics.median(unshared["serialize"])
         print(f"{'unshared: plain':34} {pu:11.0f}")
-        print(f"{'unshared: serialize':34} {su:11.0f}  ratio {su / pu:.3f}")
+        print(f"{'unshared: serialize':34} {su:11.0f}  ratio {paired(unshared['plain'], unshared['serialize']):.3f}")
 
     # -- instructions per call -----------------------------------------------------
 
