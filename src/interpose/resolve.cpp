@@ -362,6 +362,11 @@ void resolve_exit_notice() {
 
 int resolve_copy_count() { return g_ncopies.load(std::memory_order_acquire); }
 
+// The first copy's functions, for mode=off's pass-through (valid to index
+// once resolve_copy_count() says a copy is there).
+extern void* const* const g_first_copy;
+void* const* const g_first_copy = g_copies[0].table.fn;
+
 const char* resolve_fn_name(int id) { return (id >= 0 && id < FN_COUNT) ? kNames[id] : "?"; }
 
 }  // namespace zg

@@ -33,6 +33,7 @@ void resolve_init();
 void resolve_rescan();
 void resolve_exit_notice();
 int resolve_copy_count();
+extern void* const* const g_first_copy;
 const char* resolve_fn_name(int id);
 
 namespace {
@@ -234,6 +235,13 @@ __attribute__((noinline)) R ser_entry(A... a, void* sock, CallKind kind, const v
 template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((noinline)) R lookup_call(A... a, void* sock, CallKind kind, const void* ra) {
   if (g_mode == Mode::Serialize) return ser_entry<Id, Draft, R, A...>(a..., sock, kind, ra);
+  if (__builtin_expect(g_mode == Mode::Off, 0)) {
+    // mode=off registers nothing: straight to the only libzmq copy, or the caller's.
+    int copies = resolve_copy_count();
+    auto fn = reinterpret_cast<R (*)(A...)>(copies == 1 ? g_first_copy[Id] : nullptr);
+    if (fn) return fn(a...);
+    return call_real<Id, R>(nullptr, ra, a...);
+  }
   SocketState* st = registry_lookup(sock);
   const uint64_t me = tls_me;
   if (ZG_LIKELY(st != nullptr) && ZG_LIKELY(relaxed_peek(st->owner) == me) && (!Draft || st->real[Id])) {
