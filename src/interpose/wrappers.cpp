@@ -235,10 +235,14 @@ __attribute__((noinline)) R ser_entry(A... a, void* sock, CallKind kind, const v
 template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((noinline)) R lookup_call(A... a, void* sock, CallKind kind, const void* ra) {
   if (g_mode == Mode::Serialize) return ser_entry<Id, Draft, R, A...>(a..., sock, kind, ra);
-  if (__builtin_expect(g_mode == Mode::Off, 0)) {
-    // mode=off registers nothing: straight to the only libzmq copy, or the caller's.
-    int copies = resolve_copy_count();
-    auto fn = reinterpret_cast<R (*)(A...)>(copies == 1 ? g_first_copy[Id] : nullptr);
+  if (__builtin_expect(g_mode == Mode::Off || tls_bypass, 0)) {
+    // mode=off registers nothing, and calls inside a pass-through region
+    // (libzmq's zmq_poll reading ZMQ_FD/ZMQ_EVENTS, zero-copy free
+    // callbacks) are not checked: straight to the socket's own copy, or the
+    // only one, or the caller's.
+    SocketState* st = g_mode == Mode::Off ? nullptr : registry_lookup(sock);
+    void* const* real = st ? st->real : resolve_copy_count() == 1 ? g_first_copy : nullptr;
+    auto fn = reinterpret_cast<R (*)(A...)>(real ? real[Id] : nullptr);
     if (fn) return fn(a...);
     return call_real<Id, R>(nullptr, ra, a...);
   }
