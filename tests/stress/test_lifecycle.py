@@ -134,9 +134,19 @@ def start_hung(mode_flags, args):
     return p, int(line.split()[1])
 
 
-def dump_and_collect(p, pid):
+def dump_and_collect(p, pid, waiters=None):
+    """The live dump of the hung process.  With `waiters`, dumps again until
+    that many threads are seen waiting (a loaded machine may not have run
+    them into their wait yet), for up to 15 s."""
     try:
-        return dump_text(p, pid)
+        deadline = time.monotonic() + 15
+        while True:
+            text = dump_text(p, pid)
+            if waiters is None or text.count("waits in zmq_recv for the socket:") >= waiters:
+                return text
+            if time.monotonic() > deadline:
+                return text
+            time.sleep(0.2)
     finally:
         p.kill()
         p.wait()
@@ -165,7 +175,7 @@ def dump_text(p, pid):
 
 def test_dump_serialize_mode_shows_waiting_threads_with_stacks():
     p, pid = start_hung(("--mode=serialize", "--dump-signal=10"), ["serialize"])
-    dump = dump_and_collect(p, pid)
+    dump = dump_and_collect(p, pid, waiters=2)
     assert "1 open socket" in dump and "(PULL, #1), bind inproc://hang" in dump
     assert dump.count("waits in zmq_recv for the socket:") == 2, dump
     assert dump.count("in hung_receiver") >= 3, dump  # first use + two live stacks
@@ -174,7 +184,7 @@ def test_dump_serialize_mode_shows_waiting_threads_with_stacks():
 
 def test_dump_serialize_mode_sole_user_waiting():
     p, pid = start_hung(("--mode=serialize", "--dump-signal=10"), [])
-    dump = dump_and_collect(p, pid)
+    dump = dump_and_collect(p, pid, waiters=1)
     assert dump.count("waits in zmq_recv for the socket:") == 1, dump
     assert "in hung_receiver" in dump.split("waits in zmq_recv for the socket:")[1], dump
 
