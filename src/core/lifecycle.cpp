@@ -25,6 +25,7 @@
 #include "report/python.h"
 #include "report/sink.h"
 #include "report/symbolize.h"
+#include "report/text.h"
 
 namespace zg {
 namespace {
@@ -436,60 +437,8 @@ void lifecycle_ctx_term_end(int watch, void* ctx, int rc) {
 
 namespace {
 
-// Text for the dump (the report layer formats findings; a dump is not one).
-struct Out {
-  char* p = nullptr;
-  size_t n = 0, cap = 0;
-  ~Out() { free(p); }
-  void printf(const char* fmt, ...) __attribute__((format(printf, 2, 3))) {
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (k < 0) return;
-    size_t len = k < (int)sizeof tmp ? size_t(k) : sizeof tmp - 1;
-    if (n + len + 1 > cap) {
-      size_t c = cap ? cap * 2 : 8192;
-      while (c < n + len + 1) c *= 2;
-      char* q = static_cast<char*>(realloc(p, c));
-      if (!q) return;
-      p = q;
-      cap = c;
-    }
-    memcpy(p + n, tmp, len);
-    n += len;
-    p[n] = 0;
-  }
-  void stack(const Stack& s, const char* indent) {
-    if (s.n == 0) printf("%s<no stack>\n", indent);
-    for (int i = 0; i < s.n; i++) {
-      Frame f;
-      symbolize(s.pc[i], true, &f);
-      const char* mod = strrchr(f.module, '/');
-      mod = mod ? mod + 1 : f.module;
-      printf("%s#%d %p", indent, i, s.pc[i]);
-      if (f.function[0]) printf(" in %s", f.function);
-      if (f.file[0]) printf(" %s:%d", f.file, f.line);
-      printf(" (%s+0x%lx)\n", mod[0] ? mod : "?", (unsigned long)f.offset);
-    }
-  }
-  void py(const char* text, const char* indent) {
-    if (!text) return;
-    struct C {
-      Out* o;
-      const char* indent;
-    } c{this, indent};
-    printf("%sPython (most recent call last):\n", indent);
-    py_frames(
-        text,
-        [](const PyFrame& f, void* p) {
-          auto* c = static_cast<C*>(p);
-          c->o->printf("%s  File \"%s\", line %d, in %s\n", c->indent, f.file, f.line, f.function);
-        },
-        &c);
-  }
-};
+// The dump's text is built with the report layer's buffer and frame printer.
+using Out = TextBuf;
 
 void thread_line(Out& o, uint64_t serial) {
   ThreadInfo t;
@@ -588,17 +537,17 @@ void lifecycle_dump() {
     o.printf("    created by ");
     thread_line(o, creator);
     o.printf(" here:\n");
-    o.stack(created, "      ");
-    o.py(created_py, "      ");
+    o.stack(&created, "      ");
+    o.py(created_py, "Python", "      ");
     free(created_py);
     if (owner != kNoOwner) {
       o.printf("    owner: ");
       thread_line(o, owner);
       o.printf(", which took it with %s here:\n", owner_call ? owner_call : "a call");
-      o.stack(owner_stack, "      ");
+      o.stack(&owner_stack, "      ");
     } else if (g_mode == Mode::Serialize && has_first_user) {
       o.printf("    serialized; first used with %s here:\n", owner_call);
-      o.stack(owner_stack, "      ");
+      o.stack(&owner_stack, "      ");
     } else {
       o.printf("    no owner yet\n");
     }
@@ -628,7 +577,7 @@ void lifecycle_dump() {
                calls[i].call);
       Stack live;
       if (calls[i].waiting) {
-        if (sample_stack(tid_of(calls[i].serial), &live)) o.stack(live, "      ");
+        if (sample_stack(tid_of(calls[i].serial), &live)) o.stack(&live, "      ");
         else o.printf("      <stack not available>\n");
       }
     }
@@ -648,8 +597,8 @@ void lifecycle_dump() {
     thread_line(o, terms[i].serial);
     o.printf(" is blocked in %s(%p) for %lld ms, called here:\n", terms[i].call, terms[i].ctx,
              (long long)((mono_ns() - terms[i].start_ns) / 1000000));
-    o.stack(terms[i].stack, "    ");
-    o.py(terms[i].py, "    ");
+    o.stack(&terms[i].stack, "    ");
+    o.py(terms[i].py, "Python", "    ");
     free(terms[i].py);
   }
   o.printf("=================================================================\n");

@@ -9,80 +9,12 @@
 #include "report/python.h"
 #include "report/sink.h"
 #include "report/symbolize.h"
+#include "report/text.h"
 
 namespace zg {
 namespace {
 
-// A growing text buffer.  Reports are rare; malloc is fine here.
-struct Buf {
-  char* p = nullptr;
-  size_t n = 0, cap = 0;
-  ~Buf() { free(p); }
-  void reserve(size_t more) {
-    if (n + more + 1 <= cap) return;
-    size_t c = cap ? cap : 4096;
-    while (c < n + more + 1) c *= 2;
-    char* q = static_cast<char*>(realloc(p, c));
-    if (!q) return;
-    p = q;
-    cap = c;
-  }
-  void add(const char* s, size_t len) {
-    reserve(len);
-    if (n + len + 1 > cap) return;
-    memcpy(p + n, s, len);
-    n += len;
-    p[n] = 0;
-  }
-  void puts(const char* s) { add(s, strlen(s)); }
-  void printf(const char* fmt, ...) __attribute__((format(printf, 2, 3))) {
-    char tmp[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (k < 0) return;
-    add(tmp, k < (int)sizeof tmp ? size_t(k) : sizeof tmp - 1);
-  }
-  void json_str(const char* s) {
-    puts("\"");
-    for (; s && *s; s++) {
-      unsigned char c = static_cast<unsigned char>(*s);
-      if (c == '"' || c == '\\') printf("\\%c", c);
-      else if (c == '\n') puts("\\n");
-      else if (c < 0x20) printf("\\u%04x", c);
-      else if (c < 0x80) add(reinterpret_cast<const char*>(&c), 1);
-      else if (size_t k = utf8_len(reinterpret_cast<const unsigned char*>(s))) {
-        add(s, k);
-        s += k - 1;
-      } else {
-        // Not UTF-8 (a thread name the kernel cut mid-character, a Latin-1
-        // path): JSON must be, or parsers reject the whole line.
-        puts("\\ufffd");
-      }
-    }
-    puts("\"");
-  }
-  // Length of the well-formed UTF-8 sequence at p (RFC 3629), 0 if none.
-  static size_t utf8_len(const unsigned char* p) {
-    unsigned char c = p[0];
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) n = 2;
-    else if (c >= 0xE0 && c <= 0xEF) n = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-    else if (c >= 0xF0 && c <= 0xF4) n = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-    else return 0;
-    if (p[1] < lo || p[1] > hi) return 0;
-    for (size_t i = 2; i < n; i++)
-      if (p[i] < 0x80 || p[i] > 0xBF) return 0;
-    return n;
-  }
-  char* release() {
-    char* r = p;
-    p = nullptr;
-    return r ? r : strdup("");
-  }
-};
+using Buf = TextBuf;
 
 const char* default_hint(FindingKind k) {
   switch (k) {
@@ -135,24 +67,7 @@ void thread_label(Buf& b, const ThreadInfo& t, bool state) {
 
 // Native frames; with a Python traceback beside them only the first few
 // (interpreter internals tell a Python user nothing; the JSON has them all).
-void text_stack(Buf& b, const Stack* s, int limit) {
-  if (!s || s->n == 0) {
-    b.puts("    <no stack>\n");
-    return;
-  }
-  int n = s->n < limit ? s->n : limit;
-  for (int i = 0; i < n; i++) {
-    Frame f;
-    symbolize(s->pc[i], true, &f);
-    const char* mod = strrchr(f.module, '/');
-    mod = mod ? mod + 1 : f.module;
-    b.printf("    #%d %p", i, s->pc[i]);
-    if (f.function[0]) b.printf(" in %s", f.function);
-    if (f.file[0]) b.printf(" %s:%d", f.file, f.line);
-    b.printf(" (%s+0x%lx)\n", mod[0] ? mod : "?", (unsigned long)f.offset);
-  }
-  if (n < s->n) b.printf("    ... %d more native frames\n", s->n - n);
-}
+void text_stack(Buf& b, const Stack* s, int limit) { b.stack(s, "    ", limit); }
 
 // threading.py's own frames start every thread's traceback; they are noise.
 bool bootstrap_frame(const PyFrame& f) {
