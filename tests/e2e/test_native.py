@@ -497,3 +497,23 @@ def test_library_needs_nothing_but_libc():
     for lib in needed:
         for banned in ("libzmq", "libstdc++", "libunwind", "libdw", "libgcc_s"):
             assert banned not in lib, needed
+
+
+def test_explicit_handoff_declared_is_silent():
+    # Passed ping -> pong -> ping with zmq_guard_handoff() before each move.
+    assert_silent(run([program("explicit_handoff")]), "received 3")
+
+
+def test_explicit_handoff_undeclared_is_reported():
+    r = run([program("explicit_handoff"), "undeclared"], ["--mode=warn"])
+    assert r.returncode == 66, r
+    f = only_finding(r, "cross_thread")
+    assert f["thread"]["name"] == "pong" and f["owner"]["name"] == "ping", f
+    assert has_fn(f["stack"], "pong") and has_fn(f["owner_stack"], "ping"), f
+
+
+def test_handoff_header_without_the_guard():
+    # The same program runs unguarded: the header's calls do nothing.
+    p = subprocess.run([program("explicit_handoff")], capture_output=True, text=True, timeout=30,
+                       env={k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ZMQ_GUARD_OPTIONS")})
+    assert p.returncode == 0 and "received 3" in p.stdout, p
