@@ -517,3 +517,27 @@ def test_handoff_header_without_the_guard():
     p = subprocess.run([program("explicit_handoff")], capture_output=True, text=True, timeout=30,
                        env={k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ZMQ_GUARD_OPTIONS")})
     assert p.returncode == 0 and "received 3" in p.stdout, p
+
+
+def test_suppressions_file_silences_a_known_finding(tmp_path):
+    supp = tmp_path / "zmq-guard.supp"
+    supp.write_text("# the shared DEALER is known; fixed in the next release\ncross_thread:receiver\n")
+    r = run([program("shared_dealer")], ["--mode=warn", "--suppressions=" + str(supp)])
+    assert_silent(r, "received 5")
+
+
+def test_malformed_suppressions_line_is_one_line_and_the_rest_applies(tmp_path):
+    supp = tmp_path / "zmq-guard.supp"
+    supp.write_text("no colon here\ncross_thread:nomatch_*\n")
+    r = run([program("shared_dealer")], ["--mode=warn", "--suppressions=" + str(supp)])
+    assert r.returncode == 66, r
+    bad = [l for l in r.stderr.splitlines() if "suppressions" in l and ":1:" in l]
+    assert len(bad) == 1 and "line ignored" in bad[0], r.stderr
+    assert r.kinds() == ["cross_thread"], r
+
+
+def test_unreadable_suppressions_file_is_one_line(tmp_path):
+    r = run([program("main_only")], ["--suppressions=" + str(tmp_path / "missing.supp")])
+    assert r.returncode == 0, r
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and "cannot read suppressions file" in lines[0], r.stderr
