@@ -24,6 +24,7 @@
 #include "core/serialize.h"
 
 #include <dlfcn.h>
+#include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <poll.h>
 #include <sched.h>
@@ -47,42 +48,23 @@
 
 namespace zg {
 
-struct SerWaiter {
-  SerWaiter* prev;
-  SerWaiter* next;
-  uint64_t me;
-  int fd;
-  short mask;  // ZMQ_POLLIN / ZMQ_POLLOUT it waits for
-  bool woken;
-  const char* call;
-};
+// Off the uncontended path; errno kept (see TurnLock).
+void turn_lock_slow(TurnLock* l, int c) {
+  int e = errno;
+  if (c != 2) c = l->v.exchange(2, std::memory_order_acquire);
+  while (c != 0) {
+    syscall(SYS_futex, &l->v, FUTEX_WAIT_PRIVATE, 2, nullptr, nullptr, 0);
+    c = l->v.exchange(2, std::memory_order_acquire);
+  }
+  errno = e;
+}
 
-struct SerState {
-  SerBias b;  // first: the biased path reads it from the header
-  pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-  SocketState* st = nullptr;
-  void* handle = nullptr;
-  void* const* real = nullptr;
-  // Who has used the socket: the first thread (the claimant) and whether a
-  // second one came while the claimant was alive.  Read without the lock.
-  std::atomic<uint64_t> claimant{0};
-  std::atomic<bool> shared{false};
-  std::atomic<bool> closed{false};
-  // Under mu.
-  uint64_t holder = 0;
-  const char* holder_call = nullptr;
-  // RCVMORE as the last biased receive left it, for that thread's next
-  // question after the bias was revoked.
-  std::atomic<uint64_t> bias_last_thread{0};
-  std::atomic<int> bias_last_more{0};
-  uint64_t send_res = 0;  // thread in the middle of a multipart send
-  uint64_t recv_res = 0;  // thread in the middle of a multipart receive
-  int zfd = -1;           // the socket's ZMQ_FD, read once
-  int nwaiters = 0;
-  SerWaiter* waiters = nullptr;
-  SerState* next_all = nullptr;
-  SerState* next_free = nullptr;
-};
+void turn_unlock_slow(TurnLock* l) {
+  int e = errno;
+  l->v.store(0, std::memory_order_release);
+  syscall(SYS_futex, &l->v, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  errno = e;
+}
 
 static_assert(std::is_standard_layout<SerState>::value, "ser_bias() casts a SerState to its first member");
 __thread SerState* tls_rcv_ss ZG_TLS = nullptr;
@@ -192,7 +174,7 @@ bool wait_turn(SerState* ss, uint64_t me, short mask, const char* call, int64_t 
   ss->waiters = &w;
   ss->nwaiters++;
   ss->holder = 0;
-  pthread_mutex_unlock(&ss->mu);
+  turn_unlock(&ss->mu);
 
   bool timed_out = false;
   struct pollfd pfd[2];
@@ -225,7 +207,7 @@ bool wait_turn(SerState* ss, uint64_t me, short mask, const char* call, int64_t 
     // EINTR: the live dump samples stacks with a signal; keep waiting.
   }
 
-  pthread_mutex_lock(&ss->mu);
+  turn_lock(&ss->mu);
   if (w.prev) w.prev->next = w.next;
   else ss->waiters = w.next;
   if (w.next) w.next->prev = w.prev;
@@ -436,7 +418,7 @@ void serialize_attach(SocketState* st) {
   }
   pthread_mutex_unlock(&g_pool_mu);
   if (ss) {
-    pthread_mutex_lock(&ss->mu);
+    turn_lock(&ss->mu);
   } else {
     ss = new (std::nothrow) SerState;
     if (!ss) return;
@@ -444,7 +426,7 @@ void serialize_attach(SocketState* st) {
     ss->next_all = g_all;
     g_all = ss;
     pthread_mutex_unlock(&g_pool_mu);
-    pthread_mutex_lock(&ss->mu);
+    turn_lock(&ss->mu);
   }
   ss->st = st;
   ss->b.st = st;
@@ -468,7 +450,7 @@ void serialize_attach(SocketState* st) {
   ss->nwaiters = 0;
   ss->waiters = nullptr;
   ss->closed.store(false, std::memory_order_release);
-  pthread_mutex_unlock(&ss->mu);
+  turn_unlock(&ss->mu);
   st->ser = ss;
 }
 
@@ -482,9 +464,9 @@ int ser_begin(SocketState* st, const char* call, CallKind kind, SerDir dir, int 
     me = rec->serial.load(std::memory_order_relaxed);
   }
   note_user(ss, st, call, kind, me);
-  pthread_mutex_lock(&ss->mu);
+  turn_lock(&ss->mu);
   if (ss->st != st || ss->closed.load(std::memory_order_relaxed)) {
-    pthread_mutex_unlock(&ss->mu);
+    turn_unlock(&ss->mu);
     return 0;  // closed (or reused) meanwhile: the ordinary path says so
   }
   unbias(ss, me);
@@ -510,7 +492,7 @@ int ser_begin(SocketState* st, const char* call, CallKind kind, SerDir dir, int 
                                                            : 0;
     if (fail) {
       ss->holder = 0;
-      pthread_mutex_unlock(&ss->mu);
+      turn_unlock(&ss->mu);
       c->ss = nullptr;
       errno = fail;
       return -1;
@@ -569,6 +551,26 @@ bool ser_after(SerCall* c, bool ok) {
   }
 }
 
+void ser_quick_recv_done(SerState* ss) {
+  int e = errno;
+  int more = 0;
+  if (sockopt_int(ss, ZMQ_RCVMORE, &more) != 0) more = 0;
+  ss->recv_res = more ? ss->holder : 0;
+  tls_rcv_ss = ss;
+  tls_rcv_more = more;
+  errno = e;
+}
+
+void ser_quick_adopt(SerState* ss, SocketState* st, const char* call, SerDir dir, int flags, SerCall* c) {
+  c->st = st;
+  c->ss = ss;
+  c->call = call;
+  c->me = ss->holder;
+  c->dir = dir;
+  c->flags = flags;
+  c->saved_errno = errno;
+}
+
 bool ser_rcvmore(SocketState* st, void* optval, size_t* optvallen, int* rc) {
   auto* ss = static_cast<SerState*>(st->ser);
   if (!ss || ss->st != st || ss->closed.load(std::memory_order_relaxed)) return false;
@@ -589,16 +591,16 @@ void ser_end(SerCall* c) {
   if (!ss) return;
   wake_pass(ss);
   ss->holder = 0;
-  pthread_mutex_unlock(&ss->mu);
+  turn_unlock(&ss->mu);
   errno = c->saved_errno;
 }
 
 SerState* ser_close_begin(SocketState* st) {
   auto* ss = static_cast<SerState*>(st->ser);
   if (!ss || ss->closed.load(std::memory_order_relaxed)) return nullptr;
-  pthread_mutex_lock(&ss->mu);
+  turn_lock(&ss->mu);
   if (ss->st != st || ss->closed.load(std::memory_order_relaxed)) {
-    pthread_mutex_unlock(&ss->mu);
+    turn_unlock(&ss->mu);
     return nullptr;
   }
   ss->holder = tls_rec ? tls_rec->serial.load(std::memory_order_relaxed) : 0;
@@ -617,7 +619,7 @@ void ser_close_end(SerState* ss, int rc) {
     wake_ready(ss, -1);
   }
   bool idle = rc == 0 && ss->nwaiters == 0;
-  pthread_mutex_unlock(&ss->mu);
+  turn_unlock(&ss->mu);
   // Waiters still registered leave through the closed flag; the state is
   // reused only after many more closes.
   if (idle) retire(ss);
@@ -670,9 +672,9 @@ bool serialize_poll(zmq_pollitem_t* items, int nitems, long timeout, int* rc) {
         continue;
       }
       SerState* s = ss[i];
-      pthread_mutex_lock(&s->mu);
+      turn_lock(&s->mu);
       if (s->st != sts[i] || s->closed.load(std::memory_order_relaxed)) {
-        pthread_mutex_unlock(&s->mu);
+        turn_unlock(&s->mu);
         err = ENOTSOCK;
         break;
       }
@@ -681,7 +683,7 @@ bool serialize_poll(zmq_pollitem_t* items, int nitems, long timeout, int* rc) {
       if (sockopt_int(s, ZMQ_EVENTS, &events) != 0) {
         err = errno;  // ETERM, as libzmq's zmq_poll returns it
         wake_ready(s, -1);
-        pthread_mutex_unlock(&s->mu);
+        turn_unlock(&s->mu);
         break;
       }
       wake_ready(s, events);
@@ -699,7 +701,7 @@ bool serialize_poll(zmq_pollitem_t* items, int nitems, long timeout, int* rc) {
         registered[i] = true;
         if (s->zfd >= 0) pfd[n++] = {s->zfd, POLLIN, 0};
       }
-      pthread_mutex_unlock(&s->mu);
+      turn_unlock(&s->mu);
     }
     int waited = 0;
     bool timed_out = false;
@@ -742,13 +744,13 @@ bool serialize_poll(zmq_pollitem_t* items, int nitems, long timeout, int* rc) {
     for (int i = 0; i < nitems; i++) {
       if (!registered[i]) continue;
       SerState* s = ss[i];
-      pthread_mutex_lock(&s->mu);
+      turn_lock(&s->mu);
       if (w[i].prev) w[i].prev->next = w[i].next;
       else s->waiters = w[i].next;
       if (w[i].next) w[i].next->prev = w[i].prev;
       s->nwaiters--;
       if (w[i].woken) woken = true;
-      pthread_mutex_unlock(&s->mu);
+      turn_unlock(&s->mu);
     }
     if (woken && efd >= 0) {
       uint64_t v;
@@ -971,7 +973,7 @@ void ser_for_each_thread(SocketState* st, void (*fn)(uint64_t, const char*, bool
   const char* calls[32];
   bool waiting[32];
   int n = 0;
-  pthread_mutex_lock(&ss->mu);
+  turn_lock(&ss->mu);
   if (ss->st == st && !ss->closed.load(std::memory_order_relaxed)) {
     if (ss->holder) {
       serials[n] = ss->holder;
@@ -991,7 +993,7 @@ void ser_for_each_thread(SocketState* st, void (*fn)(uint64_t, const char*, bool
       waiting[n++] = true;
     }
   }
-  pthread_mutex_unlock(&ss->mu);
+  turn_unlock(&ss->mu);
   for (int i = 0; i < n; i++) fn(serials[i], calls[i], waiting[i], ctx);
 }
 
@@ -1003,7 +1005,7 @@ void serialize_after_fork_child() {
   g_pool_mu = fresh;
   g_bias_state.store(0, std::memory_order_relaxed);  // register the child anew
   for (SerState* ss = g_all; ss; ss = ss->next_all) {
-    ss->mu = fresh;
+    ss->mu.v.store(0, std::memory_order_relaxed);
     ss->b.bias.store(0, std::memory_order_relaxed);
     ss->b.busy.store(0, std::memory_order_relaxed);
     ss->holder = 0;

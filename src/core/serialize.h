@@ -42,7 +42,68 @@ struct SerDeadline {
   bool forever = false;
   int64_t at_ns = 0;
 };
-struct SerState;
+// The turn lock: a futex word (0 free, 1 held, 2 held and contended), so
+// that the uncontended turn costs one atomic each way instead of
+// pthread_mutex's bookkeeping.  The slow paths keep errno: callers hand
+// libzmq's errno back to the user after giving the turn up.
+struct TurnLock {
+  std::atomic<int> v{0};
+};
+
+void turn_lock_slow(TurnLock* l, int c);
+void turn_unlock_slow(TurnLock* l);
+
+inline void turn_lock(TurnLock* l) {
+  int c = 0;
+  if (__builtin_expect(!l->v.compare_exchange_strong(c, 1, std::memory_order_acquire, std::memory_order_relaxed), 0))
+    turn_lock_slow(l, c);
+}
+
+inline void turn_unlock(TurnLock* l) {
+  if (__builtin_expect(l->v.fetch_sub(1, std::memory_order_release) != 1, 0)) turn_unlock_slow(l);
+}
+
+struct SerWaiter {
+  SerWaiter* prev;
+  SerWaiter* next;
+  uint64_t me;
+  int fd;
+  short mask;  // ZMQ_POLLIN / ZMQ_POLLOUT it waits for
+  bool woken;
+  const char* call;
+};
+
+struct SerState {
+  SerBias b;  // first: the biased path reads it from the header
+  // Read on every call, written rarely: kept off the turn's cache line, so
+  // that a thread checking them does not steal the line from the holder.
+  SocketState* st = nullptr;
+  void* handle = nullptr;
+  void* const* real = nullptr;
+  // Who has used the socket: the first thread (the claimant) and whether a
+  // second one came while the claimant was alive.  Read without the lock.
+  std::atomic<uint64_t> claimant{0};
+  std::atomic<bool> shared{false};
+  std::atomic<bool> closed{false};
+  // RCVMORE as the last biased receive left it, for that thread's next
+  // question after the bias was revoked.
+  std::atomic<uint64_t> bias_last_thread{0};
+  std::atomic<int> bias_last_more{0};
+  int zfd = -1;  // the socket's ZMQ_FD, read once
+  SerState* next_all = nullptr;
+  SerState* next_free = nullptr;
+  // The turn and what only its holder touches, on a line of their own.
+  alignas(64) TurnLock mu;
+  // Under mu.
+  uint64_t holder = 0;
+  const char* holder_call = nullptr;
+  uint64_t send_res = 0;  // thread in the middle of a multipart send
+  uint64_t recv_res = 0;  // thread in the middle of a multipart receive
+  int nwaiters = 0;
+  SerWaiter* waiters = nullptr;
+};
+
+extern uint32_t g_fork_gen;  // guard.h
 // SerBias is the first member of the standard-layout SerState.
 inline SerBias* ser_bias(SerState* ss) { return reinterpret_cast<SerBias*>(ss); }
 // This thread's last locked receive: on which state, and its RCVMORE.  A
@@ -91,6 +152,46 @@ int ser_begin(SocketState* st, const char* call, CallKind kind, SerDir dir, int 
 bool ser_after(SerCall* c, bool ok);
 // Gives the turn up; errno is preserved.
 void ser_end(SerCall* c);
+
+// The common call on a shared socket, in a straight line: the socket is
+// known shared (nothing to note), nobody is biased (nothing to revoke), and
+// no other thread's multipart message holds this direction.  Takes the turn
+// and returns the state, or nullptr (nothing held): ser_begin decides.
+inline SerState* ser_quick_begin(SocketState* st, SerDir dir, const char* call) {
+  auto* ss = static_cast<SerState*>(st->ser);
+  const uint64_t me = tls_me;
+  // shared: note_user has nothing left to do.  bias 0: no bias to revoke,
+  // and none to give (only an unshared socket's claimant gets it).
+  // The state's own closed flag and the bias are read again under the turn.
+  if (!ss || me == 0 || !ss->shared.load(std::memory_order_relaxed) ||
+      st->closed.load(std::memory_order_relaxed) || st->fork_gen != g_fork_gen)
+    return nullptr;
+  turn_lock(&ss->mu);
+  const uint64_t res = dir == SerDir::Send ? ss->send_res : ss->recv_res;
+  if (__builtin_expect(ss->st != st || ss->closed.load(std::memory_order_relaxed) ||
+                           ss->b.bias.load(std::memory_order_relaxed) != 0 || (res != 0 && res != me),
+                       0)) {
+    turn_unlock(&ss->mu);
+    return nullptr;
+  }
+  ss->holder = me;
+  ss->holder_call = call;
+  return ss;
+}
+// After a successful attempt: true if nobody waits, the bookkeeping is done
+// and the turn given up (errno untouched).  False: nothing done yet; the
+// caller adopts the turn (ser_quick_adopt) and goes on as after ser_begin.
+void ser_quick_recv_done(SerState* ss);
+inline bool ser_quick_end(SerState* ss, SerDir dir, int flags) {
+  // Waiters register only under the turn: none now means none to wake.
+  if (ss->nwaiters != 0) return false;
+  if (dir == SerDir::Send) ss->send_res = (flags & ZMQ_SNDMORE) ? ss->holder : 0;
+  else ser_quick_recv_done(ss);
+  ss->holder = 0;
+  turn_unlock(&ss->mu);
+  return true;
+}
+void ser_quick_adopt(SerState* ss, SocketState* st, const char* call, SerDir dir, int flags, SerCall* c);
 
 // ZMQ_RCVMORE as the calling thread's own last receive on st left it (in
 // libzmq it is the socket's, which another thread's first part changes
@@ -235,6 +336,31 @@ __attribute__((always_inline)) inline bool serialize_call_from(bool wait_first, 
   return serialize_locked<Id, R>(st, name, kind, out, iov_count, a...);
 }
 
+// After ser_quick_begin and one attempt that failed or left waiters: the
+// rest of the locked protocol, the turn held (a holds the caller's flags).
+template <FnId Id, typename R, typename... A>
+__attribute__((noinline)) R serialize_quick_rest(SerState* ss, SocketState* st, const char* name, R r,
+                                                 size_t iov_count, A... a) {
+  constexpr SerDir dir = SerTraits<Id>::dir;
+  std::tuple<A...> args(a...);
+  auto fn = reinterpret_cast<R (*)(A...)>(st->real[Id]);
+  const int flags = std::get<sizeof...(A) - 1>(args);
+  std::get<sizeof...(A) - 1>(args) = flags | ZMQ_DONTWAIT;
+  SerCall c;
+  ser_quick_adopt(ss, st, name, dir, flags, &c);
+  bool ok = r != static_cast<R>(-1);
+  while (ser_after(&c, ok)) {
+    if constexpr (Id == FN_zmq_recviov) *std::get<2>(args) = iov_count;
+    {
+      Bypass nested;
+      r = std::apply(fn, args);
+    }
+    ok = r != static_cast<R>(-1);
+  }
+  ser_end(&c);
+  return r;
+}
+
 // The locked protocol (a shared socket, or a sole user that must wait).
 template <FnId Id, typename R, typename... A>
 __attribute__((noinline)) bool serialize_locked(SocketState* st, const char* name, CallKind kind, R* out,
@@ -250,7 +376,25 @@ __attribute__((noinline)) bool serialize_locked(SocketState* st, const char* nam
     }
   }
   int flags = 0;
-  if constexpr (dir != SerDir::None) flags = std::get<sizeof...(A) - 1>(args);
+  if constexpr (dir != SerDir::None) {
+    flags = std::get<sizeof...(A) - 1>(args);
+    SerState* ss = __builtin_expect(fn != nullptr, 1) ? ser_quick_begin(st, dir, name) : nullptr;
+    if (__builtin_expect(ss != nullptr, 1)) {
+      std::get<sizeof...(A) - 1>(args) = flags | ZMQ_DONTWAIT;
+      if constexpr (Id == FN_zmq_recviov) *std::get<2>(args) = iov_count;
+      R r;
+      {
+        [[maybe_unused]] MaybeBypass<ForwardsThroughApi<Id>::value> nested;
+        r = std::apply(fn, args);
+      }
+      if (__builtin_expect(r != static_cast<R>(-1), 1) && ser_quick_end(ss, dir, flags)) {
+        *out = r;
+        return true;
+      }
+      *out = serialize_quick_rest<Id, R>(ss, st, name, r, iov_count, a...);
+      return true;
+    }
+  }
   SerCall c;
   int begun = ser_begin(st, name, kind, dir, flags, &c);
   if (begun == 0) return false;

@@ -180,6 +180,35 @@ __attribute__((noinline)) R ser_slow(A... a, void* sock, CallKind kind, const vo
   return slow_call<Id, R, A...>(st, sock, kind, ra, a...);
 }
 
+// mode=serialize, a send or receive on a socket shared by several threads
+// (lookup_call or ser_entry found the hint, not this thread's bias): the turn, one
+// attempt, the turn given up, in a straight line when nothing is in the way
+// (ser_quick_begin); anything else through the whole protocol.
+template <FnId Id, bool Draft, typename R, typename... A>
+__attribute__((noinline)) R ser_shared(A... a, void* sock, CallKind kind, const void* ra) {
+  constexpr SerDir dir = SerTraits<Id>::dir;
+  static_assert(dir != SerDir::None && Id != FN_zmq_recviov, "ser_entry's calls only");
+  SocketHot* h = tls_last[Id];
+  if (ZG_LIKELY(relaxed_peek(h->handle) == sock) && ZG_LIKELY(h != &g_registry_empty)) {
+    SocketState* st = static_cast<SocketState*>(h);
+    auto fn = reinterpret_cast<R (*)(A...)>(st->real[Id]);
+    SerState* ss = ZG_LIKELY(fn != nullptr) ? ser_quick_begin(st, dir, kFnNames[Id]) : nullptr;
+    if (ZG_LIKELY(ss != nullptr)) {
+      std::tuple<A...> args(a...);
+      const int flags = std::get<sizeof...(A) - 1>(args);
+      std::get<sizeof...(A) - 1>(args) = flags | ZMQ_DONTWAIT;
+      R r;
+      {
+        [[maybe_unused]] MaybeBypass<ForwardsThroughApi<Id>::value> nested;
+        r = std::apply(fn, args);
+      }
+      if (ZG_LIKELY(r != static_cast<R>(-1)) && ser_quick_end(ss, dir, flags)) return r;
+      return serialize_quick_rest<Id, R>(ss, st, kFnNames[Id], r, 0, a...);
+    }
+  }
+  return ser_slow<Id, Draft, R, A...>(a..., sock, kind, ra);
+}
+
 // The sole user's attempt found nothing to do and the call may block.
 template <FnId Id, typename R, typename... A>
 __attribute__((noinline)) R ser_wait(SocketState* st, void* sock, CallKind kind, const void* ra, A... a) {
@@ -190,7 +219,7 @@ __attribute__((noinline)) R ser_wait(SocketState* st, void* sock, CallKind kind,
 
 // mode=serialize: the sole user's send or receive (the socket's bias is
 // this thread's), one attempt that cannot block, no lock.  Kept small so
-// that it saves few registers; anything else goes to ser_slow.
+// that it saves few registers; anything else goes to ser_shared or ser_slow.
 template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((noinline)) R ser_entry(A... a, void* sock, CallKind kind, const void* ra) {
   constexpr SerDir dir = SerTraits<Id>::dir;
@@ -226,6 +255,8 @@ __attribute__((noinline)) R ser_entry(A... a, void* sock, CallKind kind, const v
           return ser_wait<Id, R, A...>(st, sock, kind, ra, a...);
         }
         b->busy.store(0, std::memory_order_release);
+      } else {
+        return ser_shared<Id, Draft, R, A...>(a..., sock, kind, ra);
       }
     }
   }
@@ -233,8 +264,7 @@ __attribute__((noinline)) R ser_entry(A... a, void* sock, CallKind kind, const v
 }
 
 template <FnId Id, bool Draft, typename R, typename... A>
-__attribute__((noinline)) R lookup_call(A... a, void* sock, CallKind kind, const void* ra) {
-  if (g_mode == Mode::Serialize) return ser_entry<Id, Draft, R, A...>(a..., sock, kind, ra);
+__attribute__((noinline)) R lookup_rest(A... a, void* sock, CallKind kind, const void* ra) {
   if (__builtin_expect(g_mode == Mode::Off || tls_bypass, 0)) {
     // mode=off registers nothing, and calls inside a pass-through region
     // (libzmq's zmq_poll reading ZMQ_FD/ZMQ_EVENTS, zero-copy free
@@ -253,6 +283,25 @@ __attribute__((noinline)) R lookup_call(A... a, void* sock, CallKind kind, const
     return owner_call<Id, R>(st, me, a...);
   }
   return slow_call<Id, R, A...>(st, sock, kind, ra, a...);
+}
+
+// Two plain jumps, so that serialize mode does not pay for the frame the
+// other modes' lookup needs.
+template <FnId Id, bool Draft, typename R, typename... A>
+__attribute__((noinline)) R lookup_call(A... a, void* sock, CallKind kind, const void* ra) {
+  if (g_mode == Mode::Serialize) {
+    if constexpr (SerTraits<Id>::dir != SerDir::None && Id != FN_zmq_recviov) {
+      // A shared socket (nobody's bias) skips ser_entry's frame.  Only
+      // loads here, so this function stays two plain jumps.
+      SocketHot* h = tls_last[Id];
+      if (relaxed_peek(h->handle) == sock && h != &g_registry_empty) {
+        auto* ss = static_cast<SerState*>(static_cast<SocketState*>(h)->ser);
+        if (ss && relaxed_peek(ser_bias(ss)->bias) == 0) return ser_shared<Id, Draft, R, A...>(a..., sock, kind, ra);
+      }
+    }
+    return ser_entry<Id, Draft, R, A...>(a..., sock, kind, ra);
+  }
+  return lookup_rest<Id, Draft, R, A...>(a..., sock, kind, ra);
 }
 
 template <FnId Id, bool Draft, typename R, typename... A>
