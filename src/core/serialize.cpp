@@ -287,7 +287,7 @@ void unbias(SerState* ss, uint64_t me) {
 
 int ser_biased_wait(SerState* ss, SerDir dir, const char* call, SerDeadline* d) {
   SerBias* b = &ss->b;
-  const uint64_t me = tls_me;
+  const uint64_t me = tls_hot.me;
   if (!d->armed) {
     d->armed = true;
     int ms = dir == SerDir::Send ? b->sndtimeo : b->rcvtimeo;
@@ -457,7 +457,7 @@ void serialize_attach(SocketState* st) {
 int ser_begin(SocketState* st, const char* call, CallKind kind, SerDir dir, int flags, SerCall* c) {
   SerState* ss = usable(st);
   if (!ss) return 0;
-  uint64_t me = tls_me;
+  uint64_t me = tls_hot.me;
   if (__builtin_expect(me == 0, 0)) {
     ThreadRecord* rec = thread_self();
     if (!rec) return 0;
@@ -577,7 +577,7 @@ bool ser_rcvmore(SocketState* st, void* optval, size_t* optvallen, int* rc) {
   if (!optval || !optvallen || *optvallen < sizeof(int)) return false;  // libzmq's EINVAL
   int more;
   if (tls_rcv_ss == ss) more = tls_rcv_more;
-  else if (tls_me && ss->bias_last_thread.load(std::memory_order_relaxed) == tls_me)
+  else if (tls_hot.me && ss->bias_last_thread.load(std::memory_order_relaxed) == tls_hot.me)
     more = ss->bias_last_more.load(std::memory_order_relaxed);
   else return false;
   *static_cast<int*>(optval) = more;

@@ -159,7 +159,7 @@ void ser_end(SerCall* c);
 // and returns the state, or nullptr (nothing held): ser_begin decides.
 inline SerState* ser_quick_begin(SocketState* st, SerDir dir, const char* call) {
   auto* ss = static_cast<SerState*>(st->ser);
-  const uint64_t me = tls_me;
+  const uint64_t me = tls_hot.me;
   // shared: note_user has nothing left to do.  bias 0: no bias to revoke,
   // and none to give (only an unshared socket's claimant gets it).
   // The state's own closed flag and the bias are read again under the turn.
@@ -278,7 +278,7 @@ __attribute__((always_inline)) inline bool serialize_call_from(bool wait_first, 
   // that hold nothing.
   SerState* ss = static_cast<SerState*>(st->ser);
   SerBias* b = ser_bias(ss);
-  const uint64_t self = tls_me;
+  const uint64_t self = tls_hot.me;
   // ss->st: a state reused for another socket while st sat closed in the
   // quarantine is not this socket's.
   if (b->bias.load(std::memory_order_relaxed) == self && self != 0 && fn && b->st == st) {

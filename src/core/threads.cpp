@@ -1,5 +1,9 @@
 #include "core/threads.h"
 
+#include <utility>
+
+#include "core/registry.h"
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,7 +15,13 @@
 
 namespace zg {
 
-__thread uint64_t tls_me ZG_TLS = 0;
+namespace {
+template <size_t... I>
+constexpr HotTls initial_hot(std::index_sequence<I...>) {
+  return HotTls{0, {((void)I, &g_registry_empty)...}};
+}
+}  // namespace
+__thread HotTls tls_hot ZG_TLS = initial_hot(std::make_index_sequence<kHotSlots>());
 __thread ThreadRecord* tls_rec ZG_TLS = nullptr;
 __thread int tls_bypass ZG_TLS = 0;
 
@@ -35,7 +45,7 @@ void on_thread_exit(void* p) {
   g_free = rec;
   pthread_mutex_unlock(&g_lock);
   tls_rec = nullptr;
-  tls_me = 0;
+  tls_hot.me = 0;
 }
 
 void make_key() { pthread_key_create(&g_key, on_thread_exit); }
@@ -90,7 +100,7 @@ ThreadRecord* thread_self() {
   thread_name_of(rec->tid, rec->name, sizeof rec->name);
   pthread_setspecific(g_key, rec);
   tls_rec = rec;
-  if (tls_bypass == 0) tls_me = rec->serial.load(std::memory_order_relaxed);
+  if (tls_bypass == 0) tls_hot.me = rec->serial.load(std::memory_order_relaxed);
   return rec;
 }
 
@@ -137,7 +147,7 @@ void threads_after_fork_child() {
     tls_rec->serial.store(g_next_serial.fetch_add(1), std::memory_order_relaxed);
     tls_rec->tid = static_cast<pid_t>(syscall(SYS_gettid));
     tls_rec->pthread = pthread_self();
-    if (tls_bypass == 0) tls_me = tls_rec->serial.load(std::memory_order_relaxed);
+    if (tls_bypass == 0) tls_hot.me = tls_rec->serial.load(std::memory_order_relaxed);
   }
 }
 

@@ -23,10 +23,21 @@ struct ThreadRecord {
   ThreadRecord* next_free = nullptr;
 };
 
-// The value the fast path compares socket owners against: this thread's
-// serial, or 0 while the thread is unknown or inside a pass-through region.
-// Socket owners are never 0, so 0 always falls to the slow path.
-extern __thread uint64_t tls_me ZG_TLS;
+struct SocketHot;
+constexpr int kHotSlots = 64;  // at least one per interposed function (checked in wrappers.cpp)
+
+// What the owner's fast path reads, in one thread-local block so that one
+// TLS offset serves both (one load fewer per call):
+//  - me: the value socket owners are compared against: this thread's serial,
+//    or 0 while the thread is unknown or inside a pass-through region.
+//    Socket owners are never 0, so 0 always falls to the slow path;
+//  - last: per interposed function, the socket state its last owner call
+//    used (a hint, checked in full; never null: the registry's sentinel).
+struct HotTls {
+  uint64_t me;
+  SocketHot* last[kHotSlots];
+};
+extern __thread HotTls tls_hot ZG_TLS;
 extern __thread ThreadRecord* tls_rec ZG_TLS;
 extern __thread int tls_bypass ZG_TLS;
 
@@ -54,10 +65,10 @@ void threads_fork_parent();
 struct Bypass {
   Bypass() {
     tls_bypass++;
-    tls_me = 0;
+    tls_hot.me = 0;
   }
   ~Bypass() {
-    if (--tls_bypass == 0 && tls_rec) tls_me = tls_rec->serial.load(std::memory_order_relaxed);
+    if (--tls_bypass == 0 && tls_rec) tls_hot.me = tls_rec->serial.load(std::memory_order_relaxed);
   }
   Bypass(const Bypass&) = delete;
   Bypass& operator=(const Bypass&) = delete;

@@ -121,11 +121,7 @@ __attribute__((noinline)) R slow_call(SocketState* st, void* sock, CallKind kind
 // freed, only recycled, so a stale hint is a state whose handle or owner no
 // longer matches.  Unused entries hold the table's sentinel, which never
 // matches, so the hit needs no null test.
-template <size_t... I>
-constexpr std::array<SocketHot*, sizeof...(I)> all_empty(std::index_sequence<I...>) {
-  return {{((void)I, &g_registry_empty)...}};
-}
-__thread std::array<SocketHot*, FN_COUNT> tls_last ZG_TLS = all_empty(std::make_index_sequence<FN_COUNT>());
+static_assert(FN_COUNT <= kHotSlots, "tls_hot.last needs a slot per interposed function");
 
 template <FnId Id, typename R, typename... A>
 __attribute__((always_inline)) inline R owner_call(SocketHot* st, uint64_t me, A... a) {
@@ -159,22 +155,22 @@ __attribute__((noinline)) R ser_slow(A... a, void* sock, CallKind kind, const vo
     // hits; here it saves the probe.  A hint whose handle matches is the
     // table's state for that handle (a replaced or recycled state has its
     // handle changed first), exactly what the probe would find.
-    SocketHot* h = tls_last[Id];
+    SocketHot* h = tls_hot.last[Id];
     SocketState* st;
     if (relaxed_peek(h->handle) == sock && h != &g_registry_empty) {
       st = static_cast<SocketState*>(h);
     } else {
       st = registry_lookup(sock);
       if (!st) return slow_call<Id, R, A...>(nullptr, sock, kind, ra, a...);
-      if (st->ser) tls_last[Id] = st;
+      if (st->ser) tls_hot.last[Id] = st;
     }
     R r;
     if (st->ser && serialize_call<Id, R>(st, kFnNames[Id], kind, &r, a...)) return r;
   }
   SocketState* st = registry_lookup(sock);
-  const uint64_t me = tls_me;
+  const uint64_t me = tls_hot.me;
   if (st != nullptr && relaxed_peek(st->owner) == me && (!Draft || st->real[Id])) {
-    tls_last[Id] = st;
+    tls_hot.last[Id] = st;
     return owner_call<Id, R>(st, me, a...);
   }
   return slow_call<Id, R, A...>(st, sock, kind, ra, a...);
@@ -188,7 +184,7 @@ template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((noinline)) R ser_shared(A... a, void* sock, CallKind kind, const void* ra) {
   constexpr SerDir dir = SerTraits<Id>::dir;
   static_assert(dir != SerDir::None && Id != FN_zmq_recviov, "ser_entry's calls only");
-  SocketHot* h = tls_last[Id];
+  SocketHot* h = tls_hot.last[Id];
   if (ZG_LIKELY(relaxed_peek(h->handle) == sock) && ZG_LIKELY(h != &g_registry_empty)) {
     SocketState* st = static_cast<SocketState*>(h);
     auto fn = reinterpret_cast<R (*)(A...)>(st->real[Id]);
@@ -224,8 +220,8 @@ template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((noinline)) R ser_entry(A... a, void* sock, CallKind kind, const void* ra) {
   constexpr SerDir dir = SerTraits<Id>::dir;
   if constexpr (dir != SerDir::None && Id != FN_zmq_recviov) {
-    SocketHot* h = tls_last[Id];
-    const uint64_t self = tls_me;  // 0 inside a Bypass: never the bias
+    SocketHot* h = tls_hot.last[Id];
+    const uint64_t self = tls_hot.me;  // 0 inside a Bypass: never the bias
     if (ZG_LIKELY(relaxed_peek(h->handle) == sock) && ZG_LIKELY(h != &g_registry_empty)) {
       SocketState* st = static_cast<SocketState*>(h);
       auto* ss = static_cast<SerState*>(st->ser);
@@ -277,9 +273,9 @@ __attribute__((noinline)) R lookup_rest(A... a, void* sock, CallKind kind, const
     return call_real<Id, R>(nullptr, ra, a...);
   }
   SocketState* st = registry_lookup(sock);
-  const uint64_t me = tls_me;
+  const uint64_t me = tls_hot.me;
   if (ZG_LIKELY(st != nullptr) && ZG_LIKELY(relaxed_peek(st->owner) == me) && (!Draft || st->real[Id])) {
-    tls_last[Id] = st;
+    tls_hot.last[Id] = st;
     return owner_call<Id, R>(st, me, a...);
   }
   return slow_call<Id, R, A...>(st, sock, kind, ra, a...);
@@ -293,7 +289,7 @@ __attribute__((noinline)) R lookup_call(A... a, void* sock, CallKind kind, const
     if constexpr (SerTraits<Id>::dir != SerDir::None && Id != FN_zmq_recviov) {
       // A shared socket (nobody's bias) skips ser_entry's frame.  Only
       // loads here, so this function stays two plain jumps.
-      SocketHot* h = tls_last[Id];
+      SocketHot* h = tls_hot.last[Id];
       if (relaxed_peek(h->handle) == sock && h != &g_registry_empty) {
         auto* ss = static_cast<SerState*>(static_cast<SocketState*>(h)->ser);
         if (ss && relaxed_peek(ser_bias(ss)->bias) == 0) return ser_shared<Id, Draft, R, A...>(a..., sock, kind, ra);
@@ -306,8 +302,8 @@ __attribute__((noinline)) R lookup_call(A... a, void* sock, CallKind kind, const
 
 template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((always_inline)) inline R socket_call(void* sock, CallKind kind, A... a) {
-  SocketHot* st = tls_last[Id];
-  const uint64_t me = tls_me;
+  SocketHot* st = tls_hot.last[Id];
+  const uint64_t me = tls_hot.me;
   if (ZG_LIKELY(relaxed_peek(st->handle) == sock) && ZG_LIKELY(relaxed_peek(st->owner) == me) &&
       (!Draft || st->real[Id]))
     return owner_call<Id, R>(st, me, a...);
@@ -331,7 +327,7 @@ bool enter_one(void* sock, CallKind kind, const char* name, const void* ra, Entr
   e->t = Ticket();
   if (!sock) return true;
   SocketState* st = registry_lookup(sock);
-  const uint64_t me = tls_me;
+  const uint64_t me = tls_hot.me;
   if (st && st->owner.load(std::memory_order_relaxed) == me) {
     st->in_call.store(me, std::memory_order_relaxed);
     e->st = st;

@@ -25,12 +25,12 @@ struct Seen {
 Seen run_thread() {
   Seen s;
   std::thread t([&s] {
-    s.tls_me_before = zg::tls_me;
+    s.tls_me_before = zg::tls_hot.me;
     zg::ThreadRecord* rec = zg::thread_self();
     ASSERT_NE(rec, nullptr);
     EXPECT_EQ(zg::thread_self(), rec) << "the record is made once per thread";
     s.serial = rec->serial.load();
-    s.tls_me_after = zg::tls_me;
+    s.tls_me_after = zg::tls_hot.me;
     s.self = pthread_self();
     s.tid = rec->tid;
     s.alive_inside = zg::thread_alive(s.serial);
@@ -45,7 +45,7 @@ TEST(Threads, SerialsAreUniqueAndNonZero) {
   uint64_t main_serial = me->serial.load();
   EXPECT_NE(main_serial, 0u);
   EXPECT_NE(main_serial, ~0ull);
-  EXPECT_EQ(zg::tls_me, main_serial);
+  EXPECT_EQ(zg::tls_hot.me, main_serial);
   EXPECT_TRUE(zg::thread_alive(main_serial));
   EXPECT_FALSE(zg::thread_alive(0));
 
@@ -151,25 +151,25 @@ TEST(Threads, RecordHasTidAndName) {
 
 TEST(Threads, BypassHidesTheThreadAndRestoresIt) {
   uint64_t me = zg::thread_self()->serial.load();
-  ASSERT_EQ(zg::tls_me, me);
+  ASSERT_EQ(zg::tls_hot.me, me);
   ASSERT_EQ(zg::tls_bypass, 0);
   {
     zg::Bypass outer;
-    EXPECT_EQ(zg::tls_me, 0u);
+    EXPECT_EQ(zg::tls_hot.me, 0u);
     EXPECT_EQ(zg::tls_bypass, 1);
     {
       zg::Bypass inner;
-      EXPECT_EQ(zg::tls_me, 0u);
+      EXPECT_EQ(zg::tls_hot.me, 0u);
       EXPECT_EQ(zg::tls_bypass, 2);
     }
-    EXPECT_EQ(zg::tls_me, 0u) << "leaving the inner region must not end the outer one";
+    EXPECT_EQ(zg::tls_hot.me, 0u) << "leaving the inner region must not end the outer one";
     EXPECT_EQ(zg::tls_bypass, 1);
     // thread_self inside a region does not expose the serial either.
     EXPECT_EQ(zg::thread_self()->serial.load(), me);
-    EXPECT_EQ(zg::tls_me, 0u);
+    EXPECT_EQ(zg::tls_hot.me, 0u);
   }
   EXPECT_EQ(zg::tls_bypass, 0);
-  EXPECT_EQ(zg::tls_me, me);
+  EXPECT_EQ(zg::tls_hot.me, me);
 }
 
 TEST(Threads, BypassInAThreadNotYetKnown) {
@@ -179,14 +179,14 @@ TEST(Threads, BypassInAThreadNotYetKnown) {
       zg::Bypass b;
       serial = zg::thread_self()->serial.load();  // first contact inside a region
       EXPECT_NE(serial, 0u);
-      EXPECT_EQ(zg::tls_me, 0u);
+      EXPECT_EQ(zg::tls_hot.me, 0u);
     }
-    EXPECT_EQ(zg::tls_me, serial);
+    EXPECT_EQ(zg::tls_hot.me, serial);
     {
       // A region in a thread the guard has not met: nothing to restore.
       std::thread u([] {
-        { zg::Bypass b; EXPECT_EQ(zg::tls_me, 0u); }
-        EXPECT_EQ(zg::tls_me, 0u);
+        { zg::Bypass b; EXPECT_EQ(zg::tls_hot.me, 0u); }
+        EXPECT_EQ(zg::tls_hot.me, 0u);
         EXPECT_EQ(zg::tls_bypass, 0);
       });
       u.join();
