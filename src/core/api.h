@@ -18,6 +18,15 @@ enum FnId : int {
   FN_COUNT
 };
 
+// Their names, for dlsym and for reports.
+inline constexpr const char* kFnNames[FN_COUNT] = {
+#define ZG_SOCK(ret, name, params, args, sock, kind, draft) #name,
+#define ZG_CALL(ret, name, params, args, draft) #name,
+#include "interpose/api.def"
+#undef ZG_SOCK
+#undef ZG_CALL
+};
+
 // A loaded copy of libzmq: its functions, indexed by FnId.
 struct RealTable {
   void* fn[FN_COUNT];

@@ -35,20 +35,6 @@ void capture_python(char** slot) {
 
 void copy_name(char* dst, const char* src, size_t len) { snprintf(dst, len, "%s", src); }
 
-unsigned long pthread_of(uint64_t serial) {
-  struct Ctx {
-    uint64_t serial;
-    unsigned long id;
-  } ctx{serial, 0};
-  threads_for_each(
-      [](ThreadRecord* r, void* p) {
-        auto* c = static_cast<Ctx*>(p);
-        if (r->serial.load(std::memory_order_relaxed) == c->serial) c->id = static_cast<unsigned long>(r->pthread);
-      },
-      &ctx);
-  return ctx.id;
-}
-
 // Python thread names for the threads a report mentions: read now for those
 // still running (threading.get_ident() is the pthread id), else the name
 // noted when the thread last held the GIL at a claim.
@@ -58,7 +44,7 @@ void python_names(Finding* f) {
   unsigned long idents[3] = {};
   bool any = false;
   for (int i = 0; i < 3; i++)
-    if (who[i]->known && who[i]->running == 1 && (idents[i] = pthread_of(who[i]->serial))) any = true;
+    if (who[i]->known && who[i]->running == 1 && (idents[i] = who[i]->ident)) any = true;
   char names[3][kPyNameLen] = {};
   if (any) py_thread_names(idents, 3, names, 300);
   for (int i = 0; i < 3; i++) {
@@ -111,6 +97,7 @@ void thread_info(uint64_t serial, ThreadInfo* out) {
         if (r->serial.load(std::memory_order_relaxed) != c->serial) return;
         c->out->tid = r->tid;
         c->out->running = 1;
+        c->out->ident = static_cast<unsigned long>(r->pthread);
         thread_name_of(r->tid, c->out->name, sizeof c->out->name);
       },
       &ctx);
@@ -140,7 +127,7 @@ void guard_init() {
 CallKind getsockopt_kind(int option) {
   // ZMQ_EVENTS (15), ZMQ_RCVMORE (13) and ZMQ_FD (14) process the socket's
   // pending commands: they change its state, so they are uses.
-  return (option == 15 || option == 13 || option == 14) ? CallKind::Data : CallKind::Setup;
+  return (option == 15 || option == 13 || option == 14) ? CallKind::Data : CallKind::Query;
 }
 
 void guard_created(void* sock, void* ctx, int type, RealTable* real, const void* ra) {
@@ -355,11 +342,6 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
   in.inherited = st->fork_gen != g_fork_gen;
   in.is_ctx_setup = kind == CallKind::Setup && call &&
                     (!strcmp(call, "zmq_bind") || !strcmp(call, "zmq_connect"));
-  // A getsockopt of anything but EVENTS/RCVMORE/FD only reads values fixed
-  // at set-up.  It claims nothing and is checked for overlap only: pyzmq's
-  // `closed` check asks for ZMQ_TYPE from whichever thread drops the last
-  // reference, just before the final close (a legal hand-off).
-  in.exempt = kind == CallKind::Setup && call && !strcmp(call, "zmq_getsockopt");
   in.me = me;
   in.owner = st->owner.load(std::memory_order_relaxed);
   in.creator = st->creator;

@@ -36,13 +36,6 @@ struct Copy {
   int nseg;
 };
 
-const char* const kNames[FN_COUNT] = {
-#define ZG_SOCK(ret, name, params, args, sock, kind, draft) #name,
-#define ZG_CALL(ret, name, params, args, draft) #name,
-#include "interpose/api.def"
-#undef ZG_SOCK
-#undef ZG_CALL
-};
 
 pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 Copy g_copies[kMaxCopies];
@@ -111,7 +104,7 @@ int segments(struct dl_phdr_info* info, size_t, void* data) {
 
 void fill(RealTable* t, void* handle) {
   for (int i = 0; i < FN_COUNT; i++) {
-    void* p = dlsym(handle, kNames[i]);
+    void* p = dlsym(handle, kFnNames[i]);
     t->fn[i] = is_self(p) ? nullptr : p;
   }
 }
@@ -166,7 +159,7 @@ void resolve_init() {
   pthread_mutex_lock(&g_mu);
   if (!g_next_ok.load()) {
     for (int i = 0; i < FN_COUNT; i++) {
-      void* p = dlsym(RTLD_NEXT, kNames[i]);
+      void* p = dlsym(RTLD_NEXT, kFnNames[i]);
       g_next.fn[i] = is_self(p) ? nullptr : p;
     }
     snprintf(g_next.path, sizeof g_next.path, "(global scope)");
@@ -367,6 +360,5 @@ int resolve_copy_count() { return g_ncopies.load(std::memory_order_acquire); }
 extern void* const* const g_first_copy;
 void* const* const g_first_copy = g_copies[0].table.fn;
 
-const char* resolve_fn_name(int id) { return (id >= 0 && id < FN_COUNT) ? kNames[id] : "?"; }
 
 }  // namespace zg

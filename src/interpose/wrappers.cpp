@@ -34,7 +34,6 @@ void resolve_rescan();
 void resolve_exit_notice();
 int resolve_copy_count();
 extern void* const* const g_first_copy;
-const char* resolve_fn_name(int id);
 
 namespace {
 
@@ -78,11 +77,9 @@ R call_real(void* const* real, const void* ra, A... a) {
 template <FnId Id, typename R, typename... A>
 __attribute__((noinline)) R slow_call(SocketState* st, void* sock, CallKind kind, const void* ra, A... a) {
   if (st && registry_is_sentinel(st)) st = nullptr;  // a caller passed the sentinel's address
-  // mode=off: straight through, at the cost of finding the real function.
-  if (g_mode == Mode::Off) return call_real<Id, R>(st ? st->real : nullptr, ra, a...);
   Ticket t;
   void* const* real = nullptr;
-  const char* name = resolve_fn_name(Id);
+  const char* name = kFnNames[Id];
   if (g_mode == Mode::Serialize && !tls_bypass) {
     if (!st) st = registry_lookup_locked(sock);  // a lock-free miss must not skip the turn
     R r;
@@ -134,17 +131,9 @@ __attribute__((always_inline)) inline R owner_call(SocketHot* st, uint64_t me, A
   return r;
 }
 
-// Everything but the first probe's hit.  The wrapper's own arguments come
-// first, in the registers they arrived in, so the wrapper gets here with a
-// plain jump.
-// Names for serialize mode's reports and live dump, without a call.
-constexpr const char* kFnNames[FN_COUNT] = {
-#define ZG_SOCK(ret, name, params, args, sock, kind, draft) #name,
-#define ZG_CALL(ret, name, params, args, draft) #name,
-#include "interpose/api.def"
-#undef ZG_SOCK
-#undef ZG_CALL
-};
+
+template <FnId Id, bool Draft, typename R, typename... A>
+R lookup_rest(A... a, void* sock, CallKind kind, const void* ra);
 
 // mode=serialize, everything but the sole user's successful attempt: the
 // locked protocol, waits, sockets found only by a probe, thread-safe ones.
@@ -167,13 +156,9 @@ __attribute__((noinline)) R ser_slow(A... a, void* sock, CallKind kind, const vo
     R r;
     if (st->ser && serialize_call<Id, R>(st, kFnNames[Id], kind, &r, a...)) return r;
   }
-  SocketState* st = registry_lookup(sock);
-  const uint64_t me = tls_hot.me;
-  if (st != nullptr && relaxed_peek(st->owner) == me && (!Draft || st->real[Id])) {
-    tls_hot.last[Id] = st;
-    return owner_call<Id, R>(st, me, a...);
-  }
-  return slow_call<Id, R, A...>(st, sock, kind, ra, a...);
+  // Not serialized (a thread-safe socket) or a pass-through call: as in the
+  // other modes.
+  return lookup_rest<Id, Draft, R, A...>(a..., sock, kind, ra);
 }
 
 // mode=serialize, a send or receive on a socket shared by several threads
@@ -281,8 +266,10 @@ __attribute__((noinline)) R lookup_rest(A... a, void* sock, CallKind kind, const
   return slow_call<Id, R, A...>(st, sock, kind, ra, a...);
 }
 
-// Two plain jumps, so that serialize mode does not pay for the frame the
-// other modes' lookup needs.
+// Everything but the hint's hit.  The wrapper's own arguments come first,
+// in the registers they arrived in, so the wrapper gets here with a plain
+// jump; and this is two plain jumps, so that serialize mode does not pay for
+// the frame the other modes' lookup needs.
 template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((noinline)) R lookup_call(A... a, void* sock, CallKind kind, const void* ra) {
   if (g_mode == Mode::Serialize) {

@@ -17,6 +17,7 @@ struct ThreadInfo {
   char name[16] = {};
   char py_name[64] = {};
   int running = -1;  // 1 running, 0 exited, -1 unknown
+  unsigned long ident = 0;  // pthread_self() while running (Python's threading.get_ident())
 };
 
 struct Finding {

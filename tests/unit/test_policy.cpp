@@ -44,6 +44,7 @@ const char* kind_name(CallKind k) {
     case CallKind::Poll: return "Poll";
     case CallKind::Proxy: return "Proxy";
     case CallKind::Close: return "Close";
+    case CallKind::Query: return "Query";
   }
   return "?";
 }
@@ -149,7 +150,7 @@ TEST(Policy, Overlap) {
 }
 
 const Policy kAll[] = {Policy::Handoff, Policy::Strict, Policy::Overlap};
-const CallKind kKinds[] = {kSetup, kData, kPoll, kProxy, kClose};
+const CallKind kKinds[] = {kSetup, kData, kPoll, kProxy, kClose, CallKind::Query};
 
 TEST(Policy, ClosedIsUseAfterCloseForEveryoneAndEveryCall) {
   for (Policy p : kAll)
@@ -190,6 +191,17 @@ TEST(Policy, InheritedAfterFork) {
       // serials matched the rule is the same.
       check({"send by the 'owner' in the child", p, kData, owner, owner, kCreator, true, false, false, true, false, UAF, false});
     }
+}
+
+TEST(Policy, QueriesClaimNothingAndAreNoUse) {
+  const CallKind q = CallKind::Query;
+  for (Policy p : kAll)
+    for (uint64_t me : {kCreator, kOther, kThird})
+      for (uint64_t owner : {kNoOwner, kOther})
+        for (bool alive : {false, true})
+          for (bool inherited : {false, true})
+            check({"getsockopt of a set-up value", p, q, me, owner, kCreator, alive, false, false, inherited, false, None,
+                   false});
 }
 
 TEST(Policy, FindingNamesAreDistinct) {
