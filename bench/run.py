@@ -150,32 +150,54 @@ class Bench:
 
     def section_shared(self):
         # Long enough that the one report of the shared socket (symbolized once,
-        # tens of milliseconds) does not decide the rate.
+        # tens of milliseconds) does not decide the rate.  Run both ways: on
+        # both CPUs, where the senders really contend (what a program sharing
+        # a socket between threads does), and squeezed onto one CPU with
+        # taskset, where they only take turns and a mutex costs just its
+        # uncontended instructions.
         count = 2000000 if self.full else 1000000
         cells = [("plain, mutex around each send", "plain", ["--lock"]),
                  ("serialize, no mutex", "serialize", []),
                  ("serialize, mutex too", "serialize", ["--lock"])]
-        samples = {c[0]: [] for c in cells}
+        places = [("2 CPUs", False), ("1 CPU (taskset)", True)]
+        samples = {(c[0], p[0]): [] for c in cells for p in places}
         unshared = {"plain": [], "serialize": []}
+        rnd = random.Random(2)
         for r in range(self.runs):
-            for label, mode, extra in cells:
-                out = self.run([self.prog("thr"), "--shared=4", f"--count={count}", "--size=8"] + extra, mode,
-                               pin=True).stdout
-                samples[label].append(self.field(out, "msgs_per_s"))
+            for place, pin in places:
+                order = cells[:]
+                rnd.shuffle(order)
+                for label, mode, extra in order:
+                    out = self.run([self.prog("thr"), "--shared=4", f"--count={count}", "--size=8"] + extra, mode,
+                                   pin=pin).stdout
+                    samples[(label, place)].append(self.field(out, "msgs_per_s"))
             for mode in unshared:
                 out = self.run([self.prog("thr"), f"--count={count}", "--size=8"], mode, pin=True).stdout
                 unshared[mode].append(self.field(out, "msgs_per_s"))
-        self.raw["shared"] = samples
-        print(f"\n## One PUSH socket shared by 4 sender threads, inproc, 8 B (msgs/s, medians of {self.runs})\n")
-        # Ratios are paired by round (runs of one round ran back to back).
+        self.raw["shared"] = {f"{k[0]}|{k[1]}": v for k, v in samples.items()}
+        self.raw["unshared"] = unshared
+        print(f"\n## One PUSH socket shared by 4 sender threads, inproc, 8 B (msgs/s, medians of {self.runs} rounds)\n")
+        print("x = median over rounds of the cell's rate / the mutex program's rate in the same round\n")
+        # Ratios are paired by round (the runs of one round ran back to back).
         def paired(xs, ys):
             return statistics.median([y / x for x, y in zip(xs, ys)])
+        print(f"{'':34} " + " ".join(f"{p[0]:>22}" for p in places))
+        mutex = cells[0][0]
         for label, _, _ in cells:
-            med = statistics.median(samples[label])
-            print(f"{label:34} {med:11.0f}  x{paired(samples[cells[0][0]], samples[label]):.3f} of the mutex")
+            row = []
+            for place, _ in places:
+                xs, ys = samples[(mutex, place)], samples[(label, place)]
+                row.append(f"{statistics.median(ys):12.0f} x{paired(xs, ys):.3f}")
+            print(f"{label:34} " + " ".join(f"{c:>22}" for c in row))
+        wins = []
+        for place, _ in places:
+            xs, ys = samples[(mutex, place)], samples[(cells[1][0], place)]
+            wins.append(f"{sum(y > x for x, y in zip(xs, ys))}/{len(xs)}")
+        print(f"{'rounds serialize beat the mutex':34} " + " ".join(f"{w:>22}" for w in wins))
         pu, su = statistics.median(unshared["plain"]), statistics.median(unshared["serialize"])
-        print(f"{'unshared: plain':34} {pu:11.0f}")
-        print(f"{'unshared: serialize':34} {su:11.0f}  ratio {paired(unshared['plain'], unshared['serialize']):.3f}")
+        print(f"\nOne sender thread, its own socket (1 CPU):")
+        print(f"{'unshared: plain':34} {pu:12.0f}")
+        print(f"{'unshared: serialize':34} {su:12.0f} ratio {paired(unshared['plain'], unshared['serialize']):.3f}")
 
     # -- instructions per call -----------------------------------------------------
 

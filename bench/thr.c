@@ -20,21 +20,31 @@ static long g_size, g_count;
 static int g_msg_api, g_lock;
 static void* g_shared;
 static int g_nshared;
-static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+// On a cache line of its own: the globals above are read on every send, and
+// a lock sharing their line would make --lock look slower than it is.
+static _Alignas(64) union {
+  pthread_mutex_t mu;
+  char line[64];
+} g_mu_line = {PTHREAD_MUTEX_INITIALIZER};
+#define g_mu (g_mu_line.mu)
 
 static void send_one(void* s, char* buf) {
+  // --lock holds the mutex around the socket call only (the message is
+  // built outside it), as a program fixed by hand would.
   int rc;
-  if (g_lock) pthread_mutex_lock(&g_mu);
   if (g_msg_api) {
     zmq_msg_t m;
     zmq_msg_init_size(&m, (size_t)g_size);
     memcpy(zmq_msg_data(&m), buf, (size_t)g_size);
+    if (g_lock) pthread_mutex_lock(&g_mu);
     rc = zmq_msg_send(&m, s, 0);
+    if (g_lock) pthread_mutex_unlock(&g_mu);
     if (rc < 0) zmq_msg_close(&m);
   } else {
+    if (g_lock) pthread_mutex_lock(&g_mu);
     rc = zmq_send(s, buf, (size_t)g_size, 0);
+    if (g_lock) pthread_mutex_unlock(&g_mu);
   }
-  if (g_lock) pthread_mutex_unlock(&g_mu);
   if (rc < 0) bench_die("send");
 }
 

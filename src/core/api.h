@@ -44,5 +44,8 @@ RealTable* real_for_caller(const void* ra);
 // True if pc lies in the code of a loaded libzmq (calls libzmq makes to its
 // own API).
 bool pc_in_libzmq(const void* pc);
+// mode=serialize: what the owner path of a serialized socket calls, indexed
+// by FnId (see SocketHot::owner_fn), or null where there is no such table.
+void* const* serialize_owner_fns();
 
 }  // namespace zg

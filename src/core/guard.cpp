@@ -141,6 +141,7 @@ void guard_created(void* sock, void* ctx, int type, RealTable* real, const void*
   }
   pthread_mutex_lock(&st->mu);
   st->real = real->fn;
+  st->owner_fn = real->fn;  // serialize_attach may replace it
   st->ctx = ctx;
   st->type = type;
   st->fork_gen = g_fork_gen;
@@ -398,7 +399,9 @@ void guard_close_done(const Ticket& t, const char* call, int rc) {
   uint64_t expected = t.me;
   if (t.marked && !t.st->in_call.compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) {
     uint64_t other = expected ? expected : t.st->owner.load();
-    if (other && other != t.me) guard_report(FindingKind::CloseWhileInUse, t.st, call, other, nullptr);
+    // mode=serialize: the close waited for its turn; the bias holder's
+    // owner path writes in_call without the turn.
+    if (other && other != t.me && g_mode != Mode::Serialize) guard_report(FindingKind::CloseWhileInUse, t.st, call, other, nullptr);
   }
   if (t.st->closed.load(std::memory_order_acquire)) {
     lifecycle_socket_closed(t.st);

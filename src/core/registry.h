@@ -32,7 +32,12 @@ struct SocketHot {
   std::atomic<uint64_t> owner;
   std::atomic<uint64_t> in_call;  // serial of a thread inside a call, or 0
   void* const* real;              // the libzmq copy this socket belongs to
-  constexpr explicit SocketHot(void* h = nullptr) : handle(h), owner(kNoOwner), in_call(0), real(nullptr) {}
+  // What the owner's call goes to: real, or in mode=serialize the table of
+  // trampolines that run the sole user's non-blocking attempt (the owner of
+  // a serialized socket is the thread holding its bias).
+  void* const* owner_fn;
+  constexpr explicit SocketHot(void* h = nullptr)
+      : handle(h), owner(kNoOwner), in_call(0), real(nullptr), owner_fn(nullptr) {}
 };
 
 struct SocketState : SocketHot {

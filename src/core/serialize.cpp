@@ -255,6 +255,7 @@ void unbias(SerState* ss, uint64_t me) {
   uint64_t old = ss->b.bias.load(std::memory_order_relaxed);
   if (old == 0 || old == me) return;
   ss->b.bias.store(0, std::memory_order_relaxed);
+  if (ss->st) ss->st->owner.store(kNoOwner, std::memory_order_relaxed);
   // Every thread passes a full barrier: a biased call that had not seen
   // bias == 0 has its busy mark visible now.
   syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
@@ -452,6 +453,9 @@ void serialize_attach(SocketState* st) {
   ss->closed.store(false, std::memory_order_release);
   turn_unlock(&ss->mu);
   st->ser = ss;
+  // The bias holder's calls take the owner path into serialize mode's
+  // trampolines (ser_begin makes it the owner).
+  if (void* const* fns = serialize_owner_fns()) st->owner_fn = fns;
 }
 
 int ser_begin(SocketState* st, const char* call, CallKind kind, SerDir dir, int flags, SerCall* c) {
@@ -472,8 +476,12 @@ int ser_begin(SocketState* st, const char* call, CallKind kind, SerDir dir, int 
   unbias(ss, me);
   // The sole user runs without the lock from its next call on.
   if (ss->claimant.load(std::memory_order_relaxed) == me && !ss->shared.load(std::memory_order_relaxed) &&
-      ss->b.bias.load(std::memory_order_relaxed) == 0 && bias_ok())
+      ss->b.bias.load(std::memory_order_relaxed) == 0 && bias_ok()) {
     ss->b.bias.store(me, std::memory_order_relaxed);
+    // And makes it the owner, so that its calls take the wrapper's owner
+    // path into the biased attempt (SocketHot::owner_fn).
+    if (st->owner_fn != st->real) st->owner.store(me, std::memory_order_release);
+  }
   ss->holder = me;
   ss->holder_call = call;
   c->st = st;
@@ -606,6 +614,7 @@ SerState* ser_close_begin(SocketState* st) {
   ss->holder = tls_rec ? tls_rec->serial.load(std::memory_order_relaxed) : 0;
   unbias(ss, ss->holder);
   ss->b.bias.store(0, std::memory_order_relaxed);  // the closer is the last user
+  st->owner.store(kNoOwner, std::memory_order_relaxed);
   ss->holder_call = "zmq_close";
   return ss;
 }
@@ -1007,6 +1016,7 @@ void serialize_after_fork_child() {
   for (SerState* ss = g_all; ss; ss = ss->next_all) {
     ss->mu.v.store(0, std::memory_order_relaxed);
     ss->b.bias.store(0, std::memory_order_relaxed);
+    if (ss->st) ss->st->owner.store(kNoOwner, std::memory_order_relaxed);
     ss->b.busy.store(0, std::memory_order_relaxed);
     ss->holder = 0;
     ss->send_res = ss->recv_res = 0;

@@ -126,7 +126,7 @@ __attribute__((always_inline)) inline R owner_call(SocketHot* st, uint64_t me, A
   // read-modify-write on in_call (guard.cpp), so an overlap is seen by
   // one side or the other however short it is.
   st->in_call.store(me, std::memory_order_relaxed);
-  R r = reinterpret_cast<R (*)(A...)>(st->real[Id])(a...);
+  R r = reinterpret_cast<R (*)(A...)>(st->owner_fn[Id])(a...);
   st->in_call.store(0, std::memory_order_relaxed);
   return r;
 }
@@ -199,8 +199,45 @@ __attribute__((noinline)) R ser_wait(SocketState* st, void* sock, CallKind kind,
 }
 
 // mode=serialize: the sole user's send or receive (the socket's bias is
-// this thread's), one attempt that cannot block, no lock.  Kept small so
-// that it saves few registers; anything else goes to ser_shared or ser_slow.
+// this thread's): one attempt that cannot block, without the lock, marked
+// busy so that a second thread revoking the bias can wait it out.  Gone:
+// the bias was revoked before the attempt (nothing done); Wait: it would
+// block and the caller asked to wait.
+enum class Biased : uint8_t { Done, Wait, Gone };
+
+template <FnId Id, typename R, typename... A>
+__attribute__((always_inline)) inline Biased biased_attempt(SocketState* st, SerBias* b, uint64_t self, R* out,
+                                                            A... a) {
+  constexpr SerDir dir = SerTraits<Id>::dir;
+  std::tuple<A...> args(a...);
+  const int user_flags = std::get<sizeof...(A) - 1>(args);
+  std::get<sizeof...(A) - 1>(args) = user_flags | ZMQ_DONTWAIT;
+  b->busy.store(1, std::memory_order_relaxed);
+  __asm__ __volatile__("" ::: "memory");  // the revoker's membarrier orders this store before the load below
+  if (ZG_UNLIKELY(relaxed_peek(b->bias) != self)) {
+    b->busy.store(0, std::memory_order_release);
+    return Biased::Gone;
+  }
+  R r;
+  {
+    [[maybe_unused]] MaybeBypass<ForwardsThroughApi<Id>::value> nested;
+    r = std::apply(reinterpret_cast<R (*)(A...)>(st->real[Id]), args);
+  }
+  if constexpr (dir == SerDir::Send) {
+    if (r != static_cast<R>(-1)) b->send_more = (user_flags & ZMQ_SNDMORE) != 0;
+  } else {
+    ser_biased_recv();
+  }
+  b->busy.store(0, std::memory_order_release);
+  *out = r;
+  if (ZG_LIKELY(r != static_cast<R>(-1)) || (user_flags & ZMQ_DONTWAIT) || errno != EAGAIN) return Biased::Done;
+  return Biased::Wait;
+}
+
+// mode=serialize, the sole user's send or receive found by the hint but not
+// through the owner path (the owner mark was handed off, or the wrapper's
+// hint held another socket).  Kept small so that it saves few registers;
+// anything else goes to ser_shared or ser_slow.
 template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((noinline)) R ser_entry(A... a, void* sock, CallKind kind, const void* ra) {
   constexpr SerDir dir = SerTraits<Id>::dir;
@@ -213,35 +250,50 @@ __attribute__((noinline)) R ser_entry(A... a, void* sock, CallKind kind, const v
       SerBias* b = ser_bias(ss);
       if (ZG_LIKELY(ss != nullptr) && ZG_LIKELY(relaxed_peek(b->bias) == self) && self != 0 && b->st == st &&
           st->real[Id]) {
-        std::tuple<A...> args(a...);
-        const int user_flags = std::get<sizeof...(A) - 1>(args);
-        std::get<sizeof...(A) - 1>(args) = user_flags | ZMQ_DONTWAIT;
-        b->busy.store(1, std::memory_order_relaxed);
-        __asm__ __volatile__("" ::: "memory");  // the revoker's membarrier orders this store before the load below
-        if (ZG_LIKELY(relaxed_peek(b->bias) == self)) {
-          R r;
-          {
-            [[maybe_unused]] MaybeBypass<ForwardsThroughApi<Id>::value> nested;
-            r = std::apply(reinterpret_cast<R (*)(A...)>(st->real[Id]), args);
-          }
-          if constexpr (dir == SerDir::Send) {
-            if (r != static_cast<R>(-1)) b->send_more = (user_flags & ZMQ_SNDMORE) != 0;
-          } else {
-            ser_biased_recv();
-          }
-          b->busy.store(0, std::memory_order_release);
-          if (ZG_LIKELY(r != static_cast<R>(-1)) || (user_flags & ZMQ_DONTWAIT) || errno != EAGAIN) return r;
-          // It wants to block: wait for the socket (the bias may be gone
-          // by now; the locked protocol then takes over).
-          return ser_wait<Id, R, A...>(st, sock, kind, ra, a...);
-        }
-        b->busy.store(0, std::memory_order_release);
+        R r;
+        Biased res = biased_attempt<Id, R>(st, b, self, &r, a...);
+        if (ZG_LIKELY(res == Biased::Done)) return r;
+        // It wants to block: wait for the socket (the bias may be gone
+        // by now; the locked protocol then takes over).
+        if (res == Biased::Wait) return ser_wait<Id, R, A...>(st, sock, kind, ra, a...);
       } else {
         return ser_shared<Id, Draft, R, A...>(a..., sock, kind, ra);
       }
     }
   }
   return ser_slow<Id, Draft, R, A...>(a..., sock, kind, ra);
+}
+
+// mode=serialize: the owner-path trampoline's everything-but-the-attempt.
+template <FnId Id, bool Draft, typename R, typename... A>
+__attribute__((noinline)) R ser_owner_rest(A... a, void* sock, CallKind kind, const void* ra) {
+  auto* st = static_cast<SocketState*>(tls_hot.last[Id]);
+  R out;
+  if (serialize_call<Id, R>(st, kFnNames[Id], kind, &out, a...)) return out;
+  return slow_call<Id, R, A...>(st, sock, kind, ra, a...);
+}
+
+// mode=serialize: what the owner path calls (SocketHot::owner_fn) for the
+// thread holding a serialized socket's bias, which serialize.cpp makes the
+// socket's owner while it holds it.  So the sole user's send or receive
+// pays the owner path's hint check and then only the biased attempt: no
+// probe, no lock.  Invariants that make it check nothing else: owner_call
+// is the only caller, and both of its callers (the wrapper's hint, and
+// lookup_rest) have tls_hot.last[Id] pointing at this socket's state;
+// owner_fn is this table only once st->ser is set, and st->ser stays
+// this socket's turn state until its close, which revokes the bias (and
+// the ownership) before it goes on.
+template <FnId Id, bool Draft, typename R, typename... A>
+__attribute__((always_inline)) inline R ser_owner(void* sock, CallKind kind, A... a) {
+  constexpr SerDir dir = SerTraits<Id>::dir;
+  if constexpr (dir != SerDir::None && Id != FN_zmq_recviov) {
+    auto* st = static_cast<SocketState*>(tls_hot.last[Id]);
+    R r;
+    Biased res = biased_attempt<Id, R>(st, ser_bias(static_cast<SerState*>(st->ser)), tls_hot.me, &r, a...);
+    if (ZG_LIKELY(res == Biased::Done)) return r;
+    if (res == Biased::Wait) return ser_wait<Id, R, A...>(st, sock, kind, __builtin_return_address(0), a...);
+  }
+  return ser_owner_rest<Id, Draft, R, A...>(a..., sock, kind, __builtin_return_address(0));
 }
 
 template <FnId Id, bool Draft, typename R, typename... A>
@@ -365,6 +417,30 @@ using namespace zg;
 #include "interpose/api.def"
 #undef ZG_SOCK
 #undef ZG_CALL
+
+namespace zg {
+namespace {
+#define ZG_SOCK(ret, name, params, args, sock, kind, draft) \
+  ret ser_owner_##name params { return ser_owner<FN_##name, draft, ret>(sock, kind, ZG_UNPAREN args); }
+#define ZG_CALL(ret, name, params, args, draft)
+#include "interpose/api.def"
+#undef ZG_SOCK
+#undef ZG_CALL
+}  // namespace
+
+void* const* serialize_owner_fns() {
+  // A function-local static: initialized on first use, whatever the order
+  // of the library's constructors and the program's first zmq_socket.
+  static void* const table[FN_COUNT] = {
+#define ZG_SOCK(ret, name, params, args, sock, kind, draft) reinterpret_cast<void*>(&ser_owner_##name),
+#define ZG_CALL(ret, name, params, args, draft) nullptr,
+#include "interpose/api.def"
+#undef ZG_SOCK
+#undef ZG_CALL
+  };
+  return table;
+}
+}  // namespace zg
 
 ZG_EXPORT void* zmq_socket(void* ctx, int type) {
   const void* ra = ZG_RA;

@@ -70,6 +70,19 @@ def test_c_unshared_is_silent():
     assert r.stderr == "" and r.findings == [], r
 
 
+def test_c_second_thread_joins_sole_user_asleep_in_recv():
+    # Per round a new socket: its creator runs alone (the sole user's owner
+    # path, no lock), blocks in recv, and a second thread's request must
+    # wake it; then both use the socket.  Every reply arrives exactly once,
+    # and each round's socket is reported once, as information.
+    r = run([program("ser_stress"), "join", "30", "400"], SER, timeout=120)
+    assert r.returncode == 0 and "ok join 30 rounds" in r.stdout, r
+    assert not r.timed_out, r
+    assert r.kinds() == ["shared_socket"] * 30, r.kinds()
+    assert all(f["severity"] == "INFO" for f in r.findings)
+    assert "ERROR" not in r.stderr and "WARNING" not in r.stderr
+
+
 def check_python(r, line_fn):
     f = check_shared_once(r, None)
     py = [(fr["function"], fr["file"]) for fr in f["python_stack"]]

@@ -18,6 +18,7 @@ namespace zg {
 static RealTable g_fake_real;
 RealTable* real_for_caller(const void*) { return &g_fake_real; }
 bool pc_in_libzmq(const void*) { return false; }
+void* const* serialize_owner_fns() { return nullptr; }
 }  // namespace zg
 
 // Kept out of line and followed by code so it is a real frame, never a tail
