@@ -308,9 +308,15 @@ int ser_biased_wait(SerState* ss, SerDir dir, const char* call, SerDeadline* d) 
     return 0;
   }
   // The failed attempt processed the socket's commands and so consumed its
-  // ZMQ_FD edge; ZMQ_EVENTS says whether that made it ready.
+  // ZMQ_FD edge; ZMQ_EVENTS says whether that made it ready.  Not needed
+  // after a receive: a non-blocking receive that fails processes every
+  // pending command (unthrottled) and then looks for a message once more,
+  // so whatever it consumed was acted on, and the next message or command
+  // signals ZMQ_FD again.  A send processes commands only now and then
+  // (libzmq throttles it), so there the question saves spinning on a
+  // pending signal.
   int events = 0;
-  if (sockopt_int(ss, ZMQ_EVENTS, &events) != 0) {
+  if (dir == SerDir::Send && sockopt_int(ss, ZMQ_EVENTS, &events) != 0) {
     b->busy.store(0, std::memory_order_release);
     return 1;  // ETERM & co: the retry returns it
   }
