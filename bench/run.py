@@ -28,6 +28,9 @@ import sys
 import time
 
 MODES = ["off", "abort", "warn", "serialize"]
+# A second unguarded run in every round: its ratio to the first is the
+# machine's own noise, the floor under every other ratio in the table.
+NOISE = "plain-again"
 SECTIONS = ["thr", "shared", "calls", "rss", "percall", "tools"]
 
 
@@ -42,6 +45,8 @@ def parse_args():
     ap.add_argument("--runs", type=int, help="interleaved runs per cell (quick 3, full 7)")
     ap.add_argument("--only", default=",".join(SECTIONS), help="comma list of: " + ",".join(SECTIONS))
     ap.add_argument("--json", help="also write all raw samples here")
+    ap.add_argument("--modes", default=",".join([NOISE] + MODES),
+                    help="columns of the throughput/latency table (comma list of: %s)" % ",".join([NOISE] + MODES))
     ap.add_argument("--pin", default="last",
                     help="CPU to pin throughput/latency runs to with taskset ('last', a number, or 'none'). "
                          "On a 2-core machine unpinned runs swing 20-40%% with where the scheduler puts the "
@@ -68,7 +73,7 @@ class Bench:
         e = dict(os.environ)
         e.pop("LD_PRELOAD", None)
         e.pop("ZMQ_GUARD_OPTIONS", None)
-        if mode != "plain":
+        if mode not in ("plain", NOISE):
             e["LD_PRELOAD"] = self.lib
             e["ZMQ_GUARD_OPTIONS"] = "mode=" + mode
         return e
@@ -97,23 +102,27 @@ class Bench:
     # -- throughput and latency ------------------------------------------------
 
     def workloads(self):
-        c = 1 if not self.full else 3
+        # Each run lasts about half a second: shorter ones (tenths of a
+        # second) move 5% between identical runs on a 2-vCPU VM, longer
+        # ones about 1.5%.
+        c = 1 if not self.full else 2
         w = []
-        for tr in ["inproc", "tcp"]:
-            w.append((f"thr {tr} 8B", ["thr", f"--transport={tr}", "--size=8", f"--count={500000 * c}"]))
-            w.append((f"thr {tr} 1KiB", ["thr", f"--transport={tr}", "--size=1024", f"--count={200000 * c}"]))
+        for tr, n8, n1k in [("inproc", 5000000, 600000), ("tcp", 2500000, 250000)]:
+            w.append((f"thr {tr} 8B", ["thr", f"--transport={tr}", "--size=8", f"--count={n8 * c}"]))
+            w.append((f"thr {tr} 1KiB", ["thr", f"--transport={tr}", "--size=1024", f"--count={n1k * c}"]))
             if self.full:
-                w.append((f"thr {tr} 64KiB", ["thr", f"--transport={tr}", "--size=65536", "--count=20000"]))
+                w.append((f"thr {tr} 64KiB", ["thr", f"--transport={tr}", "--size=65536", "--count=40000"]))
                 w.append((f"thr {tr} 8B zmq_send", ["thr", f"--transport={tr}", "--size=8", "--api=send",
-                                                    f"--count={500000 * c}"]))
-        w.append(("lat inproc 8B", ["lat", "--transport=inproc", "--size=8", f"--count={4000 * c}"]))
-        w.append(("lat tcp 8B", ["lat", "--transport=tcp", "--size=8", f"--count={2000 * c}"]))
+                                                    f"--count={n8 * c}"]))
+        w.append(("lat inproc 8B", ["lat", "--transport=inproc", "--size=8", f"--count={25000 * c}"]))
+        w.append(("lat tcp 8B", ["lat", "--transport=tcp", "--size=8", f"--count={7000 * c}"]))
         if self.full:
-            w.append(("lat tcp 1KiB", ["lat", "--transport=tcp", "--size=1024", "--count=6000"]))
+            w.append(("lat tcp 1KiB", ["lat", "--transport=tcp", "--size=1024", "--count=14000"]))
         return w
 
     def section_thr(self):
-        modes = ["plain"] + MODES
+        shown = [m for m in self.args.modes.split(",") if m in MODES or m == NOISE]
+        modes = ["plain"] + shown
         work = self.workloads()
         samples = {(name, m): [] for name, _ in work for m in modes}
         rnd = random.Random(1)
@@ -130,7 +139,7 @@ class Bench:
         print(f"\n## Throughput (msgs/s) and latency (round trip, us): medians of {self.runs} interleaved runs, {where}")
         print("ratio = median over rounds of guarded speed / plain speed in the same round "
               "(plain rtt / guarded rtt for latency)\n")
-        hdr = f"{'workload':24} {'plain':>11} " + " ".join(f"{m:>11} {'ratio':>6}" for m in MODES)
+        hdr = f"{'workload':24} {'plain':>11} " + " ".join(f"{m:>11} {'ratio':>6}" for m in shown)
         print(hdr)
         print("-" * len(hdr))
         for name, argv in work:
@@ -138,13 +147,27 @@ class Bench:
             lat = argv[0] == "lat"
             fmt = (lambda v: f"{v:11.1f}") if lat else (lambda v: f"{v:11.0f}")
             cells = []
-            for m in MODES:
+            for m in shown:
                 # Paired: each round's guarded run against the same round's
                 # plain run (they ran back to back), then the median of those
                 # ratios, so drift of the machine between rounds cancels.
                 pairs = [(p / g if lat else g / p) for p, g in zip(samples[(name, "plain")], samples[(name, m)])]
                 cells.append(f"{fmt(med[m])} {statistics.median(pairs):6.3f}")
             print(f"{name:24} {fmt(med['plain'])} " + " ".join(cells))
+        # How far the per-round ratios scatter: a cost smaller than this
+        # spread (see the plain-again column) is not resolved by wall clock.
+        print("\nspread of the per-round ratios: 25th-75th percentile\n")
+        hdr = f"{'workload':24} " + " ".join(f"{m:>13}" for m in shown)
+        print(hdr)
+        print("-" * len(hdr))
+        for name, argv in work:
+            lat = argv[0] == "lat"
+            cells = []
+            for m in shown:
+                pairs = sorted((p / g if lat else g / p) for p, g in zip(samples[(name, "plain")], samples[(name, m)]))
+                q = statistics.quantiles(pairs, n=4) if len(pairs) >= 2 else [pairs[0]] * 3
+                cells.append(f"{q[0]:.3f}-{q[2]:.3f}")
+            print(f"{name:24} " + " ".join(f"{c:>13}" for c in cells))
 
     # -- shared socket -------------------------------------------------------------
 

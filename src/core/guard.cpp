@@ -360,12 +360,20 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
       st->owner_at_close = st->owner.load(std::memory_order_relaxed);
       st->owner.store(kNoOwner, std::memory_order_release);
     }
-    uint64_t prev = st->in_call.exchange(me, std::memory_order_acq_rel);
-    t->marked = true;
     // mode=serialize makes overlapping calls take turns: not a finding.
-    if (prev != 0 && prev != me && g_mode != Mode::Serialize) {
-      finding = kind == CallKind::Close ? FindingKind::CloseWhileInUse : FindingKind::ConcurrentCall;
-      other = prev;
+    // And a serialized socket's in_call belongs to its bias holder, whose
+    // owner-path mark is what revoking the bias waits out (serialize.cpp):
+    // nobody else writes it.
+    if (g_mode != Mode::Serialize) {
+      uint64_t prev = st->in_call.exchange(me, std::memory_order_acq_rel);
+      t->marked = true;
+      if (prev != 0 && prev != me) {
+        finding = kind == CallKind::Close ? FindingKind::CloseWhileInUse : FindingKind::ConcurrentCall;
+        other = prev;
+      }
+    } else if (!st->ser) {
+      st->in_call.exchange(me, std::memory_order_acq_rel);
+      t->marked = true;
     }
   }
   pthread_mutex_unlock(&st->mu);
@@ -399,8 +407,6 @@ void guard_close_done(const Ticket& t, const char* call, int rc) {
   uint64_t expected = t.me;
   if (t.marked && !t.st->in_call.compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) {
     uint64_t other = expected ? expected : t.st->owner.load();
-    // mode=serialize: the close waited for its turn; the bias holder's
-    // owner path writes in_call without the turn.
     if (other && other != t.me && g_mode != Mode::Serialize) guard_report(FindingKind::CloseWhileInUse, t.st, call, other, nullptr);
   }
   if (t.st->closed.load(std::memory_order_acquire)) {

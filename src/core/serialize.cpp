@@ -257,11 +257,13 @@ void unbias(SerState* ss, uint64_t me) {
   ss->b.bias.store(0, std::memory_order_relaxed);
   if (ss->st) ss->st->owner.store(kNoOwner, std::memory_order_relaxed);
   // Every thread passes a full barrier: a biased call that had not seen
-  // bias == 0 has its busy mark visible now.
+  // bias == 0 has its mark visible now: busy (ser_entry's attempts, the
+  // waits) or, for an attempt through the owner path, the socket's in_call
+  // (which the owner path sets before it looks at the bias again).
   syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
   for (;;) {
     int busy = ss->b.busy.load(std::memory_order_acquire);
-    if (busy == 0) break;
+    if (busy == 0 && (!ss->st || ss->st->in_call.load(std::memory_order_acquire) != old)) break;
     if (busy == 2) {
       // Asleep on the socket, outside libzmq: wake it so it joins the
       // waiters of the locked protocol.

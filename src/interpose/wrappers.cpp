@@ -265,33 +265,65 @@ __attribute__((noinline)) R ser_entry(A... a, void* sock, CallKind kind, const v
 }
 
 // mode=serialize: the owner-path trampoline's everything-but-the-attempt.
+// First of all it clears the owner path's in_call mark: that mark tells a
+// thread revoking the bias "an attempt that cannot block is in flight", and
+// what follows may wait (for the turn the revoker holds, among others).
 template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((noinline)) R ser_owner_rest(A... a, void* sock, CallKind kind, const void* ra) {
   auto* st = static_cast<SocketState*>(tls_hot.last[Id]);
+  st->in_call.store(0, std::memory_order_release);
   R out;
   if (serialize_call<Id, R>(st, kFnNames[Id], kind, &out, a...)) return out;
   return slow_call<Id, R, A...>(st, sock, kind, ra, a...);
 }
 
+// The sole user's attempt would block and it asked to wait.
+template <FnId Id, typename R, typename... A>
+__attribute__((noinline)) R ser_owner_wait(A... a, void* sock, CallKind kind, const void* ra) {
+  auto* st = static_cast<SocketState*>(tls_hot.last[Id]);
+  st->in_call.store(0, std::memory_order_release);  // as in ser_owner_rest
+  return ser_wait<Id, R, A...>(st, sock, kind, ra, a...);
+}
+
 // mode=serialize: what the owner path calls (SocketHot::owner_fn) for the
 // thread holding a serialized socket's bias, which serialize.cpp makes the
 // socket's owner while it holds it.  So the sole user's send or receive
-// pays the owner path's hint check and then only the biased attempt: no
-// probe, no lock.  Invariants that make it check nothing else: owner_call
-// is the only caller, and both of its callers (the wrapper's hint, and
-// lookup_rest) have tls_hot.last[Id] pointing at this socket's state;
-// owner_fn is this table only once st->ser is set, and st->ser stays
-// this socket's turn state until its close, which revokes the bias (and
-// the ownership) before it goes on.
+// pays the owner path's hint check and then only a non-blocking attempt:
+// no probe, no lock, no mark of its own (the owner path's in_call mark,
+// set before the bias is looked at again here, is what a revoker waits
+// out; see unbias in serialize.cpp).  Invariants that make it check
+// nothing else: owner_call is the only caller, and both of its callers
+// (the wrapper's hint, and lookup_rest) have tls_hot.last[Id] pointing at
+// this socket's state; owner_fn is this table only once st->ser is set,
+// and st->ser stays this socket's turn state until its close, which
+// revokes the bias (and the ownership) before it goes on.
 template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((always_inline)) inline R ser_owner(void* sock, CallKind kind, A... a) {
   constexpr SerDir dir = SerTraits<Id>::dir;
   if constexpr (dir != SerDir::None && Id != FN_zmq_recviov) {
     auto* st = static_cast<SocketState*>(tls_hot.last[Id]);
-    R r;
-    Biased res = biased_attempt<Id, R>(st, ser_bias(static_cast<SerState*>(st->ser)), tls_hot.me, &r, a...);
-    if (ZG_LIKELY(res == Biased::Done)) return r;
-    if (res == Biased::Wait) return ser_wait<Id, R, A...>(st, sock, kind, __builtin_return_address(0), a...);
+    SerBias* b = ser_bias(static_cast<SerState*>(st->ser));
+    if (ZG_LIKELY(relaxed_peek(b->bias) == tls_hot.me)) {
+      std::tuple<A...> args(a...);
+      const int user_flags = std::get<sizeof...(A) - 1>(args);
+      std::get<sizeof...(A) - 1>(args) = user_flags | ZMQ_DONTWAIT;
+      R r;
+      {
+        [[maybe_unused]] MaybeBypass<ForwardsThroughApi<Id>::value> nested;
+        r = std::apply(reinterpret_cast<R (*)(A...)>(st->real[Id]), args);
+      }
+      if constexpr (dir == SerDir::Send) {
+        if (ZG_LIKELY(r != static_cast<R>(-1))) {
+          b->send_more = (user_flags & ZMQ_SNDMORE) != 0;
+          return r;
+        }
+      } else {
+        ser_biased_recv();
+        if (ZG_LIKELY(r != static_cast<R>(-1))) return r;
+      }
+      if ((user_flags & ZMQ_DONTWAIT) || errno != EAGAIN) return r;
+      return ser_owner_wait<Id, R, A...>(a..., sock, kind, __builtin_return_address(0));
+    }
   }
   return ser_owner_rest<Id, Draft, R, A...>(a..., sock, kind, __builtin_return_address(0));
 }
@@ -367,7 +399,10 @@ bool enter_one(void* sock, CallKind kind, const char* name, const void* ra, Entr
   if (!sock) return true;
   SocketState* st = registry_lookup(sock);
   const uint64_t me = tls_hot.me;
-  if (st && st->owner.load(std::memory_order_relaxed) == me) {
+  // A serialized socket's owner is its bias holder, whose in_call mark
+  // says "inside an attempt that cannot block" (serialize.cpp waits it
+  // out): a poll or proxy, which may block, must not set it.
+  if (st && st->owner.load(std::memory_order_relaxed) == me && !(g_mode == Mode::Serialize && st->ser)) {
     st->in_call.store(me, std::memory_order_relaxed);
     e->st = st;
     e->fast = true;
