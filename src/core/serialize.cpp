@@ -274,6 +274,8 @@ void unbias(SerState* ss, uint64_t me) {
       }
       break;
     }
+    // A thread cancelled inside its attempt never clears its mark.
+    if (!thread_alive(old)) break;
     sched_yield();
   }
   if (ss->b.send_more) ss->send_res = old;
