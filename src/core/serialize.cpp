@@ -20,7 +20,11 @@
 //    non-blocking, so when a second thread comes it can revoke the bias
 //    (membarrier, then wait out an attempt in flight) without waiting for a
 //    blocked call.  What the sole user left half done (a multipart message
-//    in either direction) becomes a reservation at that moment.
+//    in either direction) becomes a reservation at that moment.  The bias
+//    holder is also the socket's owner, so its calls take the wrapper's
+//    owner path into serialize mode's trampolines (wrappers.cpp, ser_owner)
+//    and the owner path's in_call mark is its "attempt in flight" flag;
+//    its waits (ser_biased_wait) use SerBias::busy.
 #include "core/serialize.h"
 
 #include <dlfcn.h>
