@@ -649,13 +649,57 @@ void ser_close_end(SerState* ss, int rc) {
   errno = e;
 }
 
+namespace {
+
+// serialize_poll's per-item arrays: on the stack for the usual few items,
+// on the heap for more.
+struct PollScratch {
+  SerState** ss;
+  SocketState** sts;
+  struct pollfd* pfd;  // nitems + 1 (the wake-up fd)
+  SerWaiter* w;
+  bool* registered;
+};
+
+bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, const PollScratch& p);
+
+}  // namespace
+
 bool serialize_poll(zmq_pollitem_t* items, int nitems, long timeout, int* rc) {
+  constexpr int kStack = 64;
+  if (nitems <= kStack) {
+    SerState* ss[kStack];
+    SocketState* sts[kStack];
+    struct pollfd pfd[kStack + 1];
+    SerWaiter w[kStack];
+    bool registered[kStack];
+    return poll_serialized(items, nitems, timeout, rc, PollScratch{ss, sts, pfd, w, registered});
+  }
+  const size_t n = static_cast<size_t>(nitems);
+  PollScratch p{static_cast<SerState**>(calloc(n, sizeof(SerState*))),
+                static_cast<SocketState**>(calloc(n, sizeof(SocketState*))),
+                static_cast<struct pollfd*>(calloc(n + 1, sizeof(struct pollfd))),
+                static_cast<SerWaiter*>(calloc(n, sizeof(SerWaiter))), static_cast<bool*>(calloc(n, sizeof(bool)))};
+  // Out of memory: libzmq's own poll, unserialized, rather than fail a poll
+  // that would work without the guard.
+  bool done = p.ss && p.sts && p.pfd && p.w && p.registered && poll_serialized(items, nitems, timeout, rc, p);
+  int e = errno;
+  free(p.ss);
+  free(p.sts);
+  free(p.pfd);
+  free(p.w);
+  free(p.registered);
+  errno = e;
+  return done;
+}
+
+namespace {
+
+bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, const PollScratch& p) {
   // Only when every socket of the set is serialized; otherwise libzmq polls
   // (a thread-safe or unknown socket among them).
-  constexpr int kMax = 64;
-  if (nitems > kMax) return false;
-  SerState* ss[kMax];
-  SocketState* sts[kMax];
+  SerState** ss = p.ss;
+  SocketState** sts = p.sts;
   bool any = false;
   for (int i = 0; i < nitems; i++) {
     ss[i] = nullptr;
@@ -678,9 +722,9 @@ bool serialize_poll(zmq_pollitem_t* items, int nitems, long timeout, int* rc) {
   const bool forever = timeout < 0;
   const int64_t deadline = forever ? 0 : now_ns() + int64_t(timeout) * 1000000;
   const int efd = wake_fd();
-  struct pollfd pfd[kMax + 1];
-  SerWaiter w[kMax];
-  bool registered[kMax];
+  struct pollfd* pfd = p.pfd;
+  SerWaiter* w = p.w;
+  bool* registered = p.registered;
   for (;;) {
     int ready = 0, err = 0;
     int n = 0;
@@ -792,8 +836,6 @@ bool serialize_poll(zmq_pollitem_t* items, int nitems, long timeout, int* rc) {
     }
   }
 }
-
-namespace {
 
 // zmq_proxy over serialized sockets.  libzmq's own proxy calls its sockets'
 // internals directly, past the turns; this one moves each message part by

@@ -204,8 +204,9 @@ bool ser_rcvmore(SocketState* st, void* optval, size_t* optvallen, int* rc);
 SerState* ser_close_begin(SocketState* st);
 void ser_close_end(SerState* ss, int rc);
 
-// zmq_poll when at least one item is a serialized socket.  Returns false if
-// none is (the caller polls as usual).
+// zmq_poll when every socket item is a serialized socket, however many
+// items (plain fds may be among them).  Returns false otherwise (the caller
+// polls as usual).
 bool serialize_poll(zmq_pollitem_t* items, int nitems, long timeout, int* rc);
 
 // zmq_proxy / zmq_proxy_steerable / zmq_device when the sockets are

@@ -11,6 +11,8 @@
  *                                      socket wakes with ETERM on shutdown
  *   ser_stress poll THREADS MESSAGES   zmq_poll on a shared socket, one poller
  *                                      waiting before the request is sent
+ *   ser_stress poll_wide THREADS MESSAGES   the same, each poll also holding
+ *                                      70 idle sockets of the polling thread
  *   ser_stress proxy THREADS MESSAGES  zmq_proxy_steerable; another thread uses
  *                                      its backend meanwhile; STATISTICS, TERMINATE
  *   ser_stress unshared MESSAGES       one thread per socket (prints nothing)
@@ -277,16 +279,28 @@ static int g_pipe[2];
 
 /* zmq_poll on the shared socket (plus a plain fd that never gets data),
  * then a non-blocking receive; another thread may have taken the reply. */
+#define POLL_PAD 70 /* poll_wide: more items than serialize mode keeps on the stack */
+static int g_poll_pad;
+
 static void* poll_worker(void* arg) {
   int me = (int)(long)arg;
+  zmq_pollitem_t items[2 + POLL_PAD];
+  memset(items, 0, sizeof items);
+  for (int k = 0; k < g_poll_pad; k++) { /* this thread's own idle sockets */
+    items[2 + k].socket = zmq_socket(g_ctx, ZMQ_PULL);
+    CHECK(items[2 + k].socket);
+    items[2 + k].events = ZMQ_POLLIN;
+  }
   for (int i = 0; i < g_messages; i++) {
     int id = me * g_messages + i;
     CHECK(zmq_send(g_dealer, &id, sizeof id, 0) == sizeof id);
     for (;;) {
-      zmq_pollitem_t items[2] = {{g_dealer, 0, ZMQ_POLLIN, 0}, {NULL, g_pipe[0], ZMQ_POLLIN, 0}};
-      int rc = zmq_poll(items, 2, 20);
+      items[0] = (zmq_pollitem_t){g_dealer, 0, ZMQ_POLLIN, 0};
+      items[1] = (zmq_pollitem_t){NULL, g_pipe[0], ZMQ_POLLIN, 0};
+      int rc = zmq_poll(items, 2 + g_poll_pad, 20);
       CHECK(rc >= 0);
       CHECK(items[1].revents == 0);
+      for (int k = 0; k < g_poll_pad; k++) CHECK(items[2 + k].revents == 0);
       if (rc == 0) continue;
       CHECK(items[0].revents == ZMQ_POLLIN);
       int got = -1;
@@ -299,6 +313,7 @@ static void* poll_worker(void* arg) {
       break;
     }
   }
+  for (int k = 0; k < g_poll_pad; k++) CHECK(zmq_close(items[2 + k].socket) == 0);
   return NULL;
 }
 
@@ -541,6 +556,10 @@ int main(int argc, char** argv) {
   if (!strcmp(what, "msg_api")) return run_shared(msg_api_worker, "inproc://msg_api");
   if (!strcmp(what, "recv_first")) return recv_first();
   if (!strcmp(what, "poll")) return poll_shared();
+  if (!strcmp(what, "poll_wide")) {
+    g_poll_pad = POLL_PAD;
+    return poll_shared();
+  }
   if (!strcmp(what, "proxy")) return proxy();
   if (!strcmp(what, "timeouts")) return timeouts();
   if (!strcmp(what, "eterm")) return eterm();

@@ -120,6 +120,14 @@ def test_c_poll_shared_socket():
         assert "ok poll 20000 replies" in r.stdout
 
 
+def test_c_poll_wide_set_stays_serialized():
+    # 72 items per poll (the shared socket, a pipe, 70 idle sockets of the
+    # polling thread): more than serialize mode keeps on the stack.
+    r = run([program("ser_stress"), "poll_wide", "4", "3000"], SER, timeout=120)
+    check_shared_once(r, "poll_worker")
+    assert "ok poll 12000 replies" in r.stdout
+
+
 def test_c_proxy_serialized_while_another_thread_uses_its_backend():
     r = run([program("ser_stress"), "proxy", "4", "2000"], SER, timeout=120)
     assert r.returncode == 0 and "ok proxy 8000 requests" in r.stdout, r
