@@ -108,6 +108,16 @@ def test_fork_child_sending_on_inherited_socket():
     assert "child_sends" in functions(f["stack"])  # the child's own stack
 
 
+def test_fork_child_sending_on_inherited_socket_serialize():
+    # The parent's thread held the sockets' bias (their owner path) when it
+    # forked; in the child the same thread's calls must not take it.
+    r = run([program("lifecycle"), "fork_send"], ("--mode=serialize",), timeout=60)
+    assert r.returncode == 0, r
+    assert "child exit 0" in r.stdout and "ok fork_send" in r.stdout, r  # exitcode is warn mode's
+    assert r.kinds() == ["use_after_fork"], r
+    assert "child_sends" in functions(r.findings[0]["stack"])
+
+
 def test_fork_child_socket_on_inherited_context():
     for mode, child in (("--mode=warn", "child exit 66"), ("--mode=abort", "child signal 6")):
         r = run([program("lifecycle"), "fork_socket"], (mode,), timeout=60)
