@@ -199,23 +199,27 @@ __attribute__((noinline)) R ser_wait(SocketState* st, void* sock, CallKind kind,
 }
 
 // mode=serialize: the sole user's send or receive (the socket's bias is
-// this thread's): one attempt that cannot block, without the lock, marked
-// busy so that a second thread revoking the bias can wait it out.  Gone:
+// this thread's): one attempt that cannot block, without the lock.  A
+// second thread revoking the bias waits out an attempt in flight by its
+// mark: MarkBusy sets SerBias::busy around it; the owner path (ser_owner)
+// passes false, its in_call mark set before the call is that mark.  Gone:
 // the bias was revoked before the attempt (nothing done); Wait: it would
 // block and the caller asked to wait.
 enum class Biased : uint8_t { Done, Wait, Gone };
 
-template <FnId Id, typename R, typename... A>
+template <FnId Id, bool MarkBusy, typename R, typename... A>
 __attribute__((always_inline)) inline Biased biased_attempt(SocketState* st, SerBias* b, uint64_t self, R* out,
                                                             A... a) {
   constexpr SerDir dir = SerTraits<Id>::dir;
   std::tuple<A...> args(a...);
   const int user_flags = std::get<sizeof...(A) - 1>(args);
   std::get<sizeof...(A) - 1>(args) = user_flags | ZMQ_DONTWAIT;
-  b->busy.store(1, std::memory_order_relaxed);
-  __asm__ __volatile__("" ::: "memory");  // the revoker's membarrier orders this store before the load below
+  if constexpr (MarkBusy) {
+    b->busy.store(1, std::memory_order_relaxed);
+    __asm__ __volatile__("" ::: "memory");  // the revoker's membarrier orders this store before the load below
+  }
   if (ZG_UNLIKELY(relaxed_peek(b->bias) != self)) {
-    b->busy.store(0, std::memory_order_release);
+    if constexpr (MarkBusy) b->busy.store(0, std::memory_order_release);
     return Biased::Gone;
   }
   R r;
@@ -228,7 +232,7 @@ __attribute__((always_inline)) inline Biased biased_attempt(SocketState* st, Ser
   } else {
     ser_biased_recv();
   }
-  b->busy.store(0, std::memory_order_release);
+  if constexpr (MarkBusy) b->busy.store(0, std::memory_order_release);
   *out = r;
   if (ZG_LIKELY(r != static_cast<R>(-1)) || (user_flags & ZMQ_DONTWAIT) || errno != EAGAIN) return Biased::Done;
   return Biased::Wait;
@@ -251,7 +255,7 @@ __attribute__((noinline)) R ser_entry(A... a, void* sock, CallKind kind, const v
       if (ZG_LIKELY(ss != nullptr) && ZG_LIKELY(relaxed_peek(b->bias) == self) && self != 0 && b->st == st &&
           st->real[Id]) {
         R r;
-        Biased res = biased_attempt<Id, R>(st, b, self, &r, a...);
+        Biased res = biased_attempt<Id, true, R>(st, b, self, &r, a...);
         if (ZG_LIKELY(res == Biased::Done)) return r;
         // It wants to block: wait for the socket (the bias may be gone
         // by now; the locked protocol then takes over).
@@ -302,28 +306,11 @@ __attribute__((always_inline)) inline R ser_owner(void* sock, CallKind kind, A..
   constexpr SerDir dir = SerTraits<Id>::dir;
   if constexpr (dir != SerDir::None && Id != FN_zmq_recviov) {
     auto* st = static_cast<SocketState*>(tls_hot.last[Id]);
-    SerBias* b = ser_bias(static_cast<SerState*>(st->ser));
-    if (ZG_LIKELY(relaxed_peek(b->bias) == tls_hot.me)) {
-      std::tuple<A...> args(a...);
-      const int user_flags = std::get<sizeof...(A) - 1>(args);
-      std::get<sizeof...(A) - 1>(args) = user_flags | ZMQ_DONTWAIT;
-      R r;
-      {
-        [[maybe_unused]] MaybeBypass<ForwardsThroughApi<Id>::value> nested;
-        r = std::apply(reinterpret_cast<R (*)(A...)>(st->real[Id]), args);
-      }
-      if constexpr (dir == SerDir::Send) {
-        if (ZG_LIKELY(r != static_cast<R>(-1))) {
-          b->send_more = (user_flags & ZMQ_SNDMORE) != 0;
-          return r;
-        }
-      } else {
-        ser_biased_recv();
-        if (ZG_LIKELY(r != static_cast<R>(-1))) return r;
-      }
-      if ((user_flags & ZMQ_DONTWAIT) || errno != EAGAIN) return r;
-      return ser_owner_wait<Id, R, A...>(a..., sock, kind, __builtin_return_address(0));
-    }
+    R r;
+    Biased res =
+        biased_attempt<Id, false, R>(st, ser_bias(static_cast<SerState*>(st->ser)), tls_hot.me, &r, a...);
+    if (ZG_LIKELY(res == Biased::Done)) return r;
+    if (res == Biased::Wait) return ser_owner_wait<Id, R, A...>(a..., sock, kind, __builtin_return_address(0));
   }
   return ser_owner_rest<Id, Draft, R, A...>(a..., sock, kind, __builtin_return_address(0));
 }
