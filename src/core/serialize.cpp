@@ -251,6 +251,13 @@ bool reserved_by_other(SerState* ss, SerDir dir, uint64_t me) {
   return true;
 }
 
+// The bias and the ownership that lets its holder take the owner path go
+// together.
+void drop_bias(SerState* ss) {
+  ss->b.bias.store(0, std::memory_order_relaxed);
+  if (ss->st) ss->st->owner.store(kNoOwner, std::memory_order_relaxed);
+}
+
 // A thread other than the biased one takes the locked path (ss->mu held):
 // the biased thread is stopped from starting a lock-free call, its call in
 // flight (never a blocking one) is waited out, and what it left half done
@@ -258,8 +265,7 @@ bool reserved_by_other(SerState* ss, SerDir dir, uint64_t me) {
 void unbias(SerState* ss, uint64_t me) {
   uint64_t old = ss->b.bias.load(std::memory_order_relaxed);
   if (old == 0 || old == me) return;
-  ss->b.bias.store(0, std::memory_order_relaxed);
-  if (ss->st) ss->st->owner.store(kNoOwner, std::memory_order_relaxed);
+  drop_bias(ss);
   // Every thread passes a full barrier: a biased call that had not seen
   // bias == 0 has its mark visible now: busy (ser_entry's attempts, the
   // waits) or, for an attempt through the owner path, the socket's in_call
@@ -627,8 +633,7 @@ SerState* ser_close_begin(SocketState* st) {
   }
   ss->holder = tls_rec ? tls_rec->serial.load(std::memory_order_relaxed) : 0;
   unbias(ss, ss->holder);
-  ss->b.bias.store(0, std::memory_order_relaxed);  // the closer is the last user
-  st->owner.store(kNoOwner, std::memory_order_relaxed);
+  drop_bias(ss);  // the closer is the last user
   ss->holder_call = "zmq_close";
   return ss;
 }
@@ -1071,8 +1076,7 @@ void serialize_after_fork_child() {
   g_bias_state.store(0, std::memory_order_relaxed);  // register the child anew
   for (SerState* ss = g_all; ss; ss = ss->next_all) {
     ss->mu.v.store(0, std::memory_order_relaxed);
-    ss->b.bias.store(0, std::memory_order_relaxed);
-    if (ss->st) ss->st->owner.store(kNoOwner, std::memory_order_relaxed);
+    drop_bias(ss);
     ss->b.busy.store(0, std::memory_order_relaxed);
     ss->holder = 0;
     ss->send_res = ss->recv_res = 0;
