@@ -360,20 +360,17 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
       st->owner_at_close = st->owner.load(std::memory_order_relaxed);
       st->owner.store(kNoOwner, std::memory_order_release);
     }
-    // mode=serialize makes overlapping calls take turns: not a finding.
-    // And a serialized socket's in_call belongs to its bias holder, whose
+    // A serialized socket's in_call belongs to its bias holder, whose
     // owner-path mark is what revoking the bias waits out (serialize.cpp):
     // nobody else writes it.
-    if (g_mode != Mode::Serialize) {
+    if (!(g_mode == Mode::Serialize && st->ser)) {
       uint64_t prev = st->in_call.exchange(me, std::memory_order_acq_rel);
       t->marked = true;
-      if (prev != 0 && prev != me) {
+      // mode=serialize makes overlapping calls take turns: not a finding.
+      if (prev != 0 && prev != me && g_mode != Mode::Serialize) {
         finding = kind == CallKind::Close ? FindingKind::CloseWhileInUse : FindingKind::ConcurrentCall;
         other = prev;
       }
-    } else if (!st->ser) {
-      st->in_call.exchange(me, std::memory_order_acq_rel);
-      t->marked = true;
     }
   }
   pthread_mutex_unlock(&st->mu);
