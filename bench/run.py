@@ -142,17 +142,18 @@ class Bench:
         hdr = f"{'workload':24} {'plain':>11} " + " ".join(f"{m:>11} {'ratio':>6}" for m in shown)
         print(hdr)
         print("-" * len(hdr))
+
+        def ratios(name, lat, m):
+            # Paired: each round's guarded run against the same round's plain
+            # run (they ran back to back), so drift of the machine between
+            # rounds cancels.  Higher is better (plain rtt / guarded rtt).
+            return sorted((p / g if lat else g / p) for p, g in zip(samples[(name, "plain")], samples[(name, m)]))
+
         for name, argv in work:
             med = {m: statistics.median(samples[(name, m)]) for m in modes}
             lat = argv[0] == "lat"
             fmt = (lambda v: f"{v:11.1f}") if lat else (lambda v: f"{v:11.0f}")
-            cells = []
-            for m in shown:
-                # Paired: each round's guarded run against the same round's
-                # plain run (they ran back to back), then the median of those
-                # ratios, so drift of the machine between rounds cancels.
-                pairs = [(p / g if lat else g / p) for p, g in zip(samples[(name, "plain")], samples[(name, m)])]
-                cells.append(f"{fmt(med[m])} {statistics.median(pairs):6.3f}")
+            cells = [f"{fmt(med[m])} {statistics.median(ratios(name, lat, m)):6.3f}" for m in shown]
             print(f"{name:24} {fmt(med['plain'])} " + " ".join(cells))
         # How far the per-round ratios scatter: a cost smaller than this
         # spread (see the plain-again column) is not resolved by wall clock.
@@ -161,10 +162,9 @@ class Bench:
         print(hdr)
         print("-" * len(hdr))
         for name, argv in work:
-            lat = argv[0] == "lat"
             cells = []
             for m in shown:
-                pairs = sorted((p / g if lat else g / p) for p, g in zip(samples[(name, "plain")], samples[(name, m)]))
+                pairs = ratios(name, argv[0] == "lat", m)
                 q = statistics.quantiles(pairs, n=4) if len(pairs) >= 2 else [pairs[0]] * 3
                 cells.append(f"{q[0]:.3f}-{q[2]:.3f}")
             print(f"{name:24} " + " ".join(f"{c:>13}" for c in cells))
