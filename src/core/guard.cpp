@@ -9,6 +9,7 @@
 #include <atomic>
 
 #include "core/lifecycle.h"
+#include "core/probe.h"
 #include "core/serialize.h"
 #include "core/threads.h"
 #include "report/format.h"
@@ -65,6 +66,24 @@ void take(SocketState* st, ThreadRecord* rec, const char* call) {
   st->owner.store(rec->serial.load(std::memory_order_relaxed), std::memory_order_release);
 }
 
+// The socket's mailbox fd (ZMQ_FD): where a call on it that waits sleeps
+// (core/probe.h).  Reading it changes nothing in the socket.
+int mailbox_fd(RealTable* real, void* sock) {
+  using getsockopt_fn = int (*)(void*, int, void*, size_t*);
+  auto gs = reinterpret_cast<getsockopt_fn>(real ? real->fn[FN_zmq_getsockopt] : nullptr);
+  int fd = -1;
+  size_t len = sizeof fd;
+  Bypass b;
+  if (!gs || gs(sock, ZMQ_FD, &fd, &len) != 0) return -1;
+  return fd;
+}
+
+// Is the thread `owner` inside a call on st that the guard did not mark
+// (its owner path)?  Only a Yes counts: Unknown is no finding.
+bool owner_inside(SocketState* st, uint64_t owner, bool wait) {
+  return probe_inside(owner, st->handle.load(std::memory_order_relaxed), st->zfd, wait) == Inside::Yes;
+}
+
 bool is_thread_safe(RealTable* real, void* sock, int type) {
   // Types 12..20 are the draft types; all but DGRAM (18) answer
   // ZMQ_THREAD_SAFE with 1.  Ask the socket itself when we can.
@@ -119,6 +138,10 @@ void guard_init() {
     sink_init();
     stack_warm_up();
     lifecycle_init();
+    // membarrier's registration waits for an RCU grace period (~15 ms) once
+    // a process has threads, and costs microseconds before: register now,
+    // from the constructor, while the program has only its main thread.
+    process_barrier_exact();
   }
   g_init_state.store(2, std::memory_order_release);
   errno = saved;
@@ -147,6 +170,7 @@ void guard_created(void* sock, void* ctx, int type, RealTable* real, const void*
   st->fork_gen = g_fork_gen;
   st->thread_safe = is_thread_safe(real, sock, type);
   st->internal = pc_in_libzmq(ra);
+  if (!st->thread_safe && !st->internal) st->zfd = mailbox_fd(real, sock);
   st->creator = rec->serial.load(std::memory_order_relaxed);
   st->creator_tid = rec->tid;
   thread_name_of(rec->tid, st->creator_name, sizeof st->creator_name);
@@ -334,6 +358,7 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
 
   FindingKind finding = FindingKind::None;
   uint64_t other = 0;
+  uint64_t probe = 0;  // the owner to ask about (below), if any
   pthread_mutex_lock(&st->mu);
   PolicyInput in;
   in.policy = options().policy_value();
@@ -350,6 +375,9 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
   Decision d = decide(in);
   finding = d.finding;
   if (finding == FindingKind::CrossThread) other = in.owner;
+  if (in.owner != kNoOwner && in.owner != me && in.owner_alive && g_mode != Mode::Serialize &&
+      (finding == FindingKind::CrossThread || (finding == FindingKind::None && !d.take)))
+    probe = in.owner;
   if (d.take) take(st, rec, call);
   if (!in.closed && finding != FindingKind::UseAfterFork) {
     if (kind == CallKind::Close) {
@@ -370,10 +398,34 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
       if (prev != 0 && prev != me && g_mode != Mode::Serialize) {
         finding = kind == CallKind::Close ? FindingKind::CloseWhileInUse : FindingKind::ConcurrentCall;
         other = prev;
+        probe = 0;
       }
     }
   }
   pthread_mutex_unlock(&st->mu);
+  if (probe) {
+    // The owner's calls leave no in_call mark (wrappers.cpp, owner_call), so
+    // whether it is inside one now is asked of the kernel (core/probe.h).
+    // A close by another thread is the hand-off's last step, legal unless
+    // the owner is inside a call: asked in full, after the barrier that
+    // makes a call which passed its owner check before the close show its
+    // announcement.  A use or a question by another thread is asked without
+    // waiting, once per socket: an owner asleep in a call on it makes the
+    // sharper finding.
+    const uint32_t seen = st->reported.load(std::memory_order_relaxed);
+    const auto bit = [](FindingKind k) { return 1u << static_cast<unsigned>(k); };
+    if (kind == CallKind::Close) {
+      process_barrier();
+      if (owner_inside(st, probe, true)) {
+        finding = FindingKind::CloseWhileInUse;
+        other = probe;
+      }
+    } else if (!(seen & (bit(FindingKind::ConcurrentCall) | bit(FindingKind::CrossThread))) &&
+               (finding == FindingKind::CrossThread || kind == CallKind::Query) && owner_inside(st, probe, false)) {
+      finding = FindingKind::ConcurrentCall;
+      other = probe;
+    }
+  }
   t->st = st;
   t->me = me;
   if (finding != FindingKind::None) guard_report(finding, st, call, other, nullptr);

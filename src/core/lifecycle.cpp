@@ -20,6 +20,7 @@
 #include "core/guard.h"
 #include "core/serialize.h"
 #include "core/options.h"
+#include "core/probe.h"
 #include "core/threads.h"
 #include "report/format.h"
 #include "report/python.h"
@@ -531,6 +532,10 @@ void lifecycle_dump() {
     bool has_first_user = st->owner_call != nullptr;
     pthread_mutex_unlock(&st->mu);
     uint64_t inside = st->in_call.load(std::memory_order_relaxed);
+    // The owner's own calls leave no mark (core/probe.h): ask about it.
+    if (!inside && owner != kNoOwner && g_mode != Mode::Serialize &&
+        probe_inside(owner, handle, st->zfd, false) == Inside::Yes)
+      inside = owner;
 
     o.printf("\n  socket %p (%s, #%llu)%s%s\n", handle, socket_type_name(type), (unsigned long long)id,
              endpoints[0] ? ", " : "", endpoints);

@@ -49,6 +49,7 @@ struct SocketState : SocketHot {
   bool thread_safe = false;
   bool internal = false;  // made or used by libzmq itself (monitor sockets)
   bool adopted = false;   // first seen on use, not at zmq_socket
+  int zfd = -1;           // its ZMQ_FD (the mailbox a waiting call sleeps on), read at creation
   std::atomic<bool> closed{false};
   uint32_t fork_gen = 0;  // process generation it was created in
   std::atomic<uint32_t> reported{0};  // bit per finding kind already reported

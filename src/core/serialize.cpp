@@ -22,14 +22,12 @@
 //    blocked call.  What the sole user left half done (a multipart message
 //    in either direction) becomes a reservation at that moment.  The bias
 //    holder is also the socket's owner, so its calls take the wrapper's
-//    owner path into serialize mode's trampolines (wrappers.cpp, ser_owner)
-//    and the owner path's in_call mark is its "attempt in flight" flag;
-//    its waits (ser_biased_wait) use SerBias::busy.
+//    owner path into serialize mode's trampolines (wrappers.cpp, ser_owner);
+//    its attempts and its waits (ser_biased_wait) mark SerBias::busy.
 #include "core/serialize.h"
 
 #include <dlfcn.h>
 #include <linux/futex.h>
-#include <linux/membarrier.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/syscall.h>
@@ -46,6 +44,7 @@
 
 #include "core/guard.h"
 #include "core/options.h"
+#include "core/probe.h"
 #include "core/threads.h"
 #include "report/python.h"
 #include "report/stack.h"
@@ -89,16 +88,7 @@ int g_free_len = 0;
 constexpr int kReuseDelay = 256;
 
 // Biasing needs membarrier(2) (Linux 4.14): without it every call locks.
-std::atomic<int> g_bias_state{0};  // 0 unknown, 1 usable, 2 not available
-
-bool bias_ok() {
-  int s = g_bias_state.load(std::memory_order_relaxed);
-  if (s == 0) {
-    s = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0 ? 1 : 2;
-    g_bias_state.store(s, std::memory_order_relaxed);
-  }
-  return s == 1;
-}
+bool bias_ok() { return process_barrier_exact(); }
 
 pthread_key_t g_fd_key;
 pthread_once_t g_fd_once = PTHREAD_ONCE_INIT;
@@ -267,13 +257,12 @@ void unbias(SerState* ss, uint64_t me) {
   if (old == 0 || old == me) return;
   drop_bias(ss);
   // Every thread passes a full barrier: a biased call that had not seen
-  // bias == 0 has its mark visible now: busy (ser_entry's attempts, the
-  // waits) or, for an attempt through the owner path, the socket's in_call
-  // (which the owner path sets before it looks at the bias again).
-  syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+  // bias == 0 has its busy mark visible now (its attempts and its waits set
+  // it before they look at the bias again).
+  process_barrier();
   for (;;) {
     int busy = ss->b.busy.load(std::memory_order_acquire);
-    if (busy == 0 && (!ss->st || ss->st->in_call.load(std::memory_order_acquire) != old)) break;
+    if (busy == 0) break;
     if (busy == 2) {
       // Asleep on the socket, outside libzmq: wake it so it joins the
       // waiters of the locked protocol.
@@ -467,7 +456,7 @@ void serialize_attach(SocketState* st) {
   ss->holder = 0;
   ss->holder_call = nullptr;
   ss->send_res = ss->recv_res = 0;
-  ss->zfd = -1;
+  ss->zfd = st->zfd;
   ss->nwaiters = 0;
   ss->waiters = nullptr;
   ss->closed.store(false, std::memory_order_release);
@@ -1073,7 +1062,6 @@ void serialize_after_fork_child() {
   // parent's copy of this thread: make a new one when needed.
   pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
   g_pool_mu = fresh;
-  g_bias_state.store(0, std::memory_order_relaxed);  // register the child anew
   for (SerState* ss = g_all; ss; ss = ss->next_all) {
     ss->mu.v.store(0, std::memory_order_relaxed);
     drop_bias(ss);

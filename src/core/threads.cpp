@@ -18,7 +18,7 @@ namespace zg {
 namespace {
 template <size_t... I>
 constexpr HotTls initial_hot(std::index_sequence<I...>) {
-  return HotTls{0, {((void)I, &g_registry_empty)...}};
+  return HotTls{0, {nullptr}, {((void)I, &g_registry_empty)...}};
 }
 }  // namespace
 __thread HotTls tls_hot ZG_TLS = initial_hot(std::make_index_sequence<kHotSlots>());
@@ -94,6 +94,7 @@ ThreadRecord* thread_self() {
   rec->tid = static_cast<pid_t>(syscall(SYS_gettid));
   rec->pthread = pthread_self();
   rec->name[0] = 0;
+  rec->hot = &tls_hot;
   rec->serial.store(g_next_serial.fetch_add(1), std::memory_order_release);
   rec->alive.store(true, std::memory_order_release);
   pthread_mutex_unlock(&g_lock);
@@ -111,6 +112,25 @@ bool thread_alive(uint64_t serial) {
   for (ThreadRecord* r = g_all; r; r = r->next)
     if (r->serial.load(std::memory_order_relaxed) == serial) {
       alive = r->alive.load(std::memory_order_relaxed);
+      break;
+    }
+  pthread_mutex_unlock(&g_lock);
+  return alive;
+}
+
+bool thread_current_socket(uint64_t serial, void** cur, pid_t* tid) {
+  if (serial == 0) return false;
+  bool alive = false;
+  // Under the lock, a record still marked alive belongs to a thread that
+  // has not run its exit handler, so its thread-local block is still there.
+  pthread_mutex_lock(&g_lock);
+  for (ThreadRecord* r = g_all; r; r = r->next)
+    if (r->serial.load(std::memory_order_relaxed) == serial) {
+      alive = r->alive.load(std::memory_order_relaxed) && r->hot;
+      if (alive) {
+        *cur = r->hot->cur.load(std::memory_order_relaxed);
+        *tid = r->tid;
+      }
       break;
     }
   pthread_mutex_unlock(&g_lock);

@@ -13,29 +13,37 @@
 
 namespace zg {
 
+struct SocketHot;
+constexpr int kHotSlots = 64;  // at least one per interposed function (checked in wrappers.cpp)
+
+// What the owner's fast path reads and writes, in one thread-local block so
+// that one TLS offset serves all of it:
+//  - me: the value socket owners are compared against: this thread's serial,
+//    or 0 while the thread is unknown or inside a pass-through region.
+//    Socket owners are never 0, so 0 always falls to the slow path;
+//  - cur: the socket handle this thread's latest call on a socket entered
+//    with (written first thing by every wrapper, before it reads the
+//    socket's owner).  The owner's call jumps into libzmq and never comes
+//    back through the guard, so nothing says when it returned; a thread that
+//    needs to know whether the owner is inside a call on a socket reads this
+//    word and asks the kernel what the owner is doing (core/probe.h);
+//  - last: per interposed function, the socket state its last owner call
+//    used (a hint, checked in full; never null: the registry's sentinel).
+struct HotTls {
+  uint64_t me;
+  std::atomic<void*> cur;
+  SocketHot* last[kHotSlots];
+};
+
 struct ThreadRecord {
   std::atomic<uint64_t> serial{0};  // 0 while the record is free
   std::atomic<bool> alive{false};
   pid_t tid = 0;
   pthread_t pthread{};
   char name[16] = {};  // OS thread name (comm)
+  HotTls* hot = nullptr;  // the thread's own block; read by others only while alive, under the list lock
   ThreadRecord* next = nullptr;  // list of every record ever made (never freed)
   ThreadRecord* next_free = nullptr;
-};
-
-struct SocketHot;
-constexpr int kHotSlots = 64;  // at least one per interposed function (checked in wrappers.cpp)
-
-// What the owner's fast path reads, in one thread-local block so that one
-// TLS offset serves both (one load fewer per call):
-//  - me: the value socket owners are compared against: this thread's serial,
-//    or 0 while the thread is unknown or inside a pass-through region.
-//    Socket owners are never 0, so 0 always falls to the slow path;
-//  - last: per interposed function, the socket state its last owner call
-//    used (a hint, checked in full; never null: the registry's sentinel).
-struct HotTls {
-  uint64_t me;
-  SocketHot* last[kHotSlots];
 };
 extern __thread HotTls tls_hot ZG_TLS;
 extern __thread ThreadRecord* tls_rec ZG_TLS;
@@ -46,6 +54,10 @@ ThreadRecord* thread_self();
 
 // True if the thread with this serial is still running.
 bool thread_alive(uint64_t serial);
+
+// For a running thread: the socket its latest call entered with
+// (HotTls::cur) and its kernel tid.  False if the thread has exited.
+bool thread_current_socket(uint64_t serial, void** cur, pid_t* tid);
 
 // Copies the current OS name of the thread (or "" if unknown).
 void thread_name_of(pid_t tid, char* out, size_t len);
@@ -61,13 +73,17 @@ void threads_fork_parent();
 
 // Calls inside a Bypass region pass straight through the guard: libzmq's
 // own calls to its API (zmq_poll calls zmq_getsockopt), the free callbacks
-// of zero-copy messages, the guard's own calls into libzmq.
+// of zero-copy messages, the guard's own calls into libzmq.  Their wrappers
+// still write HotTls::cur; the region puts back what the enclosing call
+// announced, since that call is still in progress.
 struct Bypass {
-  Bypass() {
+  void* cur;
+  Bypass() : cur(tls_hot.cur.load(std::memory_order_relaxed)) {
     tls_bypass++;
     tls_hot.me = 0;
   }
   ~Bypass() {
+    tls_hot.cur.store(cur, std::memory_order_relaxed);
     if (--tls_bypass == 0 && tls_rec) tls_hot.me = tls_rec->serial.load(std::memory_order_relaxed);
   }
   Bypass(const Bypass&) = delete;

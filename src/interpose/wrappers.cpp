@@ -1,7 +1,8 @@
 // The interposition layer: thin extern "C" wrappers, one per row of
-// api.def, and nothing else.  The owner's call is the hot path: one
-// lock-free lookup, one compare against a thread-local serial, a mark, the
-// real call, the mark cleared.  Everything else is out of line in the core.
+// api.def, and nothing else.  The owner's call is the hot path: the socket
+// announced in a thread-local word, a per-thread hint checked against the
+// handle and the thread's serial, and a jump into libzmq.  Everything else
+// is out of line in the core.
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,19 +46,24 @@ R fail_value() {
 }
 
 // After-call bookkeeping for a few functions (endpoints for the report).
+// Their owner path comes back through the wrapper; every other one ends in
+// a jump (owner_call).
 template <FnId Id>
 struct Post {
+  static constexpr bool active = false;
   template <typename R, typename... A>
   static void run(R, A...) {}
 };
 template <>
 struct Post<FN_zmq_bind> {
+  static constexpr bool active = true;
   static void run(int rc, void* s, const char* a) {
     if (rc == 0) guard_endpoint(s, "bind", a);
   }
 };
 template <>
 struct Post<FN_zmq_connect> {
+  static constexpr bool active = true;
   static void run(int rc, void* s, const char* a) {
     if (rc == 0) guard_endpoint(s, "connect", a);
   }
@@ -120,15 +126,30 @@ __attribute__((noinline)) R slow_call(SocketState* st, void* sock, CallKind kind
 // matches, so the hit needs no null test.
 static_assert(FN_COUNT <= kHotSlots, "tls_hot.last needs a slot per interposed function");
 
+// The owner's own call.  It goes straight on into libzmq (or serialize
+// mode's trampoline) as a tail call: no frame, no mark, nothing after it.
+// A mark would need the wrapper to come back after the call, and that
+// frame (the return through the guard, a saved register, the stack
+// adjusted) costs more than everything else here together.  So the thread
+// leaves only its announcement (HotTls::cur, written before the owner was
+// read), and whoever must know whether the owner is inside a call on the
+// socket asks core/probe.h.  bind and connect, which record their
+// endpoint after the call, keep the frame and mark in_call as the slow
+// path does.
 template <FnId Id, typename R, typename... A>
 __attribute__((always_inline)) inline R owner_call(SocketHot* st, uint64_t me, A... a) {
-  // The owner's own call.  The plain stores pair with the intruder's
-  // read-modify-write on in_call (guard.cpp), so an overlap is seen by
-  // one side or the other however short it is.
-  st->in_call.store(me, std::memory_order_relaxed);
-  R r = reinterpret_cast<R (*)(A...)>(st->owner_fn[Id])(a...);
-  st->in_call.store(0, std::memory_order_relaxed);
-  return r;
+  auto fn = reinterpret_cast<R (*)(A...)>(st->owner_fn[Id]);
+  if constexpr (!Post<Id>::active) {
+    (void)me;
+    return fn(a...);
+  } else {
+    // The plain stores pair with the intruder's read-modify-write on
+    // in_call (guard.cpp), so an overlap is seen by one side or the other.
+    st->in_call.store(me, std::memory_order_relaxed);
+    R r = fn(a...);
+    st->in_call.store(0, std::memory_order_relaxed);
+    return r;
+  }
 }
 
 
@@ -201,25 +222,22 @@ __attribute__((noinline)) R ser_wait(SocketState* st, void* sock, CallKind kind,
 // mode=serialize: the sole user's send or receive (the socket's bias is
 // this thread's): one attempt that cannot block, without the lock.  A
 // second thread revoking the bias waits out an attempt in flight by its
-// mark: MarkBusy sets SerBias::busy around it; the owner path (ser_owner)
-// passes false, its in_call mark set before the call is that mark.  Gone:
-// the bias was revoked before the attempt (nothing done); Wait: it would
-// block and the caller asked to wait.
+// mark, SerBias::busy, set before the bias is looked at.  Gone: the bias
+// was revoked before the attempt (nothing done); Wait: it would block and
+// the caller asked to wait.
 enum class Biased : uint8_t { Done, Wait, Gone };
 
-template <FnId Id, bool MarkBusy, typename R, typename... A>
+template <FnId Id, typename R, typename... A>
 __attribute__((always_inline)) inline Biased biased_attempt(SocketState* st, SerBias* b, uint64_t self, R* out,
                                                             A... a) {
   constexpr SerDir dir = SerTraits<Id>::dir;
   std::tuple<A...> args(a...);
   const int user_flags = std::get<sizeof...(A) - 1>(args);
   std::get<sizeof...(A) - 1>(args) = user_flags | ZMQ_DONTWAIT;
-  if constexpr (MarkBusy) {
-    b->busy.store(1, std::memory_order_relaxed);
-    __asm__ __volatile__("" ::: "memory");  // the revoker's membarrier orders this store before the load below
-  }
+  b->busy.store(1, std::memory_order_relaxed);
+  __asm__ __volatile__("" ::: "memory");  // the revoker's membarrier orders this store before the load below
   if (ZG_UNLIKELY(relaxed_peek(b->bias) != self)) {
-    if constexpr (MarkBusy) b->busy.store(0, std::memory_order_release);
+    b->busy.store(0, std::memory_order_release);
     return Biased::Gone;
   }
   R r;
@@ -232,7 +250,7 @@ __attribute__((always_inline)) inline Biased biased_attempt(SocketState* st, Ser
   } else {
     ser_biased_recv();
   }
-  if constexpr (MarkBusy) b->busy.store(0, std::memory_order_release);
+  b->busy.store(0, std::memory_order_release);
   *out = r;
   if (ZG_LIKELY(r != static_cast<R>(-1)) || (user_flags & ZMQ_DONTWAIT) || errno != EAGAIN) return Biased::Done;
   return Biased::Wait;
@@ -255,7 +273,7 @@ __attribute__((noinline)) R ser_entry(A... a, void* sock, CallKind kind, const v
       if (ZG_LIKELY(ss != nullptr) && ZG_LIKELY(relaxed_peek(b->bias) == self) && self != 0 && b->st == st &&
           st->real[Id]) {
         R r;
-        Biased res = biased_attempt<Id, true, R>(st, b, self, &r, a...);
+        Biased res = biased_attempt<Id, R>(st, b, self, &r, a...);
         if (ZG_LIKELY(res == Biased::Done)) return r;
         // It wants to block: wait for the socket (the bias may be gone
         // by now; the locked protocol then takes over).
@@ -269,13 +287,9 @@ __attribute__((noinline)) R ser_entry(A... a, void* sock, CallKind kind, const v
 }
 
 // mode=serialize: the owner-path trampoline's everything-but-the-attempt.
-// First of all it clears the owner path's in_call mark: that mark tells a
-// thread revoking the bias "an attempt that cannot block is in flight", and
-// what follows may wait (for the turn the revoker holds, among others).
 template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((noinline)) R ser_owner_rest(A... a, void* sock, CallKind kind, const void* ra) {
   auto* st = static_cast<SocketState*>(tls_hot.last[Id]);
-  st->in_call.store(0, std::memory_order_release);
   R out;
   if (serialize_call<Id, R>(st, kFnNames[Id], kind, &out, a...)) return out;
   return slow_call<Id, R, A...>(st, sock, kind, ra, a...);
@@ -285,30 +299,27 @@ __attribute__((noinline)) R ser_owner_rest(A... a, void* sock, CallKind kind, co
 template <FnId Id, typename R, typename... A>
 __attribute__((noinline)) R ser_owner_wait(A... a, void* sock, CallKind kind, const void* ra) {
   auto* st = static_cast<SocketState*>(tls_hot.last[Id]);
-  st->in_call.store(0, std::memory_order_release);  // as in ser_owner_rest
   return ser_wait<Id, R, A...>(st, sock, kind, ra, a...);
 }
 
-// mode=serialize: what the owner path calls (SocketHot::owner_fn) for the
-// thread holding a serialized socket's bias, which serialize.cpp makes the
-// socket's owner while it holds it.  So the sole user's send or receive
+// mode=serialize: what the owner path jumps to (SocketHot::owner_fn) for
+// the thread holding a serialized socket's bias, which serialize.cpp makes
+// the socket's owner while it holds it.  So the sole user's send or receive
 // pays the owner path's hint check and then only a non-blocking attempt:
-// no probe, no lock, no mark of its own (the owner path's in_call mark,
-// set before the bias is looked at again here, is what a revoker waits
-// out; see unbias in serialize.cpp).  Invariants that make it check
-// nothing else: owner_call is the only caller, and both of its callers
-// (the wrapper's hint, and lookup_rest) have tls_hot.last[Id] pointing at
-// this socket's state; owner_fn is this table only once st->ser is set,
-// and st->ser stays this socket's turn state until its close, which
-// revokes the bias (and the ownership) before it goes on.
+// no probe, no lock; its busy mark (biased_attempt) is what a revoker waits
+// out (unbias in serialize.cpp).  Invariants that make it check nothing
+// else: owner_call is the only caller, and both of its callers (the
+// wrapper's hint, and lookup_rest) have tls_hot.last[Id] pointing at this
+// socket's state; owner_fn is this table only once st->ser is set, and
+// st->ser stays this socket's turn state until its close, which revokes
+// the bias (and the ownership) before it goes on.
 template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((always_inline)) inline R ser_owner(void* sock, CallKind kind, A... a) {
   constexpr SerDir dir = SerTraits<Id>::dir;
   if constexpr (dir != SerDir::None && Id != FN_zmq_recviov) {
     auto* st = static_cast<SocketState*>(tls_hot.last[Id]);
     R r;
-    Biased res =
-        biased_attempt<Id, false, R>(st, ser_bias(static_cast<SerState*>(st->ser)), tls_hot.me, &r, a...);
+    Biased res = biased_attempt<Id, R>(st, ser_bias(static_cast<SerState*>(st->ser)), tls_hot.me, &r, a...);
     if (ZG_LIKELY(res == Biased::Done)) return r;
     if (res == Biased::Wait) return ser_owner_wait<Id, R, A...>(a..., sock, kind, __builtin_return_address(0));
   }
@@ -360,6 +371,11 @@ __attribute__((noinline)) R lookup_call(A... a, void* sock, CallKind kind, const
 
 template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((always_inline)) inline R socket_call(void* sock, CallKind kind, A... a) {
+  // The announcement first, then the owner: a thread that changes the
+  // owner and then reads this word (after process_barrier) either sees it
+  // or made this call see the new owner.
+  tls_hot.cur.store(sock, std::memory_order_relaxed);
+  __asm__ __volatile__("" ::: "memory");
   SocketHot* st = tls_hot.last[Id];
   const uint64_t me = tls_hot.me;
   if (ZG_LIKELY(relaxed_peek(st->handle) == sock) && ZG_LIKELY(relaxed_peek(st->owner) == me) &&
@@ -386,9 +402,8 @@ bool enter_one(void* sock, CallKind kind, const char* name, const void* ra, Entr
   if (!sock) return true;
   SocketState* st = registry_lookup(sock);
   const uint64_t me = tls_hot.me;
-  // A serialized socket's owner is its bias holder, whose in_call mark
-  // says "inside an attempt that cannot block" (serialize.cpp waits it
-  // out): a poll or proxy, which may block, must not set it.
+  // A serialized socket's owner is its bias holder; its poll or proxy goes
+  // through guard_enter, which leaves serialized sockets' in_call alone.
   if (st && st->owner.load(std::memory_order_relaxed) == me && !(g_mode == Mode::Serialize && st->ser)) {
     st->in_call.store(me, std::memory_order_relaxed);
     e->st = st;

@@ -1,24 +1,12 @@
 // Misuse: main closes a socket while the thread that owns it is blocked in
-// zmq_recv on it.
+// zmq_recv on it.  That receive is the thread's first call on the socket,
+// the one that takes it (the guard's slow path, which marks the call);
+// owner_inside.c does the same on the owner path.
 #include "scenario.h"
 
 static void* pull;
 static event_t receiving = EVENT_INIT;
 static pid_t receiver_tid;
-
-// True once thread `tid` sleeps in poll(2), where libzmq waits inside a
-// blocking zmq_recv.  Lets the scenario close at the right moment without
-// guessing a delay.
-static int blocked_in_poll(pid_t tid) {
-  char path[64], text[64] = {0};
-  snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
-  FILE* f = fopen(path, "r");
-  if (!f) return 0;
-  int ok = fgets(text, sizeof text, f) != NULL;
-  fclose(f);
-  long nr = ok ? strtol(text, NULL, 10) : -1;
-  return nr == 7 /* poll */ || nr == 271 /* ppoll */;
-}
 
 static void* blocked_receiver(void* arg) {
   (void)arg;
@@ -36,7 +24,7 @@ int main(void) {
   CHECK(zmq_bind(pull, "inproc://nothing") == 0);
   pthread_t t = spawn(blocked_receiver, NULL, "blocked");
   event_wait(&receiving);
-  for (int i = 0; i < 10000 && !blocked_in_poll(receiver_tid); i++) usleep(1000);
+  wait_asleep_in_poll(receiver_tid);
   zmq_close(pull);
   puts("closed");
   fflush(stdout);

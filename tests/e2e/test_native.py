@@ -117,6 +117,41 @@ def test_close_while_another_thread_is_blocked_in_recv():
     assert "close_while_in_use" in r.stderr
 
 
+# The owner's calls after its first take the owner path, which leaves no
+# mark: these ask the kernel what the owner is doing (src/core/probe.h).
+
+def test_close_while_the_owner_sleeps_in_recv_on_its_owner_path():
+    r = run([program("owner_inside"), "close-blocked"])
+    assert r.returncode == ABORTED, r
+    assert "closed" not in r.stdout, r  # stopped before libzmq closed it
+    f = only_finding(r, "close_while_in_use")
+    assert f["call"] == "zmq_close" and f["socket_type"] == "PULL"
+    assert has_fn(f["stack"], "main"), f["stack"]
+    assert f["owner"]["name"] == "owner" and f["owner_role"] == "owner, inside a call on it", f
+    assert has_fn(f["owner_stack"], "owner"), f["owner_stack"]
+
+
+@pytest.mark.parametrize("mode,call", [("query-blocked", "zmq_getsockopt"), ("use-blocked", "zmq_recv")])
+def test_other_thread_while_the_owner_sleeps_in_recv_is_a_concurrent_call(mode, call):
+    r = run([program("owner_inside"), mode])
+    assert r.returncode == ABORTED, r
+    f = only_finding(r, "concurrent_call")
+    assert f["call"] == call and f["socket_type"] == "PULL"
+    assert f["owner"]["name"] == "owner" and f["owner_role"] == "owner, inside a call on it", f
+    assert re.search(r'owner: thread T\d+ "owner" \(tid \d+\), inside a call on this socket at the same time',
+                     r.stderr), r
+
+
+@pytest.mark.parametrize("mode", ["close-idle", "close-busy", "close-other"])
+def test_close_by_another_thread_while_the_owner_is_elsewhere_is_a_handoff(mode):
+    # Waiting in its own code, computing in its own code, asleep in a call
+    # on another socket: the owner is not inside a call on this one.
+    r = run([program("owner_inside"), mode])
+    assert_silent(r, "done")
+    ms = float(re.search(r"closed in (\d+) ms", r.stdout).group(1))
+    assert ms < 1000, r  # the probe watches a running owner for 2 ms of its CPU, never long
+
+
 def test_use_after_close_warn_returns_enotsock():
     r = run([program("use_after_close")], ["--mode=warn"])
     assert r.returncode == 66, r

@@ -99,6 +99,21 @@ def test_shared_dealer_abort_mode():
     assert "in sender shared_dealer.py:%d" % line_of("shared_dealer.py", "send") in res.stderr, res
 
 
+def test_close_while_the_owner_sleeps_in_recv():
+    # The worker's second recv is the owner path, which leaves no mark; the
+    # guard asks the kernel whether the worker sleeps in a call on it.
+    res = run([PYTHON, script("close_in_recv.py")])
+    assert res.returncode == -6, res  # abort(), before libzmq closed it
+    assert "closed" not in res.stdout, res
+    assert [f["kind"] for f in res.findings] == ["close_while_in_use"], res
+    f = res.findings[0]
+    name = "close_in_recv.py"
+    assert ("main", line_of(name, "close")) in py_frames(f["python_stack"], name), res
+    assert ("worker", line_of(name, "took")) in py_frames(f["owner_python_stack"], name), res
+    assert f["owner"]["python_name"] == "rx-worker", res
+    assert f["owner_role"] == "owner, inside a call on it", res
+
+
 def test_names_while_another_thread_spins_in_python():
     # A pure-Python busy loop gives the GIL up at every switch interval:
     # the names are still read, and nothing waits for long.
