@@ -2,6 +2,7 @@
 // The programs follow libzmq's perf/ tools (local_thr, local_lat, ...) but
 // run both ends in one process, so the guard sees each side's thread.
 #pragma once
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -59,4 +60,101 @@ static inline long bench_rss_kib(void) {
     fclose(f);
   }
   return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+// In-process A/B (--ab=BLOCK).  Run under the guard, a program compares the
+// guard against plain libzmq in one process: every BLOCK messages it
+// switches between libzmq's own functions (found past any preloaded library
+// with dlopen(RTLD_NOLOAD) + dlsym on libzmq itself) and the functions it
+// links to (the guard's wrappers when the guard is preloaded), in the order
+// A B B A A B B A ...  Both ends of a transfer switch at the same message
+// index, and each pair of neighbouring blocks (one of each) gives one ratio.
+// Whatever drifts between runs (where the loader put things, how the
+// scheduler interleaves the two threads, the machine's speed) is the same
+// for both halves of a pair, so a difference of a percent shows; without a
+// preloaded library both halves call libzmq and the ratio is the noise.
+typedef struct {
+  int (*msg_send)(zmq_msg_t*, void*, int);
+  int (*msg_recv)(zmq_msg_t*, void*, int);
+  int (*send)(void*, const void*, size_t, int);
+  int (*recv)(void*, void*, size_t, int);
+} bench_api_t;
+
+static bench_api_t bench_api[2];  // [0]: libzmq's own; [1]: as linked (the guard's, if preloaded)
+static long bench_ab_block;       // 0: no A/B, every message uses [1]
+static double* bench_ab_times;    // per block (bench_ab_tick)
+static long bench_ab_blocks;
+static double bench_ab_last;
+
+static inline void bench_ab_init(int argc, char** argv, long count) {
+  bench_api_t linked = {zmq_msg_send, zmq_msg_recv, zmq_send, zmq_recv};
+  bench_api[0] = bench_api[1] = linked;
+  bench_ab_block = bench_arg_long(argc, argv, "ab", 0);
+  if (!bench_ab_block) return;
+  if (count / bench_ab_block < 6) {
+    fprintf(stderr, "bench: --ab=%ld needs --count of at least 6 blocks\n", bench_ab_block);
+    exit(2);
+  }
+  void* h = dlopen("libzmq.so.5", RTLD_NOLOAD | RTLD_LAZY);
+  if (!h) {
+    fprintf(stderr, "bench: libzmq.so.5 is not loaded: %s\n", dlerror());
+    exit(1);
+  }
+  bench_api[0].msg_send = (int (*)(zmq_msg_t*, void*, int))dlsym(h, "zmq_msg_send");
+  bench_api[0].msg_recv = (int (*)(zmq_msg_t*, void*, int))dlsym(h, "zmq_msg_recv");
+  bench_api[0].send = (int (*)(void*, const void*, size_t, int))dlsym(h, "zmq_send");
+  bench_api[0].recv = (int (*)(void*, void*, size_t, int))dlsym(h, "zmq_recv");
+  if (!bench_api[0].msg_send || !bench_api[0].msg_recv || !bench_api[0].send || !bench_api[0].recv)
+    bench_die("dlsym on libzmq");
+  bench_ab_blocks = count / bench_ab_block;
+  bench_ab_times = (double*)calloc((size_t)bench_ab_blocks + 1, sizeof(double));
+  if (!bench_ab_times) bench_die("calloc");
+}
+
+// The functions message i goes through.
+static inline const bench_api_t* bench_api_for(long i) {
+  if (!bench_ab_block) return &bench_api[1];
+  long b = i / bench_ab_block;
+  return &bench_api[(b ^ (b >> 1)) & 1];
+}
+
+// The timing side calls bench_ab_tick after each message (i: its index);
+// bench_ab_report prints "ab pairs=N ratio=R q1=.. q3=..", R the median over
+// pairs of the [0] block's time / the [1] block's time (speed through the
+// guard over plain speed; for round trips, plain time over guarded time:
+// the same number).  The first pair is a warm-up and left out.
+static inline void bench_ab_tick(long i) {
+  if (!bench_ab_block || (i + 1) % bench_ab_block != 0) return;
+  double now = bench_now();
+  long b = i / bench_ab_block;
+  if (b > 0 && b < bench_ab_blocks) bench_ab_times[b] = now - bench_ab_last;
+  bench_ab_last = now;
+}
+
+static int bench_cmp_double(const void* a, const void* b) {
+  double x = *(const double*)a, y = *(const double*)b;
+  return x < y ? -1 : x > y;
+}
+
+static inline void bench_ab_report(void) {
+  if (!bench_ab_block) return;
+  // Block 0 has no start time; pairs (2,3), (4,5), ... hold one block of each.
+  long np = 0;
+  double* r = (double*)calloc((size_t)bench_ab_blocks / 2 + 1, sizeof(double));
+  if (!r) bench_die("calloc");
+  for (long b = 2; b + 1 < bench_ab_blocks; b += 2) {
+    int first_own = ((b ^ (b >> 1)) & 1) == 0;
+    double own = first_own ? bench_ab_times[b] : bench_ab_times[b + 1];
+    double linked = first_own ? bench_ab_times[b + 1] : bench_ab_times[b];
+    if (own > 0 && linked > 0) r[np++] = own / linked;
+  }
+  if (np >= 2) {
+    // Every pair's ratio too, for a runner that pools several runs.
+    printf("ab_pairs=");
+    for (long i = 0; i < np; i++) printf("%s%.4f", i ? "," : "", r[i]);
+    printf("\n");
+    qsort(r, (size_t)np, sizeof(double), bench_cmp_double);
+    printf("ab pairs=%ld ratio=%.4f q1=%.4f q3=%.4f\n", np, r[np / 2], r[np / 4], r[(3 * np) / 4]);
+  }
+  free(r);
 }

@@ -1,5 +1,7 @@
 // Latency: REQ in the main thread, REP in a second thread, --count round
-// trips of --size bytes.  Prints "lat rtt_us=... secs=...".
+// trips of --size bytes.  Prints "lat rtt_us=... secs=...".  --ab=BLOCK: the
+// in-process A/B of bench_common.h over blocks of round trips, timed by
+// the requester (both ends switch at the same round trip).
 #include <pthread.h>
 
 #include "bench_common.h"
@@ -10,14 +12,14 @@ static long g_size, g_count;
 static int g_msg_api;
 static void* g_rep;
 
-static int xfer_recv(void* s, zmq_msg_t* m, char* buf) {
-  return g_msg_api ? zmq_msg_recv(m, s, 0) : zmq_recv(s, buf, (size_t)g_size, 0);
+static int xfer_recv(void* s, zmq_msg_t* m, char* buf, const bench_api_t* api) {
+  return g_msg_api ? api->msg_recv(m, s, 0) : api->recv(s, buf, (size_t)g_size, 0);
 }
 
-static int xfer_send(void* s, zmq_msg_t* m, char* buf) {
-  if (!g_msg_api) return zmq_send(s, buf, (size_t)g_size, 0);
+static int xfer_send(void* s, zmq_msg_t* m, char* buf, const bench_api_t* api) {
+  if (!g_msg_api) return api->send(s, buf, (size_t)g_size, 0);
   zmq_msg_init_size(m, (size_t)g_size);
-  return zmq_msg_send(m, s, 0);
+  return api->msg_send(m, s, 0);
 }
 
 static void* replier(void* arg) {
@@ -26,8 +28,9 @@ static void* replier(void* arg) {
   zmq_msg_t m;
   zmq_msg_init(&m);
   for (long i = 0; i < g_count; i++) {
-    if (xfer_recv(g_rep, &m, buf) != (int)g_size) bench_die("rep recv");
-    if (xfer_send(g_rep, &m, buf) != (int)g_size) bench_die("rep send");
+    const bench_api_t* api = bench_api_for(i);
+    if (xfer_recv(g_rep, &m, buf, api) != (int)g_size) bench_die("rep recv");
+    if (xfer_send(g_rep, &m, buf, api) != (int)g_size) bench_die("rep send");
   }
   zmq_msg_close(&m);
   zmq_close(g_rep);
@@ -40,6 +43,7 @@ int main(int argc, char** argv) {
   g_size = bench_arg_long(argc, argv, "size", 8);
   g_count = bench_arg_long(argc, argv, "count", 100000);
   g_msg_api = strcmp(bench_arg(argc, argv, "api", "msg"), "msg") == 0;
+  bench_ab_init(argc, argv, g_count);
 
   g_ctx = zmq_ctx_new();
   // Created and bound here, then handed to the replier thread before any
@@ -57,8 +61,10 @@ int main(int argc, char** argv) {
   zmq_msg_init(&m);
   double start = bench_now();
   for (long i = 0; i < g_count; i++) {
-    if (xfer_send(req, &m, buf) != (int)g_size) bench_die("req send");
-    if (xfer_recv(req, &m, buf) != (int)g_size) bench_die("req recv");
+    const bench_api_t* api = bench_api_for(i);
+    if (xfer_send(req, &m, buf, api) != (int)g_size) bench_die("req send");
+    if (xfer_recv(req, &m, buf, api) != (int)g_size) bench_die("req recv");
+    bench_ab_tick(i);
   }
   double secs = bench_now() - start;
   zmq_msg_close(&m);
@@ -67,5 +73,6 @@ int main(int argc, char** argv) {
   zmq_ctx_term(g_ctx);
   free(buf);
   printf("lat rtt_us=%.3f secs=%.4f\n", secs * 1e6 / (double)g_count, secs);
+  bench_ab_report();
   return 0;
 }

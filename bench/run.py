@@ -4,6 +4,10 @@
 Runs the bench programs plain (no preload) and guarded (mode=off, abort,
 warn, serialize through LD_PRELOAD), interleaved so drift on the machine
 hits every column alike, and prints medians and guarded/plain ratios.  Then
+the same workloads as in-process A/B runs (each guarded program switches
+between libzmq's own functions and the guard's every few milliseconds, and
+neighbouring blocks are compared: what differs between processes cancels).
+Then
 the instruction count per intercepted call (callgrind, difference of two
 run lengths, so start-up cancels), the shared-socket comparison (mode=
 serialize against a mutex around each call), resident memory over socket
@@ -31,7 +35,7 @@ MODES = ["off", "abort", "warn", "serialize"]
 # A second unguarded run in every round: its ratio to the first is the
 # machine's own noise, the floor under every other ratio in the table.
 NOISE = "plain-again"
-SECTIONS = ["thr", "shared", "calls", "rss", "percall", "tools"]
+SECTIONS = ["thr", "ab", "shared", "calls", "rss", "percall", "tools"]
 
 
 def parse_args():
@@ -42,7 +46,7 @@ def parse_args():
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--quick", action="store_true", help="under 3 minutes on 2 cores (default)")
     g.add_argument("--full", action="store_true", help="more runs and sizes")
-    ap.add_argument("--runs", type=int, help="interleaved runs per cell (quick 3, full 7)")
+    ap.add_argument("--runs", type=int, help="interleaved runs per cell (quick 5, full 7)")
     ap.add_argument("--only", default=",".join(SECTIONS), help="comma list of: " + ",".join(SECTIONS))
     ap.add_argument("--json", help="also write all raw samples here")
     ap.add_argument("--modes", default=",".join([NOISE] + MODES),
@@ -168,6 +172,54 @@ class Bench:
                 q = statistics.quantiles(pairs, n=4) if len(pairs) >= 2 else [pairs[0]] * 3
                 cells.append(f"{q[0]:.3f}-{q[2]:.3f}")
             print(f"{name:24} " + " ".join(f"{c:>13}" for c in cells))
+
+    # -- in-process A/B ---------------------------------------------------------------
+
+    def ab_workloads(self):
+        # Blocks of about 10 ms on this kind of machine, 60 of them per run.
+        c = 2 if self.full else 1
+        return [
+            ("thr inproc 8B", ["thr", "--transport=inproc", "--size=8"], 100000),
+            ("thr inproc 1KiB", ["thr", "--transport=inproc", "--size=1024"], 20000),
+            ("thr tcp 8B", ["thr", "--transport=tcp", "--size=8"], 50000),
+            ("thr tcp 1KiB", ["thr", "--transport=tcp", "--size=1024"], 5000),
+            ("lat inproc 8B", ["lat", "--transport=inproc", "--size=8"], 1000),
+            ("lat tcp 8B", ["lat", "--transport=tcp", "--size=8"], 250),
+        ], 60 * c
+
+    def section_ab(self):
+        # A run without the guard is its own noise check: both halves of each
+        # pair call libzmq, so its ratio is 1 but for the machine.
+        shown = [m for m in self.args.modes.split(",") if m in MODES or m == NOISE]
+        modes = [NOISE if m == NOISE else m for m in shown]
+        work, blocks = self.ab_workloads()
+        pairs = {(name, m): [] for name, _, _ in work for m in modes}
+        rnd = random.Random(3)
+        for r in range(self.runs):
+            for name, argv, block in work:
+                order = modes[:]
+                rnd.shuffle(order)
+                for m in order:
+                    out = self.run([self.prog(argv[0])] + argv[1:] + [f"--count={block * blocks}", f"--ab={block}"],
+                                   m, pin=True).stdout
+                    got = re.search(r"^ab_pairs=([0-9.,]+)$", out, re.M)
+                    pairs[(name, m)] += [float(x) for x in got.group(1).split(",")]
+        self.raw["ab"] = {f"{k[0]}|{k[1]}": v for k, v in pairs.items()}
+        print(f"\n## In-process A/B: {self.runs} runs per cell, {blocks} blocks each, pinned to one CPU")
+        print("Each guarded run switches every block (about 10 ms) between libzmq's own functions and the guard's,")
+        print("in the order A B B A; ratio = median over all pairs of neighbouring blocks of guarded speed / plain")
+        print(f"speed (plain rtt / guarded rtt for latency); {NOISE} = a run without the guard (both halves plain).\n")
+        hdr = f"{'workload':24} " + " ".join(f"{m:>11} {'25-75%':>13}" for m in modes)
+        print(hdr)
+        print("-" * len(hdr))
+        for name, _, _ in work:
+            cells = []
+            for m in modes:
+                v = sorted(pairs[(name, m)])
+                q = statistics.quantiles(v, n=4) if len(v) >= 2 else [v[0]] * 3
+                cells.append(f"{statistics.median(v):11.3f} {q[0]:.3f}-{q[2]:.3f}")
+            print(f"{name:24} " + " ".join(cells))
+        print(f"\n(pairs per cell: {len(pairs[(work[0][0], modes[0])])})")
 
     # -- shared socket -------------------------------------------------------------
 

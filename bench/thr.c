@@ -10,6 +10,10 @@
 //
 // --api=send uses zmq_send/zmq_recv, --api=msg zmq_msg_send/zmq_msg_recv.
 // Prints one line: "thr msgs_per_s=... mb_per_s=... secs=...".
+// --ab=BLOCK (unshared only): the in-process A/B of bench_common.h, timed by
+// the receiver, with the default high-water marks (1000 each way) so that
+// the sender is never more than about 2000 messages ahead of it: blocks of
+// tens of thousands then line up on both ends.  Adds an "ab ..." line.
 #include <pthread.h>
 
 #include "bench_common.h"
@@ -28,7 +32,7 @@ static _Alignas(64) union {
 } g_mu_line = {PTHREAD_MUTEX_INITIALIZER};
 #define g_mu (g_mu_line.mu)
 
-static void send_one(void* s, char* buf) {
+static void send_one(void* s, char* buf, const bench_api_t* api) {
   // --lock holds the mutex around the socket call only (the message is
   // built outside it), as a program fixed by hand would.
   int rc;
@@ -37,12 +41,12 @@ static void send_one(void* s, char* buf) {
     zmq_msg_init_size(&m, (size_t)g_size);
     memcpy(zmq_msg_data(&m), buf, (size_t)g_size);
     if (g_lock) pthread_mutex_lock(&g_mu);
-    rc = zmq_msg_send(&m, s, 0);
+    rc = api->msg_send(&m, s, 0);
     if (g_lock) pthread_mutex_unlock(&g_mu);
     if (rc < 0) zmq_msg_close(&m);
   } else {
     if (g_lock) pthread_mutex_lock(&g_mu);
-    rc = zmq_send(s, buf, (size_t)g_size, 0);
+    rc = api->send(s, buf, (size_t)g_size, 0);
     if (g_lock) pthread_mutex_unlock(&g_mu);
   }
   if (rc < 0) bench_die("send");
@@ -56,7 +60,7 @@ static void* sender(void* arg) {
     s = zmq_socket(g_ctx, ZMQ_PUSH);
     if (!s || zmq_connect(s, g_ep) != 0) bench_die("sender connect");
   }
-  for (long i = 0; i < n; i++) send_one(s, buf);
+  for (long i = 0; i < n; i++) send_one(s, buf, bench_api_for(i));
   if (!g_shared) zmq_close(s);
   free(buf);
   return NULL;
@@ -69,12 +73,19 @@ int main(int argc, char** argv) {
   g_msg_api = strcmp(bench_arg(argc, argv, "api", "msg"), "msg") == 0;
   g_nshared = (int)bench_arg_long(argc, argv, "shared", 0);
   g_lock = bench_arg(argc, argv, "lock", NULL) != NULL;
+  if (g_nshared > 0 && bench_arg(argc, argv, "ab", NULL)) {
+    fprintf(stderr, "bench: --ab is for one sender (the blocks of several would not line up)\n");
+    return 2;
+  }
+  bench_ab_init(argc, argv, g_count);
 
   g_ctx = zmq_ctx_new();
   void* pull = zmq_socket(g_ctx, ZMQ_PULL);
   if (!pull) bench_die("zmq_socket");
-  int hwm = 0;  // unbounded queues, as in libzmq's perf tools at high rates
-  zmq_setsockopt(pull, ZMQ_RCVHWM, &hwm, sizeof hwm);
+  if (!bench_ab_block) {
+    int hwm = 0;  // unbounded queues, as in libzmq's perf tools at high rates
+    zmq_setsockopt(pull, ZMQ_RCVHWM, &hwm, sizeof hwm);
+  }
   bench_bind(pull, transport, "thr", g_ep, sizeof g_ep);
 
   int nthreads = g_nshared > 0 ? g_nshared : 1;
@@ -93,9 +104,11 @@ int main(int argc, char** argv) {
   zmq_msg_t m;
   zmq_msg_init(&m);
   for (long i = 0; i < g_count; i++) {
-    int rc = g_msg_api ? zmq_msg_recv(&m, pull, 0) : zmq_recv(pull, buf, (size_t)g_size, 0);
+    const bench_api_t* api = bench_api_for(i);
+    int rc = g_msg_api ? api->msg_recv(&m, pull, 0) : api->recv(pull, buf, (size_t)g_size, 0);
     if (rc != (int)g_size) bench_die("recv");
     if (i == 0) start = bench_now();  // as local_thr: from the first message on
+    bench_ab_tick(i);
   }
   double secs = bench_now() - start;
   zmq_msg_close(&m);
@@ -106,5 +119,6 @@ int main(int argc, char** argv) {
   free(buf);
   double rate = (double)(g_count - 1) / secs;
   printf("thr msgs_per_s=%.0f mb_per_s=%.2f secs=%.4f\n", rate, rate * (double)g_size / 1e6, secs);
+  bench_ab_report();
   return 0;
 }
