@@ -4,6 +4,7 @@
 #pragma once
 #include "core/policy.h"
 #include "core/registry.h"
+#include "core/threads.h"
 #include "report/stack.h"
 
 namespace zg {
@@ -26,6 +27,10 @@ void lifecycle_ctx_term_end(int watch, void* ctx, int rc);
 // The live dump (option dump_signal): prints every open socket, its owner
 // and the threads inside calls on it.  Also callable directly (tests).
 void lifecycle_dump();
+// Set in a thread when the live dump's signal sampled its stack: a call the
+// guard makes that fails with EINTR then calls again (serialize mode's sole
+// user waiting inside libzmq); any other signal's EINTR is the program's.
+extern __thread int tls_sampled ZG_TLS;
 // True if a suppression matches this finding (kind and the offending stack).
 bool lifecycle_suppressed(FindingKind kind, const Stack* stack, const char* py_stack);
 // Loads a suppressions file; malformed lines are reported one each and

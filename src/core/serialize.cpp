@@ -16,14 +16,17 @@
 //  - ZMQ_RCVTIMEO/ZMQ_SNDTIMEO are read when a call first has to wait and
 //    kept as a deadline; ETERM and every other error come from libzmq;
 //  - while only one thread uses a socket, it holds the socket's bias and
-//    skips the lock (serialize.h, SerBias): its attempts are still
-//    non-blocking, so when a second thread comes it can revoke the bias
-//    (membarrier, then wait out an attempt in flight) without waiting for a
-//    blocked call.  What the sole user left half done (a multipart message
-//    in either direction) becomes a reservation at that moment.  The bias
-//    holder is also the socket's owner, so its calls take the wrapper's
-//    owner path into serialize mode's trampolines (wrappers.cpp, ser_owner);
-//    its attempts and its waits (ser_biased_wait) mark SerBias::busy.
+//    calls libzmq directly, without the lock and without ZMQ_DONTWAIT, as
+//    it would without the guard (serialize.h, SerBias).  Its waits inside
+//    libzmq last at most kSerWakeMs each (the guard gives libzmq that
+//    timeout while the bias is held and keeps the user's own), so when a
+//    second thread comes it can revoke the bias (membarrier, then wait out
+//    the call in flight, a wake-up period at most) and the sole user's call
+//    goes on in the locked protocol.  What the sole user left half done (a
+//    multipart message in either direction) becomes a reservation at that
+//    moment.  The bias holder is also the socket's owner, so its calls take
+//    the wrapper's owner path into serialize mode's trampolines
+//    (wrappers.cpp, ser_owner); every call marks SerBias::busy.
 #include "core/serialize.h"
 
 #include <dlfcn.h>
@@ -43,6 +46,7 @@
 #include <type_traits>
 
 #include "core/guard.h"
+#include "core/lifecycle.h"
 #include "core/options.h"
 #include "core/probe.h"
 #include "core/threads.h"
@@ -154,10 +158,22 @@ void wake_pass(SerState* ss) {
   wake_ready(ss, events);
 }
 
+// A ppoll of the guard's own that failed with EINTR: the live dump's stack
+// sample (go on waiting) or a signal of the program's, which interrupts the
+// call as it would interrupt libzmq's own wait (EINTR to the caller; pyzmq
+// runs the Python signal handlers then, Ctrl-C among them).
+bool program_signal() {
+  if (!tls_sampled) return true;
+  tls_sampled = 0;
+  return false;
+}
+
+// What wait_turn saw.
+enum class Waited : uint8_t { Ready, TimedOut, Interrupted };
+
 // Gives the turn up and waits for the socket (ZMQ_FD) or a wake-up, until
-// the deadline.  Turn held on entry and on return.  False: the deadline
-// passed.
-bool wait_turn(SerState* ss, uint64_t me, short mask, const char* call, int64_t deadline_ns, bool forever) {
+// the deadline.  Turn held on entry and on return.
+Waited wait_turn(SerState* ss, uint64_t me, short mask, const char* call, int64_t deadline_ns, bool forever) {
   int efd = wake_fd();
   if (ss->zfd < 0) {
     int fd = -1;
@@ -170,7 +186,7 @@ bool wait_turn(SerState* ss, uint64_t me, short mask, const char* call, int64_t 
   ss->holder = 0;
   turn_unlock(&ss->mu);
 
-  bool timed_out = false;
+  bool timed_out = false, interrupted = false;
   struct pollfd pfd[2];
   int n = 0;
   if (ss->zfd >= 0) pfd[n++] = {ss->zfd, POLLIN, 0};
@@ -198,7 +214,10 @@ bool wait_turn(SerState* ss, uint64_t me, short mask, const char* call, int64_t 
       break;
     }
     if (rc == 0 && n == 0) break;
-    // EINTR: the live dump samples stacks with a signal; keep waiting.
+    if (rc < 0 && errno == EINTR && program_signal()) {
+      interrupted = true;
+      break;
+    }
   }
 
   turn_lock(&ss->mu);
@@ -213,7 +232,8 @@ bool wait_turn(SerState* ss, uint64_t me, short mask, const char* call, int64_t 
   }
   ss->holder = me;
   ss->holder_call = call;
-  return !timed_out || w.woken;
+  if (w.woken) return Waited::Ready;
+  return interrupted ? Waited::Interrupted : timed_out ? Waited::TimedOut : Waited::Ready;
 }
 
 // Reads the user's timeout for this direction on the first wait.
@@ -222,7 +242,9 @@ bool arm_deadline(SerCall* c, int option) {
   if (c->deadline_set) return true;
   c->deadline_set = true;
   int ms = -1;
-  if (sockopt_int(c->ss, option, &ms) != 0) ms = -1;
+  SerBias* b = &c->ss->b;
+  if (b->timeouts_set) ms = option == ZMQ_RCVTIMEO ? b->rcvtimeo : b->sndtimeo;  // libzmq has the wake-up ones
+  else if (sockopt_int(c->ss, option, &ms) != 0) ms = -1;
   if (ms == 0) return false;
   c->forever = ms < 0;
   if (!c->forever) c->deadline_ns = now_ns() + int64_t(ms) * 1000000;
@@ -248,35 +270,69 @@ void drop_bias(SerState* ss) {
   if (ss->st) ss->st->owner.store(kNoOwner, std::memory_order_relaxed);
 }
 
+int sockopt_set_int(SerState* ss, int option, int value) {
+  using setsockopt_fn = int (*)(void*, int, const void*, size_t);
+  Bypass b;
+  return real_fn<FN_zmq_setsockopt, setsockopt_fn>(ss->real)(ss->handle, option, &value, sizeof value);
+}
+
+// The bias is about to be given (turn held, by the thread that gets it):
+// libzmq gets the wake-up timeouts (SerBias), the user's are kept.  False if
+// that failed: then there is no bias, since a call that waits for good
+// inside libzmq could not be waited out.
+bool set_wake_timeouts(SerState* ss) {
+  SerBias* b = &ss->b;
+  if (b->timeouts_set) return true;
+  int rcv = -1, snd = -1;
+  if (sockopt_int(ss, ZMQ_RCVTIMEO, &rcv) != 0 || sockopt_int(ss, ZMQ_SNDTIMEO, &snd) != 0) return false;
+  if (sockopt_set_int(ss, ZMQ_RCVTIMEO, ser_wake_timeout(rcv)) != 0) return false;
+  if (sockopt_set_int(ss, ZMQ_SNDTIMEO, ser_wake_timeout(snd)) != 0) {
+    sockopt_set_int(ss, ZMQ_RCVTIMEO, rcv);
+    return false;
+  }
+  b->rcvtimeo = rcv;
+  b->sndtimeo = snd;
+  b->timeouts_set = true;
+  return true;
+}
+
+// The socket is shared from now on (turn held): the user's timeouts again.
+void restore_timeouts(SerState* ss) {
+  SerBias* b = &ss->b;
+  if (!b->timeouts_set) return;
+  sockopt_set_int(ss, ZMQ_RCVTIMEO, b->rcvtimeo);
+  sockopt_set_int(ss, ZMQ_SNDTIMEO, b->sndtimeo);
+  b->timeouts_set = false;
+}
+
 // A thread other than the biased one takes the locked path (ss->mu held):
 // the biased thread is stopped from starting a lock-free call, its call in
-// flight (never a blocking one) is waited out, and what it left half done
-// becomes reservations.
+// flight is waited out (one that waits inside libzmq comes back within a
+// wake-up period and wakes us), and what it left half done becomes
+// reservations.
 void unbias(SerState* ss, uint64_t me) {
   uint64_t old = ss->b.bias.load(std::memory_order_relaxed);
   if (old == 0 || old == me) return;
   drop_bias(ss);
   // Every thread passes a full barrier: a biased call that had not seen
-  // bias == 0 has its busy mark visible now (its attempts and its waits set
-  // it before they look at the bias again).
+  // bias == 0 has its busy mark visible now (it sets the mark before it
+  // looks at the bias again).
   process_barrier();
-  for (;;) {
-    int busy = ss->b.busy.load(std::memory_order_acquire);
-    if (busy == 0) break;
-    if (busy == 2) {
-      // Asleep on the socket, outside libzmq: wake it so it joins the
-      // waiters of the locked protocol.
-      if (!ss->b.kicked.exchange(1) && ss->b.wait_fd >= 0) {
-        uint64_t one = 1;
-        ssize_t n = write(ss->b.wait_fd, &one, sizeof one);
-        (void)n;
-      }
-      break;
-    }
-    // A thread cancelled inside its attempt never clears its mark.
+  // Most calls are over in microseconds; one that waits inside libzmq
+  // comes back within a wake-up period; a set-up call can take longer (a DNS
+  // name in zmq_connect).  Polled, so the holder's path has nothing to do
+  // for a revoker but clear its mark.
+  for (int spins = 0; ss->b.busy.load(std::memory_order_acquire) != 0; spins++) {
+    // A thread cancelled inside its call never clears its mark.
     if (!thread_alive(old)) break;
-    sched_yield();
+    if (spins < 50) {
+      sched_yield();
+    } else {
+      struct timespec ts = {0, 50000};
+      nanosleep(&ts, nullptr);
+    }
   }
+  restore_timeouts(ss);
   if (ss->b.send_more) ss->send_res = old;
   ss->b.send_more = false;
   int more = 0;
@@ -289,77 +345,56 @@ void unbias(SerState* ss, uint64_t me) {
 
 }  // namespace
 
-int ser_biased_wait(SerState* ss, SerDir dir, const char* call, SerDeadline* d) {
-  SerBias* b = &ss->b;
-  const uint64_t me = tls_hot.me;
-  if (!d->armed) {
-    d->armed = true;
-    int ms = dir == SerDir::Send ? b->sndtimeo : b->rcvtimeo;
-    if (ms == 0) return -1;
-    d->forever = ms < 0;
-    if (!d->forever) d->at_ns = now_ns() + int64_t(ms) * 1000000;
-  } else if (!d->forever && d->at_ns == 0) {
-    return -1;  // the last attempt after the deadline failed too
+int ser_biased_option(SerBias* b, void* const* real, void* s, int option, const void* in, void* out,
+                      size_t* outlen, size_t inlen, bool set, bool* handled) {
+  int* user = option == ZMQ_RCVTIMEO ? &b->rcvtimeo : &b->sndtimeo;
+  *handled = false;
+  if (!b->timeouts_set) return 0;  // libzmq has the user's own: let it answer
+  if (set) {
+    if (!in || inlen != sizeof(int)) return 0;  // libzmq's EINVAL
+    int v = *static_cast<const int*>(in);
+    int wake = ser_wake_timeout(v);
+    using setsockopt_fn = int (*)(void*, int, const void*, size_t);
+    int rc;
+    {
+      Bypass nested;
+      rc = real_fn<FN_zmq_setsockopt, setsockopt_fn>(real)(s, option, &wake, sizeof wake);
+    }
+    if (rc == 0) *user = v;
+    *handled = true;
+    return rc;
   }
-  int efd = wake_fd();
-  if (efd < 0) return 0;
-  const short mask = dir == SerDir::Send ? ZMQ_POLLOUT : ZMQ_POLLIN;
-  b->busy.store(1, std::memory_order_relaxed);
-  __asm__ __volatile__("" ::: "memory");
-  if (b->bias.load(std::memory_order_relaxed) != me) {
-    b->busy.store(0, std::memory_order_release);
-    return 0;
-  }
-  // The failed attempt processed the socket's commands and so consumed its
-  // ZMQ_FD edge; ZMQ_EVENTS says whether that made it ready.  Not needed
-  // after a receive: a non-blocking receive that fails processes every
-  // pending command (unthrottled) and then looks for a message once more,
-  // so whatever it consumed was acted on, and the next message or command
-  // signals ZMQ_FD again.  A send processes commands only now and then
-  // (libzmq throttles it), so there the question saves spinning on a
-  // pending signal.
-  int events = 0;
-  if (dir == SerDir::Send && sockopt_int(ss, ZMQ_EVENTS, &events) != 0) {
-    b->busy.store(0, std::memory_order_release);
-    return 1;  // ETERM & co: the retry returns it
-  }
-  if (ss->zfd < 0) {
-    int fd = -1;
-    if (sockopt_int(ss, ZMQ_FD, &fd) == 0) ss->zfd = fd;
-  }
-  b->wait_fd = efd;
+  if (!out || !outlen || *outlen < sizeof(int)) return 0;  // libzmq's EINVAL
+  *static_cast<int*>(out) = *user;
+  *outlen = sizeof(int);
+  *handled = true;
+  return 0;
+}
+
+Again ser_biased_again(SerBias* b, SerDir dir, uint64_t self, int64_t* deadline_ns, const char* call) {
+  const int e = errno;
+  Again again = Again::No;
   b->wait_call = call;
-  b->busy.store(2, std::memory_order_release);
-  if (events & mask) {
-    b->busy.store(0, std::memory_order_release);
-    return 1;
-  }
-  struct pollfd pfd[2] = {{efd, POLLIN, 0}, {ss->zfd, POLLIN, 0}};
-  bool timed_out = false;
-  for (;;) {
-    struct timespec ts, *tsp = nullptr;
-    if (!d->forever) {
-      int64_t left = d->at_ns - now_ns();
-      if (left < 0) left = 0;
-      ts = {static_cast<time_t>(left / 1000000000), static_cast<long>(left % 1000000000)};
-      tsp = &ts;
+  if (e == EINTR && tls_sampled) {
+    // The live dump's stack sample, not a signal of the program's.
+    tls_sampled = 0;
+    again = Again::Yes;
+  } else if (e == EAGAIN && b->timeouts_set) {
+    const int user = dir == SerDir::Send ? b->sndtimeo : b->rcvtimeo;
+    if (user < 0) {
+      again = Again::Yes;  // waits for good: the wake-up period ran out
+    } else if (user > kSerWakeMs) {
+      // One wake-up period has passed since the call began.
+      const int64_t now = now_ns();
+      if (*deadline_ns == 0) *deadline_ns = now + int64_t(user - kSerWakeMs) * 1000000;
+      if (now < *deadline_ns) again = Again::Yes;
     }
-    int rc = ppoll(pfd, ss->zfd >= 0 ? 2 : 1, tsp, nullptr);
-    if (rc > 0) break;
-    if (rc == 0) {
-      timed_out = true;
-      break;
-    }
-    // EINTR: the live dump samples stacks with a signal; keep waiting.
+    // else: libzmq's timeout was the user's own, and it ran out.
   }
-  b->busy.store(0, std::memory_order_release);
-  if (b->kicked.exchange(0)) {
-    uint64_t v;
-    ssize_t n = read(efd, &v, sizeof v);
-    (void)n;
-  }
-  if (timed_out) d->at_ns = 0;  // one last attempt decides, as libzmq's own timeout would
-  return 1;
+  if (again == Again::Yes && relaxed_peek(b->bias) != self) again = Again::Gone;
+  if (again != Again::Yes) b->busy.store(0, std::memory_order_release);
+  errno = e;
+  return again;
 }
 
 namespace {
@@ -447,12 +482,10 @@ void serialize_attach(SocketState* st) {
   ss->b.bias.store(0, std::memory_order_relaxed);
   ss->b.busy.store(0, std::memory_order_relaxed);
   ss->b.send_more = false;
+  ss->b.timeouts_set = false;
+  ss->b.wait_call = nullptr;
+  ss->b.rcvtimeo = ss->b.sndtimeo = -1;
   ss->bias_last_thread.store(0, std::memory_order_relaxed);
-  ss->b.kicked.store(0, std::memory_order_relaxed);
-  ss->b.wait_fd = -1;
-  // A socket adopted late may have its timeouts set already.
-  if (sockopt_int(ss, ZMQ_RCVTIMEO, &ss->b.rcvtimeo) != 0) ss->b.rcvtimeo = -1;
-  if (sockopt_int(ss, ZMQ_SNDTIMEO, &ss->b.sndtimeo) != 0) ss->b.sndtimeo = -1;
   ss->holder = 0;
   ss->holder_call = nullptr;
   ss->send_res = ss->recv_res = 0;
@@ -485,7 +518,7 @@ int ser_begin(SocketState* st, const char* call, CallKind kind, SerDir dir, int 
   unbias(ss, me);
   // The sole user runs without the lock from its next call on.
   if (ss->claimant.load(std::memory_order_relaxed) == me && !ss->shared.load(std::memory_order_relaxed) &&
-      ss->b.bias.load(std::memory_order_relaxed) == 0 && bias_ok()) {
+      ss->b.bias.load(std::memory_order_relaxed) == 0 && bias_ok() && set_wake_timeouts(ss)) {
     ss->b.bias.store(me, std::memory_order_relaxed);
     // And makes it the owner, so that its calls take the wrapper's owner
     // path into the biased attempt (SocketHot::owner_fn).
@@ -502,11 +535,13 @@ int ser_begin(SocketState* st, const char* call, CallKind kind, SerDir dir, int 
   c->saved_errno = errno;
   // Another thread's multipart message in this direction goes first.
   while (dir != SerDir::None && reserved_by_other(ss, dir, me)) {
-    bool ok = !(flags & ZMQ_DONTWAIT) && arm_deadline(c, dir == SerDir::Send ? ZMQ_SNDTIMEO : ZMQ_RCVTIMEO) &&
-              wait_turn(ss, me, dir == SerDir::Send ? ZMQ_POLLOUT : ZMQ_POLLIN, call, c->deadline_ns, c->forever);
-    int fail = ss->closed.load(std::memory_order_relaxed) ? ENOTSOCK
-               : !ok && reserved_by_other(ss, dir, me)     ? EAGAIN  // as libzmq when it cannot take a message now
-                                                           : 0;
+    Waited w = Waited::TimedOut;
+    if (!(flags & ZMQ_DONTWAIT) && arm_deadline(c, dir == SerDir::Send ? ZMQ_SNDTIMEO : ZMQ_RCVTIMEO))
+      w = wait_turn(ss, me, dir == SerDir::Send ? ZMQ_POLLOUT : ZMQ_POLLIN, call, c->deadline_ns, c->forever);
+    int fail = ss->closed.load(std::memory_order_relaxed)                      ? ENOTSOCK
+               : w == Waited::Interrupted                                       ? EINTR
+               : w != Waited::Ready && reserved_by_other(ss, dir, me)           ? EAGAIN  // as libzmq when it cannot take a message now
+                                                                                : 0;
     if (fail) {
       ss->holder = 0;
       turn_unlock(&ss->mu);
@@ -547,11 +582,16 @@ bool ser_after(SerCall* c, bool ok) {
     if (sockopt_int(ss, ZMQ_EVENTS, &events) != 0) return true;  // ETERM & co: the retry reports it
     wake_ready(ss, events);
     if ((events & mask) && !reserved_by_other(ss, c->dir, c->me)) return true;
-    bool in_time = wait_turn(ss, c->me, mask, c->call, c->deadline_ns, c->forever);
+    Waited w = wait_turn(ss, c->me, mask, c->call, c->deadline_ns, c->forever);
     if (ss->closed.load(std::memory_order_relaxed)) {
       c->saved_errno = ENOTSOCK;
       return false;
     }
+    if (w == Waited::Interrupted) {
+      c->saved_errno = EINTR;
+      return false;
+    }
+    const bool in_time = w == Waited::Ready;
     if (!reserved_by_other(ss, c->dir, c->me)) {
       if (in_time) return true;
       // The deadline passed: one last attempt decides, as libzmq's own
@@ -781,7 +821,10 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
         }
       }
       waited = ppoll(pfd, n, tsp, nullptr);
-      if (waited < 0 && errno == EINTR) waited = 0;  // a dump's stack sample: go round again
+      if (waited < 0 && errno == EINTR) {
+        if (program_signal()) err = EINTR;  // as libzmq's zmq_poll
+        waited = 0;                          // else a dump's stack sample: go round again
+      }
       if (!forever && now_ns() >= deadline) timed_out = true;
       // Plain fds answer as libzmq's poll maps them.
       int k = 0;
@@ -1044,7 +1087,7 @@ void ser_for_each_thread(SocketState* st, void (*fn)(uint64_t, const char*, bool
       calls[n] = w->call;
       waiting[n++] = true;
     }
-    // The sole user asleep in its lock-free wait.
+    // The sole user inside a call that may wait (in libzmq, without the turn).
     uint64_t biased = ss->b.bias.load(std::memory_order_relaxed);
     if (biased && ss->b.busy.load(std::memory_order_acquire) == 2 && n < 32) {
       serials[n] = biased;

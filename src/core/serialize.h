@@ -22,26 +22,27 @@ namespace zg {
 
 // The part of a socket's turn state the biased path reads (serialize.cpp
 // has the rest).  While one thread is the socket's only user it holds the
-// bias and calls libzmq without the lock, marking `busy` around each
-// attempt; a second thread revokes the bias (membarrier, then waits for
-// busy to clear) and from then on every call takes the lock.
+// bias and calls libzmq without the lock, as it would without the guard,
+// waiting calls included; `busy` marks each call.  A second thread revokes
+// the bias (membarrier, then waits for busy to clear) and from then on every
+// call takes the lock.  A waiting call cannot be interrupted from outside
+// libzmq, so while the bias is held the socket's ZMQ_RCVTIMEO and
+// ZMQ_SNDTIMEO are at most kSerWakeMs: a call that waits longer than that
+// returns EAGAIN to the guard, which calls again unless the bias was revoked
+// (or the user's own timeout ran out).  A revoker waits at most that long.
 struct SerBias {
   std::atomic<uint64_t> bias{0};
-  std::atomic<int> busy{0};  // 1: inside libzmq; 2: asleep waiting for the socket
+  std::atomic<int> busy{0};  // 1: inside a set-up or option call; 2: inside a send or receive
   bool send_more = false;    // the biased thread's last send had ZMQ_SNDMORE
-  int wait_fd = -1;          // the biased sleeper's wake-up fd
-  const char* wait_call = nullptr;  // and its call, for the live dump
-  std::atomic<int> kicked{0};
-  int rcvtimeo = -1, sndtimeo = -1;  // kept from zmq_setsockopt
+  bool timeouts_set = false;  // libzmq has the wake-up timeouts, not the user's
+  const char* wait_call = nullptr;   // the call that has waited a wake-up period, for the live dump
+  int rcvtimeo = -1, sndtimeo = -1;  // the user's, while timeouts_set
   SocketState* st = nullptr;         // the socket it belongs to now (SerState::st)
 };
 
-// Deadline of one call that waits (ZMQ_RCVTIMEO / ZMQ_SNDTIMEO).
-struct SerDeadline {
-  bool armed = false;
-  bool forever = false;
-  int64_t at_ns = 0;
-};
+constexpr int kSerWakeMs = 20;
+// What libzmq gets while the bias is held, for the user's timeout `ms`.
+inline int ser_wake_timeout(int ms) { return ms < 0 || ms > kSerWakeMs ? kSerWakeMs : ms; }
 // The turn lock: a futex word (0 free, 1 held, 2 held and contended), so
 // that the uncontended turn costs one atomic each way instead of
 // pthread_mutex's bookkeeping.  The slow paths keep errno: callers hand
@@ -113,13 +114,43 @@ inline void ser_biased_recv() { tls_rcv_ss = nullptr; }
 
 enum class SerDir : uint8_t { None, Send, Recv };
 
-// The biased thread's call would block: waits for the socket without the
-// lock.  1: try again (still biased); 0: the bias was revoked, take the
-// locked path; -1: the user's timeout passed (EAGAIN).
-int ser_biased_wait(SerState* ss, SerDir dir, const char* call, SerDeadline* d);
+// The sole user's call (its thread holds the bias).  Done: *out and errno
+// are the call's.  Gone: the bias was revoked before the call reached
+// libzmq, or while it waited there (nothing done): take the locked path.
+enum class Biased : uint8_t { Done, Gone };
 
+// Out of line, for ser_biased_call: the bias holder's option calls on the
+// two timeouts (the user's values are kept; libzmq gets the wake-up ones);
+// a waiting call that came back with -1: should it call again?  (EAGAIN
+// after a wake-up period, or EINTR from the live dump's stack sample.)
+// Gone when the bias was revoked meanwhile.
+int ser_biased_option(SerBias* b, void* const* real, void* s, int option, const void* in, void* out,
+                      size_t* outlen, size_t inlen, bool set, bool* handled);
+// zmq_setsockopt/zmq_getsockopt of ZMQ_RCVTIMEO or ZMQ_SNDTIMEO while the
+// wake-up timeouts are in place (the bias holder's call, biased or under the
+// turn): the user's value is kept and answered.  False: not such a call.
 template <FnId Id, typename R, typename... A>
-inline bool serialize_call_from(bool wait_first, SocketState* st, const char* name, CallKind kind, R* out, A... a);
+inline bool ser_timeout_option(SerBias* b, void* const* real, R* out, A... a) {
+  if constexpr (Id == FN_zmq_setsockopt || Id == FN_zmq_getsockopt) {
+    std::tuple<A...> args(a...);
+    const int option = std::get<1>(args);
+    if (__builtin_expect(option != ZMQ_RCVTIMEO && option != ZMQ_SNDTIMEO, 1) || !b->timeouts_set) return false;
+    bool handled = false;
+    int rc;
+    if constexpr (Id == FN_zmq_setsockopt)
+      rc = ser_biased_option(b, real, std::get<0>(args), option, std::get<2>(args), nullptr, nullptr,
+                             std::get<3>(args), true, &handled);
+    else
+      rc = ser_biased_option(b, real, std::get<0>(args), option, nullptr, std::get<2>(args), std::get<3>(args), 0,
+                             false, &handled);
+    if (handled) *out = rc;
+    return handled;
+  } else {
+    return false;
+  }
+}
+enum class Again : uint8_t { No, Yes, Gone };
+Again ser_biased_again(SerBias* b, SerDir dir, uint64_t self, int64_t* deadline_ns, const char* call);
 
 // One serialized call in progress (lives on the caller's stack).
 struct SerCall {
@@ -259,81 +290,95 @@ template <FnId Id, typename R, typename... A>
 __attribute__((noinline)) bool serialize_locked(SocketState* st, const char* name, CallKind kind, R* out,
                                                 size_t iov_count, A... a);
 
+// A waiting send or receive of the bias holder that came back with -1:
+// calls again while it should (see SerBias), then finishes.  Everything
+// but the arguments is found again from b (and the caller is the holder,
+// tls_hot.me), so that the holder's call keeps little alive across it.
+template <FnId Id, typename R, typename... A>
+__attribute__((noinline)) Biased ser_biased_wait(SerBias* b, R* out, size_t iov_count, A... a) {
+  constexpr SerDir dir = SerTraits<Id>::dir;
+  const uint64_t self = tls_hot.me;
+  auto fn = reinterpret_cast<R (*)(A...)>(b->st->real[Id]);
+  std::tuple<A...> args(a...);
+  int64_t deadline_ns = 0;
+  R r = static_cast<R>(-1);
+  for (;;) {
+    Again again = ser_biased_again(b, dir, self, &deadline_ns, kFnNames[Id]);  // busy cleared unless Yes
+    if (again == Again::Gone) return Biased::Gone;
+    if (again == Again::No) break;
+    if constexpr (Id == FN_zmq_recviov) *std::get<2>(args) = iov_count;
+    {
+      [[maybe_unused]] MaybeBypass<ForwardsThroughApi<Id>::value> nested;
+      r = std::apply(fn, args);
+    }
+    if (r != static_cast<R>(-1)) {
+      b->busy.store(0, std::memory_order_release);
+      break;
+    }
+  }
+  if constexpr (dir == SerDir::Send) {
+    if (r != static_cast<R>(-1)) b->send_more = (std::get<sizeof...(A) - 1>(args) & ZMQ_SNDMORE) != 0;
+  } else {
+    ser_biased_recv();
+  }
+  *out = r;
+  return Biased::Done;
+}
+
+// The bias holder's call: straight into libzmq, as without the guard,
+// marked by `busy` (set before the bias is looked at: the revoker's
+// membarrier orders the two).  iov_count: zmq_recviov's *count on entry
+// (libzmq zeroes it when a receive fails, and a call again needs it back).
+template <FnId Id, typename R, typename... A>
+__attribute__((always_inline)) inline Biased ser_biased_call(SocketState* st, SerBias* b, uint64_t self, R* out,
+                                                             size_t iov_count, A... a) {
+  constexpr SerDir dir = SerTraits<Id>::dir;
+  auto fn = reinterpret_cast<R (*)(A...)>(st->real[Id]);
+  std::tuple<A...> args(a...);
+  b->busy.store(dir == SerDir::None ? 1 : 2, std::memory_order_relaxed);
+  __asm__ __volatile__("" ::: "memory");  // the revoker's membarrier orders this store before the load below
+  if (__builtin_expect(relaxed_peek(b->bias) != self, 0)) {
+    b->busy.store(0, std::memory_order_release);
+    return Biased::Gone;
+  }
+  R r;
+  if (ser_timeout_option<Id, R>(b, st->real, out, a...)) {
+    b->busy.store(0, std::memory_order_release);
+    return Biased::Done;
+  }
+  {
+    [[maybe_unused]] MaybeBypass<ForwardsThroughApi<Id>::value> nested;
+    r = std::apply(fn, args);
+  }
+  if constexpr (dir != SerDir::None) {
+    if (__builtin_expect(r == static_cast<R>(-1), 0) && !(std::get<sizeof...(A) - 1>(args) & ZMQ_DONTWAIT))
+      return ser_biased_wait<Id, R>(b, out, iov_count, a...);
+  }
+  b->busy.store(0, std::memory_order_release);
+  if constexpr (dir == SerDir::Send) {
+    if (r != static_cast<R>(-1)) b->send_more = (std::get<sizeof...(A) - 1>(args) & ZMQ_SNDMORE) != 0;
+  } else if constexpr (dir == SerDir::Recv) {
+    ser_biased_recv();
+  }
+  *out = r;
+  return Biased::Done;
+}
+
 template <FnId Id, typename R, typename... A>
 __attribute__((always_inline)) inline bool serialize_call(SocketState* st, const char* name, CallKind kind, R* out,
                                                           A... a) {
-  return serialize_call_from<Id, R>(false, st, name, kind, out, a...);
-}
-
-// wait_first: the caller's biased attempt just failed with EAGAIN and it
-// wants to block (ser_fast_call): start with the wait.
-template <FnId Id, typename R, typename... A>
-__attribute__((always_inline)) inline bool serialize_call_from(bool wait_first, SocketState* st, const char* name,
-                                                               CallKind kind, R* out, A... a) {
-  constexpr SerDir dir = SerTraits<Id>::dir;
   std::tuple<A...> args(a...);
-  auto fn = reinterpret_cast<R (*)(A...)>(st->real[Id]);
   size_t iov_count = 0;  // zmq_recviov zeroes *count when its first part fails
   if constexpr (Id == FN_zmq_recviov) iov_count = *std::get<2>(args);
-  // The sole user's call: no lock; attempts that cannot block, and waits
-  // that hold nothing.
+  // The sole user's call: no lock (see SerBias).  ss->st: a state reused
+  // for another socket while st sat closed in the quarantine is not this
+  // socket's.
   SerState* ss = static_cast<SerState*>(st->ser);
   SerBias* b = ser_bias(ss);
   const uint64_t self = tls_hot.me;
-  // ss->st: a state reused for another socket while st sat closed in the
-  // quarantine is not this socket's.
-  if (b->bias.load(std::memory_order_relaxed) == self && self != 0 && fn && b->st == st) {
-    SerDeadline deadline;
-    for (;;) {
-      if (!wait_first) {
-        b->busy.store(1, std::memory_order_relaxed);
-        __asm__ __volatile__("" ::: "memory");  // the revoker's membarrier orders this store before the load below
-        if (__builtin_expect(b->bias.load(std::memory_order_relaxed) != self, 0)) {
-          b->busy.store(0, std::memory_order_release);
-          break;
-        }
-        R r;
-        bool done = true;
-        if constexpr (dir == SerDir::None) {
-          r = fn(a...);  // no setup or option call forwards through the API
-          if constexpr (Id == FN_zmq_setsockopt) {
-            if (r == 0 && std::get<3>(args) == sizeof(int) && std::get<2>(args)) {
-              if (std::get<1>(args) == ZMQ_RCVTIMEO) b->rcvtimeo = *static_cast<const int*>(std::get<2>(args));
-              if (std::get<1>(args) == ZMQ_SNDTIMEO) b->sndtimeo = *static_cast<const int*>(std::get<2>(args));
-            }
-          }
-        } else {
-          const int user_flags = std::get<sizeof...(A) - 1>(args);
-          if constexpr (Id == FN_zmq_recviov) *std::get<2>(args) = iov_count;
-          std::get<sizeof...(A) - 1>(args) = user_flags | ZMQ_DONTWAIT;
-          {
-            [[maybe_unused]] MaybeBypass<ForwardsThroughApi<Id>::value> nested;
-            r = std::apply(fn, args);
-          }
-          if constexpr (dir == SerDir::Send) {
-            if (r != static_cast<R>(-1)) b->send_more = (user_flags & ZMQ_SNDMORE) != 0;
-          } else {
-            ser_biased_recv();
-          }
-          std::get<sizeof...(A) - 1>(args) = user_flags;
-          done = r != static_cast<R>(-1) || (user_flags & ZMQ_DONTWAIT) || errno != EAGAIN;
-        }
-        b->busy.store(0, std::memory_order_release);
-        if (done) {
-          *out = r;
-          return true;
-        }
-      }
-      wait_first = false;
-      int w = ser_biased_wait(ss, dir, name, &deadline);
-      if (w < 0) {
-        *out = static_cast<R>(-1);
-        errno = EAGAIN;
-        return true;
-      }
-      if (w == 0) break;  // another thread came: the locked path
-    }
-  }
+  if (b->bias.load(std::memory_order_relaxed) == self && self != 0 && st->real[Id] && b->st == st &&
+      ser_biased_call<Id, R>(st, b, self, out, iov_count, a...) == Biased::Done)
+    return true;
   return serialize_locked<Id, R>(st, name, kind, out, iov_count, a...);
 }
 
@@ -411,7 +456,9 @@ __attribute__((noinline)) bool serialize_locked(SocketState* st, const char* nam
     return true;
   }
   if constexpr (dir == SerDir::None) {
-    {
+    // The bias holder's own first call can come here, the bias (and so the
+    // wake-up timeouts) given at its ser_begin.
+    if (!ser_timeout_option<Id, R>(ser_bias(c.ss), st->real, &r, a...)) {
       Bypass nested;
       r = fn(a...);
     }

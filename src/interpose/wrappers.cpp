@@ -211,55 +211,10 @@ __attribute__((noinline)) R ser_shared(A... a, void* sock, CallKind kind, const 
   return ser_slow<Id, Draft, R, A...>(a..., sock, kind, ra);
 }
 
-// The sole user's attempt found nothing to do and the call may block.
-template <FnId Id, typename R, typename... A>
-__attribute__((noinline)) R ser_wait(SocketState* st, void* sock, CallKind kind, const void* ra, A... a) {
-  R out;
-  if (serialize_call_from<Id, R>(true, st, kFnNames[Id], kind, &out, a...)) return out;
-  return slow_call<Id, R, A...>(st, sock, kind, ra, a...);
-}
-
-// mode=serialize: the sole user's send or receive (the socket's bias is
-// this thread's): one attempt that cannot block, without the lock.  A
-// second thread revoking the bias waits out an attempt in flight by its
-// mark, SerBias::busy, set before the bias is looked at.  Gone: the bias
-// was revoked before the attempt (nothing done); Wait: it would block and
-// the caller asked to wait.
-enum class Biased : uint8_t { Done, Wait, Gone };
-
-template <FnId Id, typename R, typename... A>
-__attribute__((always_inline)) inline Biased biased_attempt(SocketState* st, SerBias* b, uint64_t self, R* out,
-                                                            A... a) {
-  constexpr SerDir dir = SerTraits<Id>::dir;
-  std::tuple<A...> args(a...);
-  const int user_flags = std::get<sizeof...(A) - 1>(args);
-  std::get<sizeof...(A) - 1>(args) = user_flags | ZMQ_DONTWAIT;
-  b->busy.store(1, std::memory_order_relaxed);
-  __asm__ __volatile__("" ::: "memory");  // the revoker's membarrier orders this store before the load below
-  if (ZG_UNLIKELY(relaxed_peek(b->bias) != self)) {
-    b->busy.store(0, std::memory_order_release);
-    return Biased::Gone;
-  }
-  R r;
-  {
-    [[maybe_unused]] MaybeBypass<ForwardsThroughApi<Id>::value> nested;
-    r = std::apply(reinterpret_cast<R (*)(A...)>(st->real[Id]), args);
-  }
-  if constexpr (dir == SerDir::Send) {
-    if (r != static_cast<R>(-1)) b->send_more = (user_flags & ZMQ_SNDMORE) != 0;
-  } else {
-    ser_biased_recv();
-  }
-  b->busy.store(0, std::memory_order_release);
-  *out = r;
-  if (ZG_LIKELY(r != static_cast<R>(-1)) || (user_flags & ZMQ_DONTWAIT) || errno != EAGAIN) return Biased::Done;
-  return Biased::Wait;
-}
-
-// mode=serialize, the sole user's send or receive found by the hint but not
-// through the owner path (the owner mark was handed off, or the wrapper's
-// hint held another socket).  Kept small so that it saves few registers;
-// anything else goes to ser_shared or ser_slow.
+// mode=serialize, the sole user's call found by the hint but not through
+// the owner path (the owner path was handed off, or the wrapper's hint held
+// another socket).  Kept small so that it saves few registers; anything
+// else goes to ser_shared or ser_slow.
 template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((noinline)) R ser_entry(A... a, void* sock, CallKind kind, const void* ra) {
   constexpr SerDir dir = SerTraits<Id>::dir;
@@ -273,11 +228,8 @@ __attribute__((noinline)) R ser_entry(A... a, void* sock, CallKind kind, const v
       if (ZG_LIKELY(ss != nullptr) && ZG_LIKELY(relaxed_peek(b->bias) == self) && self != 0 && b->st == st &&
           st->real[Id]) {
         R r;
-        Biased res = biased_attempt<Id, R>(st, b, self, &r, a...);
-        if (ZG_LIKELY(res == Biased::Done)) return r;
-        // It wants to block: wait for the socket (the bias may be gone
-        // by now; the locked protocol then takes over).
-        if (res == Biased::Wait) return ser_wait<Id, R, A...>(st, sock, kind, ra, a...);
+        if (ZG_LIKELY((ser_biased_call<Id, R>(st, b, self, &r, 0, a...) == Biased::Done))) return r;
+        // The bias was revoked: the locked protocol takes over.
       } else {
         return ser_shared<Id, Draft, R, A...>(a..., sock, kind, ra);
       }
@@ -286,7 +238,7 @@ __attribute__((noinline)) R ser_entry(A... a, void* sock, CallKind kind, const v
   return ser_slow<Id, Draft, R, A...>(a..., sock, kind, ra);
 }
 
-// mode=serialize: the owner-path trampoline's everything-but-the-attempt.
+// mode=serialize: the owner-path trampoline's everything-but-the-call.
 template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((noinline)) R ser_owner_rest(A... a, void* sock, CallKind kind, const void* ra) {
   auto* st = static_cast<SocketState*>(tls_hot.last[Id]);
@@ -295,33 +247,26 @@ __attribute__((noinline)) R ser_owner_rest(A... a, void* sock, CallKind kind, co
   return slow_call<Id, R, A...>(st, sock, kind, ra, a...);
 }
 
-// The sole user's attempt would block and it asked to wait.
-template <FnId Id, typename R, typename... A>
-__attribute__((noinline)) R ser_owner_wait(A... a, void* sock, CallKind kind, const void* ra) {
-  auto* st = static_cast<SocketState*>(tls_hot.last[Id]);
-  return ser_wait<Id, R, A...>(st, sock, kind, ra, a...);
-}
-
 // mode=serialize: what the owner path jumps to (SocketHot::owner_fn) for
 // the thread holding a serialized socket's bias, which serialize.cpp makes
 // the socket's owner while it holds it.  So the sole user's send or receive
-// pays the owner path's hint check and then only a non-blocking attempt:
-// no probe, no lock; its busy mark (biased_attempt) is what a revoker waits
-// out (unbias in serialize.cpp).  Invariants that make it check nothing
-// else: owner_call is the only caller, and both of its callers (the
-// wrapper's hint, and lookup_rest) have tls_hot.last[Id] pointing at this
-// socket's state; owner_fn is this table only once st->ser is set, and
-// st->ser stays this socket's turn state until its close, which revokes
-// the bias (and the ownership) before it goes on.
+// pays the owner path's hint check and then only its call, straight into
+// libzmq: no probe, no lock; its busy mark (ser_biased_call) is what a
+// revoker waits out (unbias in serialize.cpp).  Invariants that make it
+// check nothing else: owner_call is the only caller, and both of its
+// callers (the wrapper's hint, and lookup_rest) have tls_hot.last[Id]
+// pointing at this socket's state; owner_fn is this table only once
+// st->ser is set, and st->ser stays this socket's turn state until its
+// close, which revokes the bias (and the ownership) before it goes on.
 template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((always_inline)) inline R ser_owner(void* sock, CallKind kind, A... a) {
   constexpr SerDir dir = SerTraits<Id>::dir;
   if constexpr (dir != SerDir::None && Id != FN_zmq_recviov) {
     auto* st = static_cast<SocketState*>(tls_hot.last[Id]);
     R r;
-    Biased res = biased_attempt<Id, R>(st, ser_bias(static_cast<SerState*>(st->ser)), tls_hot.me, &r, a...);
-    if (ZG_LIKELY(res == Biased::Done)) return r;
-    if (res == Biased::Wait) return ser_owner_wait<Id, R, A...>(a..., sock, kind, __builtin_return_address(0));
+    if (ZG_LIKELY((ser_biased_call<Id, R>(st, ser_bias(static_cast<SerState*>(st->ser)), tls_hot.me, &r, 0, a...) ==
+                   Biased::Done)))
+      return r;
   }
   return ser_owner_rest<Id, Draft, R, A...>(a..., sock, kind, __builtin_return_address(0));
 }

@@ -16,6 +16,12 @@
  *   ser_stress proxy THREADS MESSAGES  zmq_proxy_steerable; another thread uses
  *                                      its backend meanwhile; STATISTICS, TERMINATE
  *   ser_stress unshared MESSAGES       one thread per socket (prints nothing)
+ *   ser_stress waits                   what a waiting call does, as libzmq does
+ *                                      it: RCVTIMEO shorter and longer than the
+ *                                      guard's wake-up period, a wait of many
+ *                                      periods, the option read back, a signal
+ *                                      interrupting a wait (EINTR), on a socket
+ *                                      with one user and on a shared one
  *   ser_stress join ROUNDS MESSAGES    per round a new DEALER: its creator uses
  *                                      it alone (the sole user's lock-free
  *                                      path), blocks in recv, and a second
@@ -26,9 +32,12 @@
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -474,6 +483,111 @@ static int unshared(void) {
   return 0;
 }
 
+/* waits: each check runs the same under the guard and without it. */
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void on_usr1(int sig) { (void)sig; }
+
+/* Receives on s with RCVTIMEO = ms, nothing ever coming: EAGAIN after about
+ * ms, never much sooner (the guard's wake-up period is 20 ms). */
+static void recv_times_out(void* s, int ms) {
+  CHECK(zmq_setsockopt(s, ZMQ_RCVTIMEO, &ms, sizeof ms) == 0);
+  int back = -2;
+  size_t len = sizeof back;
+  CHECK(zmq_getsockopt(s, ZMQ_RCVTIMEO, &back, &len) == 0 && back == ms);
+  char buf[8];
+  double t0 = now_ms();
+  CHECK(zmq_recv(s, buf, sizeof buf, 0) == -1 && errno == EAGAIN);
+  double took = now_ms() - t0;
+  if (took < ms * 0.9 || took > ms + 500) fprintf(stderr, "RCVTIMEO %d ms took %.1f ms\n", ms, took);
+  CHECK(took >= ms * 0.9 && took <= ms + 500);
+}
+
+static void* g_waits_pull;
+static pid_t g_waits_tid;
+static volatile int g_waits_state; /* 1: about to wait for the late message, 2: about to be interrupted */
+
+static void* late_push(void* arg) {
+  (void)arg;
+  void* push = zmq_socket(g_ctx, ZMQ_PUSH);
+  CHECK(zmq_connect(push, "inproc://waits") == 0);
+  while (g_waits_state != 1) usleep(1000);
+  usleep(150 * 1000); /* several wake-up periods */
+  CHECK(zmq_send(push, "late", 4, 0) == 4);
+  zmq_close(push);
+  return NULL;
+}
+
+static void interrupt_when_waiting(void) {
+  /* Signals the waiting thread once it sleeps in poll(2) inside libzmq. */
+  for (int i = 0; i < 5000; i++) {
+    char path[64], text[64] = {0};
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)g_waits_tid);
+    FILE* f = fopen(path, "r");
+    if (f) {
+      int ok = fgets(text, sizeof text, f) != NULL;
+      fclose(f);
+      long nr = ok ? strtol(text, NULL, 10) : -1;
+      if (nr == 7 || nr == 271) break;
+    }
+    usleep(1000);
+  }
+  CHECK(syscall(SYS_tgkill, getpid(), g_waits_tid, SIGUSR1) == 0);
+}
+
+static void* waits_user(void* arg) {
+  int shared = arg != NULL;
+  void* s = g_waits_pull;
+  g_waits_tid = (pid_t)syscall(SYS_gettid);
+  recv_times_out(s, 5);   /* shorter than the wake-up period */
+  recv_times_out(s, 150); /* several periods */
+  int forever = -1;
+  CHECK(zmq_setsockopt(s, ZMQ_RCVTIMEO, &forever, sizeof forever) == 0);
+  if (!shared) {
+    /* A wait of many periods ends with the message, not EAGAIN. */
+    char buf[8];
+    g_waits_state = 1;
+    CHECK(zmq_recv(s, buf, sizeof buf, 0) == 4 && memcmp(buf, "late", 4) == 0);
+  }
+  /* A signal interrupts the wait: EINTR, as libzmq returns it. */
+  char buf[8];
+  g_waits_state = 2;
+  int rc = zmq_recv(s, buf, sizeof buf, 0);
+  CHECK(rc == -1 && errno == EINTR);
+  return NULL;
+}
+
+static int waits(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_usr1; /* no SA_RESTART: libzmq's poll would not restart anyway */
+  CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+  g_waits_pull = zmq_socket(g_ctx, ZMQ_PULL);
+  CHECK(zmq_bind(g_waits_pull, "inproc://waits") == 0);
+  for (int shared = 0; shared < 2; shared++) {
+    g_waits_state = 0;
+    pthread_t pusher, user;
+    if (!shared) pthread_create(&pusher, NULL, late_push, NULL);
+    pthread_create(&user, NULL, waits_user, shared ? g_waits_pull : NULL);
+    while (g_waits_state != 2) usleep(1000);
+    interrupt_when_waiting();
+    pthread_join(user, NULL);
+    if (!shared) pthread_join(pusher, NULL);
+    /* From here on main uses the socket too: the second round is shared. */
+    int back = -2;
+    size_t len = sizeof back;
+    CHECK(zmq_getsockopt(g_waits_pull, ZMQ_RCVTIMEO, &back, &len) == 0 && back == -1);
+  }
+  zmq_close(g_waits_pull);
+  CHECK(zmq_ctx_term(g_ctx) == 0);
+  printf("ok waits\n");
+  return 0;
+}
+
 /* join: the first thread holds the socket alone, long enough to run on the
  * sole user's path; halfway it blocks in recv with nothing outstanding, and
  * the second thread's arrival (taking the socket from it) must wake it. */
@@ -564,6 +678,7 @@ int main(int argc, char** argv) {
   if (!strcmp(what, "timeouts")) return timeouts();
   if (!strcmp(what, "eterm")) return eterm();
   if (!strcmp(what, "join")) return join(g_threads);
+  if (!strcmp(what, "waits")) return waits();
   if (!strcmp(what, "unshared")) {
     g_messages = argc > 2 ? atoi(argv[2]) : 1000;
     return unshared();

@@ -4,8 +4,12 @@
     ser_stress.py multipart THREADS MESSAGES  3-part requests, each reply whole
     ser_stress.py recv_first                  a thread blocks in recv before
                                               another sends the request
+    ser_stress.py sigint                      Ctrl-C reaches the main thread
+                                              asleep in recv: on a socket it
+                                              uses alone, then on a shared one
 
 Prints "ok ..." and exits 0 when every check holds."""
+import signal
 import sys
 import threading
 import time
@@ -89,8 +93,46 @@ def recv_first():
     print("ok recv_first")
 
 
+def sigint():
+    # pyzmq turns a recv that libzmq interrupted (EINTR) into the Python
+    # signal handler's exception; the guard must let the interruption through.
+    ctx = zmq.Context()
+    pull = ctx.socket(zmq.PULL)
+    pull.bind("inproc://sigint")
+    main = threading.main_thread()
+
+    def interrupt():
+        for _ in range(5000):  # until the main thread sleeps in poll(2)
+            try:
+                with open("/proc/self/task/%d/syscall" % main.native_id) as f:
+                    if f.read().split()[0] in ("7", "271"):
+                        break
+            except OSError:
+                pass
+            time.sleep(0.001)
+        time.sleep(0.05)  # a few of the guard's wake-up periods
+        signal.pthread_kill(main.ident, signal.SIGINT)
+
+    for label in ("alone", "shared"):
+        if label == "shared":
+            other = threading.Thread(target=lambda: pull.poll(1), name="other")
+            other.start()
+            other.join()
+        threading.Thread(target=interrupt, daemon=True).start()
+        try:
+            pull.recv()
+            raise AssertionError("recv returned")
+        except KeyboardInterrupt:
+            print("interrupted " + label, flush=True)
+    pull.close(linger=0)
+    ctx.term()
+    print("ok sigint")
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "recv_first":
         recv_first()
+    elif sys.argv[1] == "sigint":
+        sigint()
     else:
         run(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))

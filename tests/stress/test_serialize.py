@@ -1,5 +1,7 @@
 """mode=serialize: threads sharing one socket take turns, lose nothing, never
 deadlock, and each shared socket is reported once, as information."""
+import subprocess
+
 import guardtest
 from guardtest import PYTHON, functions, program, run
 
@@ -81,6 +83,29 @@ def test_c_second_thread_joins_sole_user_asleep_in_recv():
     assert r.kinds() == ["shared_socket"] * 30, r.kinds()
     assert all(f["severity"] == "INFO" for f in r.findings)
     assert "ERROR" not in r.stderr and "WARNING" not in r.stderr
+
+
+def test_c_waits_as_libzmq_alone_and_shared():
+    # RCVTIMEO below and above the guard's 20 ms wake-up period, a wait of
+    # many periods that ends with its message, the option read back, and a
+    # signal interrupting a wait: first on a socket one thread uses alone
+    # (its calls go straight into libzmq), then shared.  The same program
+    # passes without the guard.
+    plain = subprocess.run([program("ser_stress"), "waits"], capture_output=True, text=True, timeout=60)
+    assert plain.returncode == 0 and "ok waits" in plain.stdout, plain
+    r = run([program("ser_stress"), "waits"], SER, timeout=60)
+    assert r.returncode == 0 and "ok waits" in r.stdout, r
+    assert r.kinds() == ["shared_socket"], r
+
+
+def test_python_ctrl_c_reaches_a_thread_waiting_in_recv():
+    plain = subprocess.run([PYTHON, SCRIPT, "sigint"], capture_output=True, text=True, timeout=60)
+    assert plain.returncode == 0 and "ok sigint" in plain.stdout, plain
+    r = run([PYTHON, SCRIPT, "sigint"], SER, timeout=60)
+    assert not r.timed_out, r
+    assert r.returncode == 0, r
+    assert "interrupted alone" in r.stdout and "interrupted shared" in r.stdout, r
+    assert r.kinds() == ["shared_socket"], r
 
 
 def check_python(r, line_fn):
