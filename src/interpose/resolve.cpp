@@ -40,6 +40,14 @@ struct Copy {
 pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 Copy g_copies[kMaxCopies];
 std::atomic<int> g_ncopies{0};
+}  // namespace
+
+// The functions of the only libzmq copy loaded, while there is one: where
+// calls go that need not know their socket's copy (mode=off, pass-through
+// regions).  Null before the first scan and once a second copy is found.
+std::atomic<void* const*> g_sole_copy{nullptr};
+
+namespace {
 RealTable g_next;  // what RTLD_NEXT gives (global scope)
 std::atomic<bool> g_next_ok{false};
 unsigned long long g_seen_adds = 0;
@@ -131,6 +139,7 @@ void scan_locked() {
     if (!c.table.fn[FN_zmq_socket]) continue;  // not a libzmq after all
     dl_iterate_phdr(segments, &c);
     g_ncopies.store(g_ncopies.load() + 1, std::memory_order_release);
+    g_sole_copy.store(g_ncopies.load() == 1 ? g_copies[0].table.fn : nullptr, std::memory_order_release);
     if (options().verbose) sink_notice("zmq-guard: guarding %s", c.table.path);
   }
 }
@@ -353,12 +362,7 @@ void resolve_exit_notice() {
                 exe);
 }
 
-int resolve_copy_count() { return g_ncopies.load(std::memory_order_acquire); }
 
-// The first copy's functions, for mode=off's pass-through (valid to index
-// once resolve_copy_count() says a copy is there).
-extern void* const* const g_first_copy;
-void* const* const g_first_copy = g_copies[0].table.fn;
 
 
 }  // namespace zg

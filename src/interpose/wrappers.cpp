@@ -33,8 +33,7 @@ namespace zg {
 void resolve_init();
 void resolve_rescan();
 void resolve_exit_notice();
-int resolve_copy_count();
-extern void* const* const g_first_copy;
+extern std::atomic<void* const*> g_sole_copy;
 
 namespace {
 
@@ -279,7 +278,7 @@ __attribute__((noinline)) R lookup_rest(A... a, void* sock, CallKind kind, const
     // callbacks) are not checked: straight to the socket's own copy, or the
     // only one, or the caller's.
     SocketState* st = g_mode == Mode::Off ? nullptr : registry_lookup(sock);
-    void* const* real = st ? st->real : resolve_copy_count() == 1 ? g_first_copy : nullptr;
+    void* const* real = st ? st->real : g_sole_copy.load(std::memory_order_acquire);
     auto fn = reinterpret_cast<R (*)(A...)>(real ? real[Id] : nullptr);
     if (fn) return fn(a...);
     return call_real<Id, R>(nullptr, ra, a...);
@@ -297,8 +296,19 @@ __attribute__((noinline)) R lookup_rest(A... a, void* sock, CallKind kind, const
 // in the registers they arrived in, so the wrapper gets here with a plain
 // jump; and this is two plain jumps, so that serialize mode does not pay for
 // the frame the other modes' lookup needs.
+// mode=off registers nothing: straight on to the only libzmq copy (with
+// several, lookup_rest finds the caller's).
+template <FnId Id, bool Draft, typename R, typename... A>
+__attribute__((noinline)) R off_call(A... a, void* sock, CallKind kind, const void* ra) {
+  void* const* copy = g_sole_copy.load(std::memory_order_acquire);
+  auto fn = reinterpret_cast<R (*)(A...)>(copy ? copy[Id] : nullptr);
+  if (ZG_LIKELY(fn != nullptr)) return fn(a...);
+  return lookup_rest<Id, Draft, R, A...>(a..., sock, kind, ra);
+}
+
 template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((noinline)) R lookup_call(A... a, void* sock, CallKind kind, const void* ra) {
+  if (g_mode == Mode::Off) return off_call<Id, Draft, R, A...>(a..., sock, kind, ra);
   if (g_mode == Mode::Serialize) {
     if constexpr (SerTraits<Id>::dir != SerDir::None && Id != FN_zmq_recviov) {
       // A shared socket (nobody's bias) skips ser_entry's frame.  Only

@@ -148,8 +148,6 @@ def test_close_by_another_thread_while_the_owner_is_elsewhere_is_a_handoff(mode)
     # on another socket: the owner is not inside a call on this one.
     r = run([program("owner_inside"), mode])
     assert_silent(r, "done")
-    ms = float(re.search(r"closed in (\d+) ms", r.stdout).group(1))
-    assert ms < 1000, r  # the probe watches a running owner for 2 ms of its CPU, never long
 
 
 def test_use_after_close_warn_returns_enotsock():
