@@ -111,11 +111,13 @@ static inline void bench_ab_init(int argc, char** argv, long count) {
   if (!bench_ab_times) bench_die("calloc");
 }
 
+// True if block b uses libzmq's own functions (A B B A A B B A ...).
+static inline int bench_ab_own(long b) { return ((b ^ (b >> 1)) & 1) == 0; }
+
 // The functions message i goes through.
 static inline const bench_api_t* bench_api_for(long i) {
   if (!bench_ab_block) return &bench_api[1];
-  long b = i / bench_ab_block;
-  return &bench_api[(b ^ (b >> 1)) & 1];
+  return &bench_api[bench_ab_own(i / bench_ab_block) ? 0 : 1];
 }
 
 // The timing side calls bench_ab_tick after each message (i: its index);
@@ -143,7 +145,7 @@ static inline void bench_ab_report(void) {
   double* r = (double*)calloc((size_t)bench_ab_blocks / 2 + 1, sizeof(double));
   if (!r) bench_die("calloc");
   for (long b = 2; b + 1 < bench_ab_blocks; b += 2) {
-    int first_own = ((b ^ (b >> 1)) & 1) == 0;
+    int first_own = bench_ab_own(b);
     double own = first_own ? bench_ab_times[b] : bench_ab_times[b + 1];
     double linked = first_own ? bench_ab_times[b + 1] : bench_ab_times[b];
     if (own > 0 && linked > 0) r[np++] = own / linked;

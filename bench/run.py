@@ -230,7 +230,7 @@ class Bench:
         # a socket between threads does), and squeezed onto one CPU with
         # taskset, where they only take turns and a mutex costs just its
         # uncontended instructions.
-        count = 2000000 if self.full else 1000000
+        count = 8000000 if self.full else 4000000
         cells = [("plain, mutex around each send", "plain", ["--lock"]),
                  ("serialize, no mutex", "serialize", []),
                  ("serialize, mutex too", "serialize", ["--lock"])]
@@ -273,6 +273,29 @@ class Bench:
         print(f"\nOne sender thread, its own socket (1 CPU):")
         print(f"{'unshared: plain':34} {pu:12.0f}")
         print(f"{'unshared: serialize':34} {su:12.0f} ratio {paired(unshared['plain'], unshared['serialize']):.3f}")
+        # The same comparison inside one process (thr --shared --ab): blocks
+        # of the naive fix (libzmq's own functions under the mutex) and of
+        # serialize mode (the guard's, no mutex) alternate, every thread
+        # starting each block together.  Also under back-pressure (--hwm).
+        block, blocks = 100000, 40 if not self.full else 80
+        variants = [("in-process A/B", []), ("in-process A/B, --hwm=1000", ["--hwm=1000"])]
+        ab = {(v[0], p[0]): [] for v in variants for p in places}
+        for r in range(self.runs):
+            for label, extra in variants:
+                for place, pin in places:
+                    out = self.run([self.prog("thr"), "--shared=4", "--size=8", f"--ab={block}",
+                                    f"--count={block * blocks}"] + extra, "serialize", pin=pin).stdout
+                    got = re.search(r"^ab_pairs=([0-9.,]+)$", out, re.M)
+                    ab[(label, place)] += [float(x) for x in got.group(1).split(",")]
+        self.raw["shared_ab"] = {f"{k[0]}|{k[1]}": v for k, v in ab.items()}
+        print(f"\nserialize / mutex, median over pairs of neighbouring blocks ({block} messages each), 25-75%:")
+        for label, _ in variants:
+            row = []
+            for place, _ in places:
+                v = sorted(ab[(label, place)])
+                q = statistics.quantiles(v, n=4)
+                row.append(f"x{statistics.median(v):.3f} {q[0]:.2f}-{q[2]:.2f}")
+            print(f"{label:34} " + " ".join(f"{c:>22}" for c in row))
 
     # -- instructions per call -----------------------------------------------------
 

@@ -9,11 +9,17 @@
 //       ZMQ_GUARD_OPTIONS=mode=serialize.
 //
 // --api=send uses zmq_send/zmq_recv, --api=msg zmq_msg_send/zmq_msg_recv.
+// --hwm=N sets the high-water marks of the PULL and of a shared PUSH (the
+// senders then wait for the receiver: back-pressure).
 // Prints one line: "thr msgs_per_s=... mb_per_s=... secs=...".
-// --ab=BLOCK (unshared only): the in-process A/B of bench_common.h, timed by
-// the receiver, with the default high-water marks (1000 each way) so that
-// the sender is never more than about 2000 messages ahead of it: blocks of
-// tens of thousands then line up on both ends.  Adds an "ab ..." line.
+// --ab=BLOCK: the in-process A/B of bench_common.h, timed by the receiver;
+// one sender keeps the default high-water marks (1000 each way) so that it
+// is never more than about 2000 messages ahead of the receiver: blocks of
+// tens of thousands then line up on both ends.  Adds an "ab ..." line.  With
+// --shared=N it compares the naive fix with mode=serialize: the A blocks
+// call libzmq's own functions under the mutex, the B blocks the linked ones
+// (the guard's) without it, and all threads start each block together (a
+// barrier), so the two kinds never overlap.
 #include <pthread.h>
 
 #include "bench_common.h"
@@ -32,7 +38,9 @@ static _Alignas(64) union {
 } g_mu_line = {PTHREAD_MUTEX_INITIALIZER};
 #define g_mu (g_mu_line.mu)
 
-static void send_one(void* s, char* buf, const bench_api_t* api) {
+static pthread_barrier_t g_blocks;  // --shared with --ab: every block starts together
+
+static void send_one(void* s, char* buf, const bench_api_t* api, int lock) {
   // --lock holds the mutex around the socket call only (the message is
   // built outside it), as a program fixed by hand would.
   int rc;
@@ -40,14 +48,14 @@ static void send_one(void* s, char* buf, const bench_api_t* api) {
     zmq_msg_t m;
     zmq_msg_init_size(&m, (size_t)g_size);
     memcpy(zmq_msg_data(&m), buf, (size_t)g_size);
-    if (g_lock) pthread_mutex_lock(&g_mu);
+    if (lock) pthread_mutex_lock(&g_mu);
     rc = api->msg_send(&m, s, 0);
-    if (g_lock) pthread_mutex_unlock(&g_mu);
+    if (lock) pthread_mutex_unlock(&g_mu);
     if (rc < 0) zmq_msg_close(&m);
   } else {
-    if (g_lock) pthread_mutex_lock(&g_mu);
+    if (lock) pthread_mutex_lock(&g_mu);
     rc = api->send(s, buf, (size_t)g_size, 0);
-    if (g_lock) pthread_mutex_unlock(&g_mu);
+    if (lock) pthread_mutex_unlock(&g_mu);
   }
   if (rc < 0) bench_die("send");
 }
@@ -60,7 +68,16 @@ static void* sender(void* arg) {
     s = zmq_socket(g_ctx, ZMQ_PUSH);
     if (!s || zmq_connect(s, g_ep) != 0) bench_die("sender connect");
   }
-  for (long i = 0; i < n; i++) send_one(s, buf, bench_api_for(i));
+  if (g_shared && bench_ab_block) {
+    long per_block = bench_ab_block / g_nshared;
+    for (long b = 0; b < bench_ab_blocks; b++) {
+      pthread_barrier_wait(&g_blocks);
+      int own = bench_ab_own(b);
+      for (long i = 0; i < per_block; i++) send_one(s, buf, &bench_api[own ? 0 : 1], own);
+    }
+  } else {
+    for (long i = 0; i < n; i++) send_one(s, buf, bench_api_for(i), g_lock);
+  }
   if (!g_shared) zmq_close(s);
   free(buf);
   return NULL;
@@ -73,17 +90,27 @@ int main(int argc, char** argv) {
   g_msg_api = strcmp(bench_arg(argc, argv, "api", "msg"), "msg") == 0;
   g_nshared = (int)bench_arg_long(argc, argv, "shared", 0);
   g_lock = bench_arg(argc, argv, "lock", NULL) != NULL;
-  if (g_nshared > 0 && bench_arg(argc, argv, "ab", NULL)) {
-    fprintf(stderr, "bench: --ab is for one sender (the blocks of several would not line up)\n");
-    return 2;
-  }
   bench_ab_init(argc, argv, g_count);
+  if (g_nshared > 0 && bench_ab_block) {
+    if (g_nshared > 64 || bench_ab_block % g_nshared != 0) {
+      fprintf(stderr, "bench: --ab with --shared=N needs BLOCK a multiple of N (N at most 64)\n");
+      return 2;
+    }
+    g_count = bench_ab_block * bench_ab_blocks;
+    pthread_barrier_init(&g_blocks, NULL, (unsigned)g_nshared + 1);
+  }
 
   g_ctx = zmq_ctx_new();
   void* pull = zmq_socket(g_ctx, ZMQ_PULL);
   if (!pull) bench_die("zmq_socket");
-  if (!bench_ab_block) {
-    int hwm = 0;  // unbounded queues, as in libzmq's perf tools at high rates
+  long hwm_arg = bench_arg_long(argc, argv, "hwm", -1);
+  if (hwm_arg >= 0) {
+    int hwm = (int)hwm_arg;  // --hwm=N: both ends, to put the senders under back-pressure
+    zmq_setsockopt(pull, ZMQ_RCVHWM, &hwm, sizeof hwm);
+  } else if (!bench_ab_block || g_nshared > 0) {
+    // Unbounded queues, as in libzmq's perf tools at high rates (the shared
+    // A/B lines its blocks up with a barrier instead).
+    int hwm = 0;
     zmq_setsockopt(pull, ZMQ_RCVHWM, &hwm, sizeof hwm);
   }
   bench_bind(pull, transport, "thr", g_ep, sizeof g_ep);
@@ -91,6 +118,10 @@ int main(int argc, char** argv) {
   int nthreads = g_nshared > 0 ? g_nshared : 1;
   if (g_nshared > 0) {
     g_shared = zmq_socket(g_ctx, ZMQ_PUSH);
+    if (hwm_arg >= 0) {
+      int hwm = (int)hwm_arg;
+      zmq_setsockopt(g_shared, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    }
     if (!g_shared || zmq_connect(g_shared, g_ep) != 0) bench_die("shared connect");
   }
   pthread_t th[64];
@@ -104,6 +135,10 @@ int main(int argc, char** argv) {
   zmq_msg_t m;
   zmq_msg_init(&m);
   for (long i = 0; i < g_count; i++) {
+    if (g_shared && bench_ab_block && i % bench_ab_block == 0) {
+      pthread_barrier_wait(&g_blocks);  // the senders start the next block now
+      bench_ab_last = bench_now();
+    }
     const bench_api_t* api = bench_api_for(i);
     int rc = g_msg_api ? api->msg_recv(&m, pull, 0) : api->recv(pull, buf, (size_t)g_size, 0);
     if (rc != (int)g_size) bench_die("recv");
