@@ -388,9 +388,8 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
       st->owner_at_close = st->owner.load(std::memory_order_relaxed);
       st->owner.store(kNoOwner, std::memory_order_release);
     }
-    // A serialized socket's in_call belongs to its bias holder, whose
-    // owner-path mark is what revoking the bias waits out (serialize.cpp):
-    // nobody else writes it.
+    // A serialized socket's calls take turns instead (serialize.cpp, which
+    // also keeps who is inside one for the live dump): no mark.
     if (!(g_mode == Mode::Serialize && st->ser)) {
       uint64_t prev = st->in_call.exchange(me, std::memory_order_acq_rel);
       t->marked = true;
@@ -443,7 +442,8 @@ void guard_leave(const Ticket& t, const char* call) {
   // has already cleared it).
   if (expected != 0 && expected != t.me) guard_report(FindingKind::ConcurrentCall, t.st, call, expected, nullptr);
   else if (expected == 0 && !t.st->closed.load()) {
-    // The owner's fast path cleared the mark: it ran a call inside ours.
+    // The owner's framed path (bind, connect) cleared the mark: it ran a
+    // call inside ours.
     uint64_t owner = t.st->owner.load(std::memory_order_relaxed);
     if (owner != t.me && owner != kNoOwner) guard_report(FindingKind::ConcurrentCall, t.st, call, owner, nullptr);
   }

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -14,6 +15,7 @@
 
 #include <atomic>
 
+#include "core/api.h"
 #include "core/threads.h"
 
 namespace zg {
@@ -61,6 +63,45 @@ bool read_memory(unsigned long addr, void* out, size_t len) {
   ssize_t n = pread(fd, out, len, static_cast<off_t>(addr));
   close(fd);
   return n == static_cast<ssize_t>(len);
+}
+
+// Whether the poll(2) a thread sleeps in was called from libzmq (its
+// mailbox's wait) rather than from the program's own code (an event loop
+// watching ZMQ_FD, as libzmq's docs describe).  The first word above the
+// stack pointer that lies in executable code is the return address of the
+// poll wrapper's frame (small, and all written by it).  True when that is
+// libzmq's, or when it cannot be told (then the fd alone decides).
+bool poll_called_from_libzmq(unsigned long sp) {
+  constexpr int kWords = 32;
+  unsigned long words[kWords];
+  if (!sp || !read_memory(sp, words, sizeof words)) return true;
+  int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return true;
+  int first = kWords;  // index of the first word in code
+  char buf[4096];
+  size_t have = 0;
+  for (;;) {
+    ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+    if (n <= 0) break;
+    have += static_cast<size_t>(n);
+    buf[have] = 0;
+    char* line = buf;
+    for (char* nl; (nl = strchr(line, '\n')); line = nl + 1) {
+      *nl = 0;
+      // "lo-hi perms ..."
+      char* dash = strchr(line, '-');
+      char* sp1 = dash ? strchr(dash, ' ') : nullptr;
+      if (!sp1 || sp1[3] != 'x') continue;
+      unsigned long lo = strtoul(line, nullptr, 16), hi = strtoul(dash + 1, nullptr, 16);
+      for (int i = 0; i < first; i++)
+        if (words[i] >= lo && words[i] < hi) first = i;
+    }
+    have = strlen(line);
+    memmove(buf, line, have);
+  }
+  close(fd);
+  if (first == kWords) return true;
+  return pc_in_libzmq(reinterpret_cast<const void*>(words[first]));
 }
 
 bool is_poll(long nr) {
@@ -145,6 +186,7 @@ bool parse_syscall_line(const char* text, SyscallLine* out) {
     p = parse_hex(p, &out->args[i]);
     if (!p) return false;
   }
+  if (!parse_hex(p, &out->sp)) out->sp = 0;  // older kernels end the line here
   return true;
 }
 
@@ -173,6 +215,7 @@ Inside probe_inside(uint64_t serial, void* handle, int zfd, bool wait) {
       if (!is_poll(line.nr)) result = Inside::No;
       else if (zfd < 0) result = Inside::Unknown;
       else result = poll_watches(line.args[0], line.args[1], zfd);
+      if (result == Inside::Yes && !poll_called_from_libzmq(line.sp)) result = Inside::No;
       break;
     }
     // Running, or asleep outside a system call (a page fault): it may be

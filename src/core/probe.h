@@ -9,10 +9,11 @@
 // uses it or asks about it; a live dump) is answered from that word and
 // from what the kernel says the thread is doing (/proc/self/task/T/syscall):
 //
-//  - asleep in poll/ppoll on the socket's own mailbox fd (its ZMQ_FD):
-//    inside a call on it that waits (a receive, or a send at the high-water
-//    mark).  That is the one place a call on a socket that is not
-//    thread-safe sleeps in libzmq, so this answer is exact;
+//  - asleep in poll/ppoll on the socket's own mailbox fd (its ZMQ_FD),
+//    called from libzmq: inside a call on it that waits (a receive, or a
+//    send at the high-water mark).  That is the one place a call on a socket
+//    that is not thread-safe sleeps in libzmq, so this answer is exact.  A
+//    poll of the program's own on ZMQ_FD (an event loop) is not a call;
 //  - asleep anywhere else: not inside a call on it (the call returned and
 //    the thread waits in its own code, or in a call on another socket);
 //  - running: inside a short call, or back in its own code.  With `wait`
@@ -55,6 +56,7 @@ struct SyscallLine {
   bool running = false;
   long nr = -1;
   unsigned long args[6] = {};
+  unsigned long sp = 0;
 };
 bool parse_syscall_line(const char* text, SyscallLine* out);
 

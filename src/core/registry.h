@@ -30,7 +30,10 @@ constexpr uint64_t kNoOwner = ~0ull;  // never a thread serial: always slow path
 struct SocketHot {
   std::atomic<void*> handle;
   std::atomic<uint64_t> owner;
-  std::atomic<uint64_t> in_call;  // serial of a thread inside a call, or 0
+  // Serial of a thread inside a call the guard marks (its slow path, poll,
+  // proxies, bind/connect), or 0.  The owner's own calls are not marked:
+  // core/probe.h asks the kernel about those.
+  std::atomic<uint64_t> in_call;
   void* const* real;              // the libzmq copy this socket belongs to
   // What the owner's call goes to: real, or in mode=serialize the table of
   // trampolines that run the sole user's non-blocking attempt (the owner of

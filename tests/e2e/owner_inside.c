@@ -10,8 +10,11 @@
 //   close-idle     owner waits in its own code (a condition variable); main closes: a hand-off
 //   close-busy     owner computes in its own code; main closes: a hand-off
 //   close-other    owner asleep in zmq_recv on another socket; main closes the first: a hand-off
+//   close-loop     owner waits in its own poll(2) on the socket's ZMQ_FD (an event loop, as
+//                  libzmq's docs describe), not in a libzmq call; main closes it: a hand-off
 //
 // The hand-offs run to the end and print "done".
+#include <poll.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -47,6 +50,13 @@ static void* owner(void* arg) {
   } else if (is("close-idle")) {
     event_set(&took);
     event_wait(&release);
+  } else if (is("close-loop")) {
+    int fd = -1;
+    size_t len = sizeof fd;
+    CHECK(zmq_getsockopt(pull, ZMQ_FD, &fd, &len) == 0);
+    event_set(&took);
+    struct pollfd pfd = {fd, POLLIN, 0};
+    while (!atomic_load(&stop_spinning)) poll(&pfd, 1, 100);  // the program's own loop
   } else if (is("close-busy")) {
     event_set(&took);
     volatile unsigned long x = 0;
@@ -78,7 +88,7 @@ int main(int argc, char** argv) {
   CHECK(zmq_send(push, "one", 3, 0) == 3);
   pthread_t t = spawn(owner, NULL, "owner");
   event_wait(&took);
-  if (strstr(mode, "blocked") || is("close-other")) wait_asleep_in_poll(owner_tid);
+  if (strstr(mode, "blocked") || is("close-other") || is("close-loop")) wait_asleep_in_poll(owner_tid);
 
   if (is("query-blocked")) {
     int type = 0;
@@ -96,7 +106,7 @@ int main(int argc, char** argv) {
   if (strstr(mode, "blocked")) _exit(0);  // not reached in abort mode; the owner stays asleep
 
   if (is("close-idle")) event_set(&release);
-  if (is("close-busy")) atomic_store(&stop_spinning, 1);
+  if (is("close-busy") || is("close-loop")) atomic_store(&stop_spinning, 1);
   if (is("close-other")) CHECK(zmq_send(push_b, "wake", 4, 0) == 4);
   pthread_join(t, NULL);
   zmq_close(push);

@@ -142,10 +142,11 @@ def test_other_thread_while_the_owner_sleeps_in_recv_is_a_concurrent_call(mode, 
                      r.stderr), r
 
 
-@pytest.mark.parametrize("mode", ["close-idle", "close-busy", "close-other"])
+@pytest.mark.parametrize("mode", ["close-idle", "close-busy", "close-other", "close-loop"])
 def test_close_by_another_thread_while_the_owner_is_elsewhere_is_a_handoff(mode):
     # Waiting in its own code, computing in its own code, asleep in a call
-    # on another socket: the owner is not inside a call on this one.
+    # on another socket, asleep in its own poll on the socket's ZMQ_FD: the
+    # owner is not inside a call on this one.
     r = run([program("owner_inside"), mode])
     assert_silent(r, "done")
 

@@ -10,6 +10,9 @@
 
 namespace zgunit {
 
+// Makes pc_in_libzmq() true for [lo, hi) (0, 0: for nothing, the default).
+void pretend_libzmq(uintptr_t lo, uintptr_t hi);
+
 // Installs the defaults of options.def as the process-wide options.
 zg::Options default_options();
 void use_default_options();
