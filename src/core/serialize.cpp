@@ -190,6 +190,7 @@ Waited wait_turn(SerState* ss, uint64_t me, short mask, const char* call, int64_
   struct pollfd pfd[2];
   int n = 0;
   if (ss->zfd >= 0) pfd[n++] = {ss->zfd, POLLIN, 0};
+  tls_sampled = 0;  // a sample taken before this wait interrupts nothing of it
   if (efd >= 0) pfd[n++] = {efd, POLLIN, 0};
   for (;;) {
     struct timespec ts, *tsp = nullptr;
@@ -283,26 +284,32 @@ int sockopt_set_int(SerState* ss, int option, int value) {
 bool set_wake_timeouts(SerState* ss) {
   SerBias* b = &ss->b;
   if (b->timeouts_set) return true;
+  const int e = errno;
   int rcv = -1, snd = -1;
-  if (sockopt_int(ss, ZMQ_RCVTIMEO, &rcv) != 0 || sockopt_int(ss, ZMQ_SNDTIMEO, &snd) != 0) return false;
-  if (sockopt_set_int(ss, ZMQ_RCVTIMEO, ser_wake_timeout(rcv)) != 0) return false;
-  if (sockopt_set_int(ss, ZMQ_SNDTIMEO, ser_wake_timeout(snd)) != 0) {
+  bool ok = sockopt_int(ss, ZMQ_RCVTIMEO, &rcv) == 0 && sockopt_int(ss, ZMQ_SNDTIMEO, &snd) == 0 &&
+            sockopt_set_int(ss, ZMQ_RCVTIMEO, ser_wake_timeout(rcv)) == 0;
+  if (ok && sockopt_set_int(ss, ZMQ_SNDTIMEO, ser_wake_timeout(snd)) != 0) {
     sockopt_set_int(ss, ZMQ_RCVTIMEO, rcv);
-    return false;
+    ok = false;
   }
-  b->rcvtimeo = rcv;
-  b->sndtimeo = snd;
-  b->timeouts_set = true;
-  return true;
+  if (ok) {
+    b->rcvtimeo = rcv;
+    b->sndtimeo = snd;
+    b->timeouts_set = true;
+  }
+  errno = e;
+  return ok;
 }
 
 // The socket is shared from now on (turn held): the user's timeouts again.
 void restore_timeouts(SerState* ss) {
   SerBias* b = &ss->b;
   if (!b->timeouts_set) return;
+  const int e = errno;
   sockopt_set_int(ss, ZMQ_RCVTIMEO, b->rcvtimeo);
   sockopt_set_int(ss, ZMQ_SNDTIMEO, b->sndtimeo);
   b->timeouts_set = false;
+  errno = e;
 }
 
 // A thread other than the biased one takes the locked path (ss->mu held):
@@ -376,7 +383,10 @@ Again ser_biased_again(SerBias* b, SerDir dir, uint64_t self, int64_t* deadline_
   Again again = Again::No;
   b->wait_call = call;
   if (e == EINTR && tls_sampled) {
-    // The live dump's stack sample, not a signal of the program's.
+    // The live dump's stack sample, not a signal of the program's.  (A
+    // sample that landed just outside this call leaves the flag set: one
+    // program signal in a later wait is then taken for a sample and the
+    // wait goes on; the sole user's path does not clear it on every call.)
     tls_sampled = 0;
     again = Again::Yes;
   } else if (e == EAGAIN && b->timeouts_set) {
@@ -820,6 +830,7 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
           tsp = &ts;
         }
       }
+      tls_sampled = 0;
       waited = ppoll(pfd, n, tsp, nullptr);
       if (waited < 0 && errno == EINTR) {
         if (program_signal()) err = EINTR;  // as libzmq's zmq_poll
