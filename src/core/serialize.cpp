@@ -129,30 +129,59 @@ int64_t now_ns() {
   return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-// The waiters that can make progress now (events from ZMQ_EVENTS, -1 when
-// it failed: everyone retries and sees the error, ETERM above all).
-void wake_ready(SerState* ss, int events) {
-  for (SerWaiter* w = ss->waiters; w; w = w->next) {
-    if (w->woken) continue;
-    bool go;
-    if (events < 0 || ss->closed.load(std::memory_order_relaxed)) {
-      go = true;
-    } else {
-      go = false;
-      if ((w->mask & ZMQ_POLLIN) && (events & ZMQ_POLLIN) && (ss->recv_res == 0 || ss->recv_res == w->me)) go = true;
-      if ((w->mask & ZMQ_POLLOUT) && (events & ZMQ_POLLOUT) && (ss->send_res == 0 || ss->send_res == w->me))
-        go = true;
-    }
-    if (!go) continue;
-    w->woken = true;
-    uint64_t one = 1;
-    ssize_t n = write(w->fd, &one, sizeof one);
-    (void)n;
-  }
+void wake(SerWaiter* w) {
+  w->woken = true;
+  uint64_t one = 1;
+  ssize_t n = write(w->fd, &one, sizeof one);
+  (void)n;
 }
 
+// The waiters that can make progress now (events from ZMQ_EVENTS, -1 when
+// it failed: everyone retries and sees the error, ETERM above all).  Of the
+// senders and receivers, one per direction: the oldest that may go (the
+// list is newest first), and none while one woken earlier is still on its
+// way.  A woken one acts: its call either goes through, and its own pass
+// after it wakes the next, or finds the direction not ready after all, and
+// then there is nobody to wake.  (Waking all of them made every call, while
+// threads waited at the high-water mark, wake every waiter, which took the
+// turn to find the queue full again.)  Pollers are all told: they only
+// report readiness, and may not use the socket at all.
+void wake_ready(SerState* ss, int events) {
+  const bool all = events < 0 || ss->closed.load(std::memory_order_relaxed);
+  SerWaiter* pick[2] = {nullptr, nullptr};  // [0] receive, [1] send
+  bool on_its_way[2] = {false, false};
+  for (SerWaiter* w = ss->waiters; w; w = w->next) {
+    const bool in = (w->mask & ZMQ_POLLIN) && (events & ZMQ_POLLIN) && (ss->recv_res == 0 || ss->recv_res == w->me);
+    const bool out =
+        (w->mask & ZMQ_POLLOUT) && (events & ZMQ_POLLOUT) && (ss->send_res == 0 || ss->send_res == w->me);
+    if (all || w->poller) {
+      if (!w->woken && (all || in || out)) wake(w);
+      continue;
+    }
+    const int d = (w->mask & ZMQ_POLLOUT) ? 1 : 0;
+    if (w->woken) on_its_way[d] = true;
+    else if (d ? out : in) pick[d] = w;
+  }
+  for (int d = 0; d < 2; d++)
+    if (pick[d] && !on_its_way[d]) wake(pick[d]);
+}
+
+// After a call, when threads wait (turn held).  ZMQ_EVENTS is asked only
+// when somebody could be woken: a poller not yet told, or a direction whose
+// waiters are all asleep (one woken earlier goes on the chain itself).
 void wake_pass(SerState* ss) {
   if (ss->nwaiters == 0) return;
+  bool asleep[2] = {false, false}, on_its_way[2] = {false, false}, poller = false;
+  for (SerWaiter* w = ss->waiters; w; w = w->next) {
+    if (w->poller) {
+      poller = poller || !w->woken;
+      continue;
+    }
+    const int d = (w->mask & ZMQ_POLLOUT) ? 1 : 0;
+    if (w->woken) on_its_way[d] = true;
+    else asleep[d] = true;
+  }
+  if (!poller && !(asleep[0] && !on_its_way[0]) && !(asleep[1] && !on_its_way[1])) return;
   int events = 0;
   if (sockopt_int(ss, ZMQ_EVENTS, &events) != 0) events = -1;
   wake_ready(ss, events);
@@ -179,7 +208,7 @@ Waited wait_turn(SerState* ss, uint64_t me, short mask, const char* call, int64_
     int fd = -1;
     if (sockopt_int(ss, ZMQ_FD, &fd) == 0) ss->zfd = fd;
   }
-  SerWaiter w{nullptr, ss->waiters, me, efd, mask, false, call};
+  SerWaiter w{nullptr, ss->waiters, me, efd, mask, false, call, false};
   if (ss->waiters) ss->waiters->prev = &w;
   ss->waiters = &w;
   ss->nwaiters++;
@@ -805,7 +834,7 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
           int fd = -1;
           if (sockopt_int(s, ZMQ_FD, &fd) == 0) s->zfd = fd;
         }
-        w[i] = SerWaiter{nullptr, s->waiters, me, efd, static_cast<short>(items[i].events), false, "zmq_poll"};
+        w[i] = SerWaiter{nullptr, s->waiters, me, efd, static_cast<short>(items[i].events), false, "zmq_poll", true};
         if (s->waiters) s->waiters->prev = &w[i];
         s->waiters = &w[i];
         s->nwaiters++;

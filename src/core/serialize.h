@@ -72,6 +72,7 @@ struct SerWaiter {
   short mask;  // ZMQ_POLLIN / ZMQ_POLLOUT it waits for
   bool woken;
   const char* call;
+  bool poller;  // zmq_poll: told the socket is ready, it may not use it
 };
 
 struct SerState {

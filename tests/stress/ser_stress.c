@@ -15,6 +15,11 @@
  *                                      70 idle sockets of the polling thread
  *   ser_stress proxy THREADS MESSAGES  zmq_proxy_steerable; another thread uses
  *                                      its backend meanwhile; STATISTICS, TERMINATE
+ *   ser_stress push THREADS MESSAGES   THREADS senders share one PUSH, a PULL in
+ *                                      its own thread counts every message
+ *   ser_stress pull THREADS MESSAGES   THREADS receivers share one PULL fed by a
+ *                                      PUSH in its own thread; every message
+ *                                      received once
  *   ser_stress unshared MESSAGES       one thread per socket (prints nothing)
  *   ser_stress waits                   what a waiting call does, as libzmq does
  *                                      it: RCVTIMEO shorter and longer than the
@@ -27,6 +32,9 @@
  *                                      path), blocks in recv, and a second
  *                                      thread joins: sends the request that
  *                                      wakes it, then both keep going
+ *
+ * ZG_STRESS_HWM=N sets the high-water marks of the shared socket and of its
+ * peer to N: the threads then keep waiting for each other (back-pressure).
  *
  * Exit status 0 when every check holds; a message on stderr and 1 otherwise. */
 #include <errno.h>
@@ -53,6 +61,13 @@
 static void* g_ctx;
 static void* g_dealer;
 static int g_threads, g_messages;
+static int g_hwm = -1; /* ZG_STRESS_HWM */
+
+static void set_hwm(void* s) {
+  if (g_hwm < 0) return;
+  CHECK(zmq_setsockopt(s, ZMQ_SNDHWM, &g_hwm, sizeof g_hwm) == 0);
+  CHECK(zmq_setsockopt(s, ZMQ_RCVHWM, &g_hwm, sizeof g_hwm) == 0);
+}
 static unsigned char* g_seen; /* one byte per request id */
 static pthread_mutex_t g_seen_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -85,6 +100,7 @@ static pthread_t start_echo(const char* endpoint) {
   CHECK(router);
   int linger = 0;
   zmq_setsockopt(router, ZMQ_LINGER, &linger, sizeof linger);
+  set_hwm(router);
   CHECK(zmq_bind(router, endpoint) == 0);
   pthread_t t;
   pthread_create(&t, NULL, echo_server, router);
@@ -96,6 +112,7 @@ static void* shared_dealer(const char* endpoint) {
   CHECK(d);
   int linger = 0;
   zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
+  set_hwm(d);
   CHECK(zmq_connect(d, endpoint) == 0);
   return d;
 }
@@ -468,6 +485,94 @@ static void* unshared_peer(void* arg) {
   return NULL;
 }
 
+/* push: fan-in on one shared PUSH; the receiver owns its PULL alone. */
+static void* g_push;
+
+static void* push_sender(void* arg) {
+  int me = (int)(long)arg;
+  for (int i = 0; i < g_messages; i++) {
+    int id = me * g_messages + i;
+    CHECK(zmq_send(g_push, &id, sizeof id, 0) == sizeof id);
+  }
+  return NULL;
+}
+
+static void* push_receiver(void* arg) {
+  void* pull = arg;
+  for (int i = 0; i < g_threads * g_messages; i++) {
+    int got = -1;
+    CHECK(zmq_recv(pull, &got, sizeof got, 0) == sizeof got);
+    mark_seen(got);
+  }
+  return NULL;
+}
+
+static int push(void) {
+  void* pull = zmq_socket(g_ctx, ZMQ_PULL);
+  set_hwm(pull);
+  CHECK(zmq_bind(pull, "inproc://push") == 0);
+  g_push = zmq_socket(g_ctx, ZMQ_PUSH);
+  set_hwm(g_push);
+  CHECK(zmq_connect(g_push, "inproc://push") == 0);
+  g_seen = calloc((size_t)g_threads * g_messages, 1);
+  pthread_t r;
+  pthread_create(&r, NULL, push_receiver, pull); /* handed over before its first use */
+  pthread_t* t = calloc(g_threads, sizeof *t);
+  for (int i = 0; i < g_threads; i++) pthread_create(&t[i], NULL, push_sender, (void*)(long)i);
+  for (int i = 0; i < g_threads; i++) pthread_join(t[i], NULL);
+  pthread_join(r, NULL);
+  for (int i = 0; i < g_threads * g_messages; i++) CHECK(g_seen[i] == 1); /* every message exactly once */
+  CHECK(zmq_close(g_push) == 0);
+  CHECK(zmq_close(pull) == 0);
+  CHECK(zmq_ctx_term(g_ctx) == 0);
+  printf("ok %d messages\n", g_threads * g_messages);
+  return 0;
+}
+
+/* pull: fan-out from one PUSH (its own thread) to receivers sharing a PULL;
+ * one stop mark (-1) per receiver after the messages. */
+static void* g_pull;
+
+static void* pull_sender(void* arg) {
+  void* push = arg;
+  for (int i = 0; i < g_threads * g_messages; i++) CHECK(zmq_send(push, &i, sizeof i, 0) == sizeof i);
+  int stop = -1;
+  for (int k = 0; k < g_threads; k++) CHECK(zmq_send(push, &stop, sizeof stop, 0) == sizeof stop);
+  return NULL;
+}
+
+static void* pull_receiver(void* arg) {
+  (void)arg;
+  for (;;) {
+    int got = -2;
+    CHECK(zmq_recv(g_pull, &got, sizeof got, 0) == sizeof got);
+    if (got == -1) return NULL;
+    mark_seen(got);
+  }
+}
+
+static int pull(void) {
+  g_pull = zmq_socket(g_ctx, ZMQ_PULL);
+  set_hwm(g_pull);
+  CHECK(zmq_bind(g_pull, "inproc://pull") == 0);
+  void* push = zmq_socket(g_ctx, ZMQ_PUSH);
+  set_hwm(push);
+  CHECK(zmq_connect(push, "inproc://pull") == 0);
+  g_seen = calloc((size_t)g_threads * g_messages, 1);
+  pthread_t* t = calloc(g_threads, sizeof *t);
+  for (int i = 0; i < g_threads; i++) pthread_create(&t[i], NULL, pull_receiver, NULL);
+  pthread_t snd;
+  pthread_create(&snd, NULL, pull_sender, push); /* handed over before its first use */
+  pthread_join(snd, NULL);
+  for (int i = 0; i < g_threads; i++) pthread_join(t[i], NULL);
+  for (int i = 0; i < g_threads * g_messages; i++) CHECK(g_seen[i] == 1); /* every message exactly once */
+  CHECK(zmq_close(push) == 0);
+  CHECK(zmq_close(g_pull) == 0);
+  CHECK(zmq_ctx_term(g_ctx) == 0);
+  printf("ok %d messages\n", g_threads * g_messages);
+  return 0;
+}
+
 static int unshared(void) {
   void* pull = zmq_socket(g_ctx, ZMQ_PULL);
   CHECK(zmq_bind(pull, "inproc://unshared") == 0);
@@ -672,6 +777,7 @@ static int join(int rounds) {
 
 int main(int argc, char** argv) {
   CHECK(argc >= 2);
+  if (getenv("ZG_STRESS_HWM")) g_hwm = atoi(getenv("ZG_STRESS_HWM"));
   g_ctx = zmq_ctx_new();
   const char* what = argv[1];
   g_threads = argc > 2 ? atoi(argv[2]) : 4;
@@ -690,6 +796,8 @@ int main(int argc, char** argv) {
   if (!strcmp(what, "eterm")) return eterm();
   if (!strcmp(what, "join")) return join(g_threads);
   if (!strcmp(what, "waits")) return waits();
+  if (!strcmp(what, "push")) return push();
+  if (!strcmp(what, "pull")) return pull();
   if (!strcmp(what, "unshared")) {
     g_messages = argc > 2 ? atoi(argv[2]) : 1000;
     return unshared();

@@ -108,6 +108,22 @@ def test_python_ctrl_c_reaches_a_thread_waiting_in_recv():
     assert r.kinds() == ["shared_socket"], r
 
 
+def test_c_back_pressure_fan_in_and_fan_out():
+    # High-water marks of 1 and 2: senders sharing a PUSH keep waiting for
+    # the receiver, receivers sharing a PULL keep waiting for the sender.
+    # Every message arrives exactly once, on both CPUs and squeezed onto one.
+    for hwm in ("1", "2"):
+        for argv in (["push", "4", "10000"], ["push", "8", "3000"], ["pull", "4", "10000"], ["pull", "8", "3000"]):
+            for cpus in (None, "0"):
+                prog = [program("ser_stress")] + argv
+                if cpus:
+                    prog = ["taskset", "-c", cpus] + prog
+                r = run(prog, SER, env={"ZG_STRESS_HWM": hwm}, timeout=120)
+                assert not r.timed_out, (hwm, argv, cpus, r)
+                assert r.returncode == 0 and "ok %d messages" % (int(argv[1]) * int(argv[2])) in r.stdout, r
+                assert r.kinds() == ["shared_socket"], r
+
+
 def check_python(r, line_fn):
     f = check_shared_once(r, None)
     py = [(fr["function"], fr["file"]) for fr in f["python_stack"]]
