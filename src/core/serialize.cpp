@@ -204,10 +204,6 @@ enum class Waited : uint8_t { Ready, TimedOut, Interrupted };
 // the deadline.  Turn held on entry and on return.
 Waited wait_turn(SerState* ss, uint64_t me, short mask, const char* call, int64_t deadline_ns, bool forever) {
   int efd = wake_fd();
-  if (ss->zfd < 0) {
-    int fd = -1;
-    if (sockopt_int(ss, ZMQ_FD, &fd) == 0) ss->zfd = fd;
-  }
   SerWaiter w{nullptr, ss->waiters, me, efd, mask, false, call, false};
   if (ss->waiters) ss->waiters->prev = &w;
   ss->waiters = &w;
@@ -232,8 +228,9 @@ Waited wait_turn(SerState* ss, uint64_t me, short mask, const char* call, int64_
       ts.tv_sec = left / 1000000000;
       ts.tv_nsec = left % 1000000000;
       tsp = &ts;
-    } else if (n == 0) {
-      // No fd to wait on (eventfd failed): poll the socket now and then.
+    } else if (ss->zfd < 0) {
+      // No ZMQ_FD to wait on (its read failed when the socket was made):
+      // look at the socket now and then.
       ts = {0, 1000000};
       tsp = &ts;
     }
@@ -243,7 +240,7 @@ Waited wait_turn(SerState* ss, uint64_t me, short mask, const char* call, int64_
       timed_out = true;
       break;
     }
-    if (rc == 0 && n == 0) break;
+    if (rc == 0 && ss->zfd < 0) break;
     if (rc < 0 && errno == EINTR && program_signal()) {
       interrupted = true;
       break;
@@ -411,12 +408,11 @@ Again ser_biased_again(SerBias* b, SerDir dir, uint64_t self, int64_t* deadline_
   const int e = errno;
   Again again = Again::No;
   b->wait_call = call;
-  if (e == EINTR && tls_sampled) {
+  if (e == EINTR && !program_signal()) {
     // The live dump's stack sample, not a signal of the program's.  (A
     // sample that landed just outside this call leaves the flag set: one
     // program signal in a later wait is then taken for a sample and the
     // wait goes on; the sole user's path does not clear it on every call.)
-    tls_sampled = 0;
     again = Again::Yes;
   } else if (e == EAGAIN && b->timeouts_set) {
     const int user = dir == SerDir::Send ? b->sndtimeo : b->rcvtimeo;
@@ -528,7 +524,7 @@ void serialize_attach(SocketState* st) {
   ss->holder = 0;
   ss->holder_call = nullptr;
   ss->send_res = ss->recv_res = 0;
-  ss->zfd = st->zfd;
+  ss->zfd = st->zfd;  // read once, when the guard saw the socket made (-1: wait_turn looks now and then)
   ss->nwaiters = 0;
   ss->waiters = nullptr;
   ss->closed.store(false, std::memory_order_release);
@@ -830,10 +826,6 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
       items[i].revents = static_cast<short>(events & items[i].events & (ZMQ_POLLIN | ZMQ_POLLOUT));
       if (items[i].revents) ready++;
       if (!ready && timeout != 0) {
-        if (s->zfd < 0) {
-          int fd = -1;
-          if (sockopt_int(s, ZMQ_FD, &fd) == 0) s->zfd = fd;
-        }
         w[i] = SerWaiter{nullptr, s->waiters, me, efd, static_cast<short>(items[i].events), false, "zmq_poll", true};
         if (s->waiters) s->waiters->prev = &w[i];
         s->waiters = &w[i];
@@ -858,6 +850,13 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
           ts = {static_cast<time_t>(left / 1000000000), static_cast<long>(left % 1000000000)};
           tsp = &ts;
         }
+        // A socket without its ZMQ_FD (the read failed when it was made)
+        // is looked at now and then, as in wait_turn.
+        for (int i = 0; i < nitems; i++)
+          if (registered[i] && ss[i]->zfd < 0 && (!tsp || ts.tv_sec > 0 || ts.tv_nsec > 1000000)) {
+            ts = {0, 1000000};
+            tsp = &ts;
+          }
       }
       tls_sampled = 0;
       waited = ppoll(pfd, n, tsp, nullptr);

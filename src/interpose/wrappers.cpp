@@ -292,10 +292,6 @@ __attribute__((noinline)) R lookup_rest(A... a, void* sock, CallKind kind, const
   return slow_call<Id, R, A...>(st, sock, kind, ra, a...);
 }
 
-// Everything but the hint's hit.  The wrapper's own arguments come first,
-// in the registers they arrived in, so the wrapper gets here with a plain
-// jump; and this is two plain jumps, so that serialize mode does not pay for
-// the frame the other modes' lookup needs.
 // mode=off registers nothing: straight on to the only libzmq copy (with
 // several, lookup_rest finds the caller's).
 template <FnId Id, bool Draft, typename R, typename... A>
@@ -306,6 +302,10 @@ __attribute__((noinline)) R off_call(A... a, void* sock, CallKind kind, const vo
   return lookup_rest<Id, Draft, R, A...>(a..., sock, kind, ra);
 }
 
+// Everything but the hint's hit.  The wrapper's own arguments come first,
+// in the registers they arrived in, so the wrapper gets here with a plain
+// jump; and this is two plain jumps, so that serialize mode does not pay for
+// the frame the other modes' lookup needs.
 template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((noinline)) R lookup_call(A... a, void* sock, CallKind kind, const void* ra) {
   if (g_mode == Mode::Off) return off_call<Id, Draft, R, A...>(a..., sock, kind, ra);
