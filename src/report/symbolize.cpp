@@ -96,6 +96,24 @@ Dwfl* session() {
   return g_dwfl;
 }
 
+// Modules whose frames are never the program's own code: the C and C++
+// runtimes (start_thread, clone3, __libc_start_call_main, ...) and the
+// Python interpreter (its frames' places are in the Python traceback).
+// Their functions are named, but their source lines are not looked up:
+// that needs their separate debug files (libc6-dbg comes with valgrind),
+// and the first look decompresses all of one (libc's is 4 MB compressed):
+// tens of milliseconds on the reporting thread, in warn and serialize mode
+// in the middle of the program's run, for lines nobody reads.
+bool runtime_module(const char* path) {
+  static const char* const kPrefixes[] = {"libc.so.",   "ld-linux",     "libpthread.so.", "libm.so.",
+                                          "libdl.so.",  "libstdc++.so.", "libgcc_s.so.",  "libpython3"};
+  const char* base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  for (const char* p : kPrefixes)
+    if (strncmp(base, p, strlen(p)) == 0) return true;
+  return false;
+}
+
 void copy_demangled(const char* name, char* out, size_t len) {
   int status = -1;
   char* dem = (name[0] == '_' && name[1] == 'Z') ? abi::__cxa_demangle(name, nullptr, nullptr, &status) : nullptr;
@@ -147,7 +165,7 @@ void symbolize(void* pc, bool is_return_address, Frame* out) {
   }
   if (m) {
     if (const char* name = g_dw.addrname(m, lookup)) copy_demangled(name, out->function, sizeof out->function);
-    if (Dwfl_Line* line = g_dw.getsrc(m, lookup)) {
+    if (Dwfl_Line* line = runtime_module(out->module) ? nullptr : g_dw.getsrc(m, lookup)) {
       Dwarf_Addr a;
       int lineno = 0;
       const char* file = g_dw.lineinfo(line, &a, &lineno, nullptr, nullptr, nullptr);
