@@ -157,8 +157,40 @@ int64_t now_ns() {
   return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-void wake(SerWaiter* w) {
+// The waiter list and its counts (SerState::asleep and co), under the turn.
+int waiter_dir(const SerWaiter* w) { return (w->mask & ZMQ_POLLOUT) ? 1 : 0; }
+
+void waiter_add(SerState* ss, SerWaiter* w) {
+  w->prev = nullptr;
+  w->next = ss->waiters;
+  if (ss->waiters) ss->waiters->prev = w;
+  ss->waiters = w;
+  ss->nwaiters++;
+  if (w->poller) ss->pollers_asleep++;
+  else ss->asleep[waiter_dir(w)]++;
+}
+
+void waiter_remove(SerState* ss, SerWaiter* w) {
+  if (w->prev) w->prev->next = w->next;
+  else ss->waiters = w->next;
+  if (w->next) w->next->prev = w->prev;
+  ss->nwaiters--;
+  if (w->poller) {
+    if (!w->woken) ss->pollers_asleep--;
+  } else {
+    (w->woken ? ss->on_way : ss->asleep)[waiter_dir(w)]--;
+  }
+}
+
+void wake(SerState* ss, SerWaiter* w) {
+  if (w->woken) return;
   w->woken = true;
+  if (w->poller) {
+    ss->pollers_asleep--;
+  } else {
+    ss->asleep[waiter_dir(w)]--;
+    ss->on_way[waiter_dir(w)]++;
+  }
   uint64_t one = 1;
   ssize_t n = write(w->fd, &one, sizeof one);
   (void)n;
@@ -183,7 +215,7 @@ void wake_ready(SerState* ss, int events) {
     const bool out =
         (w->mask & ZMQ_POLLOUT) && (events & ZMQ_POLLOUT) && (ss->send_res == 0 || ss->send_res == w->me);
     if (all || w->poller) {
-      if (!w->woken && (all || in || out)) wake(w);
+      if (!w->woken && (all || in || out)) wake(ss, w);
       continue;
     }
     const int d = (w->mask & ZMQ_POLLOUT) ? 1 : 0;
@@ -191,25 +223,14 @@ void wake_ready(SerState* ss, int events) {
     else if (d ? out : in) pick[d] = w;
   }
   for (int d = 0; d < 2; d++)
-    if (pick[d] && !on_its_way[d]) wake(pick[d]);
+    if (pick[d] && !on_its_way[d]) wake(ss, pick[d]);
 }
 
 // After a call, when threads wait (turn held).  ZMQ_EVENTS is asked only
 // when somebody could be woken: a poller not yet told, or a direction whose
 // waiters are all asleep (one woken earlier goes on the chain itself).
 void wake_pass(SerState* ss) {
-  if (ss->nwaiters == 0) return;
-  bool asleep[2] = {false, false}, on_its_way[2] = {false, false}, poller = false;
-  for (SerWaiter* w = ss->waiters; w; w = w->next) {
-    if (w->poller) {
-      poller = poller || !w->woken;
-      continue;
-    }
-    const int d = (w->mask & ZMQ_POLLOUT) ? 1 : 0;
-    if (w->woken) on_its_way[d] = true;
-    else asleep[d] = true;
-  }
-  if (!poller && !(asleep[0] && !on_its_way[0]) && !(asleep[1] && !on_its_way[1])) return;
+  if (ss->nwaiters == 0 || ser_nobody_to_wake(ss)) return;
   int events = 0;
   if (sockopt_int(ss, ZMQ_EVENTS, &events) != 0) events = -1;
   wake_ready(ss, events);
@@ -232,10 +253,8 @@ enum class Waited : uint8_t { Ready, TimedOut, Interrupted };
 // the deadline.  Turn held on entry and on return.
 Waited wait_turn(SerState* ss, uint64_t me, short mask, const char* call, int64_t deadline_ns, bool forever) {
   int efd = wake_fd();
-  SerWaiter w{nullptr, ss->waiters, me, efd, mask, false, call, false};
-  if (ss->waiters) ss->waiters->prev = &w;
-  ss->waiters = &w;
-  ss->nwaiters++;
+  SerWaiter w{nullptr, nullptr, me, efd, mask, false, call, false};
+  waiter_add(ss, &w);
   ss->holder = 0;
   turn_unlock(&ss->mu);
 
@@ -276,10 +295,7 @@ Waited wait_turn(SerState* ss, uint64_t me, short mask, const char* call, int64_
   }
 
   turn_lock(&ss->mu);
-  if (w.prev) w.prev->next = w.next;
-  else ss->waiters = w.next;
-  if (w.next) w.next->prev = w.prev;
-  ss->nwaiters--;
+  waiter_remove(ss, &w);
   if (w.woken && efd >= 0) {
     uint64_t v;
     ssize_t r = read(efd, &v, sizeof v);
@@ -555,6 +571,7 @@ void serialize_attach(SocketState* st) {
   ss->zfd = st->zfd;  // read once, when the guard saw the socket made (-1: wait_turn looks now and then)
   ss->nwaiters = 0;
   ss->waiters = nullptr;
+  ss->asleep[0] = ss->asleep[1] = ss->on_way[0] = ss->on_way[1] = ss->pollers_asleep = 0;
   ss->closed.store(false, std::memory_order_release);
   turn_unlock(&ss->mu);
   st->ser = ss;
@@ -854,10 +871,8 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
       items[i].revents = static_cast<short>(events & items[i].events & (ZMQ_POLLIN | ZMQ_POLLOUT));
       if (items[i].revents) ready++;
       if (!ready && timeout != 0) {
-        w[i] = SerWaiter{nullptr, s->waiters, me, efd, static_cast<short>(items[i].events), false, "zmq_poll", true};
-        if (s->waiters) s->waiters->prev = &w[i];
-        s->waiters = &w[i];
-        s->nwaiters++;
+        w[i] = SerWaiter{nullptr, nullptr, me, efd, static_cast<short>(items[i].events), false, "zmq_poll", true};
+        waiter_add(s, &w[i]);
         registered[i] = true;
         if (s->zfd >= 0) pfd[n++] = {s->zfd, POLLIN, 0};
       }
@@ -916,10 +931,7 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
       if (!registered[i]) continue;
       SerState* s = ss[i];
       turn_lock(&s->mu);
-      if (w[i].prev) w[i].prev->next = w[i].next;
-      else s->waiters = w[i].next;
-      if (w[i].next) w[i].next->prev = w[i].prev;
-      s->nwaiters--;
+      waiter_remove(s, &w[i]);
       if (w[i].woken) woken = true;
       turn_unlock(&s->mu);
     }
@@ -1180,6 +1192,7 @@ void serialize_after_fork_child() {
     ss->send_res = ss->recv_res = 0;
     ss->nwaiters = 0;
     ss->waiters = nullptr;
+    ss->asleep[0] = ss->asleep[1] = ss->on_way[0] = ss->on_way[1] = ss->pollers_asleep = 0;
   }
   if (tls_wake_fd >= 0) {
     close(tls_wake_fd);

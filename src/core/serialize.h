@@ -104,7 +104,22 @@ struct SerState {
   uint64_t recv_res = 0;  // thread in the middle of a multipart receive
   int nwaiters = 0;
   SerWaiter* waiters = nullptr;
+  // The waiters by what a pass could do for them: senders and receivers not
+  // woken yet ([0] receive, [1] send), those woken and on their way, and
+  // pollers not told yet.  So that a call made while others wait knows in
+  // O(1) whether there is anybody to wake (ser_nobody_to_wake).
+  int asleep[2] = {0, 0};
+  int on_way[2] = {0, 0};
+  int pollers_asleep = 0;
 };
+
+// Under the turn: no waiter could be woken by a pass now (none asleep, or
+// each direction with sleepers has one woken earlier still on its way, who
+// passes on itself; no poller left untold).  See wake_pass.
+inline bool ser_nobody_to_wake(const SerState* ss) {
+  return ss->pollers_asleep == 0 && (ss->asleep[0] == 0 || ss->on_way[0] != 0) &&
+         (ss->asleep[1] == 0 || ss->on_way[1] != 0);
+}
 
 extern uint32_t g_fork_gen;  // guard.h
 // SerBias is the first member of the standard-layout SerState.
@@ -216,8 +231,9 @@ inline SerState* ser_quick_begin(SocketState* st, SerDir dir, const char* call) 
 // caller adopts the turn (ser_quick_adopt) and goes on as after ser_begin.
 void ser_quick_recv_done(SerState* ss);
 inline bool ser_quick_end(SerState* ss, SerDir dir, int flags) {
-  // Waiters register only under the turn: none now means none to wake.
-  if (ss->nwaiters != 0) return false;
+  // Waiters register only under the turn: none now, or none a pass could
+  // wake, means nothing to do for them.
+  if (ss->nwaiters != 0 && !ser_nobody_to_wake(ss)) return false;
   if (dir == SerDir::Send) ss->send_res = (flags & ZMQ_SNDMORE) ? ss->holder : 0;
   else ser_quick_recv_done(ss);
   ss->holder = 0;
