@@ -103,6 +103,7 @@ void turn_unlock_slow(TurnLock* l) {
 
 static_assert(std::is_standard_layout<SerState>::value, "ser_bias() casts a SerState to its first member");
 __thread SerState* tls_rcv_ss ZG_TLS = nullptr;
+__thread SerCarry tls_ser_carry ZG_TLS = {nullptr, SerDir::None, 0};
 
 namespace {
 
@@ -312,6 +313,14 @@ Waited wait_turn(SerState* ss, uint64_t me, short mask, const char* call, int64_
 bool arm_deadline(SerCall* c, int option) {
   if (c->deadline_set) return true;
   c->deadline_set = true;
+  if (tls_ser_carry.b == &c->ss->b && tls_ser_carry.dir == c->dir) {
+    // The call began as the sole user's and waited there: its deadline
+    // counts from then (an already passed one: one last attempt decides).
+    c->forever = false;
+    c->deadline_ns = tls_ser_carry.deadline_ns;
+    tls_ser_carry.b = nullptr;
+    return true;
+  }
   int ms = -1;
   SerBias* b = &c->ss->b;
   if (b->timeouts_set) ms = option == ZMQ_RCVTIMEO ? b->rcvtimeo : b->sndtimeo;  // libzmq has the wake-up ones

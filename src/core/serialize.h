@@ -131,6 +131,20 @@ inline void ser_biased_recv() { tls_rcv_ss = nullptr; }
 
 enum class SerDir : uint8_t { None, Send, Recv };
 
+// A sole user's waiting call whose bias was revoked while it waited goes on
+// under the turn (serialize_locked) with the deadline it had: set by
+// ser_biased_wait, taken by that call's first wait (arm_deadline), dropped
+// when serialize_locked returns.
+struct SerCarry {
+  SerBias* b;
+  SerDir dir;
+  int64_t deadline_ns;  // CLOCK_MONOTONIC
+};
+extern __thread SerCarry tls_ser_carry ZG_TLS;
+struct SerCarryDrop {
+  ~SerCarryDrop() { tls_ser_carry.b = nullptr; }
+};
+
 // The sole user's call (its thread holds the bias).  Done: *out and errno
 // are the call's.  Gone: the bias was revoked before the call reached
 // libzmq, or while it waited there (nothing done): take the locked path.
@@ -322,7 +336,10 @@ __attribute__((noinline)) Biased ser_biased_wait(SerBias* b, R* out, size_t iov_
   R r = static_cast<R>(-1);
   for (;;) {
     Again again = ser_biased_again(b, dir, self, &deadline_ns, kFnNames[Id]);  // busy cleared unless Yes
-    if (again == Again::Gone) return Biased::Gone;
+    if (again == Again::Gone) {
+      if (deadline_ns != 0) tls_ser_carry = {b, dir, deadline_ns};  // for the locked protocol's wait
+      return Biased::Gone;
+    }
     if (again == Again::No) break;
     if constexpr (Id == FN_zmq_recviov) *std::get<2>(args) = iov_count;
     {
@@ -430,6 +447,7 @@ template <FnId Id, typename R, typename... A>
 __attribute__((noinline)) bool serialize_locked(SocketState* st, const char* name, CallKind kind, R* out,
                                                 size_t iov_count, A... a) {
   constexpr SerDir dir = SerTraits<Id>::dir;
+  [[maybe_unused]] SerCarryDrop carry_drop;  // a carried deadline is this call's or nobody's
   std::tuple<A...> args(a...);
   auto fn = reinterpret_cast<R (*)(A...)>(st->real[Id]);
   if constexpr (Id == FN_zmq_getsockopt) {

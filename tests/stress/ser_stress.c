@@ -27,6 +27,10 @@
  *                                      periods, the option read back, a signal
  *                                      interrupting a wait (EINTR), on a socket
  *                                      with one user and on a shared one
+ *   ser_stress deadline                a thread waits alone in recv with a
+ *                                      600 ms RCVTIMEO; 300 ms in, another
+ *                                      thread asks the socket its type: the
+ *                                      wait still ends 600 ms after it began
  *   ser_stress join ROUNDS MESSAGES    per round a new DEALER: its creator uses
  *                                      it alone (the sole user's lock-free
  *                                      path), blocks in recv, and a second
@@ -704,6 +708,55 @@ static int waits(void) {
   return 0;
 }
 
+/* deadline: the sole user's wait is taken over by the locked protocol when
+ * a second thread comes (under the guard); its timeout counts from the
+ * call's start all the same.  The second thread only reads ZMQ_TYPE, which
+ * libzmq answers without touching the socket's state, so the program is
+ * correct without the guard too. */
+static void* g_deadline_sock;
+static volatile int g_deadline_waiting;
+
+static void* deadline_asker(void* arg) {
+  (void)arg;
+  while (!g_deadline_waiting) usleep(1000);
+  usleep(300 * 1000);
+  int type = 0;
+  size_t len = sizeof type;
+  CHECK(zmq_getsockopt(g_deadline_sock, ZMQ_TYPE, &type, &len) == 0 && type == ZMQ_PULL);
+  return NULL;
+}
+
+static void* deadline_user(void* arg) {
+  (void)arg;
+  void* s = zmq_socket(g_ctx, ZMQ_PULL);
+  CHECK(s && zmq_bind(s, "inproc://deadline") == 0);
+  int ms = 600;
+  CHECK(zmq_setsockopt(s, ZMQ_RCVTIMEO, &ms, sizeof ms) == 0);
+  char buf[8];
+  CHECK(zmq_recv(s, buf, sizeof buf, ZMQ_DONTWAIT) == -1 && errno == EAGAIN); /* its first use: the sole user */
+  g_deadline_sock = s;
+  double t0 = now_ms();
+  g_deadline_waiting = 1;
+  CHECK(zmq_recv(s, buf, sizeof buf, 0) == -1 && errno == EAGAIN);
+  double took = now_ms() - t0;
+  /* Restarted in full at the second thread's arrival it would take 900 ms. */
+  if (took < ms - 2 || took > ms + 200) fprintf(stderr, "RCVTIMEO %d ms took %.1f ms\n", ms, took);
+  CHECK(took >= ms - 2 && took <= ms + 200);
+  zmq_close(s);
+  return NULL;
+}
+
+static int deadline(void) {
+  pthread_t user, asker;
+  pthread_create(&user, NULL, deadline_user, NULL);
+  pthread_create(&asker, NULL, deadline_asker, NULL);
+  pthread_join(asker, NULL);
+  pthread_join(user, NULL);
+  CHECK(zmq_ctx_term(g_ctx) == 0);
+  printf("ok deadline\n");
+  return 0;
+}
+
 /* join: the first thread holds the socket alone, long enough to run on the
  * sole user's path; halfway it blocks in recv with nothing outstanding, and
  * the second thread's arrival (taking the socket from it) must wake it. */
@@ -796,6 +849,7 @@ int main(int argc, char** argv) {
   if (!strcmp(what, "eterm")) return eterm();
   if (!strcmp(what, "join")) return join(g_threads);
   if (!strcmp(what, "waits")) return waits();
+  if (!strcmp(what, "deadline")) return deadline();
   if (!strcmp(what, "push")) return push();
   if (!strcmp(what, "pull")) return pull();
   if (!strcmp(what, "unshared")) {

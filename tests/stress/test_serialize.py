@@ -22,6 +22,16 @@ def check_shared_once(r, function):
     return f
 
 
+def same_without_the_guard(scenario):
+    """Runs a ser_stress scenario plain, then under mode=serialize: both must
+    pass, and the guarded run reports its one shared socket."""
+    plain = subprocess.run([program("ser_stress"), scenario], capture_output=True, text=True, timeout=60)
+    assert plain.returncode == 0 and f"ok {scenario}" in plain.stdout, plain
+    r = run([program("ser_stress"), scenario], SER, timeout=60)
+    assert r.returncode == 0 and f"ok {scenario}" in r.stdout, r
+    assert r.kinds() == ["shared_socket"], r
+
+
 def test_c_echo_4_threads_repeated():
     for _ in range(3):
         r = run([program("ser_stress"), "echo", "4", "10000"], SER, timeout=120)
@@ -91,11 +101,14 @@ def test_c_waits_as_libzmq_alone_and_shared():
     # signal interrupting a wait: first on a socket one thread uses alone
     # (its calls go straight into libzmq), then shared.  The same program
     # passes without the guard.
-    plain = subprocess.run([program("ser_stress"), "waits"], capture_output=True, text=True, timeout=60)
-    assert plain.returncode == 0 and "ok waits" in plain.stdout, plain
-    r = run([program("ser_stress"), "waits"], SER, timeout=60)
-    assert r.returncode == 0 and "ok waits" in r.stdout, r
-    assert r.kinds() == ["shared_socket"], r
+    same_without_the_guard("waits")
+
+
+def test_c_sole_users_timeout_counts_from_the_start_after_a_second_thread_comes():
+    # A wait begun alone (straight into libzmq) and finished under the turns
+    # (a second thread came 300 ms in) still ends RCVTIMEO after it began,
+    # as the same program does without the guard.
+    same_without_the_guard("deadline")
 
 
 def test_python_ctrl_c_reaches_a_thread_waiting_in_recv():
