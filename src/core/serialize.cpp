@@ -419,8 +419,8 @@ void unbias(SerState* ss, uint64_t me) {
     }
   }
   restore_timeouts(ss);
-  if (ss->b.send_more) ss->send_res = old;
-  ss->b.send_more = false;
+  if (ss->b.send_flags & ZMQ_SNDMORE) ss->send_res = old;
+  ss->b.send_flags = 0;
   int more = 0;
   if (sockopt_int(ss, ZMQ_RCVMORE, &more) == 0) {
     if (more) ss->recv_res = old;
@@ -569,7 +569,7 @@ void serialize_attach(SocketState* st) {
   ss->shared.store(false, std::memory_order_relaxed);
   ss->b.bias.store(0, std::memory_order_relaxed);
   ss->b.busy.store(0, std::memory_order_relaxed);
-  ss->b.send_more = false;
+  ss->b.send_flags = 0;
   ss->b.timeouts_set = false;
   ss->b.wait_call = nullptr;
   ss->b.rcvtimeo = ss->b.sndtimeo = -1;

@@ -33,7 +33,7 @@ namespace zg {
 struct SerBias {
   std::atomic<uint64_t> bias{0};
   std::atomic<int> busy{0};  // 1: inside a set-up or option call; 2: inside a send or receive
-  bool send_more = false;    // the biased thread's last send had ZMQ_SNDMORE
+  int send_flags = 0;        // the biased thread's last successful send's flags (ZMQ_SNDMORE: a message in the middle)
   bool timeouts_set = false;  // libzmq has the wake-up timeouts, not the user's
   const char* wait_call = nullptr;   // the call that has waited a wake-up period, for the live dump
   int rcvtimeo = -1, sndtimeo = -1;  // the user's, while timeouts_set
@@ -352,7 +352,7 @@ __attribute__((noinline)) Biased ser_biased_wait(SerBias* b, R* out, size_t iov_
     }
   }
   if constexpr (dir == SerDir::Send) {
-    if (r != static_cast<R>(-1)) b->send_more = (std::get<sizeof...(A) - 1>(args) & ZMQ_SNDMORE) != 0;
+    if (r != static_cast<R>(-1)) b->send_flags = std::get<sizeof...(A) - 1>(args);
   } else {
     ser_biased_recv();
   }
@@ -391,7 +391,7 @@ __attribute__((always_inline)) inline Biased ser_biased_call(SocketState* st, Se
   }
   b->busy.store(0, std::memory_order_release);
   if constexpr (dir == SerDir::Send) {
-    if (r != static_cast<R>(-1)) b->send_more = (std::get<sizeof...(A) - 1>(args) & ZMQ_SNDMORE) != 0;
+    if (r != static_cast<R>(-1)) b->send_flags = std::get<sizeof...(A) - 1>(args);
   } else if constexpr (dir == SerDir::Recv) {
     ser_biased_recv();
   }
