@@ -134,7 +134,8 @@ enum class SerDir : uint8_t { None, Send, Recv };
 // A sole user's waiting call whose bias was revoked while it waited goes on
 // under the turn (serialize_locked) with the deadline it had: set by
 // ser_biased_wait, taken by that call's first wait (arm_deadline), dropped
-// when serialize_locked returns.
+// when serialize_locked returns (and by ser_slow, for a call that goes
+// another way), so that no later call finds it.
 struct SerCarry {
   SerBias* b;
   SerDir dir;

@@ -159,6 +159,9 @@ R lookup_rest(A... a, void* sock, CallKind kind, const void* ra);
 // locked protocol, waits, sockets found only by a probe, thread-safe ones.
 template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((noinline)) R ser_slow(A... a, void* sock, CallKind kind, const void* ra) {
+  // A biased wait revoked on its way here (ser_entry) carries its deadline
+  // to serialize_locked; if the call goes elsewhere it is nobody's.
+  [[maybe_unused]] SerCarryDrop carry_drop;
   if (!tls_bypass) {
     // A serialized socket never has an owner, so the wrapper's hint never
     // hits; here it saves the probe.  A hint whose handle matches is the
