@@ -210,7 +210,6 @@ void wake(SerState* ss, SerWaiter* w) {
 void wake_ready(SerState* ss, int events) {
   const bool all = events < 0 || ss->closed.load(std::memory_order_relaxed);
   SerWaiter* pick[2] = {nullptr, nullptr};  // [0] receive, [1] send
-  bool on_its_way[2] = {false, false};
   for (SerWaiter* w = ss->waiters; w; w = w->next) {
     const bool in = (w->mask & ZMQ_POLLIN) && (events & ZMQ_POLLIN) && (ss->recv_res == 0 || ss->recv_res == w->me);
     const bool out =
@@ -219,12 +218,11 @@ void wake_ready(SerState* ss, int events) {
       if (!w->woken && (all || in || out)) wake(ss, w);
       continue;
     }
-    const int d = (w->mask & ZMQ_POLLOUT) ? 1 : 0;
-    if (w->woken) on_its_way[d] = true;
-    else if (d ? out : in) pick[d] = w;
+    const int d = waiter_dir(w);
+    if (!w->woken && (d ? out : in)) pick[d] = w;
   }
   for (int d = 0; d < 2; d++)
-    if (pick[d] && !on_its_way[d]) wake(ss, pick[d]);
+    if (pick[d] && ss->on_way[d] == 0) wake(ss, pick[d]);
 }
 
 // After a call, when threads wait (turn held).  ZMQ_EVENTS is asked only
