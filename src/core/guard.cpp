@@ -66,26 +66,11 @@ void take(SocketState* st, ThreadRecord* rec, const char* call) {
   st->owner.store(rec->serial.load(std::memory_order_relaxed), std::memory_order_release);
 }
 
-// An int option of sock, asked of its own libzmq copy in a pass-through
-// region (the guard's question is not the program's use).  -1 if the copy
-// has no getsockopt or libzmq says no (then *value is untouched).
-int socket_int_option(RealTable* real, void* sock, int option, int* value) {
-  using getsockopt_fn = int (*)(void*, int, void*, size_t*);
-  auto gs = reinterpret_cast<getsockopt_fn>(real ? real->fn[FN_zmq_getsockopt] : nullptr);
-  if (!gs) return -1;
-  int v = 0;
-  size_t len = sizeof v;
-  Bypass b;
-  if (gs(sock, option, &v, &len) != 0) return -1;
-  *value = v;
-  return 0;
-}
-
 // The socket's mailbox fd (ZMQ_FD): where a call on it that waits sleeps
 // (core/probe.h).  Reading it changes nothing in the socket.
 int mailbox_fd(RealTable* real, void* sock) {
   int fd = -1;
-  return socket_int_option(real, sock, ZMQ_FD, &fd) == 0 ? fd : -1;
+  return socket_int_option(real ? real->fn : nullptr, sock, ZMQ_FD, &fd) == 0 ? fd : -1;
 }
 
 // Is the thread `owner` inside a call on st that the guard did not mark
@@ -98,11 +83,23 @@ bool is_thread_safe(RealTable* real, void* sock, int type) {
   // Types 12..20 are the draft types; all but DGRAM (18) answer
   // ZMQ_THREAD_SAFE with 1.  Ask the socket itself when we can.
   int v = 0;
-  if (socket_int_option(real, sock, 81 /* ZMQ_THREAD_SAFE */, &v) == 0) return v != 0;
+  if (socket_int_option(real ? real->fn : nullptr, sock, 81 /* ZMQ_THREAD_SAFE */, &v) == 0) return v != 0;
   return type >= 12 && type <= 20 && type != 18;
 }
 
 }  // namespace
+
+int socket_int_option(void* const* real, void* sock, int option, int* value) {
+  using getsockopt_fn = int (*)(void*, int, void*, size_t*);
+  auto gs = real ? real_fn<FN_zmq_getsockopt, getsockopt_fn>(real) : nullptr;
+  if (!gs) return -1;
+  int v = 0;
+  size_t len = sizeof v;
+  Bypass b;
+  if (gs(sock, option, &v, &len) != 0) return -1;
+  *value = v;
+  return 0;
+}
 
 void thread_info(uint64_t serial, ThreadInfo* out) {
   *out = ThreadInfo();
@@ -326,7 +323,7 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
     // A socket we did not see created (made before the guard could see
     // it, or by a copy of libzmq we could not interpose): adopt it now.
     int type = -1;
-    if (socket_int_option(rt, sock, 16 /* ZMQ_TYPE */, &type) != 0) {  // not a socket: let libzmq say so
+    if (socket_int_option(rt->fn, sock, 16 /* ZMQ_TYPE */, &type) != 0) {  // not a socket: let libzmq say so
       errno = saved;
       return true;
     }

@@ -36,6 +36,10 @@ void guard_created(void* sock, void* ctx, int type, RealTable* real, const void*
 void guard_close_done(const Ticket& t, const char* call, int rc);
 // bind/connect/unbind/disconnect succeeded.
 void guard_endpoint(void* sock, const char* verb, const char* addr);
+// An int option of sock, asked of its own libzmq copy (real: its functions)
+// in a pass-through region: the guard's question is not the program's use.
+// -1 if the copy has no getsockopt or libzmq says no (*value untouched).
+int socket_int_option(void* const* real, void* sock, int option, int* value);
 // getsockopt(ZMQ_EVENTS / ZMQ_RCVMORE / ZMQ_FD) changes socket state: Data.
 CallKind getsockopt_kind(int option);
 

@@ -17,6 +17,7 @@
 
 #include <atomic>
 
+#include "core/clock.h"
 #include "core/guard.h"
 #include "core/serialize.h"
 #include "core/options.h"
@@ -83,12 +84,6 @@ struct Sample {
   Stack stack;
 };
 Sample g_sample;
-
-int64_t mono_ns() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 void svc_wake() {
   if (g_svc_efd < 0) return;

@@ -15,6 +15,7 @@
 
 #include <atomic>
 
+#include "core/clock.h"
 #include "core/api.h"
 #include "core/threads.h"
 
@@ -23,12 +24,6 @@ namespace zg {
 namespace {
 
 std::atomic<int> g_barrier{0};  // 0 unknown, 1 membarrier registered, 2 not available
-
-int64_t mono_ns() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 // The CPU time a thread of this process has used, from its tid (the
 // kernel's per-thread clock id, as glibc's pthread_getcpuclockid makes it,

@@ -45,6 +45,7 @@
 #include <new>
 #include <type_traits>
 
+#include "core/clock.h"
 #include "core/guard.h"
 #include "core/lifecycle.h"
 #include "core/options.h"
@@ -143,20 +144,7 @@ int wake_fd() {
   return fd;
 }
 
-using getsockopt_fn = int (*)(void*, int, void*, size_t*);
-
-int sockopt_int(SerState* ss, int option, int* value) {
-  auto gs = real_fn<FN_zmq_getsockopt, getsockopt_fn>(ss->real);
-  size_t len = sizeof *value;
-  Bypass b;
-  return gs(ss->handle, option, value, &len);
-}
-
-int64_t now_ns() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
+int sockopt_int(SerState* ss, int option, int* value) { return socket_int_option(ss->real, ss->handle, option, value); }
 
 // The waiter list and its counts (SerState::asleep and co), under the turn.
 int waiter_dir(const SerWaiter* w) { return (w->mask & ZMQ_POLLOUT) ? 1 : 0; }
@@ -266,7 +254,7 @@ Waited wait_turn(SerState* ss, uint64_t me, short mask, const char* call, int64_
   for (;;) {
     struct timespec ts, *tsp = nullptr;
     if (!forever) {
-      int64_t left = deadline_ns - now_ns();
+      int64_t left = deadline_ns - mono_ns();
       if (left <= 0) {
         timed_out = true;
         break;
@@ -325,7 +313,7 @@ bool arm_deadline(SerCall* c, int option) {
   else if (sockopt_int(c->ss, option, &ms) != 0) ms = -1;
   if (ms == 0) return false;
   c->forever = ms < 0;
-  if (!c->forever) c->deadline_ns = now_ns() + int64_t(ms) * 1000000;
+  if (!c->forever) c->deadline_ns = mono_ns() + int64_t(ms) * 1000000;
   return true;
 }
 
@@ -471,7 +459,7 @@ Again ser_biased_again(SerBias* b, SerDir dir, uint64_t self, int64_t* deadline_
       again = Again::Yes;  // waits for good: the wake-up period ran out
     } else if (user > kSerWakeMs) {
       // One wake-up period has passed since the call began.
-      const int64_t now = now_ns();
+      const int64_t now = mono_ns();
       if (*deadline_ns == 0) *deadline_ns = now + int64_t(user - kSerWakeMs) * 1000000;
       if (now < *deadline_ns) again = Again::Yes;
     }
@@ -841,7 +829,7 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
 
   const int saved_errno = errno;
   const bool forever = timeout < 0;
-  const int64_t deadline = forever ? 0 : now_ns() + int64_t(timeout) * 1000000;
+  const int64_t deadline = forever ? 0 : mono_ns() + int64_t(timeout) * 1000000;
   const int efd = wake_fd();
   struct pollfd* pfd = p.pfd;
   SerWaiter* w = p.w;
@@ -895,7 +883,7 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
       } else {
         if (efd >= 0) pfd[n++] = {efd, POLLIN, 0};
         if (!forever) {
-          int64_t left = deadline - now_ns();
+          int64_t left = deadline - mono_ns();
           if (left < 0) left = 0;
           ts = {static_cast<time_t>(left / 1000000000), static_cast<long>(left % 1000000000)};
           tsp = &ts;
@@ -914,7 +902,7 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
         if (program_signal()) err = EINTR;  // as libzmq's zmq_poll
         waited = 0;                          // else a dump's stack sample: go round again
       }
-      if (!forever && now_ns() >= deadline) timed_out = true;
+      if (!forever && mono_ns() >= deadline) timed_out = true;
       // Plain fds answer as libzmq's poll maps them.
       int k = 0;
       for (int i = 0; i < nitems; i++) {

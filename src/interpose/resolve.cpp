@@ -362,7 +362,4 @@ void resolve_exit_notice() {
                 exe);
 }
 
-
-
-
 }  // namespace zg
