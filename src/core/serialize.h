@@ -297,6 +297,23 @@ struct MaybeBypass {
 template <>
 struct MaybeBypass<false> {};
 
+// One attempt of a call in libzmq, with args as they go there (ZMQ_DONTWAIT
+// already set where the protocol wants it); zmq_recviov gets its *count
+// back first (libzmq zeroes it when a receive fails).  Full: inside a whole
+// pass-through region (the locked protocol's attempts); else only around
+// the calls libzmq forwards through its own API.
+template <FnId Id, bool Full = false, typename R, typename... A>
+__attribute__((always_inline)) inline R ser_attempt(R (*fn)(A...), std::tuple<A...>& args, size_t iov_count) {
+  if constexpr (Id == FN_zmq_recviov) *std::get<2>(args) = iov_count;
+  if constexpr (Full) {
+    Bypass nested;
+    return std::apply(fn, args);
+  } else {
+    [[maybe_unused]] MaybeBypass<ForwardsThroughApi<Id>::value> nested;
+    return std::apply(fn, args);
+  }
+}
+
 template <FnId Id>
 struct SerTraits {
   static constexpr SerDir dir = SerDir::None;
@@ -342,11 +359,7 @@ __attribute__((noinline)) Biased ser_biased_wait(SerBias* b, R* out, size_t iov_
       return Biased::Gone;
     }
     if (again == Again::No) break;
-    if constexpr (Id == FN_zmq_recviov) *std::get<2>(args) = iov_count;
-    {
-      [[maybe_unused]] MaybeBypass<ForwardsThroughApi<Id>::value> nested;
-      r = std::apply(fn, args);
-    }
+    r = ser_attempt<Id>(fn, args, iov_count);
     if (r != static_cast<R>(-1)) {
       b->busy.store(0, std::memory_order_release);
       break;
@@ -382,10 +395,7 @@ __attribute__((always_inline)) inline Biased ser_biased_call(SocketState* st, Se
     b->busy.store(0, std::memory_order_release);
     return Biased::Done;
   }
-  {
-    [[maybe_unused]] MaybeBypass<ForwardsThroughApi<Id>::value> nested;
-    r = std::apply(fn, args);
-  }
+  r = ser_attempt<Id>(fn, args, iov_count);
   if constexpr (dir != SerDir::None) {
     if (__builtin_expect(r == static_cast<R>(-1), 0) && !(std::get<sizeof...(A) - 1>(args) & ZMQ_DONTWAIT))
       return ser_biased_wait<Id, R>(b, out, iov_count, a...);
@@ -432,11 +442,7 @@ __attribute__((noinline)) R serialize_quick_rest(SerState* ss, SocketState* st, 
   ser_quick_adopt(ss, st, name, dir, flags, &c);
   bool ok = r != static_cast<R>(-1);
   while (ser_after(&c, ok)) {
-    if constexpr (Id == FN_zmq_recviov) *std::get<2>(args) = iov_count;
-    {
-      Bypass nested;
-      r = std::apply(fn, args);
-    }
+    r = ser_attempt<Id, true>(fn, args, iov_count);
     ok = r != static_cast<R>(-1);
   }
   ser_end(&c);
@@ -464,12 +470,7 @@ __attribute__((noinline)) bool serialize_locked(SocketState* st, const char* nam
     SerState* ss = __builtin_expect(fn != nullptr, 1) ? ser_quick_begin(st, dir, name) : nullptr;
     if (__builtin_expect(ss != nullptr, 1)) {
       std::get<sizeof...(A) - 1>(args) = flags | ZMQ_DONTWAIT;
-      if constexpr (Id == FN_zmq_recviov) *std::get<2>(args) = iov_count;
-      R r;
-      {
-        [[maybe_unused]] MaybeBypass<ForwardsThroughApi<Id>::value> nested;
-        r = std::apply(fn, args);
-      }
+      R r = ser_attempt<Id>(fn, args, iov_count);
       if (__builtin_expect(r != static_cast<R>(-1), 1) && ser_quick_end(ss, dir, flags)) {
         *out = r;
         return true;
@@ -503,11 +504,7 @@ __attribute__((noinline)) bool serialize_locked(SocketState* st, const char* nam
   } else {
     std::get<sizeof...(A) - 1>(args) = flags | ZMQ_DONTWAIT;
     for (;;) {
-      if constexpr (Id == FN_zmq_recviov) *std::get<2>(args) = iov_count;
-      {
-        Bypass nested;
-        r = std::apply(fn, args);
-      }
+      r = ser_attempt<Id, true>(fn, args, iov_count);
       if (!ser_after(&c, r != static_cast<R>(-1))) break;
     }
   }

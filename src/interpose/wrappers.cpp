@@ -201,11 +201,7 @@ __attribute__((noinline)) R ser_shared(A... a, void* sock, CallKind kind, const 
       std::tuple<A...> args(a...);
       const int flags = std::get<sizeof...(A) - 1>(args);
       std::get<sizeof...(A) - 1>(args) = flags | ZMQ_DONTWAIT;
-      R r;
-      {
-        [[maybe_unused]] MaybeBypass<ForwardsThroughApi<Id>::value> nested;
-        r = std::apply(fn, args);
-      }
+      R r = ser_attempt<Id>(fn, args, 0);
       if (ZG_LIKELY(r != static_cast<R>(-1)) && ser_quick_end(ss, dir, flags)) return r;
       return serialize_quick_rest<Id, R>(ss, st, kFnNames[Id], r, 0, a...);
     }
