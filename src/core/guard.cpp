@@ -101,6 +101,14 @@ int socket_int_option(void* const* real, void* sock, int option, int* value) {
   return 0;
 }
 
+int socket_set_int_option(void* const* real, void* sock, int option, int value) {
+  using setsockopt_fn = int (*)(void*, int, const void*, size_t);
+  auto ss = real ? real_fn<FN_zmq_setsockopt, setsockopt_fn>(real) : nullptr;
+  if (!ss) return -1;
+  Bypass b;
+  return ss(sock, option, &value, sizeof value);
+}
+
 void thread_info(uint64_t serial, ThreadInfo* out) {
   *out = ThreadInfo();
   if (!serial || serial == kNoOwner) return;

@@ -40,6 +40,8 @@ void guard_endpoint(void* sock, const char* verb, const char* addr);
 // in a pass-through region: the guard's question is not the program's use.
 // -1 if the copy has no getsockopt or libzmq says no (*value untouched).
 int socket_int_option(void* const* real, void* sock, int option, int* value);
+// The same for setting one: libzmq's result (-1 also if there is no setsockopt).
+int socket_set_int_option(void* const* real, void* sock, int option, int value);
 // getsockopt(ZMQ_EVENTS / ZMQ_RCVMORE / ZMQ_FD) changes socket state: Data.
 CallKind getsockopt_kind(int option);
 

@@ -171,6 +171,14 @@ void waiter_remove(SerState* ss, SerWaiter* w) {
   }
 }
 
+// No waiters (a new state, or the child after fork, whose waiters were the
+// parent's other threads).
+void waiters_clear(SerState* ss) {
+  ss->nwaiters = 0;
+  ss->waiters = nullptr;
+  ss->asleep[0] = ss->asleep[1] = ss->on_way[0] = ss->on_way[1] = ss->pollers_asleep = 0;
+}
+
 void wake(SerState* ss, SerWaiter* w) {
   if (w->woken) return;
   w->woken = true;
@@ -337,9 +345,7 @@ void drop_bias(SerState* ss) {
 }
 
 int sockopt_set_int(SerState* ss, int option, int value) {
-  using setsockopt_fn = int (*)(void*, int, const void*, size_t);
-  Bypass b;
-  return real_fn<FN_zmq_setsockopt, setsockopt_fn>(ss->real)(ss->handle, option, &value, sizeof value);
+  return socket_set_int_option(ss->real, ss->handle, option, value);
 }
 
 // The bias is about to be given (turn held, by the thread that gets it):
@@ -425,13 +431,7 @@ int ser_biased_option(SerBias* b, void* const* real, void* s, int option, const 
   if (set) {
     if (!in || inlen != sizeof(int)) return 0;  // libzmq's EINVAL
     int v = *static_cast<const int*>(in);
-    int wake = ser_wake_timeout(v);
-    using setsockopt_fn = int (*)(void*, int, const void*, size_t);
-    int rc;
-    {
-      Bypass nested;
-      rc = real_fn<FN_zmq_setsockopt, setsockopt_fn>(real)(s, option, &wake, sizeof wake);
-    }
+    int rc = socket_set_int_option(real, s, option, ser_wake_timeout(v));
     if (rc == 0) *user = v;
     *handled = true;
     return rc;
@@ -564,9 +564,7 @@ void serialize_attach(SocketState* st) {
   ss->holder_call = nullptr;
   ss->send_res = ss->recv_res = 0;
   ss->zfd = st->zfd;  // read once, when the guard saw the socket made (-1: wait_turn looks now and then)
-  ss->nwaiters = 0;
-  ss->waiters = nullptr;
-  ss->asleep[0] = ss->asleep[1] = ss->on_way[0] = ss->on_way[1] = ss->pollers_asleep = 0;
+  waiters_clear(ss);
   ss->closed.store(false, std::memory_order_release);
   turn_unlock(&ss->mu);
   st->ser = ss;
@@ -1185,9 +1183,7 @@ void serialize_after_fork_child() {
     ss->b.busy.store(0, std::memory_order_relaxed);
     ss->holder = 0;
     ss->send_res = ss->recv_res = 0;
-    ss->nwaiters = 0;
-    ss->waiters = nullptr;
-    ss->asleep[0] = ss->asleep[1] = ss->on_way[0] = ss->on_way[1] = ss->pollers_asleep = 0;
+    waiters_clear(ss);
   }
   if (tls_wake_fd >= 0) {
     close(tls_wake_fd);
