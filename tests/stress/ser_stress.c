@@ -129,6 +129,17 @@ static void mark_seen(int id) {
   pthread_mutex_unlock(&g_seen_mu);
 }
 
+/* The end of a fan-in or fan-out run: every message seen exactly once, both
+ * sockets closed, the context terminated. */
+static int all_seen_then_close(void* a, void* b) {
+  for (int i = 0; i < g_threads * g_messages; i++) CHECK(g_seen[i] == 1); /* every message exactly once */
+  CHECK(zmq_close(a) == 0);
+  CHECK(zmq_close(b) == 0);
+  CHECK(zmq_ctx_term(g_ctx) == 0);
+  printf("ok %d messages\n", g_threads * g_messages);
+  return 0;
+}
+
 static void* echo_worker(void* arg) {
   int me = (int)(long)arg;
   for (int i = 0; i < g_messages; i++) {
@@ -525,12 +536,7 @@ static int push(void) {
   for (int i = 0; i < g_threads; i++) pthread_create(&t[i], NULL, push_sender, (void*)(long)i);
   for (int i = 0; i < g_threads; i++) pthread_join(t[i], NULL);
   pthread_join(r, NULL);
-  for (int i = 0; i < g_threads * g_messages; i++) CHECK(g_seen[i] == 1); /* every message exactly once */
-  CHECK(zmq_close(g_push) == 0);
-  CHECK(zmq_close(pull) == 0);
-  CHECK(zmq_ctx_term(g_ctx) == 0);
-  printf("ok %d messages\n", g_threads * g_messages);
-  return 0;
+  return all_seen_then_close(g_push, pull);
 }
 
 /* pull: fan-out from one PUSH (its own thread) to receivers sharing a PULL;
@@ -569,12 +575,7 @@ static int pull(void) {
   pthread_create(&snd, NULL, pull_sender, push); /* handed over before its first use */
   pthread_join(snd, NULL);
   for (int i = 0; i < g_threads; i++) pthread_join(t[i], NULL);
-  for (int i = 0; i < g_threads * g_messages; i++) CHECK(g_seen[i] == 1); /* every message exactly once */
-  CHECK(zmq_close(push) == 0);
-  CHECK(zmq_close(g_pull) == 0);
-  CHECK(zmq_ctx_term(g_ctx) == 0);
-  printf("ok %d messages\n", g_threads * g_messages);
-  return 0;
+  return all_seen_then_close(push, g_pull);
 }
 
 static int unshared(void) {
