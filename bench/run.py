@@ -103,6 +103,12 @@ class Bench:
         m = re.search(r"\b%s=([0-9.]+)" % key, out)
         return float(m.group(1))
 
+    @staticmethod
+    def ab_pairs(out):
+        """Every pair's ratio from a --ab run's ab_pairs= line."""
+        got = re.search(r"^ab_pairs=([0-9.,]+)$", out, re.M)
+        return [float(x) for x in got.group(1).split(",")]
+
     # -- throughput and latency ------------------------------------------------
 
     def workloads(self):
@@ -202,8 +208,7 @@ class Bench:
                 for m in order:
                     out = self.run([self.prog(argv[0])] + argv[1:] + [f"--count={block * blocks}", f"--ab={block}"],
                                    m, pin=True).stdout
-                    got = re.search(r"^ab_pairs=([0-9.,]+)$", out, re.M)
-                    pairs[(name, m)] += [float(x) for x in got.group(1).split(",")]
+                    pairs[(name, m)] += self.ab_pairs(out)
         self.raw["ab"] = {f"{k[0]}|{k[1]}": v for k, v in pairs.items()}
         print(f"\n## In-process A/B: {self.runs} runs per cell, {blocks} blocks each, pinned to one CPU")
         print("Each guarded run switches every block (about 10 ms) between libzmq's own functions and the guard's,")
@@ -285,8 +290,7 @@ class Bench:
                 for place, pin in places:
                     out = self.run([self.prog("thr"), "--shared=4", "--size=8", f"--ab={block}",
                                     f"--count={block * blocks}"] + extra, "serialize", pin=pin).stdout
-                    got = re.search(r"^ab_pairs=([0-9.,]+)$", out, re.M)
-                    ab[(label, place)] += [float(x) for x in got.group(1).split(",")]
+                    ab[(label, place)] += self.ab_pairs(out)
         self.raw["shared_ab"] = {f"{k[0]}|{k[1]}": v for k, v in ab.items()}
         print(f"\nserialize / mutex, median over pairs of neighbouring blocks ({block} messages each), 25-75%:")
         for label, _ in variants:
