@@ -24,7 +24,7 @@ int main(void) {
   CHECK(zmq_bind(pull, "inproc://nothing") == 0);
   pthread_t t = spawn(blocked_receiver, NULL, "blocked");
   event_wait(&receiving);
-  wait_asleep_in_poll(receiver_tid);
+  wait_asleep_in_poll(receiver_tid, 10000);
   zmq_close(pull);
   puts("closed");
   fflush(stdout);

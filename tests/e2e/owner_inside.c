@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
   CHECK(zmq_send(push, "one", 3, 0) == 3);
   pthread_t t = spawn(owner, NULL, "owner");
   event_wait(&took);
-  if (strstr(mode, "blocked") || is("close-other") || is("close-loop")) wait_asleep_in_poll(owner_tid);
+  if (strstr(mode, "blocked") || is("close-other") || is("close-loop")) wait_asleep_in_poll(owner_tid, 10000);
 
   if (is("query-blocked")) {
     int type = 0;

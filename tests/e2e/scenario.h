@@ -45,24 +45,8 @@ static inline void event_wait(event_t* e) {
   pthread_mutex_unlock(&e->mu);
 }
 
-// True once thread `tid` sleeps in poll(2), where libzmq waits inside a
-// blocking zmq_recv: a scenario acts at that moment without guessing a
-// delay.
-static inline int asleep_in_poll(pid_t tid) {
-  char path[64], text[64] = {0};
-  snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
-  FILE* f = fopen(path, "r");
-  if (!f) return 0;
-  int ok = fgets(text, sizeof text, f) != NULL;
-  fclose(f);
-  long nr = ok ? strtol(text, NULL, 10) : -1;
-  return nr == 7 /* poll */ || nr == 271 /* ppoll */;
-}
-
-// Waits (up to 10 s) until thread `tid` sleeps in poll(2).
-static inline void wait_asleep_in_poll(pid_t tid) {
-  for (int i = 0; i < 10000 && !asleep_in_poll(tid); i++) usleep(1000);
-}
+// wait_asleep_in_poll: a scenario acts once a thread sleeps in libzmq.
+#include "../lib/asleep_in_poll.h"
 
 // Threads name themselves before running: a name set by the parent after
 // pthread_create may come too late for a thread's first calls.

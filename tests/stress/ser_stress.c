@@ -53,6 +53,8 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "../lib/asleep_in_poll.h"
+
 #define CHECK(cond)                                                                      \
   do {                                                                                   \
     if (!(cond)) {                                                                       \
@@ -639,18 +641,7 @@ static void interrupt_when_waiting(void) {
    * again every 100 ms until its call returns: a signal that lands while the
    * thread is not asleep runs its handler without interrupting anything, in
    * libzmq as under the guard (whose sole user wakes every 20 ms). */
-  for (int i = 0; i < 5000; i++) {
-    char path[64], text[64] = {0};
-    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)g_waits_tid);
-    FILE* f = fopen(path, "r");
-    if (f) {
-      int ok = fgets(text, sizeof text, f) != NULL;
-      fclose(f);
-      long nr = ok ? strtol(text, NULL, 10) : -1;
-      if (nr == 7 || nr == 271) break;
-    }
-    usleep(1000);
-  }
+  wait_asleep_in_poll(g_waits_tid, 5000);
   for (int i = 0; i < 300 && g_waits_state != 3; i++) {
     CHECK(syscall(SYS_tgkill, getpid(), g_waits_tid, SIGUSR1) == 0);
     for (int k = 0; k < 100 && g_waits_state != 3; k++) usleep(1000);
