@@ -187,24 +187,23 @@ __attribute__((noinline)) R ser_slow(A... a, void* sock, CallKind kind, const vo
 // mode=serialize, a send or receive on a socket shared by several threads
 // (lookup_call or ser_entry found the hint, not this thread's bias): the turn, one
 // attempt, the turn given up, in a straight line when nothing is in the way
-// (ser_quick_begin); anything else through the whole protocol.
+// (ser_quick_begin); anything else through the whole protocol.  Both callers
+// have checked the hint (tls_hot.last[Id] is sock's state), so it is not
+// checked again; ser_quick_begin checks the state under the turn.
 template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((noinline)) R ser_shared(A... a, void* sock, CallKind kind, const void* ra) {
   constexpr SerDir dir = SerTraits<Id>::dir;
   static_assert(dir != SerDir::None && Id != FN_zmq_recviov, "ser_entry's calls only");
-  SocketHot* h = tls_hot.last[Id];
-  if (ZG_LIKELY(relaxed_peek(h->handle) == sock) && ZG_LIKELY(h != &g_registry_empty)) {
-    SocketState* st = static_cast<SocketState*>(h);
-    auto fn = reinterpret_cast<R (*)(A...)>(st->real[Id]);
-    SerState* ss = ZG_LIKELY(fn != nullptr) ? ser_quick_begin(st, dir, kFnNames[Id]) : nullptr;
-    if (ZG_LIKELY(ss != nullptr)) {
-      std::tuple<A...> args(a...);
-      const int flags = std::get<sizeof...(A) - 1>(args);
-      std::get<sizeof...(A) - 1>(args) = flags | ZMQ_DONTWAIT;
-      R r = ser_attempt<Id>(fn, args, 0);
-      if (ZG_LIKELY(r != static_cast<R>(-1)) && ser_quick_end(ss, dir, flags)) return r;
-      return serialize_quick_rest<Id, R>(ss, st, kFnNames[Id], r, 0, a...);
-    }
+  auto* st = static_cast<SocketState*>(tls_hot.last[Id]);
+  auto fn = reinterpret_cast<R (*)(A...)>(st->real[Id]);
+  SerState* ss = ZG_LIKELY(fn != nullptr) ? ser_quick_begin(st, dir, kFnNames[Id]) : nullptr;
+  if (ZG_LIKELY(ss != nullptr)) {
+    std::tuple<A...> args(a...);
+    const int flags = std::get<sizeof...(A) - 1>(args);
+    std::get<sizeof...(A) - 1>(args) = flags | ZMQ_DONTWAIT;
+    R r = ser_attempt<Id>(fn, args, 0);
+    if (ZG_LIKELY(r != static_cast<R>(-1)) && ser_quick_end(ss, dir, flags)) return r;
+    return serialize_quick_rest<Id, R>(ss, st, kFnNames[Id], r, 0, a...);
   }
   return ser_slow<Id, Draft, R, A...>(a..., sock, kind, ra);
 }
