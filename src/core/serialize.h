@@ -9,9 +9,12 @@
 #pragma once
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <atomic>
 #include <tuple>
+#include <type_traits>
+#include <utility>
 
 #include "core/api.h"
 #include "core/policy.h"
@@ -38,7 +41,25 @@ struct SerBias {
   const char* wait_call = nullptr;   // the call that has waited a wake-up period, for the live dump
   int rcvtimeo = -1, sndtimeo = -1;  // the user's, while timeouts_set
   SocketState* st = nullptr;         // the socket it belongs to now (SerState::st)
+  // The arguments of the holder's send or receive in flight on the owner
+  // path (ser_owner in wrappers.cpp), one word each: kept here across the
+  // call instead of in saved registers, and read back only by an attempt
+  // that failed.  Only the holder touches them, and only while busy.
+  uint64_t held[4] = {};
 };
+
+template <typename... A, size_t... I>
+__attribute__((always_inline)) inline void ser_hold(SerBias* b, std::index_sequence<I...>, A... a) {
+  static_assert(sizeof...(A) <= sizeof(b->held) / sizeof(b->held[0]), "SerBias::held needs a word per argument");
+  static_assert(((std::is_trivially_copyable<A>::value && sizeof(A) <= sizeof(uint64_t)) && ...), "one word each");
+  (memcpy(&b->held[I], &a, sizeof(A)), ...);
+}
+template <typename T>
+__attribute__((always_inline)) inline T ser_held(const SerBias* b, size_t i) {
+  T v;
+  memcpy(&v, &b->held[i], sizeof(T));
+  return v;
+}
 
 constexpr int kSerWakeMs = 20;
 // What libzmq gets while the bias is held, for the user's timeout `ms`.

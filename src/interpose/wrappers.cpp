@@ -244,21 +244,68 @@ __attribute__((noinline)) R ser_owner_rest(A... a, void* sock, CallKind kind, co
   return slow_call<Id, R, A...>(st, sock, kind, ra, a...);
 }
 
+// mode=serialize: the sole user's owner-path attempt came back with -1.
+// b is still busy, so b->held is still this call's arguments and b->st
+// this socket.  A non-blocking attempt is done; a waiting one waits on as
+// ser_biased_call's would (ser_biased_wait), or, if a second thread
+// revoked the bias meanwhile, goes on under the turn.
+template <FnId Id, bool Draft, typename R, typename... A, size_t... I>
+__attribute__((noinline)) R ser_owner_failed(SerBias* b, R r, CallKind kind, const void* ra,
+                                             std::index_sequence<I...>) {
+  constexpr SerDir dir = SerTraits<Id>::dir;
+  const std::tuple<A...> args(ser_held<A>(b, I)...);
+  if (std::get<sizeof...(A) - 1>(args) & ZMQ_DONTWAIT) {
+    b->busy.store(0, std::memory_order_release);
+    if constexpr (dir == SerDir::Recv) ser_biased_recv();
+    return r;
+  }
+  void* sock = relaxed_peek(b->st->handle);  // read while busy: the socket cannot be closed yet
+  R out;
+  if (ser_biased_wait<Id, R>(b, &out, 0, std::get<I>(args)...) == Biased::Done) return out;
+  return ser_owner_rest<Id, Draft, R, A...>(std::get<I>(args)..., sock, kind, ra);
+}
+
 // mode=serialize: what the owner path jumps to (SocketHot::owner_fn) for
 // the thread holding a serialized socket's bias, which serialize.cpp makes
 // the socket's owner while it holds it.  So the sole user's send or receive
 // pays the owner path's hint check and then only its call, straight into
-// libzmq: no probe, no lock; its busy mark (ser_biased_call) is what a
-// revoker waits out (unbias in serialize.cpp).  Invariants that make it
-// check nothing else: owner_call is the only caller, and both of its
-// callers (the wrapper's hint, and lookup_rest) have tls_hot.last[Id]
-// pointing at this socket's state; owner_fn is this table only once
-// st->ser is set, and st->ser stays this socket's turn state until its
-// close, which revokes the bias (and the ownership) before it goes on.
+// libzmq: no probe, no lock; its busy mark is what a revoker waits out
+// (unbias in serialize.cpp).  Invariants that make it check nothing else:
+// owner_call is the only caller, and both of its callers (the wrapper's
+// hint, and lookup_rest) have tls_hot.last[Id] pointing at this socket's
+// state; owner_fn is this table only once st->ser is set, and st->ser
+// stays this socket's turn state until its close, which revokes the bias
+// (and the ownership) before it goes on.
+//
+// The call needs a frame (busy is cleared after it), and what makes a
+// frame dear is keeping the arguments alive across the call for the rare
+// attempt made again: saved registers, each a push, a move and a pop.  So
+// they are stored in b->held, one store each, and only b stays in a
+// register.  This is ser_biased_call, laid out for that; calls that
+// libzmq forwards through its own API (a pass-through region around them)
+// and zmq_recviov (its *count restored before each attempt) take that one.
 template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((always_inline)) inline R ser_owner(void* sock, CallKind kind, A... a) {
   constexpr SerDir dir = SerTraits<Id>::dir;
-  if constexpr (dir != SerDir::None && Id != FN_zmq_recviov) {
+  if constexpr (dir != SerDir::None && Id != FN_zmq_recviov && !ForwardsThroughApi<Id>::value) {
+    auto* st = static_cast<SocketState*>(tls_hot.last[Id]);
+    SerBias* b = ser_bias(static_cast<SerState*>(st->ser));
+    auto fn = reinterpret_cast<R (*)(A...)>(st->real[Id]);
+    b->busy.store(2, std::memory_order_relaxed);
+    __asm__ __volatile__("" ::: "memory");  // the revoker's membarrier orders this store before the load below
+    if (ZG_LIKELY(relaxed_peek(b->bias) == tls_hot.me)) {
+      ser_hold(b, std::index_sequence_for<A...>{}, a...);
+      R r = fn(a...);
+      if (ZG_UNLIKELY(r == static_cast<R>(-1)))
+        return ser_owner_failed<Id, Draft, R, A...>(b, r, kind, __builtin_return_address(0),
+                                                    std::index_sequence_for<A...>{});
+      b->busy.store(0, std::memory_order_release);
+      if constexpr (dir == SerDir::Send) b->send_flags = ser_held<int>(b, sizeof...(A) - 1);
+      else ser_biased_recv();
+      return r;
+    }
+    b->busy.store(0, std::memory_order_release);
+  } else if constexpr (dir != SerDir::None && Id != FN_zmq_recviov) {
     auto* st = static_cast<SocketState*>(tls_hot.last[Id]);
     R r;
     if (ZG_LIKELY((ser_biased_call<Id, R>(st, ser_bias(static_cast<SerState*>(st->ser)), tls_hot.me, &r, 0, a...) ==
