@@ -72,7 +72,6 @@ struct TurnLock {
   std::atomic<int> v{0};
 };
 
-constexpr int kTurnSpins = 100;  // see turn_lock_slow
 void turn_lock_slow(TurnLock* l, int c);
 void turn_unlock_slow(TurnLock* l);
 
