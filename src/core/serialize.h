@@ -23,6 +23,27 @@
 
 namespace zg {
 
+// A call's arguments, one word each, kept in memory across the call into
+// libzmq by the paths that must call again after a failed attempt: a store
+// each, where keeping them in saved registers costs a push, a move and a
+// pop each (see ser_owner in wrappers.cpp).
+struct SerHeld {
+  uint64_t w[4] = {};
+};
+
+template <typename... A, size_t... I>
+__attribute__((always_inline)) inline void ser_hold(SerHeld* h, std::index_sequence<I...>, A... a) {
+  static_assert(sizeof...(A) <= sizeof(h->w) / sizeof(h->w[0]), "SerHeld needs a word per argument");
+  static_assert(((std::is_trivially_copyable<A>::value && sizeof(A) <= sizeof(uint64_t)) && ...), "one word each");
+  (memcpy(&h->w[I], &a, sizeof(A)), ...);
+}
+template <typename T>
+__attribute__((always_inline)) inline T ser_held(const SerHeld* h, size_t i) {
+  T v;
+  memcpy(&v, &h->w[i], sizeof(T));
+  return v;
+}
+
 // The part of a socket's turn state the biased path reads (serialize.cpp
 // has the rest).  While one thread is the socket's only user it holds the
 // bias and calls libzmq without the lock, as it would without the guard,
@@ -42,24 +63,11 @@ struct SerBias {
   int rcvtimeo = -1, sndtimeo = -1;  // the user's, while timeouts_set
   SocketState* st = nullptr;         // the socket it belongs to now (SerState::st)
   // The arguments of the holder's send or receive in flight on the owner
-  // path (ser_owner in wrappers.cpp), one word each: kept here across the
-  // call instead of in saved registers, and read back only by an attempt
-  // that failed.  Only the holder touches them, and only while busy.
-  uint64_t held[4] = {};
+  // path (ser_owner in wrappers.cpp): kept here across the call instead of
+  // in saved registers, and read back only by an attempt that failed.
+  // Only the holder touches them, and only while busy.
+  SerHeld held;
 };
-
-template <typename... A, size_t... I>
-__attribute__((always_inline)) inline void ser_hold(SerBias* b, std::index_sequence<I...>, A... a) {
-  static_assert(sizeof...(A) <= sizeof(b->held) / sizeof(b->held[0]), "SerBias::held needs a word per argument");
-  static_assert(((std::is_trivially_copyable<A>::value && sizeof(A) <= sizeof(uint64_t)) && ...), "one word each");
-  (memcpy(&b->held[I], &a, sizeof(A)), ...);
-}
-template <typename T>
-__attribute__((always_inline)) inline T ser_held(const SerBias* b, size_t i) {
-  T v;
-  memcpy(&v, &b->held[i], sizeof(T));
-  return v;
-}
 
 constexpr int kSerWakeMs = 20;
 // What libzmq gets while the bias is held, for the user's timeout `ms`.
@@ -74,6 +82,11 @@ struct TurnLock {
 
 void turn_lock_slow(TurnLock* l, int c);
 void turn_unlock_slow(TurnLock* l);
+
+inline bool turn_try(TurnLock* l) {
+  int c = 0;
+  return l->v.compare_exchange_strong(c, 1, std::memory_order_acquire, std::memory_order_relaxed);
+}
 
 inline void turn_lock(TurnLock* l) {
   int c = 0;
@@ -120,6 +133,7 @@ struct SerState {
   // Under mu.
   uint64_t holder = 0;
   const char* holder_call = nullptr;
+  SerHeld held;  // the holder's arguments, on the straight path (ser_shared)
   uint64_t send_res = 0;  // thread in the middle of a multipart send
   uint64_t recv_res = 0;  // thread in the middle of a multipart receive
   int nwaiters = 0;
@@ -240,25 +254,35 @@ void ser_end(SerCall* c);
 // known shared (nothing to note), nobody is biased (nothing to revoke), and
 // no other thread's multipart message holds this direction.  Takes the turn
 // and returns the state, or nullptr (nothing held): ser_begin decides.
-inline SerState* ser_quick_begin(SocketState* st, SerDir dir, const char* call) {
-  auto* ss = static_cast<SerState*>(st->ser);
-  const uint64_t me = tls_hot.me;
+// Before the turn: whether the straight path may take it at all.
+inline bool ser_quick_ok(SocketState* st, SerState* ss) {
   // shared: note_user has nothing left to do.  bias 0: no bias to revoke,
   // and none to give (only an unshared socket's claimant gets it).
   // The state's own closed flag and the bias are read again under the turn.
-  if (!ss || me == 0 || !ss->shared.load(std::memory_order_relaxed) ||
-      st->closed.load(std::memory_order_relaxed) || st->fork_gen != g_fork_gen)
-    return nullptr;
-  turn_lock(&ss->mu);
+  return ss && tls_hot.me != 0 && ss->shared.load(std::memory_order_relaxed) &&
+         !st->closed.load(std::memory_order_relaxed) && st->fork_gen == g_fork_gen;
+}
+// Under the turn: true if the straight path goes on (and the turn is
+// marked as this thread's); false: the caller gives the turn up.
+inline bool ser_quick_held(SerState* ss, SocketState* st, SerDir dir, const char* call) {
+  const uint64_t me = tls_hot.me;
   const uint64_t res = dir == SerDir::Send ? ss->send_res : ss->recv_res;
   if (__builtin_expect(ss->st != st || ss->closed.load(std::memory_order_relaxed) ||
                            ss->b.bias.load(std::memory_order_relaxed) != 0 || (res != 0 && res != me),
-                       0)) {
+                       0))
+    return false;
+  ss->holder = me;
+  ss->holder_call = call;
+  return true;
+}
+inline SerState* ser_quick_begin(SocketState* st, SerDir dir, const char* call) {
+  auto* ss = static_cast<SerState*>(st->ser);
+  if (!ser_quick_ok(st, ss)) return nullptr;
+  turn_lock(&ss->mu);
+  if (!ser_quick_held(ss, st, dir, call)) {
     turn_unlock(&ss->mu);
     return nullptr;
   }
-  ss->holder = me;
-  ss->holder_call = call;
   return ss;
 }
 // After a successful attempt: true if nobody waits, the bookkeeping is done

@@ -184,26 +184,70 @@ __attribute__((noinline)) R ser_slow(A... a, void* sock, CallKind kind, const vo
   return lookup_rest<Id, Draft, R, A...>(a..., sock, kind, ra);
 }
 
+// ser_shared's attempt failed, or left waiters to wake: the rest of the
+// locked protocol, the turn still this thread's, and with it the arguments
+// in ss->held (and ss->st, which ser_quick_held checked is this socket).
+template <FnId Id, typename R, typename... A, size_t... I>
+__attribute__((noinline)) R ser_shared_rest(SerState* ss, R r, std::index_sequence<I...>) {
+  const std::tuple<A...> args(ser_held<A>(&ss->held, I)...);
+  return serialize_quick_rest<Id, R>(ss, ss->st, kFnNames[Id], r, 0, std::get<I>(args)...);
+}
+
+// ser_shared with the turn taken and checked (ser_quick_held): one attempt
+// and the turn given up.  The arguments wait in the turn's held words, not
+// in saved registers (see ser_owner): only ser_shared_rest reads them back.
+template <FnId Id, typename R, typename... A>
+__attribute__((always_inline)) inline R ser_shared_turn(SerState* ss, R (*fn)(A...), A... a) {
+  constexpr SerDir dir = SerTraits<Id>::dir;
+  ser_hold(&ss->held, std::index_sequence_for<A...>{}, a...);
+  std::tuple<A...> args(a...);
+  std::get<sizeof...(A) - 1>(args) |= ZMQ_DONTWAIT;
+  R r = ser_attempt<Id>(fn, args, 0);
+  if (ZG_LIKELY(r != static_cast<R>(-1)) && ser_quick_end(ss, dir, ser_held<int>(&ss->held, sizeof...(A) - 1)))
+    return r;
+  return ser_shared_rest<Id, R, A...>(ss, r, std::index_sequence_for<A...>{});
+}
+
+// The turn was not free (or was not this path's to take): give it up if
+// held, and go the whole protocol's way.
+template <FnId Id, bool Draft, typename R, typename... A>
+__attribute__((noinline)) R ser_shared_bail(SerState* ss, A... a, void* sock, CallKind kind, const void* ra) {
+  turn_unlock(&ss->mu);
+  return ser_slow<Id, Draft, R, A...>(a..., sock, kind, ra);
+}
+
+// ser_shared when the turn was taken: waits for it (turn_lock), then the
+// same.  Apart, so that ser_shared itself makes no call before libzmq's and
+// keeps nothing alive across one but its state and result.
+template <FnId Id, bool Draft, typename R, typename... A>
+__attribute__((noinline)) R ser_shared_wait(A... a, void* sock, CallKind kind, const void* ra) {
+  constexpr SerDir dir = SerTraits<Id>::dir;
+  auto* st = static_cast<SocketState*>(tls_hot.last[Id]);
+  auto* ss = static_cast<SerState*>(st->ser);
+  turn_lock(&ss->mu);
+  if (ZG_LIKELY(ser_quick_held(ss, st, dir, kFnNames[Id])))
+    return ser_shared_turn<Id, R>(ss, reinterpret_cast<R (*)(A...)>(st->real[Id]), a...);
+  turn_unlock(&ss->mu);
+  return ser_slow<Id, Draft, R, A...>(a..., sock, kind, ra);
+}
+
 // mode=serialize, a send or receive on a socket shared by several threads
 // (lookup_call or ser_entry found the hint, not this thread's bias): the turn, one
 // attempt, the turn given up, in a straight line when nothing is in the way
-// (ser_quick_begin); anything else through the whole protocol.  Both callers
-// have checked the hint (tls_hot.last[Id] is sock's state), so it is not
-// checked again; ser_quick_begin checks the state under the turn.
+// (ser_quick_ok, ser_quick_held); anything else through the whole protocol.
+// Both callers have checked the hint (tls_hot.last[Id] is sock's state), so
+// it is not checked again; ser_quick_held checks the state under the turn.
 template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((noinline)) R ser_shared(A... a, void* sock, CallKind kind, const void* ra) {
   constexpr SerDir dir = SerTraits<Id>::dir;
   static_assert(dir != SerDir::None && Id != FN_zmq_recviov, "ser_entry's calls only");
   auto* st = static_cast<SocketState*>(tls_hot.last[Id]);
   auto fn = reinterpret_cast<R (*)(A...)>(st->real[Id]);
-  SerState* ss = ZG_LIKELY(fn != nullptr) ? ser_quick_begin(st, dir, kFnNames[Id]) : nullptr;
-  if (ZG_LIKELY(ss != nullptr)) {
-    std::tuple<A...> args(a...);
-    const int flags = std::get<sizeof...(A) - 1>(args);
-    std::get<sizeof...(A) - 1>(args) = flags | ZMQ_DONTWAIT;
-    R r = ser_attempt<Id>(fn, args, 0);
-    if (ZG_LIKELY(r != static_cast<R>(-1)) && ser_quick_end(ss, dir, flags)) return r;
-    return serialize_quick_rest<Id, R>(ss, st, kFnNames[Id], r, 0, a...);
+  auto* ss = static_cast<SerState*>(st->ser);
+  if (ZG_LIKELY(fn != nullptr) && ZG_LIKELY(ser_quick_ok(st, ss))) {
+    if (ZG_UNLIKELY(!turn_try(&ss->mu))) return ser_shared_wait<Id, Draft, R, A...>(a..., sock, kind, ra);
+    if (ZG_LIKELY(ser_quick_held(ss, st, dir, kFnNames[Id]))) return ser_shared_turn<Id, R>(ss, fn, a...);
+    return ser_shared_bail<Id, Draft, R, A...>(ss, a..., sock, kind, ra);
   }
   return ser_slow<Id, Draft, R, A...>(a..., sock, kind, ra);
 }
@@ -253,7 +297,7 @@ template <FnId Id, bool Draft, typename R, typename... A, size_t... I>
 __attribute__((noinline)) R ser_owner_failed(SerBias* b, R r, CallKind kind, const void* ra,
                                              std::index_sequence<I...>) {
   constexpr SerDir dir = SerTraits<Id>::dir;
-  const std::tuple<A...> args(ser_held<A>(b, I)...);
+  const std::tuple<A...> args(ser_held<A>(&b->held, I)...);
   if (std::get<sizeof...(A) - 1>(args) & ZMQ_DONTWAIT) {
     b->busy.store(0, std::memory_order_release);
     if constexpr (dir == SerDir::Recv) ser_biased_recv();
@@ -294,13 +338,13 @@ __attribute__((always_inline)) inline R ser_owner(void* sock, CallKind kind, A..
     b->busy.store(2, std::memory_order_relaxed);
     __asm__ __volatile__("" ::: "memory");  // the revoker's membarrier orders this store before the load below
     if (ZG_LIKELY(relaxed_peek(b->bias) == tls_hot.me)) {
-      ser_hold(b, std::index_sequence_for<A...>{}, a...);
+      ser_hold(&b->held, std::index_sequence_for<A...>{}, a...);
       R r = fn(a...);
       if (ZG_UNLIKELY(r == static_cast<R>(-1)))
         return ser_owner_failed<Id, Draft, R, A...>(b, r, kind, __builtin_return_address(0),
                                                     std::index_sequence_for<A...>{});
       b->busy.store(0, std::memory_order_release);
-      if constexpr (dir == SerDir::Send) b->send_flags = ser_held<int>(b, sizeof...(A) - 1);
+      if constexpr (dir == SerDir::Send) b->send_flags = ser_held<int>(&b->held, sizeof...(A) - 1);
       else ser_biased_recv();
       return r;
     }
