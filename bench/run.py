@@ -303,9 +303,9 @@ class Bench:
 
     # -- instructions per call -----------------------------------------------------
 
-    def callgrind_ir(self, count, mode):
+    def callgrind_ir(self, count, mode, extra=()):
         p = self.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-                      self.prog("calls"), f"--count={count}"], mode)
+                      self.prog("calls"), f"--count={count}"] + list(extra), mode)
         return int(re.search(r"Collected : (\d+)", p.stderr).group(1))
 
     def section_calls(self):
@@ -313,16 +313,22 @@ class Bench:
             print("\n## Instructions per call: valgrind not installed, skipped")
             return
         n1, n2 = 20000, 120000
-        print(f"\n## Instructions per intercepted call (callgrind Ir, ({n2} - {n1}) messages, "
-              "zmq_msg_send + zmq_msg_recv in one thread over inproc)\n")
-        per = {}
-        for m in ["plain", "off", "abort", "warn", "serialize"]:
-            per[m] = (self.callgrind_ir(n2, m) - self.callgrind_ir(n1, m)) / (n2 - n1)
-        self.raw["calls"] = per
-        print(f"{'':12} {'Ir/message':>11} {'added/call':>11}")
-        for m, v in per.items():
-            added = "" if m == "plain" else f"{(v - per['plain']) / 2:11.2f}"
-            print(f"{m:12} {v:11.2f} {added}")
+        # One socket pair (each wrapper's hint holds its socket), then two
+        # used in turn (a forwarder's pattern: each function alternates
+        # between two sockets, so the first hint misses every call).
+        variants = [("", []), (", two socket pairs in turn", ["--pairs=2"])]
+        self.raw["calls"] = {}
+        for title, extra in variants:
+            print(f"\n## Instructions per intercepted call (callgrind Ir, ({n2} - {n1}) messages, "
+                  f"zmq_msg_send + zmq_msg_recv in one thread over inproc{title})\n")
+            per = {}
+            for m in ["plain", "off", "abort", "warn", "serialize"]:
+                per[m] = (self.callgrind_ir(n2, m, extra) - self.callgrind_ir(n1, m, extra)) / (n2 - n1)
+            self.raw["calls"][" ".join(extra) or "one pair"] = per
+            print(f"{'':12} {'Ir/message':>11} {'added/call':>11}")
+            for m, v in per.items():
+                added = "" if m == "plain" else f"{(v - per['plain']) / 2:11.2f}"
+                print(f"{m:12} {v:11.2f} {added}")
 
     # -- memory -------------------------------------------------------------------
 

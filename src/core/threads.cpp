@@ -18,7 +18,7 @@ namespace zg {
 namespace {
 template <size_t... I>
 constexpr HotTls initial_hot(std::index_sequence<I...>) {
-  return HotTls{0, {nullptr}, {((void)I, &g_registry_empty)...}};
+  return HotTls{0, {nullptr}, {((void)I, &g_registry_empty)...}, {((void)I, &g_registry_empty)...}};
 }
 }  // namespace
 __thread HotTls tls_hot ZG_TLS = initial_hot(std::make_index_sequence<kHotSlots>());

@@ -28,11 +28,15 @@ constexpr int kHotSlots = 64;  // at least one per interposed function (checked 
 //    needs to know whether the owner is inside a call on a socket reads this
 //    word and asks the kernel what the owner is doing (core/probe.h);
 //  - last: per interposed function, the socket state its last owner call
-//    used (a hint, checked in full; never null: the registry's sentinel).
+//    used (a hint, checked in full; never null: the registry's sentinel);
+//  - prev: the state last held before, checked when last misses, so that a
+//    thread alternating two sockets on one function (a forwarder receiving
+//    on one and sending on the other, and back) keeps finding both.
 struct HotTls {
   uint64_t me;
   std::atomic<void*> cur;
   SocketHot* last[kHotSlots];
+  SocketHot* prev[kHotSlots];
 };
 
 struct ThreadRecord {

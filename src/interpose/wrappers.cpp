@@ -125,6 +125,16 @@ __attribute__((noinline)) R slow_call(SocketState* st, void* sock, CallKind kind
 // matches, so the hit needs no null test.
 static_assert(FN_COUNT <= kHotSlots, "tls_hot.last needs a slot per interposed function");
 
+// A new state for the hint; the one it replaces becomes the second hint
+// (HotTls::prev).
+template <FnId Id>
+inline void hint_set(SocketHot* st) {
+  SocketHot* old = tls_hot.last[Id];
+  if (old == st) return;
+  tls_hot.prev[Id] = old;
+  tls_hot.last[Id] = st;
+}
+
 // The owner's own call.  It goes straight on into libzmq (or serialize
 // mode's trampoline) as a tail call: no frame, no mark, nothing after it.
 // A mark would need the wrapper to come back after the call, and that
@@ -174,7 +184,7 @@ __attribute__((noinline)) R ser_slow(A... a, void* sock, CallKind kind, const vo
     } else {
       st = registry_lookup(sock);
       if (!st) return slow_call<Id, R, A...>(nullptr, sock, kind, ra, a...);
-      if (st->ser) tls_hot.last[Id] = st;
+      if (st->ser) hint_set<Id>(st);
     }
     R r;
     if (st->ser && serialize_call<Id, R>(st, kFnNames[Id], kind, &r, a...)) return r;
@@ -375,7 +385,7 @@ __attribute__((noinline)) R lookup_rest(A... a, void* sock, CallKind kind, const
   SocketState* st = registry_lookup(sock);
   const uint64_t me = tls_hot.me;
   if (ZG_LIKELY(st != nullptr) && ZG_LIKELY(relaxed_peek(st->owner) == me) && (!Draft || st->real[Id])) {
-    tls_hot.last[Id] = st;
+    hint_set<Id>(st);
     return owner_call<Id, R>(st, me, a...);
   }
   return slow_call<Id, R, A...>(st, sock, kind, ra, a...);
@@ -391,17 +401,26 @@ __attribute__((noinline)) R off_call(A... a, void* sock, CallKind kind, const vo
   return lookup_rest<Id, Draft, R, A...>(a..., sock, kind, ra);
 }
 
-// Everything but the hint's hit.  The wrapper's own arguments come first,
-// in the registers they arrived in, so the wrapper gets here with a plain
-// jump; and this is two plain jumps, so that serialize mode does not pay for
-// the frame the other modes' lookup needs.
+// Everything but the first hint's hit, past mode=off (lookup_call).  The
+// wrapper's own arguments come first, in the registers they arrived in, so
+// the wrapper gets here with plain jumps; and this makes no call, only
+// jumps on, so that serialize mode does not pay for the frame the other
+// modes' lookup needs.
 template <FnId Id, bool Draft, typename R, typename... A>
-__attribute__((noinline)) R lookup_call(A... a, void* sock, CallKind kind, const void* ra) {
-  if (g_mode == Mode::Off) return off_call<Id, Draft, R, A...>(a..., sock, kind, ra);
+__attribute__((noinline)) R lookup_modes(A... a, void* sock, CallKind kind, const void* ra) {
+  // The second hint, checked as the first is: on a hit the two change
+  // places (so that the first is this socket's state, as everything past
+  // here expects), and the owner's call goes on as from the wrapper.
+  SocketHot* h2 = tls_hot.prev[Id];
+  if (relaxed_peek(h2->handle) == sock && h2 != &g_registry_empty) {
+    tls_hot.prev[Id] = tls_hot.last[Id];
+    tls_hot.last[Id] = h2;
+    const uint64_t me = tls_hot.me;
+    if (ZG_LIKELY(relaxed_peek(h2->owner) == me) && (!Draft || h2->real[Id])) return owner_call<Id, R>(h2, me, a...);
+  }
   if (g_mode == Mode::Serialize) {
     if constexpr (SerTraits<Id>::dir != SerDir::None && Id != FN_zmq_recviov) {
-      // A shared socket (nobody's bias) skips ser_entry's frame.  Only
-      // loads here, so this function stays two plain jumps.
+      // A shared socket (nobody's bias) skips ser_entry's frame.
       SocketHot* h = tls_hot.last[Id];
       if (relaxed_peek(h->handle) == sock && h != &g_registry_empty) {
         auto* ss = static_cast<SerState*>(static_cast<SocketState*>(h)->ser);
@@ -411,6 +430,14 @@ __attribute__((noinline)) R lookup_call(A... a, void* sock, CallKind kind, const
     return ser_entry<Id, Draft, R, A...>(a..., sock, kind, ra);
   }
   return lookup_rest<Id, Draft, R, A...>(a..., sock, kind, ra);
+}
+
+// mode=off first, on its own: it registers nothing, so no hint ever holds
+// a state for it (and its path stays as short as it was).
+template <FnId Id, bool Draft, typename R, typename... A>
+__attribute__((noinline)) R lookup_call(A... a, void* sock, CallKind kind, const void* ra) {
+  if (g_mode == Mode::Off) return off_call<Id, Draft, R, A...>(a..., sock, kind, ra);
+  return lookup_modes<Id, Draft, R, A...>(a..., sock, kind, ra);
 }
 
 template <FnId Id, bool Draft, typename R, typename... A>
