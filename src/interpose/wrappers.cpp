@@ -118,7 +118,9 @@ __attribute__((noinline)) R slow_call(SocketState* st, void* sock, CallKind kind
 
 // Per thread and per wrapper, the state its last owner call used: a hint
 // that saves the table probe in the loops that matter (a thread receiving
-// on one socket and sending on another hits every time).  It is checked in
+// on one socket and sending on another hits every time), and a second one,
+// the state the first held before (a forwarder alternating two sockets on
+// each function hits the one or the other).  Each is checked in
 // full, handle and owner, exactly as a table slot is: states are never
 // freed, only recycled, so a stale hint is a state whose handle or owner no
 // longer matches.  Unused entries hold the table's sentinel, which never
@@ -408,15 +410,13 @@ __attribute__((noinline)) R off_call(A... a, void* sock, CallKind kind, const vo
 // modes' lookup needs.
 template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((noinline)) R lookup_modes(A... a, void* sock, CallKind kind, const void* ra) {
-  // The second hint, checked as the first is: on a hit the two change
-  // places (so that the first is this socket's state, as everything past
-  // here expects), and the owner's call goes on as from the wrapper.
+  // The second hint holds this socket but not as this thread's (the
+  // wrapper checked): the two change places all the same, so that the first
+  // is this socket's state, which is what serialize mode's paths look at.
   SocketHot* h2 = tls_hot.prev[Id];
   if (relaxed_peek(h2->handle) == sock && h2 != &g_registry_empty) {
     tls_hot.prev[Id] = tls_hot.last[Id];
     tls_hot.last[Id] = h2;
-    const uint64_t me = tls_hot.me;
-    if (ZG_LIKELY(relaxed_peek(h2->owner) == me) && (!Draft || h2->real[Id])) return owner_call<Id, R>(h2, me, a...);
   }
   if (g_mode == Mode::Serialize) {
     if constexpr (SerTraits<Id>::dir != SerDir::None && Id != FN_zmq_recviov) {
@@ -452,6 +452,15 @@ __attribute__((always_inline)) inline R socket_call(void* sock, CallKind kind, A
   if (ZG_LIKELY(relaxed_peek(st->handle) == sock) && ZG_LIKELY(relaxed_peek(st->owner) == me) &&
       (!Draft || st->real[Id]))
     return owner_call<Id, R>(st, me, a...);
+  // The second hint, checked as the first is; on a hit the two change
+  // places (everything past the owner's call expects the first to be this
+  // socket's state).
+  SocketHot* st2 = tls_hot.prev[Id];
+  if (relaxed_peek(st2->handle) == sock && relaxed_peek(st2->owner) == me && (!Draft || st2->real[Id])) {
+    tls_hot.prev[Id] = st;
+    tls_hot.last[Id] = st2;
+    return owner_call<Id, R>(st2, me, a...);
+  }
   // Inlined into the wrapper, so this is the wrapper's return address; read
   // only here, off the owner's path.
   return lookup_call<Id, Draft, R, A...>(a..., sock, kind, __builtin_return_address(0));
