@@ -146,6 +146,20 @@ def test_other_thread_while_the_owner_sleeps_in_recv_is_a_concurrent_call(mode, 
                      r.stderr), r
 
 
+def test_forwarder_sending_on_a_socket_another_thread_sleeps_in_is_a_concurrent_call():
+    # The forwarder's wrapper finds that socket in its second hint (it sent
+    # on the other one last), still with the forwarder as owner there: the
+    # hint is checked against the socket's owner now, the taker.
+    r = run([program("forwarder"), "intrude"])
+    assert r.returncode == ABORTED, r
+    assert "forwarded 200" in r.stdout, r
+    f = only_finding(r, "concurrent_call")
+    assert f["call"] == "zmq_msg_send" and f["socket_type"] == "DEALER", f
+    assert has_fn(f["stack"], "forwarder"), f["stack"]
+    assert f["owner"]["name"] == "taker" and f["owner_role"] == "owner, inside a call on it", f
+    assert has_fn(f["owner_stack"], "taker"), f["owner_stack"]
+
+
 @pytest.mark.parametrize("mode", ["close-idle", "close-busy", "close-other", "close-loop"])
 def test_close_by_another_thread_while_the_owner_is_elsewhere_is_a_handoff(mode):
     # Waiting in its own code, computing in its own code, asleep in a call
@@ -285,6 +299,7 @@ def test_czmq_shared_socket_warn_reports_only_the_sharing():
     ("handle_reuse", "reused yes"),
     ("poll_owner", "round trips 50"),
     ("cppzmq_ok", "replies 20"),
+    ("forwarder", "forwarded 200"),
 ])
 def test_correct_program_is_silent(name, expect):
     assert_silent(run([program(name)]), expect)
