@@ -403,24 +403,17 @@ __attribute__((noinline)) R off_call(A... a, void* sock, CallKind kind, const vo
   return lookup_rest<Id, Draft, R, A...>(a..., sock, kind, ra);
 }
 
-// Everything but the first hint's hit, past mode=off (lookup_call).  The
-// wrapper's own arguments come first, in the registers they arrived in, so
-// the wrapper gets here with plain jumps; and this makes no call, only
-// jumps on, so that serialize mode does not pay for the frame the other
-// modes' lookup needs.
+// Everything but the hints' hits.  The wrapper's own arguments come first,
+// in the registers they arrived in, so the wrapper gets here with a plain
+// jump; and this is two plain jumps, so that serialize mode does not pay for
+// the frame the other modes' lookup needs.
 template <FnId Id, bool Draft, typename R, typename... A>
-__attribute__((noinline)) R lookup_modes(A... a, void* sock, CallKind kind, const void* ra) {
-  // The second hint holds this socket but not as this thread's (the
-  // wrapper checked): the two change places all the same, so that the first
-  // is this socket's state, which is what serialize mode's paths look at.
-  SocketHot* h2 = tls_hot.prev[Id];
-  if (relaxed_peek(h2->handle) == sock && h2 != &g_registry_empty) {
-    tls_hot.prev[Id] = tls_hot.last[Id];
-    tls_hot.last[Id] = h2;
-  }
+__attribute__((noinline)) R lookup_call(A... a, void* sock, CallKind kind, const void* ra) {
+  if (g_mode == Mode::Off) return off_call<Id, Draft, R, A...>(a..., sock, kind, ra);
   if (g_mode == Mode::Serialize) {
     if constexpr (SerTraits<Id>::dir != SerDir::None && Id != FN_zmq_recviov) {
-      // A shared socket (nobody's bias) skips ser_entry's frame.
+      // A shared socket (nobody's bias) skips ser_entry's frame.  Only
+      // loads here, so this function stays two plain jumps.
       SocketHot* h = tls_hot.last[Id];
       if (relaxed_peek(h->handle) == sock && h != &g_registry_empty) {
         auto* ss = static_cast<SerState*>(static_cast<SocketState*>(h)->ser);
@@ -432,14 +425,6 @@ __attribute__((noinline)) R lookup_modes(A... a, void* sock, CallKind kind, cons
   return lookup_rest<Id, Draft, R, A...>(a..., sock, kind, ra);
 }
 
-// mode=off first, on its own: it registers nothing, so no hint ever holds
-// a state for it (and its path stays as short as it was).
-template <FnId Id, bool Draft, typename R, typename... A>
-__attribute__((noinline)) R lookup_call(A... a, void* sock, CallKind kind, const void* ra) {
-  if (g_mode == Mode::Off) return off_call<Id, Draft, R, A...>(a..., sock, kind, ra);
-  return lookup_modes<Id, Draft, R, A...>(a..., sock, kind, ra);
-}
-
 template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((always_inline)) inline R socket_call(void* sock, CallKind kind, A... a) {
   // The announcement first, then the owner: a thread that changes the
@@ -449,17 +434,20 @@ __attribute__((always_inline)) inline R socket_call(void* sock, CallKind kind, A
   __asm__ __volatile__("" ::: "memory");
   SocketHot* st = tls_hot.last[Id];
   const uint64_t me = tls_hot.me;
-  if (ZG_LIKELY(relaxed_peek(st->handle) == sock) && ZG_LIKELY(relaxed_peek(st->owner) == me) &&
-      (!Draft || st->real[Id]))
-    return owner_call<Id, R>(st, me, a...);
-  // The second hint, checked as the first is; on a hit the two change
-  // places (everything past the owner's call expects the first to be this
-  // socket's state).
-  SocketHot* st2 = tls_hot.prev[Id];
-  if (relaxed_peek(st2->handle) == sock && relaxed_peek(st2->owner) == me && (!Draft || st2->real[Id])) {
-    tls_hot.prev[Id] = st;
-    tls_hot.last[Id] = st2;
-    return owner_call<Id, R>(st2, me, a...);
+  if (ZG_LIKELY(relaxed_peek(st->handle) == sock)) {
+    if (ZG_LIKELY(relaxed_peek(st->owner) == me) && (!Draft || st->real[Id])) return owner_call<Id, R>(st, me, a...);
+  } else {
+    // The second hint, checked as the first is, only when the first holds
+    // another socket (a socket that is not this thread's, shared in
+    // serialize mode, goes on as before); on a hit the two change places
+    // (everything past the owner's call expects the first to be this
+    // socket's state).
+    SocketHot* st2 = tls_hot.prev[Id];
+    if (relaxed_peek(st2->handle) == sock && relaxed_peek(st2->owner) == me && (!Draft || st2->real[Id])) {
+      tls_hot.prev[Id] = st;
+      tls_hot.last[Id] = st2;
+      return owner_call<Id, R>(st2, me, a...);
+    }
   }
   // Inlined into the wrapper, so this is the wrapper's return address; read
   // only here, off the owner's path.
