@@ -17,7 +17,7 @@
 #define MSGS 200  // even: the last message goes out on out[1], the one before on out[0]
 
 static void *in[2], *out[2], *sink[2];
-static event_t forwarded = EVENT_INIT, handed = EVENT_INIT;
+static event_t forwarded = EVENT_INIT, handed = EVENT_INIT, taker_started = EVENT_INIT;
 static pid_t taker_tid;
 
 static void forward_one(int i) {
@@ -34,7 +34,7 @@ static void* forwarder(void* arg) {
   if (intrude) {
     zmq_guard_handoff(out[0]);
     event_set(&handed);
-    while (!taker_tid) usleep(1000);
+    event_wait(&taker_started);
     wait_asleep_in_poll(taker_tid, 10000);
     zmq_msg_t m;
     zmq_msg_init_size(&m, 1);
@@ -46,6 +46,7 @@ static void* forwarder(void* arg) {
 static void* taker(void* arg) {
   (void)arg;
   taker_tid = gettid();
+  event_set(&taker_started);
   zmq_msg_t m;
   zmq_msg_init(&m);
   zmq_msg_recv(&m, out[0], 0);  // nothing ever comes this way
