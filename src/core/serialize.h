@@ -83,15 +83,15 @@ struct TurnLock {
 void turn_lock_slow(TurnLock* l, int c);
 void turn_unlock_slow(TurnLock* l);
 
-inline bool turn_try(TurnLock* l) {
-  int c = 0;
-  return l->v.compare_exchange_strong(c, 1, std::memory_order_acquire, std::memory_order_relaxed);
+// Takes the turn if it is free; *seen: the lock word found otherwise.
+inline bool turn_try(TurnLock* l, int* seen) {
+  *seen = 0;
+  return l->v.compare_exchange_strong(*seen, 1, std::memory_order_acquire, std::memory_order_relaxed);
 }
 
 inline void turn_lock(TurnLock* l) {
-  int c = 0;
-  if (__builtin_expect(!l->v.compare_exchange_strong(c, 1, std::memory_order_acquire, std::memory_order_relaxed), 0))
-    turn_lock_slow(l, c);
+  int c;
+  if (__builtin_expect(!turn_try(l, &c), 0)) turn_lock_slow(l, c);
 }
 
 inline void turn_unlock(TurnLock* l) {
@@ -164,6 +164,19 @@ extern __thread SerState* tls_rcv_ss ZG_TLS;
 inline void ser_biased_recv() { tls_rcv_ss = nullptr; }
 
 enum class SerDir : uint8_t { None, Send, Recv };
+
+// After the bias holder's send or receive (its busy mark cleared or about to
+// be): what a revoker and the holder's next RCVMORE question need.  flags:
+// the call's own.
+template <SerDir dir, typename R>
+inline void ser_biased_after(SerBias* b, R r, int flags) {
+  static_assert(dir != SerDir::None, "sends and receives only");
+  if constexpr (dir == SerDir::Send) {
+    if (r != static_cast<R>(-1)) b->send_flags = flags;
+  } else {
+    ser_biased_recv();
+  }
+}
 
 // A sole user's waiting call whose bias was revoked while it waited goes on
 // under the turn (serialize_locked) with the deadline it had: set by
@@ -252,8 +265,8 @@ void ser_end(SerCall* c);
 
 // The common call on a shared socket, in a straight line: the socket is
 // known shared (nothing to note), nobody is biased (nothing to revoke), and
-// no other thread's multipart message holds this direction.  Takes the turn
-// and returns the state, or nullptr (nothing held): ser_begin decides.
+// no other thread's multipart message holds this direction.
+//
 // Before the turn: whether the straight path may take it at all.
 inline bool ser_quick_ok(SocketState* st, SerState* ss) {
   // shared: note_user has nothing left to do.  bias 0: no bias to revoke,
@@ -275,6 +288,8 @@ inline bool ser_quick_held(SerState* ss, SocketState* st, SerDir dir, const char
   ss->holder_call = call;
   return true;
 }
+// Both, and the turn between them: the state with the turn held, or
+// nullptr (nothing held): ser_begin decides.
 inline SerState* ser_quick_begin(SocketState* st, SerDir dir, const char* call) {
   auto* ss = static_cast<SerState*>(st->ser);
   if (!ser_quick_ok(st, ss)) return nullptr;
@@ -409,11 +424,7 @@ __attribute__((noinline)) Biased ser_biased_wait(SerBias* b, R* out, size_t iov_
       break;
     }
   }
-  if constexpr (dir == SerDir::Send) {
-    if (r != static_cast<R>(-1)) b->send_flags = std::get<sizeof...(A) - 1>(args);
-  } else {
-    ser_biased_recv();
-  }
+  ser_biased_after<dir>(b, r, std::get<sizeof...(A) - 1>(args));
   *out = r;
   return Biased::Done;
 }
@@ -445,11 +456,7 @@ __attribute__((always_inline)) inline Biased ser_biased_call(SocketState* st, Se
       return ser_biased_wait<Id, R>(b, out, iov_count, a...);
   }
   b->busy.store(0, std::memory_order_release);
-  if constexpr (dir == SerDir::Send) {
-    if (r != static_cast<R>(-1)) b->send_flags = std::get<sizeof...(A) - 1>(args);
-  } else if constexpr (dir == SerDir::Recv) {
-    ser_biased_recv();
-  }
+  if constexpr (dir != SerDir::None) ser_biased_after<dir>(b, r, std::get<sizeof...(A) - 1>(args));
   *out = r;
   return Biased::Done;
 }

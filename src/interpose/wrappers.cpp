@@ -220,8 +220,8 @@ __attribute__((always_inline)) inline R ser_shared_turn(SerState* ss, R (*fn)(A.
   return ser_shared_rest<Id, R, A...>(ss, r, std::index_sequence_for<A...>{});
 }
 
-// The turn was not free (or was not this path's to take): give it up if
-// held, and go the whole protocol's way.
+// The turn is held but the straight path may not go on (ser_quick_held
+// said no): give it up, and go the whole protocol's way.
 template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((noinline)) R ser_shared_bail(SerState* ss, A... a, void* sock, CallKind kind, const void* ra) {
   turn_unlock(&ss->mu);
@@ -239,8 +239,7 @@ __attribute__((noinline)) R ser_shared_wait(A... a, void* sock, CallKind kind, c
   turn_lock(&ss->mu);
   if (ZG_LIKELY(ser_quick_held(ss, st, dir, kFnNames[Id])))
     return ser_shared_turn<Id, R>(ss, reinterpret_cast<R (*)(A...)>(st->real[Id]), a...);
-  turn_unlock(&ss->mu);
-  return ser_slow<Id, Draft, R, A...>(a..., sock, kind, ra);
+  return ser_shared_bail<Id, Draft, R, A...>(ss, a..., sock, kind, ra);
 }
 
 // mode=serialize, a send or receive on a socket shared by several threads
@@ -257,7 +256,8 @@ __attribute__((noinline)) R ser_shared(A... a, void* sock, CallKind kind, const 
   auto fn = reinterpret_cast<R (*)(A...)>(st->real[Id]);
   auto* ss = static_cast<SerState*>(st->ser);
   if (ZG_LIKELY(fn != nullptr) && ZG_LIKELY(ser_quick_ok(st, ss))) {
-    if (ZG_UNLIKELY(!turn_try(&ss->mu))) return ser_shared_wait<Id, Draft, R, A...>(a..., sock, kind, ra);
+    int seen;
+    if (ZG_UNLIKELY(!turn_try(&ss->mu, &seen))) return ser_shared_wait<Id, Draft, R, A...>(a..., sock, kind, ra);
     if (ZG_LIKELY(ser_quick_held(ss, st, dir, kFnNames[Id]))) return ser_shared_turn<Id, R>(ss, fn, a...);
     return ser_shared_bail<Id, Draft, R, A...>(ss, a..., sock, kind, ra);
   }
@@ -310,9 +310,10 @@ __attribute__((noinline)) R ser_owner_failed(SerBias* b, R r, CallKind kind, con
                                              std::index_sequence<I...>) {
   constexpr SerDir dir = SerTraits<Id>::dir;
   const std::tuple<A...> args(ser_held<A>(&b->held, I)...);
-  if (std::get<sizeof...(A) - 1>(args) & ZMQ_DONTWAIT) {
+  const int flags = std::get<sizeof...(A) - 1>(args);
+  if (flags & ZMQ_DONTWAIT) {
     b->busy.store(0, std::memory_order_release);
-    if constexpr (dir == SerDir::Recv) ser_biased_recv();
+    ser_biased_after<dir>(b, r, flags);
     return r;
   }
   void* sock = relaxed_peek(b->st->handle);  // read while busy: the socket cannot be closed yet
@@ -356,8 +357,7 @@ __attribute__((always_inline)) inline R ser_owner(void* sock, CallKind kind, A..
         return ser_owner_failed<Id, Draft, R, A...>(b, r, kind, __builtin_return_address(0),
                                                     std::index_sequence_for<A...>{});
       b->busy.store(0, std::memory_order_release);
-      if constexpr (dir == SerDir::Send) b->send_flags = ser_held<int>(&b->held, sizeof...(A) - 1);
-      else ser_biased_recv();
+      ser_biased_after<dir>(b, r, ser_held<int>(&b->held, sizeof...(A) - 1));
       return r;
     }
     b->busy.store(0, std::memory_order_release);
