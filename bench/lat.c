@@ -13,13 +13,18 @@ static int g_msg_api;
 static void* g_rep;
 
 static int xfer_recv(void* s, zmq_msg_t* m, char* buf, const bench_api_t* api) {
-  return g_msg_api ? api->msg_recv(m, s, 0) : api->recv(s, buf, (size_t)g_size, 0);
+  int rc;
+  do rc = g_msg_api ? api->msg_recv(m, s, 0) : api->recv(s, buf, (size_t)g_size, 0);
+  while (bench_again(api, rc));
+  return rc;
 }
 
 static int xfer_send(void* s, zmq_msg_t* m, char* buf, const bench_api_t* api) {
-  if (!g_msg_api) return api->send(s, buf, (size_t)g_size, 0);
-  zmq_msg_init_size(m, (size_t)g_size);
-  return api->msg_send(m, s, 0);
+  int rc;
+  if (g_msg_api) zmq_msg_init_size(m, (size_t)g_size);
+  do rc = g_msg_api ? api->msg_send(m, s, 0) : api->send(s, buf, (size_t)g_size, 0);
+  while (bench_again(api, rc));
+  return rc;
 }
 
 static void* replier(void* arg) {

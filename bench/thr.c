@@ -49,12 +49,14 @@ static void send_one(void* s, char* buf, const bench_api_t* api, int lock) {
     zmq_msg_init_size(&m, (size_t)g_size);
     memcpy(zmq_msg_data(&m), buf, (size_t)g_size);
     if (lock) pthread_mutex_lock(&g_mu);
-    rc = api->msg_send(&m, s, 0);
+    do rc = api->msg_send(&m, s, 0);
+    while (bench_again(api, rc));
     if (lock) pthread_mutex_unlock(&g_mu);
     if (rc < 0) zmq_msg_close(&m);
   } else {
     if (lock) pthread_mutex_lock(&g_mu);
-    rc = api->send(s, buf, (size_t)g_size, 0);
+    do rc = api->send(s, buf, (size_t)g_size, 0);
+    while (bench_again(api, rc));
     if (lock) pthread_mutex_unlock(&g_mu);
   }
   if (rc < 0) bench_die("send");
@@ -140,7 +142,9 @@ int main(int argc, char** argv) {
       bench_ab_last = bench_now();
     }
     const bench_api_t* api = bench_api_for(i);
-    int rc = g_msg_api ? api->msg_recv(&m, pull, 0) : api->recv(pull, buf, (size_t)g_size, 0);
+    int rc;
+    do rc = g_msg_api ? api->msg_recv(&m, pull, 0) : api->recv(pull, buf, (size_t)g_size, 0);
+    while (bench_again(api, rc));
     if (rc != (int)g_size) bench_die("recv");
     if (i == 0) start = bench_now();  // as local_thr: from the first message on
     bench_ab_tick(i);
