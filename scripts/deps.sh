@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   meson ninja-build pkg-config g++
   libzmq3-dev cppzmq-dev libczmq-dev
-  libunwind-dev libdw-dev
+  libdw-dev
   libgtest-dev libbenchmark-dev
   python3-zmq python3-pytest
   patchelf valgrind

@@ -59,7 +59,14 @@ bool exists(const std::string& p) { return access(p.c_str(), R_OK) == 0; }
 
 std::string find_library() {
   if (const char* env = getenv("ZMQ_GUARD_LIBRARY"))
-    if (env[0]) return env;
+    if (env[0]) {
+      // ld.so would only warn and run the program unguarded.
+      if (!exists(env)) {
+        fprintf(stderr, "%s: cannot read ZMQ_GUARD_LIBRARY '%s': %s\n", g_argv0, env, strerror(errno));
+        exit(2);
+      }
+      return env;
+    }
   char self[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   if (n <= 0) return "";
@@ -75,6 +82,16 @@ std::string find_library() {
   return "";
 }
 
+// A report file's directory must take a new file: the library would say so
+// only at its first report, in the middle of the run.
+void check_report_path(const std::string& key, const std::string& value) {
+  if (key != "log_path" && key != "json_path") return;
+  size_t slash = value.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : value.substr(0, slash);
+  if (access(dir.c_str(), W_OK | X_OK) != 0)
+    bad(("cannot create " + key + " '" + value + "': directory '" + dir + "': " + strerror(errno)).c_str());
+}
+
 void add_option(std::string& opts, const std::string& key, const std::string& value) {
   char msg[1024];
   if (!zg::option_check(key.c_str(), value.c_str(), msg, sizeof msg)) {
@@ -82,6 +99,11 @@ void add_option(std::string& opts, const std::string& key, const std::string& va
     if (char* tail = strstr(msg, "; using the default")) *tail = 0;
     bad(msg + strlen("zmq-guard: "));
   }
+  // ZMQ_GUARD_OPTIONS separates its pairs with ':' and ',', and has no
+  // way to quote one.
+  if (value.find_first_of(":,") != std::string::npos)
+    bad(("the value of " + key + " cannot contain ':' or ',': '" + value + "'").c_str());
+  check_report_path(key, value);
   if (!opts.empty()) opts += ":";
   opts += key + "=" + value;
 }
@@ -125,7 +147,7 @@ int main(int argc, char** argv) {
     std::string key, value;
     bool has_value = false;
     if (a == "-m" || a == "-p" || a == "-o" || a == "--option") {
-      if (i + 1 >= argc) bad(("option " + a + " needs a value").c_str());
+      if (i + 1 >= argc || strcmp(argv[i + 1], "--") == 0) bad(("option " + a + " needs a value").c_str());
       value = argv[++i];
       has_value = true;
       if (a == "-m") key = "mode";
@@ -153,10 +175,10 @@ int main(int argc, char** argv) {
         if (zg::option_check(key.c_str(), "1", msg, sizeof msg) &&
             (key == "leaks" || key == "verbose" || key == "symbolize" || key == "python" || key == "help")) {
           value = "1";
-        } else if (i + 1 < argc) {
+        } else if (i + 1 < argc && strcmp(argv[i + 1], "--") != 0) {
           value = argv[++i];
         } else {
-          bad(("option --" + key + " needs a value").c_str());
+          bad(("option " + a + " needs a value").c_str());
         }
       }
     } else {

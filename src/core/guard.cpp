@@ -144,7 +144,6 @@ void guard_init() {
   options_init_from_env();
   g_mode = options().mode_value();
   if (g_mode != Mode::Off) {
-    sink_init();
     stack_warm_up();
     lifecycle_init();
     // membarrier's registration waits for an RCU grace period (~15 ms) once

@@ -110,8 +110,14 @@ void on_dump_signal(int, siginfo_t* si, void*) {
 void report_blocked_terms();
 void* svc_main(void*);
 
+// The eventfd is made with the thread, when first needed (a socket's
+// creation with dump_signal set, a zmq_ctx_term to watch), never in the
+// constructor: a daemon that closes every inherited descriptor at start
+// and opens its own files would otherwise have one of them written to by
+// svc_wake.
 void svc_ensure() {
   pthread_mutex_lock(&g_svc_mu);
+  if (!g_svc_started && g_svc_efd < 0) g_svc_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (!g_svc_started && g_svc_efd >= 0) {
     // The guard's thread must not receive the program's signals.
     sigset_t all, old;
@@ -230,10 +236,8 @@ void fork_child() {
   g_svc_mu = fresh;
   g_svc_started = false;
   for (auto& w : g_watches) w.active = false;  // the terminating threads are gone
-  if (g_svc_efd >= 0) {
-    close(g_svc_efd);
-    g_svc_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  }
+  if (g_svc_efd >= 0) close(g_svc_efd);
+  g_svc_efd = -1;
 }
 
 bool match_frame(const char* pattern, const char* text) {
@@ -330,7 +334,6 @@ void lifecycle_init() {
   pthread_atfork(fork_prepare, fork_parent, fork_child);
   const Options& o = options();
   if (o.suppressions[0]) suppressions_load(o.suppressions);
-  g_svc_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (o.dump_signal > 0) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -376,7 +379,7 @@ void lifecycle_socket_opening(void* ctx) {
 int lifecycle_ctx_term_begin(void* ctx, const char* call) {
   if (g_mode == Mode::Off || tls_bypass || !ctx) return -1;
   long ms = options().term_timeout_ms;
-  if (ms <= 0 || g_svc_efd < 0) return -1;
+  if (ms <= 0) return -1;
   int saved = errno;
   // Nothing to watch when the context has no socket open.
   OpenList* list = static_cast<OpenList*>(calloc(1, sizeof(OpenList)));

@@ -8,18 +8,21 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <atomic>
-
 #include "core/options.h"
 
 namespace zg {
 namespace {
 
 pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-std::atomic<int> g_state{0};  // 0 new, 1 opening, 2 ready
+// The report being written's files, open only between sink_lock and
+// sink_unlock.  The guard holds no descriptor of its own between reports:
+// a program that closes what it inherited (a daemon's clean-up) and opens
+// its own files must never find a report written into one of them, and a
+// process that reports nothing (most of a test suite's) creates no file.
 int g_text_fd = 2;
 int g_json_fd = -1;
-int g_pid_opened = 0;
+// Whether this process has said that a path cannot be opened: once each.
+bool g_said_log = false, g_said_json = false;
 
 void write_all(int fd, const char* p, size_t n) {
   int saved = errno;
@@ -35,11 +38,12 @@ void write_all(int fd, const char* p, size_t n) {
   errno = saved;
 }
 
-int open_sink(const char* pattern, const char* what) {
+int open_sink(const char* pattern, const char* what, bool* said) {
   char path[600];
   expand_path(pattern, getpid(), path, sizeof path);
   int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) {
+  if (fd < 0 && !*said) {
+    *said = true;
     char line[800];
     int n = snprintf(line, sizeof line, "zmq-guard: cannot open %s '%s': %s; %s\n", what, path,
                      strerror(errno), strcmp(what, "log_path") == 0 ? "reports go to stderr" : "no JSON is written");
@@ -48,47 +52,31 @@ int open_sink(const char* pattern, const char* what) {
   return fd;
 }
 
-void open_all() {
+}  // namespace
+
+void sink_lock() {
+  pthread_mutex_lock(&g_mu);
+  int saved = errno;
   const Options& o = options();
   g_text_fd = 2;
   g_json_fd = -1;
   if (o.log_path[0]) {
-    int fd = open_sink(o.log_path, "log_path");
+    int fd = open_sink(o.log_path, "log_path", &g_said_log);
     if (fd >= 0) g_text_fd = fd;
   }
-  if (o.json_path[0]) g_json_fd = open_sink(o.json_path, "json_path");
-  g_pid_opened = getpid();
+  if (o.json_path[0]) g_json_fd = open_sink(o.json_path, "json_path", &g_said_json);
+  errno = saved;
 }
 
-}  // namespace
-
-void sink_init() {
-  int expected = 0;
-  if (g_state.compare_exchange_strong(expected, 1)) {
-    open_all();
-    g_state.store(2, std::memory_order_release);
-    return;
-  }
-  while (g_state.load(std::memory_order_acquire) != 2) {
-  }
+void sink_unlock() {
+  int saved = errno;
+  if (g_text_fd > 2) close(g_text_fd);
+  if (g_json_fd >= 0) close(g_json_fd);
+  g_text_fd = 2;
+  g_json_fd = -1;
+  errno = saved;
+  pthread_mutex_unlock(&g_mu);
 }
-
-void sink_lock() {
-  sink_init();
-  pthread_mutex_lock(&g_mu);
-  // A forked child with %p in a path writes its own files.
-  if (g_pid_opened != getpid()) {
-    const Options& o = options();
-    if ((o.log_path[0] && strstr(o.log_path, "%p")) || (o.json_path[0] && strstr(o.json_path, "%p"))) {
-      if (g_text_fd > 2) close(g_text_fd);
-      if (g_json_fd >= 0) close(g_json_fd);
-      open_all();
-    }
-    g_pid_opened = getpid();
-  }
-}
-
-void sink_unlock() { pthread_mutex_unlock(&g_mu); }
 
 void sink_write_text(const char* data, size_t len) { write_all(g_text_fd, data, len); }
 
@@ -100,7 +88,6 @@ void sink_write_json(const char* data, size_t len) {
 }
 
 bool sink_has_json() { return g_json_fd >= 0; }
-int sink_text_fd() { return g_text_fd; }
 
 void sink_notice(const char* fmt, ...) {
   char line[1024];
@@ -119,6 +106,11 @@ void sink_notice(const char* fmt, ...) {
 void sink_after_fork_child() {
   pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
   g_mu = fresh;
+  // A report the parent was writing is not the child's.
+  g_text_fd = 2;
+  g_json_fd = -1;
+  // The child's own files (%p) may fail where the parent's did not.
+  g_said_log = g_said_json = false;
 }
 
 }  // namespace zg

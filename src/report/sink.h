@@ -1,12 +1,13 @@
 // Where reports go: text to stderr or log_path, JSON lines to json_path.
 // One report at a time (a process-wide lock); every write is a write(2) of
 // a whole block, flushed at once, so a crash right after loses nothing.
+// The files are opened (O_APPEND, %p expanded for this process) by
+// sink_lock and closed by sink_unlock: nothing stays open between reports.
 #pragma once
 #include <stddef.h>
 
 namespace zg {
 
-void sink_init();  // opens the files named by the options; idempotent
 void sink_lock();
 void sink_unlock();
 void sink_write_text(const char* data, size_t len);
@@ -15,6 +16,5 @@ bool sink_has_json();
 // One line to the text sink (stderr by default), printf style.
 void sink_notice(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void sink_after_fork_child();
-int sink_text_fd();
 
 }  // namespace zg

@@ -1,6 +1,5 @@
 #include "report/stack.h"
 
-#include <dlfcn.h>
 #include <execinfo.h>
 #include <link.h>
 #include <string.h>
@@ -10,10 +9,14 @@
 namespace zg {
 namespace {
 
-// libunwind is loaded on demand so it never appears in the host's NEEDED
-// list; glibc's backtrace() is the fallback.
-using unw_backtrace_fn = int (*)(void**, int);
-std::atomic<unw_backtrace_fn> g_unw{nullptr};
+// The unwinder is glibc's backtrace() (libgcc's, driven by .eh_frame), not
+// libunwind's unw_backtrace: libunwind 1.6 validates memory by writing to a
+// pipe it opens once and keeps, so a host that closes its inherited file
+// descriptors (a daemon's clean-up) and opens its own gets that pipe's
+// numbers, and the next capture writes a byte into the host's file or, on
+// EBADF, closes the host's descriptors to reopen its pipe.  backtrace()
+// holds no file descriptor; its first call loads libgcc_s (about 200 us),
+// which stack_warm_up pays from the constructor.
 std::atomic<int> g_warm{0};
 
 uintptr_t g_self_lo = 0, g_self_hi = 0;
@@ -44,14 +47,8 @@ void stack_warm_up() {
   int expected = 0;
   if (!g_warm.compare_exchange_strong(expected, 1)) return;
   dl_iterate_phdr(find_self, reinterpret_cast<void*>(&find_self));
-  void* h = dlopen("libunwind.so.8", RTLD_LAZY | RTLD_LOCAL);
-  if (h) {
-    auto fn = reinterpret_cast<unw_backtrace_fn>(dlsym(h, "unw_backtrace"));
-    if (fn) g_unw.store(fn);
-  }
   void* tmp[4];
-  if (auto fn = g_unw.load()) fn(tmp, 4);
-  else backtrace(tmp, 4);
+  backtrace(tmp, 4);
 }
 
 void stack_capture(Stack* out, int max_depth) {
@@ -59,9 +56,7 @@ void stack_capture(Stack* out, int max_depth) {
   if (max_depth < 1) max_depth = 1;
   void* raw[kMaxFrames + 16];
   int want = max_depth + 16;  // room for the guard's own frames
-  int n;
-  if (auto fn = g_unw.load(std::memory_order_relaxed)) n = fn(raw, want);
-  else n = backtrace(raw, want);
+  int n = backtrace(raw, want);
   int i = 0;
   while (i < n && pc_in_guard(raw[i])) i++;
   if (i == n) i = 0;  // the guard is the executable itself (unit tests)

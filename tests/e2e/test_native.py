@@ -488,12 +488,48 @@ def test_unknown_key_on_a_correct_program_prints_only_that_line():
 
 
 def test_unwritable_log_path_falls_back_to_stderr():
+    # Set past the wrapper, which refuses it (below): the library says so
+    # once, at its first report, and reports to stderr.
     bad = "/nonexistent/dir/x.log"
-    r = run([program("shared_dealer")], ["--mode=warn", "--log-path=" + bad])
+    r = run([program("shared_dealer")], ["--mode=warn"], env={"ZMQ_GUARD_OPTIONS": "log_path=" + bad})
     assert r.returncode == 66, r
-    assert len([l for l in r.stderr.splitlines() if bad in l]) == 1, r
+    lines = [l for l in r.stderr.splitlines() if bad in l]
+    assert len(lines) == 1 and "reports go to stderr" in lines[0], r
     assert re.search(r"^SUMMARY: zmq-guard: cross_thread zmq_recv", r.stderr, re.M), r
     assert r.kinds() == ["cross_thread"], r
+
+
+def test_unwritable_log_path_is_silent_until_a_report():
+    r = run([program("main_only")], env={"ZMQ_GUARD_OPTIONS": "log_path=/nonexistent/dir/x.log"})
+    assert_silent(r)
+
+
+@pytest.mark.parametrize("flag", ["--log-path=/nonexistent/dir/x.log", "--json-path=/nonexistent/dir/x.json"])
+def test_wrapper_refuses_a_report_path_it_cannot_create(tmp_path, flag):
+    marker = tmp_path / "ran"
+    p = wrapper(flag, "--", "touch", str(marker))
+    assert p.returncode == 2, p
+    assert "/nonexistent/dir" in p.stderr.splitlines()[0], p
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("args", [["--json-path=/tmp/a:b.json"], ["--log-path=/tmp/a,b.log"], ["--json-path"],
+                                  ["-o"], ["--mode"]])
+def test_wrapper_refuses_values_it_cannot_pass_on(tmp_path, args):
+    # ':' and ',' separate ZMQ_GUARD_OPTIONS's pairs; '--' is never a value.
+    marker = tmp_path / "ran"
+    p = wrapper(*args, "--", "touch", str(marker))
+    assert p.returncode == 2, p
+    assert "usage:" in p.stderr, p
+    assert not marker.exists()
+
+
+def test_wrapper_refuses_a_missing_library_override(tmp_path):
+    marker = tmp_path / "ran"
+    p = wrapper("--", "touch", str(marker), env={"ZMQ_GUARD_LIBRARY": str(tmp_path / "nope.so")})
+    assert p.returncode == 2, p
+    assert p.stderr.count("\n") == 1 and "ZMQ_GUARD_LIBRARY" in p.stderr, p
+    assert not marker.exists()
 
 
 def test_log_path_receives_the_text_report(tmp_path):
@@ -519,6 +555,33 @@ def test_json_path_expands_pid(tmp_path):
     assert objs[0]["pid"] == int(m.group(1))
     banner_pid = re.search(r"^==(\d+)==WARNING", r.stderr, re.M).group(1)
     assert banner_pid == m.group(1)
+
+
+# ---------------------------------------------------------------- the host's descriptors
+
+def test_closed_inherited_descriptors_are_never_touched(tmp_path):
+    """A daemon closes what it inherited and opens its own files, which get
+    the numbers the guard's constructor may have used: the guard must not
+    write into them (its report goes to its own files), close them or hang."""
+    own = tmp_path / "own.txt"
+    log = tmp_path / "guard.log"
+    r = run([program("closed_fds"), str(own)], ["--mode=warn", "--log-path=" + str(log)])
+    assert not r.timed_out, r
+    assert r.returncode == 66, r
+    assert r.stdout == "done\n", r
+    assert own.read_text() == "before\nafter\n"
+    f = only_finding(r, "cross_thread")
+    assert f["thread"]["name"] == "intruder" and has_fn(f["stack"], "intruder"), f
+    assert re.search(r"^SUMMARY: zmq-guard: cross_thread zmq_send .* in intruder closed_fds\.c:\d+", log.read_text(),
+                     re.M), log.read_text()
+
+
+def test_no_file_from_a_process_that_reports_nothing(tmp_path):
+    pattern = str(tmp_path / "guard.%p")
+    r = run([program("main_only")], ["--json-path=" + pattern + ".json", "--log-path=" + pattern + ".log"],
+            json_report=False)
+    assert_silent(r)
+    assert os.listdir(tmp_path) == []
 
 
 # ---------------------------------------------------------------- the library's structure
