@@ -49,6 +49,13 @@ const char* default_hint(FindingKind k) {
   }
 }
 
+// ` "name"`, as the program named the thread.
+void quoted_name(Buf& b, const char* name) {
+  b.puts(" \"");
+  b.plain(name);
+  b.puts("\"");
+}
+
 // `thread T3 "receiver" (tid 18396, running)`: the Python name when there
 // is one (the OS name of a Python thread is just "python3"), else the OS name.
 void thread_label(Buf& b, const ThreadInfo& t, bool state) {
@@ -58,7 +65,7 @@ void thread_label(Buf& b, const ThreadInfo& t, bool state) {
   }
   b.printf("thread T%llu", (unsigned long long)t.serial);
   const char* name = t.py_name[0] ? t.py_name : t.name;
-  if (name[0]) b.printf(" \"%s\"", name);
+  if (name[0]) quoted_name(b, name);
   b.printf(" (tid %d", (int)t.tid);
   if (state && t.running == 1) b.puts(", running");
   else if (state && t.running == 0) b.puts(", exited");
@@ -83,7 +90,12 @@ void text_py(Buf& b, const char* py, const char* title) {
       py,
       [](const PyFrame& f, void* ctx) {
         if (bootstrap_frame(f)) return;
-        static_cast<Buf*>(ctx)->printf("      File \"%s\", line %d, in %s\n", f.file, f.line, f.function);
+        auto* out = static_cast<Buf*>(ctx);
+        out->puts("      File \"");
+        out->plain(f.file);
+        out->printf("\", line %d, in ", f.line);
+        out->plain(f.function);
+        out->puts("\n");
       },
       &b);
 }
@@ -120,11 +132,25 @@ void text_hint(Buf& b, const char* hint) {
   b.puts("\n");
 }
 
+// A frame of pyzmq's own Python code: the installed package, or its
+// modules wherever the package sits (a wheel unpacked elsewhere), but not a
+// program's own directory that happens to be named zmq.
+bool pyzmq_frame(const char* file) {
+  if (strstr(file, "-packages/zmq/")) return true;
+  static const char* const kModules[] = {"/zmq/sugar/", "/zmq/_future.py", "/zmq/asyncio.py", "/zmq/green/",
+                                         "/zmq/eventloop/", "/zmq/devices/", "/zmq/decorators.py",
+                                         "/zmq/__init__.py"};
+  for (const char* m : kModules)
+    if (strstr(file, m)) return true;
+  return false;
+}
+
 // Where the offending thread is, in the user's terms: its innermost Python
 // frame, else the first native frame with a name outside libzmq.
 void culprit(Buf& b, const char* py_stack, const Stack* stack) {
   if (py_stack) {
-    // pyzmq's own Python layer (zmq/sugar) is not where the user looks.
+    // pyzmq's own Python layer (the installed package's zmq/sugar, ...) is
+    // not where the user looks; a program's own directory named zmq is.
     struct Last {
       PyFrame frame;
       bool have;
@@ -137,7 +163,7 @@ void culprit(Buf& b, const char* py_stack, const Stack* stack) {
           auto* l = static_cast<Last*>(ctx);
           l->frame = fr;
           l->have = true;
-          if (!strstr(fr.file, "/zmq/")) {
+          if (!pyzmq_frame(fr.file)) {
             l->user = fr;
             l->have_user = true;
           }
@@ -146,7 +172,11 @@ void culprit(Buf& b, const char* py_stack, const Stack* stack) {
     if (last.have_user) last.frame = last.user;
     if (last.have) {
       const char* base = strrchr(last.frame.file, '/');
-      b.printf(" in %s %s:%d", last.frame.function, base ? base + 1 : last.frame.file, last.frame.line);
+      b.puts(" in ");
+      b.plain(last.frame.function);
+      b.puts(" ");
+      b.plain(base ? base + 1 : last.frame.file);
+      b.printf(":%d", last.frame.line);
       return;
     }
   }
@@ -252,7 +282,10 @@ char* report_format_text(const Finding& f) {
   b.printf("==%d==%s: zmq-guard: %s: %s\n", pid, f.severity, finding_name(f.kind), finding_title(f.kind));
   if (f.socket) {
     b.printf("  socket %p (%s, #%llu)", f.socket, socket_type_name(f.socket_type), (unsigned long long)f.socket_id);
-    if (f.endpoints && f.endpoints[0]) b.printf(", %s", f.endpoints);
+    if (f.endpoints && f.endpoints[0]) {
+      b.puts(", ");
+      b.plain(f.endpoints);
+    }
     b.puts("\n");
   }
   bool brief = f.kind == FindingKind::SharedSocket || f.kind == FindingKind::Leak;
@@ -293,14 +326,14 @@ char* report_format_text(const Finding& f) {
   if (f.thread.known) {
     const char* name = f.thread.py_name[0] ? f.thread.py_name : f.thread.name;
     b.printf(" by T%llu", (unsigned long long)f.thread.serial);
-    if (name[0]) b.printf(" \"%s\"", name);
+    if (name[0]) quoted_name(b, name);
   }
   culprit(b, f.py_stack, f.stack);
   if (f.owner.known) {
     const char* name = f.owner.py_name[0] ? f.owner.py_name : f.owner.name;
     const char* who = is_owner ? "owner" : f.kind == FindingKind::SharedSocket ? "first used by" : "other thread";
     b.printf("; %s T%llu", who, (unsigned long long)f.owner.serial);
-    if (name[0]) b.printf(" \"%s\"", name);
+    if (name[0]) quoted_name(b, name);
     if (inside) b.puts(" was inside a call on it");
     if (f.owner_stack && f.owner_stack->n) {
       if (f.kind != FindingKind::SharedSocket) b.puts(inside ? ", took it" : " took it");

@@ -298,13 +298,80 @@ char* py_traceback_current() {
   return text;
 }
 
+namespace {
+
+// Appends code point c to out as UTF-8; a lone surrogate U+DC80..U+DCFF is
+// the byte Python's surrogateescape made of an undecodable one in a file
+// name, and becomes that byte again.
+size_t put_utf8(uint32_t c, char* out, size_t at, size_t cap) {
+  char u[4];
+  size_t n;
+  if (c >= 0xDC80 && c <= 0xDCFF) {
+    u[0] = static_cast<char>(c & 0xFF);
+    n = 1;
+  } else if (c < 0x80) {
+    u[0] = static_cast<char>(c);
+    n = 1;
+  } else if (c < 0x800) {
+    u[0] = static_cast<char>(0xC0 | (c >> 6));
+    u[1] = static_cast<char>(0x80 | (c & 0x3F));
+    n = 2;
+  } else if (c < 0x10000) {
+    u[0] = static_cast<char>(0xE0 | (c >> 12));
+    u[1] = static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    u[2] = static_cast<char>(0x80 | (c & 0x3F));
+    n = 3;
+  } else {
+    u[0] = static_cast<char>(0xF0 | (c >> 18));
+    u[1] = static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+    u[2] = static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    u[3] = static_cast<char>(0x80 | (c & 0x3F));
+    n = 4;
+  }
+  if (at + n >= cap) return at;
+  memcpy(out + at, u, n);
+  return at + n;
+}
+
+// The traceback dumper writes printable ASCII as it is and every other
+// character as \xNN, \uNNNN or \UNNNNNNNN: back to UTF-8, so that a file
+// name in a report is the file's real name.  (A backslash is printable and
+// written as it is, so a name that itself holds "\x41" reads as "A": the
+// dumper's output cannot tell them apart.)
+void py_unescape(const char* s, size_t n, char* out, size_t cap) {
+  size_t at = 0;
+  for (size_t i = 0; i < n && at + 1 < cap;) {
+    size_t digits = 0;
+    if (s[i] == '\\' && i + 1 < n) digits = s[i + 1] == 'x' ? 2 : s[i + 1] == 'u' ? 4 : s[i + 1] == 'U' ? 8 : 0;
+    uint32_t c = 0;
+    bool ok = digits != 0 && i + 2 + digits <= n;
+    for (size_t k = 0; ok && k < digits; k++) {
+      char h = s[i + 2 + k];
+      int v = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+      if (v < 0) ok = false;
+      c = c * 16 + static_cast<uint32_t>(v);
+    }
+    if (ok && c <= 0x10FFFF) {
+      at = put_utf8(c, out, at, cap);
+      i += 2 + digits;
+    } else {
+      out[at++] = s[i++];
+    }
+  }
+  out[at] = 0;
+}
+
+}  // namespace
+
 int py_frames(const char* text, void (*fn)(const PyFrame& f, void* ctx), void* ctx) {
   if (!text) return 0;
   // Lines look like:   File "/path/x.py", line 12 in worker
   // and come most recent first; note where they are, then parse and hand
   // them out oldest first.  Only pointers are kept (on the stack): frames
   // in static TLS would cost every thread of the host ~80 KB of its stack
-  // (glibc refuses to start threads with small stacks).
+  // (glibc refuses to start threads with small stacks).  The name ends at
+  // the line's last '", line ': a '"' inside a file name is written as it
+  // is.
   constexpr int kMax = 128;
   const char* starts[kMax];
   size_t lens[kMax];
@@ -313,7 +380,7 @@ int py_frames(const char* text, void (*fn)(const PyFrame& f, void* ctx), void* c
     const char* eol = strchr(p, '\n');
     size_t len = eol ? size_t(eol - p) : strlen(p);
     const char* f = static_cast<const char*>(memmem(p, len, "File \"", 6));
-    if (f && memchr(f + 6, '"', len - (f + 6 - p))) {
+    if (f && memmem(f + 6, len - (f + 6 - p), "\", line ", 8)) {
       starts[n] = p;
       lens[n] = len;
       n++;
@@ -324,15 +391,14 @@ int py_frames(const char* text, void (*fn)(const PyFrame& f, void* ctx), void* c
     const char* p = starts[i];
     size_t len = lens[i];
     const char* f = static_cast<const char*>(memmem(p, len, "File \"", 6)) + 6;
-    const char* q = static_cast<const char*>(memchr(f, '"', len - (f - p)));
+    const char* q = nullptr;
+    for (const char* at = f; (at = static_cast<const char*>(memmem(at, len - (at - p), "\", line ", 8))); at++) q = at;
     PyFrame fr;
-    snprintf(fr.file, sizeof fr.file, "%.*s", int(q - f), f);
-    fr.line = 0;
+    py_unescape(f, size_t(q - f), fr.file, sizeof fr.file);
+    fr.line = atoi(q + 8);
     fr.function[0] = 0;
-    const char* l = static_cast<const char*>(memmem(q, len - (q - p), "line ", 5));
-    if (l) fr.line = atoi(l + 5);
     const char* in = static_cast<const char*>(memmem(q, len - (q - p), " in ", 4));
-    if (in) snprintf(fr.function, sizeof fr.function, "%.*s", int(len - (in + 4 - p)), in + 4);
+    if (in) py_unescape(in + 4, len - (in + 4 - p), fr.function, sizeof fr.function);
     fn(fr, ctx);
   }
   return n;

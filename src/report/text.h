@@ -33,6 +33,16 @@ struct TextBuf {
     p[n] = 0;
   }
   void puts(const char* s) { add(s, strlen(s)); }
+  // Text that comes from the program (thread names, endpoints, file
+  // names): a control character becomes '?', so that a report's lines stay
+  // the lines they are (SUMMARY is one line, whatever a thread is named).
+  void plain(const char* s) {
+    for (; s && *s; s++) {
+      unsigned char c = static_cast<unsigned char>(*s);
+      char out = c < 0x20 || c == 0x7f ? '?' : *s;
+      add(&out, 1);
+    }
+  }
   void printf(const char* fmt, ...) __attribute__((format(printf, 2, 3))) {
     char tmp[2048];
     va_list ap;

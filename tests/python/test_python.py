@@ -99,6 +99,21 @@ def test_shared_dealer_abort_mode():
     assert "in sender shared_dealer.py:%d" % line_of("shared_dealer.py", "send") in res.stderr, res
 
 
+def test_file_names_come_out_as_they_are(tmp_path):
+    # The traceback dumper escapes non-ASCII (\xe9) and writes '"' as it is;
+    # a program's own directory named zmq is the user's code, not pyzmq's.
+    where = tmp_path / 'a "q" \u00e9' / "zmq"
+    where.mkdir(parents=True)
+    copy = where / "cli\u00e9nt \u4e2d.py"
+    shutil.copy(script("shared_dealer.py"), copy)
+    res = run([PYTHON, str(copy)], WARN)
+    f = one(res)
+    send = line_of("shared_dealer.py", "send")
+    assert ("sender", send) in [(x["function"], x["line"]) for x in f["python_stack"] if x["file"] == str(copy)], res
+    assert "in sender %s:%d;" % (copy.name, send) in res.stderr, res
+    assert 'File "%s", line %d, in sender' % (copy, send) in res.stderr, res
+
+
 def test_close_while_the_owner_sleeps_in_recv():
     # The worker's second recv is the owner path, which leaves no mark; the
     # guard asks the kernel whether the worker sleeps in a call on it.

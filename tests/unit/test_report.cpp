@@ -169,6 +169,24 @@ TEST(ReportText, PythonTracebacks) {
   EXPECT_TRUE(contains(summary, "\"shared\" in worker b.py:12; owner T2 \"main\" took it in worker b.py:12")) << summary;
 }
 
+TEST(ReportText, ProgramTextCannotBreakALine) {
+  // A thread name, an endpoint and a Python file name are the program's:
+  // a newline in them must not split a report line (tests and CI grep
+  // SUMMARY as one line).
+  Fixture fx;
+  snprintf(fx.f.thread.py_name, sizeof fx.f.thread.py_name, "two\nlines");
+  fx.f.endpoints = "bind ipc:///tmp/a\nb";
+  fx.f.py_stack = "  File \"/a/new\\x0aline.py\", line 4 in worker\n";
+  std::string text = text_of(fx.f);
+  std::vector<std::string> lines = lines_of(text);
+  std::string summary = line_starting(lines, "SUMMARY: ");
+  EXPECT_TRUE(contains(summary, "\"two?lines\" in worker new?line.py:4; owner T2")) << summary;
+  EXPECT_TRUE(contains(text, ", bind ipc:///tmp/a?b\n")) << text;
+  EXPECT_TRUE(contains(text, "      File \"/a/new?line.py\", line 4, in worker\n")) << text;
+  // JSON keeps them exactly (escaped).
+  EXPECT_TRUE(contains(json_of(fx.f), "\"python_name\":\"two\\nlines\"")) << json_of(fx.f);
+}
+
 TEST(ReportText, UnknownThreadsAndNoStacks) {
   zgunit::use_default_options();
   zg::Finding f;
@@ -342,6 +360,17 @@ TEST(PyFrames, EdgeCases) {
   EXPECT_STREQ(got[0].file, "/my dir/a b.py");
   EXPECT_EQ(got[0].line, 5);
   EXPECT_STREQ(got[0].function, "go");
+  // The dumper writes '"' as it is and escapes non-ASCII (\xNN, \uNNNN,
+  // \UNNNNNNNN, and \udcNN for an undecodable byte): the name ends at the
+  // last '", line ', and comes back as the file's real (UTF-8) name.
+  const char* odd = "  File \"/d/a \"q\", line 9/caf\\xe9 \\u4e2d\\U0001f600\\udcff.py\", line 5 in r\\xe9cv\n";
+  got.clear();
+  n = zg::py_frames(
+      odd, [](const zg::PyFrame& f, void* ctx) { static_cast<std::vector<zg::PyFrame>*>(ctx)->push_back(f); }, &got);
+  ASSERT_EQ(n, 1);
+  EXPECT_STREQ(got[0].file, "/d/a \"q\", line 9/caf\xc3\xa9 \xe4\xb8\xad\xf0\x9f\x98\x80\xff.py");
+  EXPECT_EQ(got[0].line, 5);
+  EXPECT_STREQ(got[0].function, "r\xc3\xa9" "cv");
 }
 
 }  // namespace
