@@ -261,20 +261,28 @@ int suppressions_load(const char* path) {
   while (fgets(line, sizeof line, f)) {
     lineno++;
     size_t n = strlen(line);
-    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ')) line[--n] = 0;
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t'))
+      line[--n] = 0;
     char* p = line;
     while (*p == ' ' || *p == '\t') p++;
     if (!*p || *p == '#') continue;
     char* colon = strchr(p, ':');
     int kind = -2;
+    char* pattern = nullptr;
     if (colon) {
-      *colon = 0;
+      // Blanks around the kind and the pattern are layout, not part of them.
+      char* kind_end = colon;
+      while (kind_end > p && (kind_end[-1] == ' ' || kind_end[-1] == '\t')) kind_end--;
+      char saved = *kind_end;
+      *kind_end = 0;
       if (!strcmp(p, "*")) kind = -1;
       for (int k = 1; k < static_cast<int>(FindingKind::Count); k++)
         if (!strcmp(p, finding_name(static_cast<FindingKind>(k)))) kind = k;
+      *kind_end = saved;
+      pattern = colon + 1;
+      while (*pattern == ' ' || *pattern == '\t') pattern++;
     }
-    if (!colon || kind == -2 || !colon[1]) {
-      if (colon) *colon = ':';
+    if (!colon || kind == -2 || !*pattern) {
       sink_notice(
           "zmq-guard: suppressions %s:%d: expected 'kind:pattern' with kind one of cross_thread, concurrent_call, "
           "close_while_in_use, use_after_close, use_after_fork, ctx_term_open_sockets, leak or *; got '%s'; line "
@@ -284,7 +292,7 @@ int suppressions_load(const char* path) {
     }
     if (g_nrules < kMaxRules) {
       g_rules[g_nrules].kind = kind;
-      snprintf(g_rules[g_nrules].pattern, sizeof g_rules[g_nrules].pattern, "%s", colon + 1);
+      snprintf(g_rules[g_nrules].pattern, sizeof g_rules[g_nrules].pattern, "%s", pattern);
       g_nrules++;
       loaded++;
     }
@@ -312,7 +320,9 @@ bool lifecycle_suppressed(FindingKind kind, const Stack* stack, const char* py_s
     for (int i = 0; stack && i < stack->n; i++) {
       Frame f;
       symbolize(stack->pc[i], true, &f);
-      if (match_frame(rule.pattern, f.function) || match_frame(rule.pattern, f.module)) return true;
+      if (match_frame(rule.pattern, f.function) || match_frame(rule.pattern, f.module) ||
+          match_frame(rule.pattern, f.file))
+        return true;
     }
     struct Ctx {
       const char* pattern;

@@ -147,6 +147,14 @@ TEST_F(Suppressions, RulesMatchNativeAndPythonFrames) {
   EXPECT_FALSE(zg::lifecycle_suppressed(zg::FindingKind::UseAfterClose, nullptr, nullptr));
   EXPECT_FALSE(zg::lifecycle_suppressed(zg::FindingKind::Leak, &s, py));
 
+  // A native source file, by its base name, with blanks around the kind
+  // and the pattern (layout, not part of them).
+  std::string file = dir_.write("file.supp", "  leak \t:\t support.cpp \t\n");
+  ASSERT_EQ(load(file, &err), 1);
+  EXPECT_TRUE(err.empty()) << err[0];
+  EXPECT_TRUE(zg::lifecycle_suppressed(zg::FindingKind::Leak, &s, nullptr));
+  zg::suppressions_clear();
+
   // The executable's module name matches too.
   std::string mod = dir_.write("mod.supp", "leak:zmq-guard-unit\n");
   ASSERT_EQ(load(mod, &err), 1);
