@@ -69,7 +69,10 @@ bool parse_value(const OptionSpec& s, const char* v, size_t vlen, Options* out) 
         }
       return false;
     case Kind::Int: {
-      if (!buf[0]) return false;
+      // Digits, after at most a minus: strtol alone would also take
+      // blanks and a plus sign.
+      const char* digits = buf[0] == '-' ? buf + 1 : buf;
+      if (*digits < '0' || *digits > '9') return false;
       char* end = nullptr;
       long n = strtol(buf, &end, 10);
       if (*end || n < s.lo || n > s.hi) return false;
@@ -215,6 +218,9 @@ static void stderr_line(const char* line, void*) {
   char buf[1100];
   int n = snprintf(buf, sizeof buf, "%s\n", line);
   if (n > (int)sizeof buf - 1) n = sizeof buf - 1;
+  // One line: a control character in the quoted value prints as '?'.
+  for (int i = 0; i < n - 1; i++)
+    if (static_cast<unsigned char>(buf[i]) < 0x20 || buf[i] == 0x7f) buf[i] = '?';
   ssize_t rc = write(2, buf, n);
   (void)rc;
 }
