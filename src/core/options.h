@@ -50,6 +50,10 @@ void expand_path(const char* pattern, int pid, char* out, size_t outlen);
 // The process-wide options (parsed from ZMQ_GUARD_OPTIONS on first use).
 const Options& options();
 void options_init_from_env();  // idempotent; called from the constructor
+// Writes the lines about bad options in ZMQ_GUARD_OPTIONS to stderr, once
+// per process: at its first zmq_socket, so that a process that never uses
+// ZeroMQ hears nothing from the guard.
+void options_say_errors();
 void options_set_for_test(const Options& o);
 
 }  // namespace zg

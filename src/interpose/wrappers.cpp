@@ -15,6 +15,7 @@
 #include "core/api.h"
 #include "core/guard.h"
 #include "core/lifecycle.h"
+#include "core/options.h"
 #include "core/registry.h"
 #include "core/serialize.h"
 #include "core/threads.h"
@@ -550,6 +551,7 @@ void* const* serialize_owner_fns() {
 ZG_EXPORT void* zmq_socket(void* ctx, int type) {
   const void* ra = ZG_RA;
   ensure_init();
+  options_say_errors();
   if (g_mode != Mode::Off) resolve_rescan();  // a libzmq copy loaded since the last look
   RealTable* rt = real_for_caller(ra);
   if (ZG_UNLIKELY(g_fork_gen != 0)) lifecycle_socket_opening(ctx);  // a context inherited across fork

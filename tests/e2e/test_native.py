@@ -487,6 +487,14 @@ def test_unknown_key_on_a_correct_program_prints_only_that_line():
     assert len(lines) == 1 and "no_such_key" in lines[0], r
 
 
+def test_bad_options_say_nothing_in_a_process_without_sockets():
+    # A guarded test suite runs shells and tools that never touch ZeroMQ:
+    # their output (often captured) must not carry the guard's lines.
+    p = wrapper("--", "sh", "-c", "echo out; echo err >&2", env={"ZMQ_GUARD_OPTIONS": "no_such_key=1:mode=loud"})
+    assert p.returncode == 0, p
+    assert (p.stdout, p.stderr) == ("out\n", "err\n"), p
+
+
 def test_unwritable_log_path_falls_back_to_stderr():
     # Set past the wrapper, which refuses it (below): the library says so
     # once, at its first report, and reports to stderr.
