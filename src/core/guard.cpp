@@ -133,6 +133,8 @@ void thread_info(uint64_t serial, ThreadInfo* out) {
 
 uint64_t guard_finding_count() { return g_findings.load(); }
 
+void guard_after_fork_child() { g_findings.store(0); }
+
 void guard_init() {
   int expected = 0;
   if (!g_init_state.compare_exchange_strong(expected, 1)) {

@@ -65,5 +65,7 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
 
 // Findings reported so far (warn mode turns them into the exit status).
 uint64_t guard_finding_count();
+// A forked child starts with none: the parent's findings are the parent's.
+void guard_after_fork_child();
 
 }  // namespace zg

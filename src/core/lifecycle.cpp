@@ -224,6 +224,7 @@ void fork_parent() {
 }
 void fork_child() {
   g_fork_gen++;
+  guard_after_fork_child();
   threads_after_fork_child();
   registry_fork_child();
   serialize_after_fork_child();

@@ -9,6 +9,9 @@
  *                               terminates the inherited context (legal)
  *   lifecycle fork_send         the child sends on an inherited socket
  *   lifecycle fork_socket       the child opens a socket on the inherited context
+ *   lifecycle fork_after_finding  a second thread uses main's socket (a
+ *                               finding), then the child exits without a
+ *                               zmq call
  *   lifecycle hang [serialize]  prints "ready PID", then threads block in recv
  *                               until killed (for the live dump)
  */
@@ -151,6 +154,37 @@ static int forked(const char* what) {
   return 0;
 }
 
+static void* second_user(void* arg) {
+  char buf[8];
+  zmq_recv(arg, buf, sizeof buf, ZMQ_DONTWAIT); /* cross_thread: main took it */
+  return NULL;
+}
+
+static int fork_after_finding(void) {
+  void* s = zmq_socket(g_ctx, ZMQ_PULL);
+  CHECK(zmq_bind(s, "inproc://finding") == 0);
+  char buf[8];
+  zmq_recv(s, buf, sizeof buf, ZMQ_DONTWAIT);
+  pthread_t t;
+  pthread_create(&t, NULL, second_user, s);
+  pthread_join(t, NULL);
+  fflush(stdout);
+  pid_t pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    printf("child done\n");
+    exit(0); /* reported nothing itself */
+  }
+  int status = 0;
+  CHECK(waitpid(pid, &status, 0) == pid);
+  if (WIFEXITED(status)) printf("child exit %d\n", WEXITSTATUS(status));
+  else if (WIFSIGNALED(status)) printf("child signal %d\n", WTERMSIG(status));
+  zmq_close(s);
+  CHECK(zmq_ctx_term(g_ctx) == 0);
+  printf("ok fork_after_finding\n");
+  return 0;
+}
+
 static void* hung_receiver(void* arg) {
   char buf[8];
   zmq_recv(arg, buf, sizeof buf, 0); /* nothing will ever come */
@@ -176,6 +210,7 @@ int main(int argc, char** argv) {
   if (!strcmp(what, "term_blocked")) return term_blocked();
   if (!strcmp(what, "term_clean")) return term_clean();
   if (!strcmp(what, "leaks")) return leaks();
+  if (!strcmp(what, "fork_after_finding")) return fork_after_finding();
   if (!strncmp(what, "fork_", 5)) return forked(what);
   if (!strcmp(what, "hang")) return hang(argc > 2 && !strcmp(argv[2], "serialize"));
   fprintf(stderr, "unknown scenario %s\n", what);

@@ -130,6 +130,16 @@ def test_fork_child_socket_on_inherited_context():
         assert "inherited from its parent" in f["detail"]
 
 
+def test_fork_child_does_not_inherit_the_parents_findings():
+    # warn mode's exit status counts the findings of the process itself: a
+    # child that reported nothing exits with its own status.
+    r = run([program("lifecycle"), "fork_after_finding"], ("--mode=warn",), timeout=60)
+    assert "child done" in r.stdout and "ok fork_after_finding" in r.stdout, r
+    assert "child exit 0" in r.stdout, r
+    assert r.returncode == 66, r  # the parent's finding
+    assert r.kinds() == ["cross_thread"], r
+
+
 def start_hung(mode_flags, args):
     env = dict(os.environ)
     env.pop("ZMQ_GUARD_OPTIONS", None)
