@@ -140,6 +140,23 @@ def test_fork_child_does_not_inherit_the_parents_findings():
     assert r.kinds() == ["cross_thread"], r
 
 
+def test_warn_exit_status_after_every_destructor():
+    # The status becomes exitcode only once everything that runs at exit has
+    # run: the program's atexit handler, its libraries' destructors (a
+    # coverage runtime writes its data there), stdio's buffers.
+    r = run([program("exit_dtor"), "finding"], ("--mode=warn",), timeout=60)
+    assert r.returncode == 66, r
+    assert r.kinds() == ["cross_thread"], r
+    assert r.stdout == "exit_dtor: buffered output\n", r
+    assert "exit_dtor: atexit handler ran\n" in r.stderr, r
+    assert r.stderr.endswith("exit_lib: destructor ran\n"), r
+    r = run([program("exit_dtor"), "clean"], ("--mode=warn",), timeout=60)
+    assert r.returncode == 3, r  # the program's own
+    assert r.findings == [], r
+    assert r.stdout == "exit_dtor: buffered output\n", r
+    assert r.stderr == "exit_dtor: atexit handler ran\nexit_lib: destructor ran\n", r
+
+
 def start_hung(mode_flags, args):
     env = dict(os.environ)
     env.pop("ZMQ_GUARD_OPTIONS", None)
