@@ -7,12 +7,14 @@
 // library is found next to this binary (build tree) or in the library
 // directory relative to it (installed), prepended to LD_PRELOAD, and the
 // program is exec()ed, so its exit status and signals are the caller's.
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <string>
@@ -218,8 +220,55 @@ int main(int argc, char** argv) {
 
 namespace {
 
+std::string read_text(const std::string& path) {
+  std::string text;
+  FILE* f = fopen(path.c_str(), "re");
+  if (!f) return text;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  fclose(f);
+  return text;
+}
+
+// Does the task's /proc status say it blocks sig (its SigBlk mask)?
+bool blocks(const std::string& task, int sig) {
+  std::string status = read_text(task + "/status");
+  size_t at = status.find("\nSigBlk:");
+  if (at == std::string::npos) return false;
+  unsigned long long mask = strtoull(status.c_str() + at + strlen("\nSigBlk:"), nullptr, 16);
+  return sig <= 64 && (mask >> (sig - 1) & 1);
+}
+
+// The guard's own thread in process pid (named "zmq-guard", never the main
+// thread), 0 if it has none: one that does not block sig first, as the
+// program may have named a thread of its own so.
+pid_t guard_thread(long pid, int sig) {
+  std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = opendir(dir.c_str());
+  if (!d) return 0;
+  pid_t found = 0;
+  while (struct dirent* e = readdir(d)) {
+    char* end = nullptr;
+    long tid = strtol(e->d_name, &end, 10);
+    if (tid <= 0 || *end || tid == pid) continue;
+    std::string task = dir + "/" + e->d_name;
+    if (read_text(task + "/comm") != "zmq-guard\n") continue;
+    if (!blocks(task, sig)) {
+      found = static_cast<pid_t>(tid);
+      break;
+    }
+    if (!found) found = static_cast<pid_t>(tid);
+  }
+  closedir(d);
+  return found;
+}
+
 // --dump PID: the guarded process learns its dump signal from its own
-// options, so read them where it did, from its initial environment.
+// options, so read them where it did, from its initial environment.  The
+// signal goes to the guard's thread: sent to the process, the kernel would
+// give it to a thread of the program (the main thread first), and a call
+// that thread is blocked in would fail with EINTR.
 int dump(const char* pid_text) {
   char* end = nullptr;
   long pid = strtol(pid_text, &end, 10);
@@ -269,9 +318,25 @@ int dump(const char* pid_text) {
     fprintf(stderr, "%s: process %ld runs with mode=off: the guard is not watching it\n", g_argv0, pid);
     return 1;
   }
-  if (kill(static_cast<pid_t>(pid), static_cast<int>(o.dump_signal)) != 0) {
-    fprintf(stderr, "%s: cannot signal process %ld: %s\n", g_argv0, pid, strerror(errno));
-    return 1;
+  int sig = static_cast<int>(o.dump_signal);
+  pid_t tid = guard_thread(pid, sig);
+  if (tid > 0 && syscall(SYS_tgkill, static_cast<pid_t>(pid), tid, sig) != 0) {
+    if (errno != ESRCH) {
+      fprintf(stderr, "%s: cannot signal thread %d of process %ld: %s\n", g_argv0, (int)tid, pid, strerror(errno));
+      return 1;
+    }
+    tid = 0;  // it ended in between (the process is exiting)
+  }
+  if (tid <= 0) {
+    fprintf(stderr,
+            "%s: process %ld has no zmq-guard thread yet (the guard starts it at the first zmq_socket, and it "
+            "prints the dump then): the signal goes to the process, where a thread of the program takes it, and "
+            "a call that thread is blocked in may fail with EINTR\n",
+            g_argv0, pid);
+    if (kill(static_cast<pid_t>(pid), sig) != 0) {
+      fprintf(stderr, "%s: cannot signal process %ld: %s\n", g_argv0, pid, strerror(errno));
+      return 1;
+    }
   }
   char where[600];
   if (o.log_path[0]) {
@@ -279,8 +344,11 @@ int dump(const char* pid_text) {
   } else {
     snprintf(where, sizeof where, "its stderr");
   }
-  printf("%s: sent signal %ld to process %ld; it prints its open sockets to %s\n", g_argv0, o.dump_signal, pid,
-         where);
+  if (tid > 0)
+    printf("%s: sent signal %d to process %ld (its zmq-guard thread, tid %d); it prints its open sockets to %s\n",
+           g_argv0, sig, pid, (int)tid, where);
+  else
+    printf("%s: sent signal %d to process %ld; it prints its open sockets to %s\n", g_argv0, sig, pid, where);
   return 0;
 }
 

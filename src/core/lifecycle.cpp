@@ -44,11 +44,15 @@ int g_nrules = 0;
 
 // The guard's own thread ("zmq-guard"): it reports contexts whose
 // zmq_ctx_term stays blocked, and prints the live dump.  Started when first
-// needed; the signal handler only writes to its eventfd.
+// needed; the signal handler only writes to its eventfd.  It blocks every
+// signal but dump_signal, which `zmq-guard --dump` sends to it alone: sent
+// to the process, the signal would go to a thread of the program, whose
+// blocked call (poll in zmq_recv, zmq_ctx_term) would fail with EINTR.
 pthread_mutex_t g_svc_mu = PTHREAD_MUTEX_INITIALIZER;
 bool g_svc_started = false;
 int g_svc_efd = -1;
 std::atomic<int> g_dump_requested{0};
+int g_dump_handled = 0;  // dump_signal, once its handler is installed
 
 struct TermWatch {
   bool active;
@@ -119,7 +123,8 @@ void svc_ensure() {
   pthread_mutex_lock(&g_svc_mu);
   if (!g_svc_started && g_svc_efd < 0) g_svc_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (!g_svc_started && g_svc_efd >= 0) {
-    // The guard's thread must not receive the program's signals.
+    // The guard's thread must not receive the program's signals (svc_main
+    // unblocks dump_signal alone).
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -135,6 +140,15 @@ void svc_ensure() {
 
 void* svc_main(void*) {
   prctl(PR_SET_NAME, "zmq-guard", 0, 0, 0);
+  if (g_dump_handled > 0) {
+    sigset_t dump;
+    sigemptyset(&dump);
+    sigaddset(&dump, g_dump_handled);
+    pthread_sigmask(SIG_UNBLOCK, &dump, nullptr);
+  }
+  // A dump asked for before this thread was there (`zmq-guard --dump`
+  // then signals the process) is printed now.
+  if (g_dump_requested.exchange(0)) lifecycle_dump();
   Bypass b;  // nothing this thread does is the program's use of a socket
   for (;;) {
     int64_t next = -1;
@@ -362,6 +376,8 @@ void lifecycle_init() {
     sigemptyset(&sa.sa_mask);
     if (sigaction(static_cast<int>(o.dump_signal), &sa, nullptr) != 0)
       sink_notice("zmq-guard: cannot handle dump_signal=%ld: %s; no live dump", o.dump_signal, strerror(errno));
+    else
+      g_dump_handled = static_cast<int>(o.dump_signal);
   }
 }
 

@@ -14,6 +14,11 @@
  *                               zmq call
  *   lifecycle hang [serialize]  prints "ready PID", then threads block in recv
  *                               until killed (for the live dump)
+ *   lifecycle dump_recv         prints "ready PID", then main blocks in recv
+ *                               until a line on stdin makes a helper send
+ *   lifecycle dump_term         prints "ready PID", then main blocks in
+ *                               zmq_ctx_term until a line on stdin makes a
+ *                               helper close its socket
  */
 #include <errno.h>
 #include <pthread.h>
@@ -203,6 +208,51 @@ static int hang(int shared) {
   for (;;) pause();
 }
 
+/* The helper of dump_recv and dump_term: its own socket, which it sends on
+ * (recv) or closes (term) when stdin has a line. */
+static pthread_barrier_t g_helper_ready;
+
+static void* stdin_helper(void* arg) {
+  int term = arg != NULL;
+  void* s = zmq_socket(g_ctx, ZMQ_PUSH);
+  CHECK(s && zmq_connect(s, "inproc://dumped") == 0);
+  pthread_barrier_wait(&g_helper_ready);
+  char line[16];
+  CHECK(fgets(line, sizeof line, stdin) != NULL);
+  if (!term) CHECK(zmq_send(s, "x", 1, 0) == 1);
+  CHECK(zmq_close(s) == 0);
+  return NULL;
+}
+
+/* A correct program blocked in a call while the live dump is asked for:
+ * the call must not see the dump's signal. */
+static int dumped_while_blocked(int term) {
+  void* pull = zmq_socket(g_ctx, ZMQ_PULL);
+  CHECK(zmq_bind(pull, "inproc://dumped") == 0);
+  pthread_barrier_init(&g_helper_ready, NULL, 2);
+  pthread_t t;
+  pthread_create(&t, NULL, stdin_helper, term ? (void*)1 : NULL);
+  pthread_barrier_wait(&g_helper_ready);
+  if (term) CHECK(zmq_close(pull) == 0); /* only the helper's socket is left */
+  printf("ready %d\n", (int)getpid());
+  fflush(stdout);
+  if (term) {
+    int rc = zmq_ctx_term(g_ctx);
+    printf("term rc=%d%s%s\n", rc, rc ? " " : "", rc ? zmq_strerror(errno) : "");
+  } else {
+    char buf[8];
+    int rc = zmq_recv(pull, buf, sizeof buf, 0);
+    printf("recv rc=%d%s%s\n", rc, rc < 0 ? " " : "", rc < 0 ? zmq_strerror(errno) : "");
+  }
+  fflush(stdout);
+  pthread_join(t, NULL);
+  if (!term) {
+    zmq_close(pull);
+    CHECK(zmq_ctx_term(g_ctx) == 0);
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   CHECK(argc >= 2);
   g_ctx = zmq_ctx_new();
@@ -213,6 +263,8 @@ int main(int argc, char** argv) {
   if (!strcmp(what, "fork_after_finding")) return fork_after_finding();
   if (!strncmp(what, "fork_", 5)) return forked(what);
   if (!strcmp(what, "hang")) return hang(argc > 2 && !strcmp(argv[2], "serialize"));
+  if (!strcmp(what, "dump_recv")) return dumped_while_blocked(0);
+  if (!strcmp(what, "dump_term")) return dumped_while_blocked(1);
   fprintf(stderr, "unknown scenario %s\n", what);
   return 2;
 }

@@ -157,12 +157,12 @@ def test_warn_exit_status_after_every_destructor():
     assert r.stderr == "exit_dtor: atexit handler ran\nexit_lib: destructor ran\n", r
 
 
-def start_hung(mode_flags, args):
+def start_hung(mode_flags, args, scenario="hang"):
     env = dict(os.environ)
     env.pop("ZMQ_GUARD_OPTIONS", None)
     env.pop("LD_PRELOAD", None)
-    p = subprocess.Popen([guardtest.WRAPPER] + list(mode_flags) + ["--", program("lifecycle"), "hang"] + args,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    p = subprocess.Popen([guardtest.WRAPPER] + list(mode_flags) + ["--", program("lifecycle"), scenario] + args,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     line = p.stdout.readline().decode()
     if not line.startswith("ready "):
         p.kill()
@@ -193,6 +193,7 @@ def dump_text(p, pid):
     d = subprocess.run([guardtest.WRAPPER, "--dump", str(pid)], capture_output=True, text=True, timeout=30)
     assert d.returncode == 0, d
     assert "sent signal 10 to process %d" % pid in d.stdout
+    assert d.stderr == "", d  # the guard's thread was found
     # The dump ends with a rule line; read stderr until then.
     text = ""
     deadline = time.monotonic() + 30
@@ -249,3 +250,69 @@ def test_dump_without_signal_configured_says_so():
 def test_dump_of_unguarded_process():
     d = subprocess.run([guardtest.WRAPPER, "--dump", str(os.getpid())], capture_output=True, text=True)
     assert d.returncode == 1 and "does not run under zmq-guard" in d.stderr
+
+
+def asleep(pid):
+    """Is the main thread of pid asleep (in the call it blocks in)?"""
+    with open("/proc/%d/task/%d/stat" % (pid, pid)) as f:
+        return f.read().rsplit(")", 1)[1].split()[0] == "S"
+
+
+def has_guard_thread(pid):
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                if f.read() == "zmq-guard\n":
+                    return True
+        except OSError:
+            pass
+    return False
+
+
+def dump_while_blocked(scenario, flags, inside):
+    """Starts lifecycle `scenario`, whose main thread blocks in a call; asks
+    for the live dump while it sleeps there, until the dump shows it
+    `inside` the call; then lets the call finish.  Returns the program's
+    stdout after "ready", its stderr, and the dump."""
+    p, pid = start_hung(("--mode=warn", "--dump-signal=10") + flags, [], scenario=scenario)
+    try:
+        deadline = time.monotonic() + 15
+        dumps = 0
+        while True:
+            while not (asleep(pid) and has_guard_thread(pid)) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            dump = dump_text(p, pid)
+            dumps += 1
+            if (inside in dump and dumps >= 2) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        p.stdin.write(b"go\n")
+        p.stdin.flush()
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    return p.returncode, out.decode(), err.decode(), dump
+
+
+def test_dump_does_not_interrupt_a_blocked_recv():
+    # The dump's signal goes to the guard's own thread: main's recv, blocked
+    # all along, returns the message it waited for, not EINTR.
+    rc, out, err, dump = dump_while_blocked("dump_recv", (), "is inside a libzmq call on it")
+    assert out == "recv rc=1\n", (out, err)
+    assert rc == 0, (rc, out, err)
+    assert "2 open sockets" in dump and "(PULL, #1), bind inproc://dumped" in dump, dump
+    assert "T1 (tid" in dump and "is inside a libzmq call on it" in dump, dump
+    assert "WARNING" not in err, err
+
+
+def test_dump_does_not_interrupt_a_blocked_ctx_term():
+    # The README's case: a program hung in zmq_ctx_term asked what is open.
+    # zmq_ctx_term goes on waiting, and returns 0 once the socket is closed.
+    rc, out, err, dump = dump_while_blocked("dump_term", ("--term-timeout-ms=60000",), "is blocked in zmq_ctx_term")
+    assert out == "term rc=0\n", (out, err)
+    assert rc == 0, (rc, out, err)
+    assert "1 open socket" in dump and "(PUSH, #2), connect inproc://dumped" in dump, dump
+    assert "T1 (tid" in dump and "is blocked in zmq_ctx_term" in dump, dump
+    assert "WARNING" not in err, err
