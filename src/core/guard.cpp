@@ -164,8 +164,22 @@ CallKind getsockopt_kind(int option) {
 }
 
 void guard_created(void* sock, void* ctx, int type, RealTable* real, const void* ra) {
-  if (!sock || g_mode == Mode::Off || tls_bypass) return;
+  if (!sock || g_mode == Mode::Off) return;
   int saved = errno;
+  const bool internal = pc_in_libzmq(ra);
+  if (tls_bypass && !internal) {
+    // Made inside a pass-through region by code that is not libzmq's (a
+    // zero-copy free callback): not tracked until its first checked call
+    // adopts it, but whatever the registry knew about the address is gone.
+    registry_forget(sock);
+    errno = saved;
+    return;
+  }
+  // libzmq's own socket (a monitor's PAIR, made by zmq_socket_monitor
+  // through its own API, often inside the pass-through region of the
+  // program's call) is registered too: it may have the address of a socket
+  // the program closed, and libzmq's calls on it must not meet that one's
+  // state.
   ThreadRecord* rec = thread_self();
   SocketState* st = registry_create(sock);
   if (!st || !rec) {
@@ -179,7 +193,7 @@ void guard_created(void* sock, void* ctx, int type, RealTable* real, const void*
   st->type = type;
   st->fork_gen = g_fork_gen;
   st->thread_safe = is_thread_safe(real, sock, type);
-  st->internal = pc_in_libzmq(ra);
+  st->internal = internal;
   if (!st->thread_safe && !st->internal) st->zfd = mailbox_fd(real, sock);
   st->creator = rec->serial.load(std::memory_order_relaxed);
   st->creator_tid = rec->tid;
@@ -347,6 +361,14 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
     pthread_mutex_unlock(&st->mu);
   }
   *real = st->real;
+  if (st->closed.load(std::memory_order_acquire) && pc_in_libzmq(ra)) {
+    // libzmq's own call on a handle the registry has as closed: a socket
+    // libzmq made for itself at that address without the guard seeing it.
+    // Never the program's closed socket: a program's call that libzmq
+    // forwards through its API was stopped at the program's own call.
+    errno = saved;
+    return true;
+  }
   if (st->internal || st->thread_safe) {
     errno = saved;
     return true;

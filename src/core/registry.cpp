@@ -124,6 +124,21 @@ SocketState* find_locked(void* h) {
   return nullptr;
 }
 
+// The handle came back from zmq_socket: whatever we knew about it is
+// another socket's.  Take that out of the table; it is recycled from the
+// quarantine.
+void forget_locked(void* h) {
+  SocketState* old = find_locked(h);
+  if (!old) return;
+  bool was_open = !old->closed.load(std::memory_order_relaxed);
+  unplace(old);
+  old->handle.store(nullptr, std::memory_order_release);
+  if (was_open) {
+    g_open--;
+    quarantine(old);
+  }
+}
+
 }  // namespace
 
 // Its own address is never a socket handle; being a constant, it is in
@@ -140,17 +155,7 @@ SocketState* registry_lookup_locked(void* h) {
 
 SocketState* registry_create(void* h) {
   pthread_mutex_lock(&g_mu);
-  if (SocketState* old = find_locked(h)) {
-    // The handle came back from zmq_socket: whatever we knew is another
-    // socket.  Take it out of the table; it is recycled from the quarantine.
-    bool was_open = !old->closed.load(std::memory_order_relaxed);
-    unplace(old);
-    old->handle.store(nullptr, std::memory_order_release);
-    if (was_open) {
-      g_open--;
-      quarantine(old);
-    }
-  }
+  forget_locked(h);
   SocketState* s = g_free;
   if (s) {
     g_free = s->next_free;
@@ -171,6 +176,12 @@ SocketState* registry_create(void* h) {
   g_open++;
   pthread_mutex_unlock(&g_mu);
   return s;
+}
+
+void registry_forget(void* h) {
+  pthread_mutex_lock(&g_mu);
+  forget_locked(h);
+  pthread_mutex_unlock(&g_mu);
 }
 
 void registry_retire(SocketState* s) {

@@ -138,6 +138,11 @@ SocketState* registry_lookup_locked(void* h);
 // for the same handle: a handle that zmq_socket returns again is a new socket.
 SocketState* registry_create(void* h);
 
+// Drops whatever the registry knew about handle h (a socket it will not
+// track came back at that address): a later call on h is not checked
+// against the earlier socket's state.
+void registry_forget(void* h);
+
 // Moves a closed socket into the quarantine; the oldest quarantined state is
 // removed from the table and recycled once the quarantine is full.
 void registry_retire(SocketState* s);
