@@ -79,6 +79,25 @@ bool owner_inside(SocketState* st, uint64_t owner, bool wait) {
   return probe_inside(owner, st->handle.load(std::memory_order_relaxed), st->zfd, wait) == Inside::Yes;
 }
 
+// Ends st's life without checking the call that ends it: a close of a
+// thread-safe socket or of libzmq's own, or one made inside a pass-through
+// region.  True if this call closed it; *t then makes guard_close_done
+// retire the state.  A serialized socket is left alone: its close takes its
+// turn (zmq_close in wrappers.cpp), which a pass-through close does not.
+bool close_unchecked(SocketState* st, Ticket* t) {
+  if (!st || registry_is_sentinel(st) || st->ser) return false;
+  pthread_mutex_lock(&st->mu);
+  const bool first = !st->closed.load(std::memory_order_relaxed);
+  if (first) {
+    st->closed.store(true, std::memory_order_release);
+    st->owner_at_close = st->owner.load(std::memory_order_relaxed);
+    st->owner.store(kNoOwner, std::memory_order_release);
+  }
+  pthread_mutex_unlock(&st->mu);
+  if (first) t->st = st;
+  return first;
+}
+
 bool is_thread_safe(RealTable* real, void* sock, int type) {
   // Types 12..20 are the draft types; all but DGRAM (18) answer
   // ZMQ_THREAD_SAFE with 1.  Ask the socket itself when we can.
@@ -332,6 +351,13 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
   if (st) *real = st->real;
   if (g_mode == Mode::Off || tls_bypass || !sock) {
     if (!st) *real = real_for_caller(ra)->fn;
+    if (kind == CallKind::Close && tls_bypass && g_mode != Mode::Off && sock) {
+      // Not checked, but closed all the same (libzmq's own monitor PAIR,
+      // closed by zmq_socket_monitor inside the program's call).
+      int saved = errno;
+      close_unchecked(st ? st : registry_lookup_locked(sock), t);
+      errno = saved;
+    }
     return true;
   }
   int saved = errno;
@@ -370,8 +396,19 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
     return true;
   }
   if (st->internal || st->thread_safe) {
+    // libzmq serializes a thread-safe socket's calls itself, and libzmq's
+    // own sockets are its business: no owner, no overlap check.  Their life
+    // is checked all the same: a close ends it (so it is neither a leak nor
+    // listed at a blocked zmq_ctx_term), and a call after it is a use
+    // after close.
+    if ((kind == CallKind::Close && close_unchecked(st, t)) || !st->closed.load(std::memory_order_acquire)) {
+      errno = saved;
+      return true;
+    }
+    t->st = st;
+    guard_report(FindingKind::UseAfterClose, st, call, 0, nullptr);
     errno = saved;
-    return true;
+    return false;
   }
   ThreadRecord* rec = thread_self();
   if (!rec) {

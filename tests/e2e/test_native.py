@@ -316,6 +316,34 @@ def test_monitor_pair_at_a_closed_sockets_address_is_libzmqs_own(flags):
     assert_silent(run([program("monitor_reuse")], flags, timeout=30), "rounds 3, handshakes 3, stops 3")
 
 
+@pytest.mark.parametrize("flags", [[], ["--mode=serialize"]])
+def test_closed_thread_safe_sockets_are_closed(flags):
+    # A thread-safe socket is exempt from ownership, not from its life: once
+    # closed (here by a third thread) it is neither a leak at exit nor listed
+    # by a zmq_ctx_term that a lingering PUSH, also closed, keeps blocked past
+    # term_timeout_ms.
+    r = run([program("thread_safe_close")], flags + ["--leaks=1", "-o", "term_timeout_ms=300"])
+    assert_silent(r, "done")
+
+
+def test_thread_safe_socket_use_after_close_warn_returns_enotsock():
+    r = run([program("thread_safe_close"), "use-after-close"], ["--mode=warn"])
+    assert r.returncode == 66, r
+    assert "rc=-1 errno=ENOTSOCK" in r.stdout and "done" in r.stdout, r
+    f = only_finding(r, "use_after_close")
+    assert f["call"] == "zmq_connect" and f["socket_type"] == "CLIENT", f
+    assert has_fn(f["stack"], "connect_late"), f["stack"]
+    assert has_fn(f["created_stack"], "main"), f["created_stack"]
+
+
+def test_thread_safe_socket_use_after_close_abort():
+    r = run([program("thread_safe_close"), "use-after-close"])
+    assert r.returncode == ABORTED, r
+    assert "rc=" not in r.stdout, r
+    f = only_finding(r, "use_after_close")
+    assert f["socket_type"] == "CLIENT" and has_fn(f["stack"], "connect_late"), f
+
+
 @pytest.mark.parametrize("name,expect", [
     ("main_only", "done"),
     ("per_thread", "received 400"),
