@@ -42,7 +42,8 @@ void guard_endpoint(void* sock, const char* verb, const char* addr);
 int socket_int_option(void* const* real, void* sock, int option, int* value);
 // The same for setting one: libzmq's result (-1 also if there is no setsockopt).
 int socket_set_int_option(void* const* real, void* sock, int option, int value);
-// getsockopt(ZMQ_EVENTS / ZMQ_RCVMORE / ZMQ_FD) changes socket state: Data.
+// getsockopt(ZMQ_EVENTS) changes socket state: Data; any other option is a
+// Query (ZMQ_RCVMORE and ZMQ_FD included).
 CallKind getsockopt_kind(int option);
 
 // Fills a ThreadInfo-like description of a serial (report helpers).

@@ -11,11 +11,11 @@ namespace zg {
 // What a call does to a socket, from the table of interposed functions.
 enum class CallKind : uint8_t {
   Setup,    // setsockopt, bind, connect, unbind, disconnect, monitor
-  Data,     // send, recv and their variants; getsockopt(ZMQ_EVENTS/RCVMORE)
+  Data,     // send, recv and their variants; getsockopt(ZMQ_EVENTS)
   Poll,     // zmq_poll on the socket
   Proxy,    // zmq_proxy, zmq_proxy_steerable, zmq_device
   Close,    // zmq_close
-  Query,    // getsockopt of a value fixed at set-up: claims nothing, is no use
+  Query,    // getsockopt of a value it only reads: claims nothing, is no use
             // by another thread; only overlapping calls are checked.  (pyzmq
             // reads ZMQ_TYPE from whichever thread drops the last reference,
             // just before the final close.)

@@ -317,6 +317,15 @@ def test_monitor_pair_at_a_closed_sockets_address_is_libzmqs_own(flags):
 
 
 @pytest.mark.parametrize("flags", [[], ["--mode=serialize"]])
+def test_zmq_fd_and_rcvmore_read_before_a_handoff_claim_nothing(flags):
+    # Only ZMQ_EVENTS processes the socket's commands; ZMQ_FD and
+    # ZMQ_RCVMORE are plain reads, so main's reads before it passes the
+    # socket to a new thread are not a use (the worker's calls were a
+    # cross_thread in abort mode, a shared socket in serialize mode).
+    assert_silent(run([program("fd_handoff")], flags), "worker got 2 parts")
+
+
+@pytest.mark.parametrize("flags", [[], ["--mode=serialize"]])
 def test_closed_thread_safe_sockets_are_closed(flags):
     # A thread-safe socket is exempt from ownership, not from its life: once
     # closed (here by a third thread) it is neither a leak at exit nor listed

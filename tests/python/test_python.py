@@ -280,8 +280,8 @@ def test_no_notice_for_python_without_zmq():
 
 # --- correct programs are silent ---------------------------------------------
 
-OK_CASES = ["send_recv", "multipart", "string", "poller", "socket_poll", "asyncio", "term", "instance",
-            "gc_handoff", "copy_false"]
+OK_CASES = ["send_recv", "multipart", "string", "poller", "socket_poll", "asyncio", "asyncio_handoff", "term",
+            "instance", "gc_handoff", "copy_false"]
 
 
 @pytest.mark.parametrize("case", OK_CASES)

@@ -135,3 +135,16 @@ TEST_F(GuardLife, SocketMadeInsideAPassThroughRegionByOtherCodeDropsTheOldState)
 }
 
 }  // namespace
+
+namespace {
+
+// Only ZMQ_EVENTS processes the socket's pending commands (libzmq's
+// socket_base_t::getsockopt); ZMQ_RCVMORE and ZMQ_FD read a flag and a
+// number, as ZMQ_TYPE does.
+TEST(GetsockoptKind, OnlyEventsIsAUse) {
+  EXPECT_EQ(zg::getsockopt_kind(ZMQ_EVENTS), CallKind::Data);
+  for (int option : {ZMQ_RCVMORE, ZMQ_FD, ZMQ_TYPE, ZMQ_LAST_ENDPOINT, ZMQ_LINGER, ZMQ_RCVTIMEO})
+    EXPECT_EQ(zg::getsockopt_kind(option), CallKind::Query) << option;
+}
+
+}  // namespace

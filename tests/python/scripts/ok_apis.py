@@ -173,6 +173,34 @@ def asyncio_loop():
     ctx.term()
 
 
+def asyncio_handoff():
+    # zmq.asyncio reads ZMQ_FD when it makes a socket (for the event loop),
+    # here in the main thread; the socket then goes to a new thread that
+    # runs its own loop and alone uses and closes it.
+    ctx = zmq.asyncio.Context()
+    pull = ctx.socket(zmq.PULL)
+    pull.bind("inproc://aio-handoff")
+    got = []
+
+    def loop_thread():
+        async def run():
+            for _ in range(N):
+                got.append(await pull.recv_multipart())
+            pull.close()
+
+        asyncio.run(run())
+
+    t = in_thread(loop_thread)
+    push = ctx.socket(zmq.PUSH)  # plain sends from main: futures it never awaits
+    push.connect("inproc://aio-handoff")
+    for i in range(N):
+        push.send_multipart([b"part", b"%d" % i])
+    t.join()
+    assert got == [[b"part", b"%d" % i] for i in range(N)]
+    push.close()
+    ctx.term()
+
+
 def term():
     # Sockets made and closed by worker threads; the main thread terminates
     # the context after joining them, and destroy() closes what is left.
@@ -303,6 +331,7 @@ CASES = {
     "poller": poller,
     "socket_poll": socket_poll,
     "asyncio": asyncio_loop,
+    "asyncio_handoff": asyncio_handoff,
     "term": term,
     "instance": instance,
     "gc_handoff": gc_handoff,
