@@ -165,6 +165,16 @@ inline void ser_biased_recv() { tls_rcv_ss = nullptr; }
 
 enum class SerDir : uint8_t { None, Send, Recv };
 
+// The flags by which a successful send says whether it left its message
+// open (ZMQ_SNDMORE: the thread is in the middle of a multipart message).
+// zmq_sendiov never does: libzmq sends the vector in one go and clears
+// ZMQ_SNDMORE on its last part (with the flag the parts make one whole
+// message, without it each part is a message of its own).
+template <FnId Id>
+constexpr int ser_msg_flags(int flags) {
+  return Id == FN_zmq_sendiov ? flags & ~ZMQ_SNDMORE : flags;
+}
+
 // After the bias holder's send or receive (its busy mark cleared or about to
 // be): what a revoker and the holder's next RCVMORE question need.  flags:
 // the call's own.
@@ -424,7 +434,7 @@ __attribute__((noinline)) Biased ser_biased_wait(SerBias* b, R* out, size_t iov_
       break;
     }
   }
-  ser_biased_after<dir>(b, r, std::get<sizeof...(A) - 1>(args));
+  ser_biased_after<dir>(b, r, ser_msg_flags<Id>(std::get<sizeof...(A) - 1>(args)));
   *out = r;
   return Biased::Done;
 }
@@ -456,7 +466,7 @@ __attribute__((always_inline)) inline Biased ser_biased_call(SocketState* st, Se
       return ser_biased_wait<Id, R>(b, out, iov_count, a...);
   }
   b->busy.store(0, std::memory_order_release);
-  if constexpr (dir != SerDir::None) ser_biased_after<dir>(b, r, std::get<sizeof...(A) - 1>(args));
+  if constexpr (dir != SerDir::None) ser_biased_after<dir>(b, r, ser_msg_flags<Id>(std::get<sizeof...(A) - 1>(args)));
   *out = r;
   return Biased::Done;
 }
@@ -490,7 +500,7 @@ __attribute__((noinline)) R serialize_quick_rest(SerState* ss, SocketState* st, 
   const int flags = std::get<sizeof...(A) - 1>(args);
   std::get<sizeof...(A) - 1>(args) = flags | ZMQ_DONTWAIT;
   SerCall c;
-  ser_quick_adopt(ss, st, name, dir, flags, &c);
+  ser_quick_adopt(ss, st, name, dir, ser_msg_flags<Id>(flags), &c);
   bool ok = r != static_cast<R>(-1);
   while (ser_after(&c, ok)) {
     r = ser_attempt<Id, true>(fn, args, iov_count);
@@ -522,7 +532,7 @@ __attribute__((noinline)) bool serialize_locked(SocketState* st, const char* nam
     if (__builtin_expect(ss != nullptr, 1)) {
       std::get<sizeof...(A) - 1>(args) = flags | ZMQ_DONTWAIT;
       R r = ser_attempt<Id>(fn, args, iov_count);
-      if (__builtin_expect(r != static_cast<R>(-1), 1) && ser_quick_end(ss, dir, flags)) {
+      if (__builtin_expect(r != static_cast<R>(-1), 1) && ser_quick_end(ss, dir, ser_msg_flags<Id>(flags))) {
         *out = r;
         return true;
       }
@@ -531,7 +541,7 @@ __attribute__((noinline)) bool serialize_locked(SocketState* st, const char* nam
     }
   }
   SerCall c;
-  int begun = ser_begin(st, name, kind, dir, flags, &c);
+  int begun = ser_begin(st, name, kind, dir, ser_msg_flags<Id>(flags), &c);
   if (begun == 0) return false;
   if (begun < 0) {
     *out = static_cast<R>(-1);

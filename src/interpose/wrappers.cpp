@@ -216,7 +216,8 @@ __attribute__((always_inline)) inline R ser_shared_turn(SerState* ss, R (*fn)(A.
   std::tuple<A...> args(a...);
   std::get<sizeof...(A) - 1>(args) |= ZMQ_DONTWAIT;
   R r = ser_attempt<Id>(fn, args, 0);
-  if (ZG_LIKELY(r != static_cast<R>(-1)) && ser_quick_end(ss, dir, ser_held<int>(&ss->held, sizeof...(A) - 1)))
+  if (ZG_LIKELY(r != static_cast<R>(-1)) &&
+      ser_quick_end(ss, dir, ser_msg_flags<Id>(ser_held<int>(&ss->held, sizeof...(A) - 1))))
     return r;
   return ser_shared_rest<Id, R, A...>(ss, r, std::index_sequence_for<A...>{});
 }
@@ -314,7 +315,7 @@ __attribute__((noinline)) R ser_owner_failed(SerBias* b, R r, CallKind kind, con
   const int flags = std::get<sizeof...(A) - 1>(args);
   if (flags & ZMQ_DONTWAIT) {
     b->busy.store(0, std::memory_order_release);
-    ser_biased_after<dir>(b, r, flags);
+    ser_biased_after<dir>(b, r, ser_msg_flags<Id>(flags));
     return r;
   }
   void* sock = relaxed_peek(b->st->handle);  // read while busy: the socket cannot be closed yet
@@ -358,7 +359,7 @@ __attribute__((always_inline)) inline R ser_owner(void* sock, CallKind kind, A..
         return ser_owner_failed<Id, Draft, R, A...>(b, r, kind, __builtin_return_address(0),
                                                     std::index_sequence_for<A...>{});
       b->busy.store(0, std::memory_order_release);
-      ser_biased_after<dir>(b, r, ser_held<int>(&b->held, sizeof...(A) - 1));
+      ser_biased_after<dir>(b, r, ser_msg_flags<Id>(ser_held<int>(&b->held, sizeof...(A) - 1)));
       return r;
     }
     b->busy.store(0, std::memory_order_release);

@@ -198,3 +198,11 @@ def test_c_deprecated_msg_api_nested_calls():
     f = check_shared_once(r, "msg_api_worker")
     assert "ok 20000 replies" in r.stdout
     assert f["call"] in ("zmq_sendmsg", "zmq_recvmsg")
+
+
+def test_c_sendiov_with_sndmore_leaves_no_message_open():
+    # zmq_sendiov(ZMQ_SNDMORE) sends its vector as one whole message (libzmq
+    # clears the flag on the last part): another thread's send right after
+    # it must not wait for the rest of a message that never comes, whether
+    # the sender was the socket's only user or the socket was shared.
+    same_without_the_guard("sendiov")
