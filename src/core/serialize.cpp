@@ -590,14 +590,28 @@ int ser_begin(SocketState* st, const char* call, CallKind kind, SerDir dir, int 
   c->flags = flags;
   c->saved_errno = errno;
   // Another thread's multipart message in this direction goes first.
+  // Before each wait the socket is read as after a failed attempt
+  // (ZMQ_EVENTS): that takes in its pending commands, so that its ZMQ_FD
+  // wakes this wait only on news (a wait on a readable ZMQ_FD returns at
+  // once, round and round), passes the news on to the waiters it is for,
+  // and fails the call as libzmq would fail it (ETERM once the context
+  // ends: nothing else would ever tell this call).
   while (dir != SerDir::None && reserved_by_other(ss, dir, me)) {
-    Waited w = Waited::TimedOut;
-    if (!(flags & ZMQ_DONTWAIT) && arm_deadline(c, dir == SerDir::Send ? ZMQ_SNDTIMEO : ZMQ_RCVTIMEO))
-      w = wait_turn(ss, me, dir == SerDir::Send ? ZMQ_POLLOUT : ZMQ_POLLIN, call, c->deadline_ns, c->forever);
-    int fail = ss->closed.load(std::memory_order_relaxed)                      ? ENOTSOCK
-               : w == Waited::Interrupted                                       ? EINTR
-               : w != Waited::Ready && reserved_by_other(ss, dir, me)           ? EAGAIN  // as libzmq when it cannot take a message now
-                                                                                : 0;
+    int events = 0, fail = 0;
+    if (sockopt_int(ss, ZMQ_EVENTS, &events) != 0) {
+      fail = errno;
+      events = -1;  // everyone retries and sees it
+    }
+    wake_ready(ss, events);
+    if (!fail) {
+      Waited w = Waited::TimedOut;
+      if (!(flags & ZMQ_DONTWAIT) && arm_deadline(c, dir == SerDir::Send ? ZMQ_SNDTIMEO : ZMQ_RCVTIMEO))
+        w = wait_turn(ss, me, dir == SerDir::Send ? ZMQ_POLLOUT : ZMQ_POLLIN, call, c->deadline_ns, c->forever);
+      fail = ss->closed.load(std::memory_order_relaxed)            ? ENOTSOCK
+             : w == Waited::Interrupted                             ? EINTR
+             : w != Waited::Ready && reserved_by_other(ss, dir, me) ? EAGAIN  // as libzmq when it cannot take a message now
+                                                                    : 0;
+    }
     if (fail) {
       ss->holder = 0;
       turn_unlock(&ss->mu);

@@ -206,3 +206,16 @@ def test_c_sendiov_with_sndmore_leaves_no_message_open():
     # it must not wait for the rest of a message that never comes, whether
     # the sender was the socket's only user or the socket was shared.
     same_without_the_guard("sendiov")
+
+
+def test_c_wait_behind_another_threads_message_sleeps_and_sees_eterm():
+    # A send waiting for another thread's multipart message to end sleeps
+    # while the socket's ZMQ_FD is readable (it reads ZMQ_EVENTS before each
+    # wait, as after a failed attempt), goes once the message is whole, and
+    # fails with ETERM when the context ends, as a send blocked in libzmq
+    # does; zmq_ctx_term then returns.  Guard only: without it the second
+    # send slips into the unfinished message.
+    r = run([program("ser_stress"), "reserved"], SER, timeout=60)
+    assert not r.timed_out, r
+    assert r.returncode == 0 and "ok reserved" in r.stdout, r
+    assert r.kinds() == ["shared_socket"], r
