@@ -363,6 +363,7 @@ void restore_timeouts(SerState* ss) {
   sockopt_set_int(ss, ZMQ_RCVTIMEO, b->rcvtimeo);
   sockopt_set_int(ss, ZMQ_SNDTIMEO, b->sndtimeo);
   b->timeouts_set = false;
+  b->wake_cut = 0;
   errno = e;
 }
 
@@ -426,10 +427,19 @@ int ser_biased_option(SerBias* b, void* const* real, void* s, int option, const 
   return 0;
 }
 
+void ser_biased_uncut(SerBias* b) {
+  const int e = errno;
+  // SerBias is the first member of SerState.
+  sockopt_set_int(reinterpret_cast<SerState*>(b), b->wake_cut, kSerWakeMs);
+  b->wake_cut = 0;
+  errno = e;
+}
+
 Again ser_biased_again(SerBias* b, SerDir dir, uint64_t self, int64_t* deadline_ns, const char* call) {
   const int e = errno;
   Again again = Again::No;
   b->wait_call = call;
+  if (b->wake_cut) ser_biased_uncut(b);  // the last period's attempt is over
   if (e == EINTR && !program_signal()) {
     // The live dump's stack sample, not a signal of the program's.  (A
     // sample that landed just outside this call leaves the flag set: one
@@ -442,13 +452,25 @@ Again ser_biased_again(SerBias* b, SerDir dir, uint64_t self, int64_t* deadline_
       again = Again::Yes;  // waits for good: the wake-up period ran out
     } else if (user > kSerWakeMs) {
       // One wake-up period has passed since the call began.
-      const int64_t now = mono_ns();
-      if (*deadline_ns == 0) *deadline_ns = now + int64_t(user - kSerWakeMs) * 1000000;
-      if (now < *deadline_ns) again = Again::Yes;
+      if (*deadline_ns == 0) *deadline_ns = mono_ns() + int64_t(user - kSerWakeMs) * 1000000;
+      again = Again::Yes;  // unless the deadline has passed (below)
     }
     // else: libzmq's timeout was the user's own, and it ran out.
   }
   if (again == Again::Yes && relaxed_peek(b->bias) != self) again = Again::Gone;
+  if (again == Again::Yes && *deadline_ns != 0) {
+    // A wait with a deadline gets no more than what is left of it: the
+    // last attempt's timeout is cut to that (in whole milliseconds, as
+    // libzmq counts), so that a 21 ms timeout ends after 21 ms, not 40.
+    const int64_t left = *deadline_ns - mono_ns();
+    if (left <= 0 && e == EAGAIN) {
+      again = Again::No;
+    } else if (left < int64_t(kSerWakeMs) * 1000000) {
+      const int option = dir == SerDir::Send ? ZMQ_SNDTIMEO : ZMQ_RCVTIMEO;
+      const int ms = left <= 0 ? 1 : static_cast<int>((left + 999999) / 1000000);
+      if (sockopt_set_int(reinterpret_cast<SerState*>(b), option, ms) == 0) b->wake_cut = option;
+    }
+  }
   if (again != Again::Yes) b->busy.store(0, std::memory_order_release);
   errno = e;
   return again;
@@ -540,6 +562,7 @@ void serialize_attach(SocketState* st) {
   ss->b.busy.store(0, std::memory_order_relaxed);
   ss->b.send_flags = 0;
   ss->b.timeouts_set = false;
+  ss->b.wake_cut = 0;
   ss->b.wait_call = nullptr;
   ss->b.rcvtimeo = ss->b.sndtimeo = -1;
   ss->bias_last_thread.store(0, std::memory_order_relaxed);

@@ -59,6 +59,7 @@ struct SerBias {
   std::atomic<int> busy{0};  // 1: inside a set-up or option call; 2: inside a send or receive
   int send_flags = 0;        // the biased thread's last successful send's flags (ZMQ_SNDMORE: a message in the middle)
   bool timeouts_set = false;  // libzmq has the wake-up timeouts, not the user's
+  int wake_cut = 0;  // ZMQ_RCVTIMEO/ZMQ_SNDTIMEO while libzmq has less than kSerWakeMs for it (ser_biased_again)
   const char* wait_call = nullptr;   // the call that has waited a wake-up period, for the live dump
   int rcvtimeo = -1, sndtimeo = -1;  // the user's, while timeouts_set
   SocketState* st = nullptr;         // the socket it belongs to now (SerState::st)
@@ -240,6 +241,9 @@ inline bool ser_timeout_option(SerBias* b, void* const* real, R* out, A... a) {
 }
 enum class Again : uint8_t { No, Yes, Gone };
 Again ser_biased_again(SerBias* b, SerDir dir, uint64_t self, int64_t* deadline_ns, const char* call);
+// After the shortened last attempt of a wait (SerBias::wake_cut) succeeded:
+// libzmq gets the wake-up timeout back (before busy is cleared).
+void ser_biased_uncut(SerBias* b);
 
 // One serialized call in progress (lives on the caller's stack).
 struct SerCall {
@@ -430,6 +434,7 @@ __attribute__((noinline)) Biased ser_biased_wait(SerBias* b, R* out, size_t iov_
     if (again == Again::No) break;
     r = ser_attempt<Id>(fn, args, iov_count);
     if (r != static_cast<R>(-1)) {
+      if (b->wake_cut) ser_biased_uncut(b);
       b->busy.store(0, std::memory_order_release);
       break;
     }

@@ -45,6 +45,10 @@
  *                                      sleeps while the socket has news,
  *                                      then goes; it fails with ETERM when
  *                                      the context ends
+ *   ser_stress wake_tail               RCVTIMEO/SNDTIMEO a little above the
+ *                                      guard's 20 ms wake-up period end on
+ *                                      time (not at the next multiple of
+ *                                      20 ms): alone, then shared
  *
  * ZG_STRESS_HWM=N sets the high-water marks of the shared socket and of its
  * peer to N: the threads then keep waiting for each other (back-pressure).
@@ -980,6 +984,64 @@ static int reserved(void) {
   return 0;
 }
 
+/* wake_tail: a timeout just above the guard's wake-up period (20 ms) ends
+ * when libzmq would end it.  The best of three tries counts: a busy
+ * machine only ever makes a wait longer. */
+static double best_of_three(void* s, int send, int ms) {
+  CHECK(zmq_setsockopt(s, send ? ZMQ_SNDTIMEO : ZMQ_RCVTIMEO, &ms, sizeof ms) == 0);
+  double best = 1e9;
+  for (int i = 0; i < 3; i++) {
+    char buf[8] = "x";
+    double t0 = now_ms();
+    int rc = send ? zmq_send(s, buf, 1, 0) : zmq_recv(s, buf, sizeof buf, 0);
+    CHECK(rc == -1 && errno == EAGAIN);
+    double took = now_ms() - t0;
+    if (took < best) best = took;
+  }
+  return best;
+}
+
+static void ends_on_time(void* s, int send, int ms) {
+  double took = best_of_three(s, send, ms);
+  if (took < ms - 2 || took > ms + 10) fprintf(stderr, "%s %d ms took %.1f ms\n", send ? "SNDTIMEO" : "RCVTIMEO", ms, took);
+  CHECK(took >= ms - 2 && took <= ms + 10);
+}
+
+static void* g_tail_pull;
+static void* g_tail_push;
+
+static void* tail_user(void* arg) {
+  (void)arg;
+  static const int ms[] = {21, 30, 45};
+  for (int i = 0; i < 3; i++) ends_on_time(g_tail_pull, 0, ms[i]);
+  for (int i = 0; i < 3; i++) ends_on_time(g_tail_push, 1, ms[i]);
+  return NULL;
+}
+
+static int wake_tail(void) {
+  g_tail_pull = zmq_socket(g_ctx, ZMQ_PULL);
+  CHECK(zmq_bind(g_tail_pull, "inproc://wake_tail") == 0);
+  g_tail_push = zmq_socket(g_ctx, ZMQ_PUSH); /* no peer ever: a send waits */
+  int zero = 0;
+  CHECK(zmq_setsockopt(g_tail_push, ZMQ_LINGER, &zero, sizeof zero) == 0);
+  for (int shared = 0; shared < 2; shared++) {
+    /* The first round's thread is each socket's only user; in the second
+     * main has used them too. */
+    pthread_t t;
+    pthread_create(&t, NULL, tail_user, NULL);
+    pthread_join(t, NULL);
+    int v = 0;
+    size_t len = sizeof v;
+    CHECK(zmq_getsockopt(g_tail_pull, ZMQ_RCVTIMEO, &v, &len) == 0 && v == 45);
+    CHECK(zmq_getsockopt(g_tail_push, ZMQ_SNDTIMEO, &v, &len) == 0 && v == 45);
+  }
+  zmq_close(g_tail_push);
+  zmq_close(g_tail_pull);
+  CHECK(zmq_ctx_term(g_ctx) == 0);
+  printf("ok wake_tail\n");
+  return 0;
+}
+
 int main(int argc, char** argv) {
   CHECK(argc >= 2);
   if (getenv("ZG_STRESS_HWM")) g_hwm = atoi(getenv("ZG_STRESS_HWM"));
@@ -1006,6 +1068,7 @@ int main(int argc, char** argv) {
   if (!strcmp(what, "pull")) return pull();
   if (!strcmp(what, "sendiov")) return sendiov();
   if (!strcmp(what, "reserved")) return reserved();
+  if (!strcmp(what, "wake_tail")) return wake_tail();
   if (!strcmp(what, "unshared")) {
     g_messages = argc > 2 ? atoi(argv[2]) : 1000;
     return unshared();

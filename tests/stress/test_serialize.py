@@ -219,3 +219,17 @@ def test_c_wait_behind_another_threads_message_sleeps_and_sees_eterm():
     assert not r.timed_out, r
     assert r.returncode == 0 and "ok reserved" in r.stdout, r
     assert r.kinds() == ["shared_socket"], r
+
+
+def test_c_timeouts_just_above_the_wake_up_period_end_on_time():
+    # The sole user's wait runs inside libzmq in wake-up periods of 20 ms;
+    # the last one gets only what is left of the user's timeout, so that
+    # RCVTIMEO/SNDTIMEO of 21, 30 and 45 ms end then, not at 40, 40 and 60.
+    # Alone, then shared (both sockets); the same program passes without
+    # the guard.
+    plain = subprocess.run([program("ser_stress"), "wake_tail"], capture_output=True, text=True, timeout=60)
+    assert plain.returncode == 0 and "ok wake_tail" in plain.stdout, plain
+    r = run([program("ser_stress"), "wake_tail"], SER, timeout=60)
+    assert r.returncode == 0 and "ok wake_tail" in r.stdout, r
+    assert sorted(f["socket_type"] for f in r.findings) == ["PULL", "PUSH"], r
+    assert r.kinds() == ["shared_socket"] * 2, r
