@@ -356,14 +356,17 @@ bool set_wake_timeouts(SerState* ss) {
 }
 
 // The socket is shared from now on (turn held): the user's timeouts again.
+// If libzmq refuses them (a terminated context), the guard keeps them and
+// goes on answering and using them (timeouts_set stays; ser_begin tries
+// again later), rather than leave libzmq's wake-up timeouts in the user's
+// place unnoticed.
 void restore_timeouts(SerState* ss) {
   SerBias* b = &ss->b;
   if (!b->timeouts_set) return;
   const int e = errno;
-  sockopt_set_int(ss, ZMQ_RCVTIMEO, b->rcvtimeo);
-  sockopt_set_int(ss, ZMQ_SNDTIMEO, b->sndtimeo);
-  b->timeouts_set = false;
   b->wake_cut = 0;
+  if (sockopt_set_int(ss, ZMQ_RCVTIMEO, b->rcvtimeo) == 0 && sockopt_set_int(ss, ZMQ_SNDTIMEO, b->sndtimeo) == 0)
+    b->timeouts_set = false;
   errno = e;
 }
 
@@ -413,18 +416,31 @@ int ser_biased_option(SerBias* b, void* const* real, void* s, int option, const 
   *handled = false;
   if (!b->timeouts_set) return 0;  // libzmq has the user's own: let it answer
   if (set) {
-    if (!in || inlen != sizeof(int)) return 0;  // libzmq's EINVAL
-    int v = *static_cast<const int*>(in);
+    // What libzmq takes (options.cpp: an int, -1 or more); anything else
+    // goes to libzmq as it came, which refuses it (EINVAL, or ETERM first
+    // once the context ended) and keeps the wake-up timeout.
+    int v = 0;
+    if (!in || inlen != sizeof(int) || (memcpy(&v, in, sizeof v), v < -1)) return 0;
     int rc = socket_set_int_option(real, s, option, ser_wake_timeout(v));
     if (rc == 0) *user = v;
     *handled = true;
     return rc;
   }
-  if (!out || !outlen || *outlen < sizeof(int)) return 0;  // libzmq's EINVAL
-  *static_cast<int*>(out) = *user;
-  *outlen = sizeof(int);
+  // libzmq answers (its checks, its errors: a length other than an int's is
+  // EINVAL, a terminated context ETERM), then the user's value replaces
+  // the wake-up one.  (A null pointer goes to libzmq as it came.)
+  if (!out || !outlen) return 0;
+  using getsockopt_fn = int (*)(void*, int, void*, size_t*);
+  auto gs = real_fn<FN_zmq_getsockopt, getsockopt_fn>(real);
+  if (!gs) return 0;
+  int rc;
+  {
+    Bypass nested;
+    rc = gs(s, option, out, outlen);
+  }
+  if (rc == 0) memcpy(out, user, sizeof(int));
   *handled = true;
-  return 0;
+  return rc;
 }
 
 void ser_biased_uncut(SerBias* b) {
@@ -595,6 +611,10 @@ int ser_begin(SocketState* st, const char* call, CallKind kind, SerDir dir, int 
     return 0;  // closed (or reused) meanwhile: the ordinary path says so
   }
   unbias(ss, me);
+  // Wake-up timeouts nobody holds the bias for: libzmq refused the user's
+  // back when it was revoked (restore_timeouts).
+  if (__builtin_expect(ss->b.timeouts_set, 0) && ss->b.bias.load(std::memory_order_relaxed) == 0)
+    restore_timeouts(ss);
   // The sole user runs without the lock from its next call on.
   if (ss->claimant.load(std::memory_order_relaxed) == me && !ss->shared.load(std::memory_order_relaxed) &&
       ss->b.bias.load(std::memory_order_relaxed) == 0 && bias_ok() && set_wake_timeouts(ss)) {

@@ -233,3 +233,14 @@ def test_c_timeouts_just_above_the_wake_up_period_end_on_time():
     assert r.returncode == 0 and "ok wake_tail" in r.stdout, r
     assert sorted(f["socket_type"] for f in r.findings) == ["PULL", "PUSH"], r
     assert r.kinds() == ["shared_socket"] * 2, r
+
+
+def test_c_timeout_options_refused_as_libzmq_refuses_them():
+    # While a thread holds the socket alone the guard keeps its ZMQ_RCVTIMEO
+    # and ZMQ_SNDTIMEO (libzmq has the wake-up ones): a value below -1 or of
+    # the wrong length is refused with EINVAL, a read with the wrong length
+    # too, both with ETERM after the context ended, as libzmq does; a
+    # refused value does not become the user's, and once the socket is
+    # shared libzmq has the user's timeout back (a receive waits for good,
+    # not 20 ms).  The same program passes without the guard.
+    same_without_the_guard("timeout_options")
