@@ -27,6 +27,34 @@
 //    moment.  The bias holder is also the socket's owner, so its calls take
 //    the wrapper's owner path into serialize mode's trampolines
 //    (wrappers.cpp, ser_owner); every call marks SerBias::busy.
+//
+// Cancellation (pthread_cancel).  libzmq is not cancel-safe: a thread
+// cancelled inside libzmq leaves the socket as libzmq left it, and the
+// guard cannot undo that.  What the guard promises is that its own state
+// stays whole, so that a cancelled thread neither crashes the process nor
+// leaves the other threads stuck:
+//  - a thread cancelled while it waits in the guard's own ppoll (wait_turn,
+//    poll_serialized) takes its waiter records, which live on its stack,
+//    off the socket's list in a cleanup handler, and passes on a wake-up
+//    it was given;
+//  - the guard's own code makes no call that is a cancellation point while
+//    it holds a turn (its eventfd reads and writes and its sleeps are raw
+//    system calls);
+//  - a thread cancelled inside libzmq while it holds a turn (an attempt, or
+//    ZMQ_EVENTS read after one: libzmq polls its mailbox) keeps it while it
+//    unwinds: a call it makes on that socket from a cleanup handler goes on
+//    with it (turn_lock_slow), and its exit gives it up, together with the
+//    multipart reservations it held, and wakes the waiters
+//    (serialize_thread_exit; the turn's holder word says whose it is);
+//  - a bias holder cancelled inside libzmq keeps its busy mark: a revoker
+//    waits until the thread has exited, or until it calls on the socket
+//    again from a cleanup handler (which clears the stale mark).
+// Not promised: that the socket itself is usable after a cancellation
+// inside libzmq (it is, in the cases tried: the mailbox poll, a blocking
+// wait), and that calls the thread makes from its cleanup handlers are
+// checked when the cancellation struck inside a pass-through region (the
+// guard's own calls into libzmq; the thread holds the turn then, so they do
+// not race with other threads).
 #include "core/serialize.h"
 
 #include <dlfcn.h>
@@ -70,6 +98,27 @@ namespace zg {
 // mutex on the Intel VM and was on the AMD one: the robust choice.
 void turn_lock_slow(TurnLock* l, int c) {
   int e = errno;
+  // Every turn is a SerState's (standard layout, checked below).
+  auto* ss = reinterpret_cast<SerState*>(reinterpret_cast<char*>(l) - offsetof(SerState, mu));
+  if (const uint64_t me = tls_hot.me) {
+    // This thread holds the turn itself: a call of its own that held it was
+    // torn down by a cancellation inside libzmq, and the thread, unwinding,
+    // calls on the socket again (a cleanup handler).  The turn is still its
+    // own: the call goes on with it (and gives it up as every call does).
+    // Only the holder writes its own serial there, so nobody else sees it.
+    if (__atomic_load_n(&ss->holder, __ATOMIC_RELAXED) == me) {
+      ss->holder = 0;
+      errno = e;
+      return;
+    }
+    // A revoker holds the turn and waits for this thread's busy mark, but
+    // this thread is making a new call (a holder never waits for the turn
+    // while busy): the mark is a cancelled call's.  (The revoker names its
+    // thread before it drops the bias this thread saw dropped.)
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (ss->revoking.load(std::memory_order_relaxed) == me && ss->b.busy.load(std::memory_order_relaxed) != 0)
+      ss->b.busy.store(0, std::memory_order_release);
+  }
   if (c != 2) c = l->v.exchange(2, std::memory_order_acquire);
   while (c != 0) {
     syscall(SYS_futex, &l->v, FUTEX_WAIT_PRIVATE, 2, nullptr, nullptr, 0);
@@ -162,6 +211,18 @@ void waiters_clear(SerState* ss) {
   ss->asleep[0] = ss->asleep[1] = ss->on_way[0] = ss->on_way[1] = ss->pollers_asleep = 0;
 }
 
+// The guard's own system calls under a turn: raw, since the libc wrappers of
+// read, write and nanosleep are cancellation points and a thread must not be
+// cancelled there with the turn held.
+void raw_write_one(int fd) {
+  uint64_t one = 1;
+  syscall(SYS_write, fd, &one, sizeof one);
+}
+void raw_drain(int fd) {
+  uint64_t v;
+  syscall(SYS_read, fd, &v, sizeof v);
+}
+
 void wake(SerState* ss, SerWaiter* w) {
   if (w->woken) return;
   w->woken = true;
@@ -171,9 +232,7 @@ void wake(SerState* ss, SerWaiter* w) {
     ss->asleep[waiter_dir(w)]--;
     ss->on_way[waiter_dir(w)]++;
   }
-  uint64_t one = 1;
-  ssize_t n = write(w->fd, &one, sizeof one);
-  (void)n;
+  raw_write_one(w->fd);
 }
 
 // The waiters that can make progress now (events from ZMQ_EVENTS, -1 when
@@ -227,16 +286,26 @@ bool program_signal() {
 // What wait_turn saw.
 enum class Waited : uint8_t { Ready, TimedOut, Interrupted };
 
-// Gives the turn up and waits for the socket (ZMQ_FD) or a wake-up, until
-// the deadline.  Turn held on entry and on return.
-Waited wait_turn(SerState* ss, uint64_t me, short mask, const char* call, int64_t deadline_ns, bool forever) {
-  int efd = wake_fd();
-  SerWaiter w{nullptr, nullptr, me, efd, mask, false, call, false};
-  waiter_add(ss, &w);
-  ss->holder = 0;
-  turn_unlock(&ss->mu);
+// A waiter whose thread was cancelled in its wait (ppoll is a cancellation
+// point): the record, on the dying thread's stack, leaves the list before
+// the stack is unwound and reused, and a wake-up it was given (it was on its
+// way, and would have passed the news on after its call) is passed on.
+struct WaitUndo {
+  SerState* ss;
+  SerWaiter* w;
+};
 
-  bool timed_out = false, interrupted = false;
+void wait_cancelled(void* arg) {
+  auto* u = static_cast<WaitUndo*>(arg);
+  SerState* ss = u->ss;
+  turn_lock(&ss->mu);
+  waiter_remove(ss, u->w);
+  if (u->w->woken && !ss->closed.load(std::memory_order_relaxed)) wake_pass(ss);
+  turn_unlock(&ss->mu);
+}
+
+// wait_turn's wait, the turn given up.
+void wait_fds(SerState* ss, int efd, int64_t deadline_ns, bool forever, bool* timed_out, bool* interrupted) {
   struct pollfd pfd[2];
   int n = 0;
   if (ss->zfd >= 0) pfd[n++] = {ss->zfd, POLLIN, 0};
@@ -247,7 +316,7 @@ Waited wait_turn(SerState* ss, uint64_t me, short mask, const char* call, int64_
     if (!forever) {
       int64_t left = deadline_ns - mono_ns();
       if (left <= 0) {
-        timed_out = true;
+        *timed_out = true;
         break;
       }
       ts.tv_sec = left / 1000000000;
@@ -262,23 +331,42 @@ Waited wait_turn(SerState* ss, uint64_t me, short mask, const char* call, int64_
     int rc = ppoll(pfd, n, tsp, nullptr);
     if (rc > 0) break;
     if (rc == 0 && !forever) {
-      timed_out = true;
+      *timed_out = true;
       break;
     }
     if (rc == 0 && ss->zfd < 0) break;
     if (rc < 0 && errno == EINTR && program_signal()) {
-      interrupted = true;
+      *interrupted = true;
       break;
     }
   }
+}
+
+// wait_fds with wait_cancelled as its cleanup handler (apart: the
+// handler's setjmp stays out of wait_turn's frame).
+__attribute__((noinline)) void wait_fds_undo(WaitUndo* undo, int efd, int64_t deadline_ns, bool forever,
+                                             bool* timed_out, bool* interrupted) {
+  pthread_cleanup_push(wait_cancelled, undo);
+  wait_fds(undo->ss, efd, deadline_ns, forever, timed_out, interrupted);
+  pthread_cleanup_pop(0);
+}
+
+// Gives the turn up and waits for the socket (ZMQ_FD) or a wake-up, until
+// the deadline.  Turn held on entry and on return.
+Waited wait_turn(SerState* ss, uint64_t me, short mask, const char* call, int64_t deadline_ns, bool forever) {
+  int efd = wake_fd();
+  SerWaiter w{nullptr, nullptr, me, efd, mask, false, call, false};
+  waiter_add(ss, &w);
+  ss->holder = 0;
+  turn_unlock(&ss->mu);
+
+  bool timed_out = false, interrupted = false;
+  WaitUndo undo{ss, &w};
+  wait_fds_undo(&undo, efd, deadline_ns, forever, &timed_out, &interrupted);
 
   turn_lock(&ss->mu);
   waiter_remove(ss, &w);
-  if (w.woken && efd >= 0) {
-    uint64_t v;
-    ssize_t r = read(efd, &v, sizeof v);
-    (void)r;
-  }
+  if (w.woken && efd >= 0) raw_drain(efd);
   ss->holder = me;
   ss->holder_call = call;
   if (w.woken) return Waited::Ready;
@@ -378,6 +466,8 @@ void restore_timeouts(SerState* ss) {
 void unbias(SerState* ss, uint64_t me) {
   uint64_t old = ss->b.bias.load(std::memory_order_relaxed);
   if (old == 0 || old == me) return;
+  ss->revoking.store(old, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);  // before the bias is seen dropped (turn_lock_slow)
   drop_bias(ss);
   // Every thread passes a full barrier: a biased call that had not seen
   // bias == 0 has its busy mark visible now (it sets the mark before it
@@ -388,15 +478,17 @@ void unbias(SerState* ss, uint64_t me) {
   // name in zmq_connect).  Polled, so the holder's path has nothing to do
   // for a revoker but clear its mark.
   for (int spins = 0; ss->b.busy.load(std::memory_order_acquire) != 0; spins++) {
-    // A thread cancelled inside its call never clears its mark.
+    // A thread cancelled inside its call never clears its mark (unless it
+    // calls on the socket again while it unwinds: turn_lock_slow).
     if (!thread_alive(old)) break;
     if (spins < 50) {
       sched_yield();
     } else {
       struct timespec ts = {0, 50000};
-      nanosleep(&ts, nullptr);
+      syscall(SYS_nanosleep, &ts, nullptr);  // the turn is held: not a cancellation point
     }
   }
+  ss->revoking.store(0, std::memory_order_relaxed);
   restore_timeouts(ss);
   if (ss->b.send_flags & ZMQ_SNDMORE) ss->send_res = old;
   ss->b.send_flags = 0;
@@ -582,6 +674,7 @@ void serialize_attach(SocketState* st) {
   ss->b.wait_call = nullptr;
   ss->b.rcvtimeo = ss->b.sndtimeo = -1;
   ss->bias_last_thread.store(0, std::memory_order_relaxed);
+  ss->revoking.store(0, std::memory_order_relaxed);
   ss->holder = 0;
   ss->holder_call = nullptr;
   ss->send_res = ss->recv_res = 0;
@@ -610,6 +703,10 @@ int ser_begin(SocketState* st, const char* call, CallKind kind, SerDir dir, int 
     turn_unlock(&ss->mu);
     return 0;  // closed (or reused) meanwhile: the ordinary path says so
   }
+  // Whose the turn is, from before the first call into libzmq under it (a
+  // thread cancelled there gives it up at its exit).
+  ss->holder = me;
+  ss->holder_call = call;
   unbias(ss, me);
   // Wake-up timeouts nobody holds the bias for: libzmq refused the user's
   // back when it was revoked (restore_timeouts).
@@ -806,7 +903,46 @@ struct PollScratch {
   struct pollfd* pfd;  // nitems + 1 (the wake-up fd)
   SerWaiter* w;
   bool* registered;
+  bool heap;  // freed by serialize_poll, or by poll_cancelled
 };
+
+void free_scratch(const PollScratch& p) {
+  free(p.ss);
+  free(p.sts);
+  free(p.pfd);
+  free(p.w);
+  free(p.registered);
+}
+
+// poll_serialized's thread cancelled in its ppoll: its waiter records (on
+// its stack or in its scratch) leave the lists (see wait_cancelled; a
+// poller passes nothing on).
+struct PollUndo {
+  const PollScratch* p;
+  int nitems;
+};
+
+void poll_cancelled(void* arg) {
+  auto* u = static_cast<PollUndo*>(arg);
+  const PollScratch& p = *u->p;
+  for (int i = 0; i < u->nitems; i++) {
+    if (!p.registered[i]) continue;
+    SerState* s = p.ss[i];
+    turn_lock(&s->mu);
+    waiter_remove(s, &p.w[i]);
+    turn_unlock(&s->mu);
+  }
+  if (p.heap) free_scratch(p);
+}
+
+// ppoll with poll_cancelled as its cleanup handler (apart, as wait_fds_undo).
+__attribute__((noinline)) int ppoll_undo(PollUndo* undo, struct pollfd* pfd, int n, const struct timespec* tsp) {
+  int rc;
+  pthread_cleanup_push(poll_cancelled, undo);
+  rc = ppoll(pfd, n, tsp, nullptr);
+  pthread_cleanup_pop(0);
+  return rc;
+}
 
 bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, const PollScratch& p);
 
@@ -820,22 +956,19 @@ bool serialize_poll(zmq_pollitem_t* items, int nitems, long timeout, int* rc) {
     struct pollfd pfd[kStack + 1];
     SerWaiter w[kStack];
     bool registered[kStack];
-    return poll_serialized(items, nitems, timeout, rc, PollScratch{ss, sts, pfd, w, registered});
+    return poll_serialized(items, nitems, timeout, rc, PollScratch{ss, sts, pfd, w, registered, false});
   }
   const size_t n = static_cast<size_t>(nitems);
   PollScratch p{static_cast<SerState**>(calloc(n, sizeof(SerState*))),
                 static_cast<SocketState**>(calloc(n, sizeof(SocketState*))),
                 static_cast<struct pollfd*>(calloc(n + 1, sizeof(struct pollfd))),
-                static_cast<SerWaiter*>(calloc(n, sizeof(SerWaiter))), static_cast<bool*>(calloc(n, sizeof(bool)))};
+                static_cast<SerWaiter*>(calloc(n, sizeof(SerWaiter))), static_cast<bool*>(calloc(n, sizeof(bool))),
+                true};
   // Out of memory: libzmq's own poll, unserialized, rather than fail a poll
   // that would work without the guard.
   bool done = p.ss && p.sts && p.pfd && p.w && p.registered && poll_serialized(items, nitems, timeout, rc, p);
   int e = errno;
-  free(p.ss);
-  free(p.sts);
-  free(p.pfd);
-  free(p.w);
-  free(p.registered);
+  free_scratch(p);
   errno = e;
   return done;
 }
@@ -892,11 +1025,14 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
         err = ENOTSOCK;
         break;
       }
+      s->holder = me;  // calls into libzmq follow (see serialize_thread_exit)
+      s->holder_call = "zmq_poll";
       unbias(s, me);
       int events = 0;
       if (sockopt_int(s, ZMQ_EVENTS, &events) != 0) {
         err = errno;  // ETERM, as libzmq's zmq_poll returns it
         wake_ready(s, -1);
+        s->holder = 0;
         turn_unlock(&s->mu);
         break;
       }
@@ -909,6 +1045,7 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
         registered[i] = true;
         if (s->zfd >= 0) pfd[n++] = {s->zfd, POLLIN, 0};
       }
+      s->holder = 0;
       turn_unlock(&s->mu);
     }
     int waited = 0;
@@ -935,7 +1072,8 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
           }
       }
       tls_sampled = 0;
-      waited = ppoll(pfd, n, tsp, nullptr);
+      PollUndo undo{&p, nitems};
+      waited = ppoll_undo(&undo, pfd, n, tsp);
       if (waited < 0 && errno == EINTR) {
         if (program_signal()) err = EINTR;  // as libzmq's zmq_poll
         waited = 0;                          // else a dump's stack sample: go round again
@@ -968,11 +1106,7 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
       if (w[i].woken) woken = true;
       turn_unlock(&s->mu);
     }
-    if (woken && efd >= 0) {
-      uint64_t v;
-      ssize_t r = read(efd, &v, sizeof v);
-      (void)r;
-    }
+    if (woken && efd >= 0) raw_drain(efd);
     if (err) {
       *rc = -1;
       errno = err;
@@ -1211,6 +1345,33 @@ void ser_for_each_thread(SocketState* st, void (*fn)(uint64_t, const char*, bool
   for (int i = 0; i < n; i++) fn(serials[i], calls[i], waiting[i], ctx);
 }
 
+void serialize_thread_exit(uint64_t me) {
+  if (me == 0) return;
+  pthread_mutex_lock(&g_pool_mu);
+  SerState* head = g_all;
+  pthread_mutex_unlock(&g_pool_mu);
+  // States are never freed, and next_all is written before a state is
+  // published: the list can be walked without the pool lock.
+  for (SerState* ss = head; ss; ss = ss->next_all) {
+    // Only this thread writes its own serial into the holder word, so a
+    // match read without the turn is exact.  The reservations are checked
+    // again under the turn; one a revoker of this thread's bias writes
+    // after this look is found dead later (reserved_by_other).
+    const bool held = __atomic_load_n(&ss->holder, __ATOMIC_RELAXED) == me;
+    if (!held && __atomic_load_n(&ss->send_res, __ATOMIC_RELAXED) != me &&
+        __atomic_load_n(&ss->recv_res, __ATOMIC_RELAXED) != me)
+      continue;
+    // Held: the thread was cancelled inside libzmq under the turn.
+    if (!held) turn_lock(&ss->mu);
+    if (ss->send_res == me) ss->send_res = 0;
+    if (ss->recv_res == me) ss->recv_res = 0;
+    ss->holder = 0;
+    // What the thread's call or message held up, everyone looks at again.
+    if (!ss->closed.load(std::memory_order_relaxed)) wake_ready(ss, -1);
+    turn_unlock(&ss->mu);
+  }
+}
+
 void serialize_after_fork_child() {
   // Only the forking thread exists here: whatever the others held (turns,
   // reservations, waits) is gone with them.  The eventfd is shared with the
@@ -1222,6 +1383,7 @@ void serialize_after_fork_child() {
     drop_bias(ss);
     ss->b.busy.store(0, std::memory_order_relaxed);
     ss->holder = 0;
+    ss->revoking.store(0, std::memory_order_relaxed);
     ss->send_res = ss->recv_res = 0;
     waiters_clear(ss);
   }

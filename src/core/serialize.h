@@ -129,6 +129,8 @@ struct SerState {
   int zfd = -1;  // the socket's ZMQ_FD, read once
   SerState* next_all = nullptr;
   SerState* next_free = nullptr;
+  // The bias holder a revoker waits for (unbias), while it does; 0 else.
+  std::atomic<uint64_t> revoking{0};
   // The turn and what only its holder touches, on a line of their own.
   alignas(64) TurnLock mu;
   // Under mu.
@@ -263,6 +265,10 @@ struct SerCall {
 void serialize_attach(SocketState* st);
 // In the child after fork: fresh locks, no waiters, no reservations.
 void serialize_after_fork_child();
+// A thread exits (its serial): a turn it still holds (it was cancelled
+// inside libzmq) and the multipart reservations it held are given up, and
+// the waiters look again.
+void serialize_thread_exit(uint64_t serial);
 
 // Takes the socket's turn for one call: 1.  0 if the socket is not
 // serialized right now (closed, inherited, not yet attached): the caller

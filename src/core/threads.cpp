@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "core/registry.h"
+#include "core/serialize.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@ pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
 
 void on_thread_exit(void* p) {
   auto* rec = static_cast<ThreadRecord*>(p);
+  serialize_thread_exit(rec->serial.load(std::memory_order_relaxed));
   pthread_mutex_lock(&g_lock);
   rec->alive.store(false, std::memory_order_release);
   // The record goes back to the pool with its serial cleared; sockets that
@@ -98,9 +100,12 @@ ThreadRecord* thread_self() {
   rec->serial.store(g_next_serial.fetch_add(1), std::memory_order_release);
   rec->alive.store(true, std::memory_order_release);
   pthread_mutex_unlock(&g_lock);
-  thread_name_of(rec->tid, rec->name, sizeof rec->name);
+  // The exit handler first: a thread cancelled from here on (opening a
+  // file is a cancellation point) still gives its record back.  With
+  // tls_rec set, the name comes from prctl, not /proc.
   pthread_setspecific(g_key, rec);
   tls_rec = rec;
+  thread_name_of(rec->tid, rec->name, sizeof rec->name);
   if (tls_bypass == 0) tls_hot.me = rec->serial.load(std::memory_order_relaxed);
   return rec;
 }

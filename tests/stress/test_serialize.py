@@ -244,3 +244,24 @@ def test_c_timeout_options_refused_as_libzmq_refuses_them():
     # shared libzmq has the user's timeout back (a receive waits for good,
     # not 20 ms).  The same program passes without the guard.
     same_without_the_guard("timeout_options")
+
+
+def test_c_cancelled_threads_leave_the_socket_usable():
+    # pthread_cancel of threads waiting in recv and in zmq_poll on a shared
+    # socket, and of one inside libzmq with the turn held (its cleanup
+    # handler sends on the same socket): the waiters' records leave the
+    # socket's lists (the next thread reuses the stack they were on), the
+    # turn goes to the cleanup handler and then to the others, who keep
+    # receiving and sending.  Last, a socket's only user cancelled in a
+    # blocking receive (inside libzmq, without the turn) sends from its
+    # cleanup handler while a second thread waits to take the socket from
+    # it: the stale busy mark must not keep them waiting for each other.
+    # The same program passes without the guard; the second socket is
+    # reported too.
+    for _ in range(3):
+        plain = subprocess.run([program("ser_stress"), "cancel"], capture_output=True, text=True, timeout=60)
+        assert plain.returncode == 0 and "ok cancel" in plain.stdout, plain
+        r = run([program("ser_stress"), "cancel"], SER, timeout=60)
+        assert not r.timed_out, r
+        assert r.returncode == 0 and "ok cancel" in r.stdout, r
+        assert r.kinds() == ["shared_socket"] * 2, r
