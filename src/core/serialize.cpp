@@ -1161,6 +1161,20 @@ int ser_msg_send(SocketState* st, zmq_msg_t* msg, int flags) {
   return r;
 }
 
+// To the capture socket: a serialized one through its turn; one libzmq makes
+// thread-safe itself (serialize_proxy), straight into libzmq.
+int capture_send(SocketState* st, zmq_msg_t* msg, int flags) {
+  if (st->ser) return ser_msg_send(st, msg, flags);
+  using send_fn = int (*)(zmq_msg_t*, void*, int);
+  auto fn = real_fn<FN_zmq_msg_send, send_fn>(st->real);
+  if (!fn) {
+    errno = ENOTSUP;
+    return -1;
+  }
+  Bypass nested;
+  return fn(msg, st->handle.load(), flags);
+}
+
 bool ser_more(SocketState* st) {
   int more = 0;
   size_t len = sizeof more;
@@ -1195,7 +1209,7 @@ int forward(const MsgFns& m, SocketState* from, SocketState* to, SocketState* ca
       zmq_msg_t copy;
       m.init(&copy);
       m.copy(&copy, &msg);
-      if (ser_msg_send(capture, &copy, more ? ZMQ_SNDMORE : 0) < 0) {
+      if (capture_send(capture, &copy, more ? ZMQ_SNDMORE : 0) < 0) {
         int e = errno;
         m.close(&copy);
         m.close(&msg);
@@ -1223,7 +1237,12 @@ bool serialize_proxy(void* const* socks, int nsocks, bool steerable, int* rc) {
     if (!socks[i]) continue;
     st[i] = registry_lookup(socks[i]);
     if (!st[i]) st[i] = registry_lookup_locked(socks[i]);
-    if (!st[i] || !usable(st[i])) return false;  // not all serialized: libzmq proxies
+    // The capture socket is only sent to: one of a thread-safe type needs
+    // no turn (capture_send).  The others are waited on too, which needs
+    // their ZMQ_FD (a thread-safe socket has none).
+    if (i == 2 && st[i] && st[i]->thread_safe && !st[i]->closed.load(std::memory_order_relaxed)) continue;
+    // Not all serialized: libzmq proxies, past the turns (README, Limits).
+    if (!st[i] || !usable(st[i])) return false;
   }
   SocketState* front = st[0];
   SocketState* back = st[1];

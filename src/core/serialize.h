@@ -353,8 +353,8 @@ void ser_close_end(SerState* ss, int rc);
 bool serialize_poll(zmq_pollitem_t* items, int nitems, long timeout, int* rc);
 
 // zmq_proxy / zmq_proxy_steerable / zmq_device when the sockets are
-// serialized (socks: frontend, backend, capture[, control]).  False: not
-// all are; libzmq proxies.
+// serialized (socks: frontend, backend, capture[, control]; the capture
+// socket may be thread-safe instead).  False: not all are; libzmq proxies.
 bool serialize_proxy(void* const* socks, int nsocks, bool steerable, int* rc);
 
 // For the live dump: calls fn for each thread holding the turn or waiting

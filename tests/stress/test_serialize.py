@@ -265,3 +265,19 @@ def test_c_cancelled_threads_leave_the_socket_usable():
         assert not r.timed_out, r
         assert r.returncode == 0 and "ok cancel" in r.stdout, r
         assert r.kinds() == ["shared_socket"] * 2, r
+
+
+def test_c_proxy_with_a_thread_safe_capture_socket_stays_serialized():
+    # zmq_proxy(PULL, PUSH, SCATTER) while another thread sends on the PUSH
+    # backend too.  The capture socket is only sent to, and a thread-safe
+    # one needs no turn: the guard's proxy takes it, instead of handing the
+    # whole proxy to libzmq, which used the shared backend behind the turns
+    # (malloc corruption, crashes).  Every message arrives once, every
+    # forwarded one is captured.  Guard only: without it the backend's two
+    # threads race.
+    for _ in range(2):
+        r = run([program("ser_stress"), "proxy_capture", "20000"], SER, timeout=120)
+        assert not r.timed_out, r
+        assert r.returncode == 0 and "ok proxy_capture 20000" in r.stdout, r
+        assert r.kinds() == ["shared_socket"], r
+        assert r.findings[0]["socket_type"] == "PUSH", r
