@@ -324,6 +324,41 @@ __attribute__((noinline)) R ser_owner_failed(SerBias* b, R r, CallKind kind, con
   return ser_owner_rest<Id, Draft, R, A...>(std::get<I>(args)..., sock, kind, ra);
 }
 
+template <FnId Id, bool Draft, typename R, typename... A>
+R lookup_call(A... a, void* sock, CallKind kind, const void* ra);
+
+// mode=serialize: a zmq_sendiov of several parts without ZMQ_SNDMORE, which
+// libzmq sends as that many messages, one zmq_msg_send each (ZMQ_SNDMORE
+// only ever joins the parts into one message, and is cleared on the last).
+// Sent whole, one part that has to wait (the guard's ZMQ_DONTWAIT attempt,
+// or the sole user's wake-up period) fails the vector with the parts before
+// it already sent, and the call made again sends them again: the guard
+// sends the parts one zmq_sendiov each instead, as libzmq does, so that
+// only the part that waited is tried again.  (With ZMQ_SNDMORE the parts
+// after the first never wait: libzmq counts whole messages against the
+// high-water mark.)
+template <bool Draft>
+__attribute__((noinline)) int ser_sendiov_parts(void* s, struct iovec* iov, size_t count, int flags, void* sock,
+                                                CallKind kind, const void* ra) {
+  int r = -1;
+  for (size_t i = 0; i < count; i++) {
+    r = lookup_call<FN_zmq_sendiov, Draft, int, void*, struct iovec*, size_t, int>(s, iov + i, 1, flags, sock, kind,
+                                                                                   ra);
+    if (r < 0) break;
+  }
+  return r;
+}
+// Whether a zmq_sendiov goes part by part (ser_sendiov_parts).
+template <FnId Id, typename... A>
+__attribute__((always_inline)) inline bool ser_by_parts(A... a) {
+  if constexpr (Id == FN_zmq_sendiov) {
+    std::tuple<A...> args(a...);
+    return std::get<2>(args) > 1 && std::get<1>(args) && !(std::get<3>(args) & ZMQ_SNDMORE) && !tls_bypass;
+  } else {
+    return false;
+  }
+}
+
 // mode=serialize: what the owner path jumps to (SocketHot::owner_fn) for
 // the thread holding a serialized socket's bias, which serialize.cpp makes
 // the socket's owner while it holds it.  So the sole user's send or receive
@@ -346,6 +381,9 @@ __attribute__((noinline)) R ser_owner_failed(SerBias* b, R r, CallKind kind, con
 template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((always_inline)) inline R ser_owner(void* sock, CallKind kind, A... a) {
   constexpr SerDir dir = SerTraits<Id>::dir;
+  if constexpr (Id == FN_zmq_sendiov) {
+    if (ser_by_parts<Id>(a...)) return ser_sendiov_parts<Draft>(a..., sock, kind, __builtin_return_address(0));
+  }
   if constexpr (dir != SerDir::None && Id != FN_zmq_recviov && !ForwardsThroughApi<Id>::value) {
     auto* st = static_cast<SocketState*>(tls_hot.last[Id]);
     SerBias* b = ser_bias(static_cast<SerState*>(st->ser));
@@ -413,6 +451,9 @@ template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((noinline)) R lookup_call(A... a, void* sock, CallKind kind, const void* ra) {
   if (g_mode == Mode::Off) return off_call<Id, Draft, R, A...>(a..., sock, kind, ra);
   if (g_mode == Mode::Serialize) {
+    if constexpr (Id == FN_zmq_sendiov) {
+      if (ser_by_parts<Id>(a...)) return ser_sendiov_parts<Draft>(a..., sock, kind, ra);
+    }
     if constexpr (SerTraits<Id>::dir != SerDir::None && Id != FN_zmq_recviov) {
       // A shared socket (nobody's bias) skips ser_entry's frame.  Only
       // loads here, so this function stays two plain jumps.

@@ -281,3 +281,12 @@ def test_c_proxy_with_a_thread_safe_capture_socket_stays_serialized():
         assert r.returncode == 0 and "ok proxy_capture 20000" in r.stdout, r
         assert r.kinds() == ["shared_socket"], r
         assert r.findings[0]["socket_type"] == "PUSH", r
+
+
+def test_c_sendiov_parts_wait_alone_and_are_sent_once():
+    # zmq_sendiov without ZMQ_SNDMORE sends each part as a message of its
+    # own.  At a high-water mark of 1 a part in the middle has to wait; the
+    # guard must not send the vector again from its first part (it sent A1
+    # over and over, and the call never ended).  Alone and shared; the same
+    # program passes without the guard.
+    same_without_the_guard("sendiov_hwm")
