@@ -490,11 +490,14 @@ void unbias(SerState* ss, uint64_t me) {
   }
   ss->revoking.store(0, std::memory_order_relaxed);
   restore_timeouts(ss);
-  if (ss->b.send_flags & ZMQ_SNDMORE) ss->send_res = old;
+  // The reservations are what the sole user left, either way: a message
+  // it began under the turn (the call that got the bias) and ended on its
+  // own path leaves none (it held the socket's sends up for good).
+  ss->send_res = (ss->b.send_flags & ZMQ_SNDMORE) ? old : 0;
   ss->b.send_flags = 0;
   int more = 0;
   if (sockopt_int(ss, ZMQ_RCVMORE, &more) == 0) {
-    if (more) ss->recv_res = old;
+    ss->recv_res = more ? old : 0;
     ss->bias_last_more.store(more, std::memory_order_relaxed);
     ss->bias_last_thread.store(old, std::memory_order_relaxed);
   }
@@ -769,6 +772,9 @@ bool ser_after(SerCall* c, bool ok) {
     int e = errno;
     if (c->dir == SerDir::Send) {
       ss->send_res = (c->flags & ZMQ_SNDMORE) ? c->me : 0;
+      // The call that got the bias: its sends from now on leave their
+      // flags in send_flags (unbias reads them), so this one's go there too.
+      if (ss->b.bias.load(std::memory_order_relaxed) == c->me) ss->b.send_flags = c->flags;
     } else if (c->dir == SerDir::Recv) {
       int more = 0;
       if (sockopt_int(ss, ZMQ_RCVMORE, &more) != 0) more = 0;

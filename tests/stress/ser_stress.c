@@ -44,6 +44,10 @@
  *                                      ZMQ_SNDMORE (4 messages) at a
  *                                      high-water mark of 1: each part
  *                                      arrives once, in order (alone, shared)
+ *   ser_stress first_multipart         a thread whose very first send (or
+ *                                      receive) is a message's first part
+ *                                      ends it alone; a second thread's
+ *                                      send (receive) then goes at once
  *   ser_stress reserved                (guard only) a send waiting behind
  *                                      another thread's unfinished message
  *                                      sleeps while the socket has news,
@@ -978,6 +982,70 @@ static int sendiov_hwm(void) {
   return 0;
 }
 
+/* first_multipart: the call that makes a thread a socket's sole user runs
+ * under the turn, the rest of that thread's calls do not.  When its first
+ * call is the first part of a message and a later one (alone) its last,
+ * the message is over: a second thread's call must not wait for its end. */
+static void* g_fm_pull;
+static void* g_fm_push;
+static sem_t g_fm_done, g_fm_go;
+
+static void* fm_first(void* arg) {
+  int recv_side = arg != NULL;
+  char buf[8];
+  if (recv_side) {
+    CHECK(zmq_recv(g_fm_pull, buf, sizeof buf, 0) == 1 && buf[0] == 'A');
+    CHECK(zmq_recv(g_fm_pull, buf, sizeof buf, 0) == 1 && buf[0] == 'B');
+  } else {
+    CHECK(zmq_send(g_fm_push, "A", 1, ZMQ_SNDMORE) == 1);
+    CHECK(zmq_send(g_fm_push, "B", 1, 0) == 1);
+  }
+  sem_post(&g_fm_done);
+  sem_wait(&g_fm_go); /* alive while the second thread calls */
+  return NULL;
+}
+
+static void* fm_second(void* arg) {
+  int recv_side = arg != NULL;
+  char buf[8];
+  double t0 = now_ms();
+  if (recv_side) CHECK(zmq_recv(g_fm_pull, buf, sizeof buf, 0) == 1 && buf[0] == 'C');
+  else CHECK(zmq_send(g_fm_push, "C", 1, 0) == 1);
+  double took = now_ms() - t0;
+  if (took > 2000) fprintf(stderr, "the second thread's call took %.0f ms\n", took);
+  CHECK(took <= 2000);
+  return NULL;
+}
+
+static void fm_round(int recv_side) {
+  CHECK(sem_init(&g_fm_done, 0, 0) == 0 && sem_init(&g_fm_go, 0, 0) == 0);
+  pthread_t a, b;
+  void* arg = recv_side ? (void*)1 : NULL;
+  pthread_create(&a, NULL, fm_first, arg);
+  sem_wait(&g_fm_done);
+  pthread_create(&b, NULL, fm_second, arg);
+  pthread_join(b, NULL);
+  sem_post(&g_fm_go);
+  pthread_join(a, NULL);
+}
+
+static int first_multipart(void) {
+  int ms = 5000; /* held up for good, the second call fails instead of hanging */
+  g_fm_pull = zmq_socket(g_ctx, ZMQ_PULL);
+  CHECK(zmq_setsockopt(g_fm_pull, ZMQ_RCVTIMEO, &ms, sizeof ms) == 0);
+  CHECK(zmq_bind(g_fm_pull, "inproc://first_multipart") == 0);
+  g_fm_push = zmq_socket(g_ctx, ZMQ_PUSH);
+  CHECK(zmq_setsockopt(g_fm_push, ZMQ_SNDTIMEO, &ms, sizeof ms) == 0);
+  CHECK(zmq_connect(g_fm_push, "inproc://first_multipart") == 0);
+  fm_round(0); /* two threads send on the PUSH */
+  fm_round(1); /* two threads receive on the PULL: A+B, then C */
+  zmq_close(g_fm_push);
+  zmq_close(g_fm_pull);
+  CHECK(zmq_ctx_term(g_ctx) == 0);
+  printf("ok first_multipart\n");
+  return 0;
+}
+
 /* reserved: main is in the middle of a message on a DEALER; another
  * thread's send waits for its end (without the guard it would slip into
  * it).  Meanwhile the socket's ZMQ_FD turns readable (a message arrives
@@ -1492,6 +1560,7 @@ int main(int argc, char** argv) {
   if (!strcmp(what, "pull")) return pull();
   if (!strcmp(what, "sendiov")) return sendiov();
   if (!strcmp(what, "reserved")) return reserved();
+  if (!strcmp(what, "first_multipart")) return first_multipart();
   if (!strcmp(what, "sendiov_hwm")) return sendiov_hwm();
   if (!strcmp(what, "wake_tail")) return wake_tail();
   if (!strcmp(what, "timeout_options")) return timeout_options();

@@ -290,3 +290,19 @@ def test_c_sendiov_parts_wait_alone_and_are_sent_once():
     # over and over, and the call never ended).  Alone and shared; the same
     # program passes without the guard.
     same_without_the_guard("sendiov_hwm")
+
+
+def test_c_a_message_begun_as_the_bias_was_given_ends_on_the_sole_users_path():
+    # A thread's first call on a socket (under the turn: it gets the bias
+    # there) is a message's first part, and its last part goes on the sole
+    # user's own path.  The message is over: when a second thread comes, its
+    # send (its receive) goes at once instead of waiting for a last part the
+    # first thread has already sent (received).  The PUSH sends A+B, then C;
+    # the PULL receives them the same way.  The same program passes without
+    # the guard.
+    plain = subprocess.run([program("ser_stress"), "first_multipart"], capture_output=True, text=True, timeout=60)
+    assert plain.returncode == 0 and "ok first_multipart" in plain.stdout, plain
+    r = run([program("ser_stress"), "first_multipart"], SER, timeout=60)
+    assert not r.timed_out, r
+    assert r.returncode == 0 and "ok first_multipart" in r.stdout, r
+    assert sorted(f["socket_type"] for f in r.findings) == ["PULL", "PUSH"], r
