@@ -29,11 +29,28 @@ def has_fn(frames, name):
 
 def assert_silent(r, stdout_has=None):
     assert not r.timed_out, r
+    assert r.guard_active, r  # silent because it was checked, not because it was not
     assert r.returncode == 0, r
     assert "zmq-guard" not in r.stderr, r
     assert r.findings == [], r
     if stdout_has:
         assert stdout_has in r.stdout, r
+
+
+# Where verbose=1 cannot be on, an option the library does not know shows it
+# was loaded and read its options: it says so on stderr with write(2), never
+# through log_path or json_path (src/core/options.cpp).
+PROBE = "zg_test_probe=1"
+
+
+def assert_probe_only(r, stdout_has):
+    """A correct program, silent but for the probe's line."""
+    assert not r.timed_out and r.returncode == 0, r
+    assert r.findings == [], r
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and re.fullmatch(r"zmq-guard: unknown option 'zg_test_probe' \(known: [a-z_, ]+\)",
+                                            lines[0]), r
+    assert stdout_has in r.stdout, r
 
 
 def only_finding(r, kind):
@@ -435,7 +452,7 @@ def test_renamed_private_libzmq_copy_correct_is_silent(renamed_plugin):
 
 def test_socket_made_by_an_early_constructor_correct_is_silent():
     r = run([program("early_main"), "ok"])
-    assert r.returncode == 0, r
+    assert r.returncode == 0 and r.guard_active, r
     assert "early constructor: creating a socket" in r.stderr, r
     assert "zmq-guard" not in r.stderr, r
     assert r.findings == [], r
@@ -456,9 +473,9 @@ def test_socket_made_by_an_early_constructor_shared_is_reported():
 def test_early_constructor_runs_before_the_guard_is_set_up():
     # What makes the two tests above meaningful: the library's constructor
     # makes its zmq calls before the guard's constructor has run.
-    r = run([program("early_main"), "ok"], ["--verbose"])
-    assert r.returncode == 0, r
-    lines = r.stderr.splitlines()
+    r = run([program("early_main"), "ok"])
+    assert r.returncode == 0 and r.guard_active, r
+    lines = r.stderr_raw.splitlines()
     early = [i for i, l in enumerate(lines) if l.startswith("early constructor")]
     active = [i for i, l in enumerate(lines) if re.match(r"zmq-guard \S+: active", l)]
     assert early and active and early[0] < active[0], r
@@ -467,7 +484,7 @@ def test_early_constructor_runs_before_the_guard_is_set_up():
 
 def test_preinit_array_zmq_calls_correct_is_silent():
     r = run([program("preinit"), "ok"])
-    assert r.returncode == 0, r
+    assert r.returncode == 0 and r.guard_active, r
     assert r.stderr.strip() == "preinit: creating a socket", r
     assert r.findings == [] and "done" in r.stdout, r
 
@@ -529,7 +546,7 @@ def test_unknown_key_in_environment_is_one_line_and_guard_still_runs():
 
 def test_unknown_key_on_a_correct_program_prints_only_that_line():
     r = run([program("main_only")], env={"ZMQ_GUARD_OPTIONS": "no_such_key=1"})
-    assert r.returncode == 0, r
+    assert r.returncode == 0 and r.guard_active, r
     assert r.findings == []
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "no_such_key" in lines[0], r
@@ -556,8 +573,11 @@ def test_unwritable_log_path_falls_back_to_stderr():
 
 
 def test_unwritable_log_path_is_silent_until_a_report():
-    r = run([program("main_only")], env={"ZMQ_GUARD_OPTIONS": "log_path=/nonexistent/dir/x.log"})
-    assert_silent(r)
+    # verbose=1's notice would be a report (to stderr, after saying that the
+    # log cannot be opened): the unknown key's line shows the guard instead.
+    r = run([program("main_only")], env={"ZMQ_GUARD_OPTIONS": "log_path=/nonexistent/dir/x.log:" + PROBE},
+            verbose=False)
+    assert_probe_only(r, "done")
 
 
 @pytest.mark.parametrize("flag", ["--log-path=/nonexistent/dir/x.log", "--json-path=/nonexistent/dir/x.json"])
@@ -634,9 +654,11 @@ def test_closed_inherited_descriptors_are_never_touched(tmp_path):
 
 def test_no_file_from_a_process_that_reports_nothing(tmp_path):
     pattern = str(tmp_path / "guard.%p")
+    # verbose=1's notice would open both files: the unknown key's line
+    # shows the guard instead.
     r = run([program("main_only")], ["--json-path=" + pattern + ".json", "--log-path=" + pattern + ".log"],
-            json_report=False)
-    assert_silent(r)
+            env={"ZMQ_GUARD_OPTIONS": PROBE}, json_report=False, verbose=False)
+    assert_probe_only(r, "done")
     assert os.listdir(tmp_path) == []
 
 

@@ -2,6 +2,7 @@
 zmq-guard wrapper and look at what it reported."""
 import json
 import os
+import re
 import subprocess
 import tempfile
 
@@ -12,25 +13,54 @@ SOURCE_ROOT = os.environ.get("ZMQ_GUARD_SOURCE_ROOT", "")
 PYTHON = "/usr/bin/python3"  # Debian's, with python3-zmq
 
 
+# The two lines option verbose=1 adds (src/interpose/wrappers.cpp's
+# constructor, resolve.cpp for each libzmq copy): run() turns it on to see
+# the guard at work in the process, and takes exactly these lines out of
+# the stderr the tests read.
+ACTIVE_LINE = re.compile(r"zmq-guard \S+: active \(pid (\d+)\)")
+GUARDING_LINE = re.compile(r"zmq-guard: guarding (/\S+)")
+
+
 class Result:
-    def __init__(self, proc, findings, elapsed_timeout):
+    def __init__(self, proc, pid, findings, elapsed_timeout):
         self.returncode = proc.returncode
         self.stdout = proc.stdout
-        self.stderr = proc.stderr
+        self.stderr_raw = proc.stderr
         self.findings = findings
         self.timed_out = elapsed_timeout
+        self.pid = pid
+        self.guard_pids = []  # the processes whose guard said it was active
+        self.guarded = []  # the libzmq copies the guard found
+        kept = []
+        for line in proc.stderr.splitlines(keepends=True):
+            active = ACTIVE_LINE.fullmatch(line.rstrip("\n"))
+            guarding = GUARDING_LINE.fullmatch(line.rstrip("\n"))
+            if active:
+                self.guard_pids.append(int(active.group(1)))
+            elif guarding:
+                self.guarded.append(guarding.group(1))
+            else:
+                kept.append(line)
+        self.stderr = "".join(kept)
+        # The program run (the wrapper exec()s it: same pid) had the guard
+        # loaded and set up.  A silent run proves nothing without it.
+        self.guard_active = pid in self.guard_pids
 
     def kinds(self):
         return [f["kind"] for f in self.findings]
 
     def __repr__(self):
-        return "<Result rc=%s findings=%s>\n--- stdout\n%s\n--- stderr\n%s" % (
-            self.returncode, self.kinds(), self.stdout, self.stderr)
+        return "<Result rc=%s findings=%s guard_active=%s>\n--- stdout\n%s\n--- stderr\n%s" % (
+            self.returncode, self.kinds(), self.guard_active, self.stdout, self.stderr_raw)
 
 
-def run(argv, flags=(), env=None, timeout=60, cwd=None, json_report=True):
+def run(argv, flags=(), env=None, timeout=60, cwd=None, json_report=True, verbose=True):
     """Runs `zmq-guard [flags] -- argv...`; returns a Result with the parsed
-    JSON findings (json_path is added unless json_report is False)."""
+    JSON findings (json_path is added unless json_report is False).  With
+    `verbose` (the default) the guard says it is active, which the Result
+    records in guard_active, without those lines in its stderr; a test turns
+    it off only where the notice itself would change what it checks (it
+    goes to log_path and opens json_path)."""
     assert WRAPPER and os.path.exists(WRAPPER), "ZMQ_GUARD_WRAPPER not set: run through meson test"
     full_env = dict(os.environ)
     full_env.pop("ZMQ_GUARD_OPTIONS", None)
@@ -39,21 +69,25 @@ def run(argv, flags=(), env=None, timeout=60, cwd=None, json_report=True):
         full_env.update(env)
     with tempfile.TemporaryDirectory() as tmp:
         json_path = os.path.join(tmp, "findings.json")
-        cmd = [WRAPPER] + list(flags)
+        # First, so that a test's own flags still decide.
+        cmd = [WRAPPER] + (["--verbose"] if verbose else []) + list(flags)
         if json_report:
             cmd.append("--json-path=" + json_path)
         cmd += ["--"] + list(argv)
         timed_out = False
-        try:
-            proc = subprocess.run(cmd, env=full_env, cwd=cwd, timeout=timeout,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        except subprocess.TimeoutExpired as e:
-            timed_out = True
-            proc = subprocess.CompletedProcess(cmd, -9, e.stdout or "", e.stderr or "")
-            if isinstance(proc.stdout, bytes):
-                proc.stdout = proc.stdout.decode(errors="replace")
-            if isinstance(proc.stderr, bytes):
-                proc.stderr = proc.stderr.decode(errors="replace")
+        with subprocess.Popen(cmd, env=full_env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) as p:
+            try:
+                out, err = p.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                p.kill()
+                try:
+                    out, err = p.communicate(timeout=10)
+                except subprocess.TimeoutExpired as e:  # a child of its own holds the pipes
+                    out, err = [x.decode(errors="replace") if isinstance(x, bytes) else x or ""
+                                for x in (e.stdout, e.stderr)]
+        proc = subprocess.CompletedProcess(cmd, p.returncode, out, err)
         findings = []
         if json_report and os.path.exists(json_path):
             with open(json_path) as f:
@@ -61,7 +95,7 @@ def run(argv, flags=(), env=None, timeout=60, cwd=None, json_report=True):
                     line = line.strip()
                     if line:
                         findings.append(json.loads(line))
-        return Result(proc, findings, timed_out)
+        return Result(proc, p.pid, findings, timed_out)
 
 
 def program(name):

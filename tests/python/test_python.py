@@ -53,6 +53,7 @@ def one(res, kinds=("cross_thread", "concurrent_call")):
 
 def assert_silent(res):
     assert not res.timed_out, res
+    assert res.guard_active, res  # silent because it was checked
     assert res.returncode == 0, res
     assert res.findings == [], res
     assert "zmq-guard" not in res.stderr, res

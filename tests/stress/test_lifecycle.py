@@ -46,7 +46,7 @@ def test_ctx_term_blocked_abort_reports_all_then_aborts():
 def test_ctx_term_woken_thread_closing_is_silent():
     r = run([program("lifecycle"), "term_clean"], FAST_TERM, timeout=60)
     assert r.returncode == 0 and "ok term_clean" in r.stdout, r
-    assert r.stderr == "" and r.findings == []
+    assert r.guard_active and r.stderr == "" and r.findings == [], r
 
 
 def test_ctx_term_python_creation_traceback(tmp_path):
@@ -87,7 +87,7 @@ def test_leaks_listed_at_exit():
 
 def test_no_leak_listing_by_default():
     r = run([program("lifecycle"), "leaks"], (), timeout=60)
-    assert r.returncode == 0 and r.findings == [] and r.stderr == "", r
+    assert r.returncode == 0 and r.guard_active and r.findings == [] and r.stderr == "", r
 
 
 def test_fork_child_cleanup_is_silent():
@@ -95,7 +95,7 @@ def test_fork_child_cleanup_is_silent():
         r = run([program("lifecycle"), "fork_clean"], (mode,), timeout=60)
         assert r.returncode == 0, r
         assert "child exit 0" in r.stdout and "ok fork_clean" in r.stdout
-        assert r.stderr == "" and r.findings == [], r
+        assert r.guard_active and r.stderr == "" and r.findings == [], r
 
 
 def test_fork_child_sending_on_inherited_socket():

@@ -79,7 +79,7 @@ def test_c_eterm_wakes_waiters():
 def test_c_unshared_is_silent():
     r = run([program("ser_stress"), "unshared", "20000"], SER, timeout=60)
     assert r.returncode == 0 and "ok unshared 20000" in r.stdout, r
-    assert r.stderr == "" and r.findings == [], r
+    assert r.guard_active and r.stderr == "" and r.findings == [], r
 
 
 def test_c_second_thread_joins_sole_user_asleep_in_recv():
