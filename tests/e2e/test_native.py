@@ -716,6 +716,11 @@ def test_handoff_header_without_the_guard():
 def test_suppressions_file_silences_a_known_finding(tmp_path):
     supp = tmp_path / "zmq-guard.supp"
     supp.write_text("# the shared DEALER is known; fixed in the next release\ncross_thread:receiver\n")
+    # Without the file, the finding it names.
+    r = run([program("shared_dealer")], ["--mode=warn"])
+    assert r.returncode == 66, r
+    f = only_finding(r, "cross_thread")
+    assert has_fn(f["stack"], "receiver"), f["stack"]
     r = run([program("shared_dealer")], ["--mode=warn", "--suppressions=" + str(supp)])
     assert_silent(r, "received 5")
 
