@@ -107,6 +107,7 @@ def test_file_names_come_out_as_they_are(tmp_path):
     where.mkdir(parents=True)
     copy = where / "cli\u00e9nt \u4e2d.py"
     shutil.copy(script("shared_dealer.py"), copy)
+    shutil.copy(script("asleep.py"), where)  # which it imports
     res = run([PYTHON, str(copy)], WARN)
     f = one(res)
     send = line_of("shared_dealer.py", "send")

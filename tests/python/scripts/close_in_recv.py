@@ -3,23 +3,16 @@ thread, sleeps in recv on it.  The worker's second recv runs on the guard's
 owner path (no mark of its own): the guard asks the kernel where the worker
 sleeps.  Usage: close_in_recv.py"""
 import threading
-import time
 
 import zmq
+
+from asleep import POLL, wait_asleep_in
 
 
 def worker(pull, took):
     pull.recv()  # @took
     took.set()
     pull.recv()  # nothing more is ever sent
-
-
-def asleep_in_poll(native_id):
-    try:
-        with open("/proc/self/task/%d/syscall" % native_id) as f:
-            return f.read().split()[0] in ("7", "271")
-    except OSError:
-        return False
 
 
 def main():
@@ -33,10 +26,7 @@ def main():
     t = threading.Thread(target=worker, args=(pull, took), name="rx-worker", daemon=True)
     t.start()
     took.wait()
-    for _ in range(5000):
-        if asleep_in_poll(t.native_id):
-            break
-        time.sleep(0.001)
+    assert wait_asleep_in(t, POLL, 30), "the worker never slept in recv"
     pull.close()  # @close
     print("closed", flush=True)
 

@@ -3,9 +3,10 @@ owns the socket), then `sender` sends on it.  With --spin a third thread
 busy-loops in Python the whole time, competing for the GIL."""
 import sys
 import threading
-import time
 
 import zmq
+
+from asleep import POLL, wait_asleep_in
 
 
 def mapped_libzmq():
@@ -31,16 +32,6 @@ def spinner(stop):
         n += 1
 
 
-def wait_until_blocked(thread, line):
-    # The receiver's frame sits on the recv line once it is inside the call.
-    while True:
-        frame = sys._current_frames().get(thread.ident)
-        if frame is not None and frame.f_lineno == line:
-            break
-        time.sleep(0.01)
-    time.sleep(0.2)
-
-
 def main():
     ctx = zmq.Context()
     router = ctx.socket(zmq.ROUTER)
@@ -52,7 +43,8 @@ def main():
         threading.Thread(target=spinner, args=(stop,), name="spinner", daemon=True).start()
     rx = threading.Thread(target=receiver, args=(dealer,), name="rx-thread")
     rx.start()
-    wait_until_blocked(rx, receiver.__code__.co_firstlineno + 1)
+    # The receiver owns the socket once it sleeps in libzmq's recv.
+    assert wait_asleep_in(rx, POLL, 30), "the receiver never slept in recv"
     tx = threading.Thread(target=sender, args=(dealer,), name="tx-thread")
     tx.start()
     tx.join()

@@ -4,9 +4,10 @@ ctypes.  Each misuses one DEALER; both must be reported."""
 import ctypes
 import sys
 import threading
-import time
 
 import zmq
+
+from asleep import POLL, wait_asleep_in
 
 
 def mapped_libzmq():
@@ -34,11 +35,8 @@ def python_misuse():
     dealer.connect("inproc://echo")
     rx = threading.Thread(target=py_receiver, args=(dealer,))
     rx.start()
-    # Let the receiver block in recv first (it then owns the socket).
-    line = py_receiver.__code__.co_firstlineno + 1
-    while getattr(sys._current_frames().get(rx.ident), "f_lineno", None) != line:
-        time.sleep(0.01)
-    time.sleep(0.2)
+    # The receiver owns the socket once it sleeps in libzmq's recv.
+    assert wait_asleep_in(rx, POLL, 30), "the receiver never slept in recv"
     tx = threading.Thread(target=py_sender, args=(dealer,))
     tx.start()
     tx.join()
