@@ -141,9 +141,17 @@ def test_names_while_another_thread_spins_in_python():
 def test_report_while_gil_is_held_for_seconds():
     # The reporting thread runs Python without the GIL (inside ctypes); the
     # main thread holds the GIL in one long regex.  The report must come
-    # out (names may be missing), with the reporter's own Python traceback.
+    # out while the GIL is still held (names may be missing), with the
+    # reporter's own Python traceback.
     res = run([PYTHON, script("gil_held.py"), plugin()], WARN, timeout=60)
     f = one(res, ("cross_thread",))
+    m = re.search(r"^gil held ([\d.]+) s, send returned (-?[\d.]+) s in$", res.stdout, re.M)
+    assert m, res
+    held, returned = float(m.group(1)), float(m.group(2))
+    assert held >= 1.5, res  # for seconds (about 3.5 asked for)
+    # The send (its report made) came back well before the GIL was given
+    # up: a guard that waits for the GIL returns after it.
+    assert 0 < returned < held - 0.5, res
     name = "gil_held.py"
     assert ("late_sender", line_of(name, "late")) in py_frames(f["python_stack"], name), res
     assert "plugin_delayed_send" in guardtest.functions(f["stack"]), res

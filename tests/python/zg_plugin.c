@@ -3,15 +3,22 @@
  * copies; its calls go through the PLT, where the guard sits. */
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
 /* Sends one message on a socket made by the caller (pyzmq's handle):
  * ctypes drops the GIL around this call, so the report is made by a thread
- * that runs Python but does not hold the GIL. */
-int plugin_delayed_send(void* sock, int delay_ms) {
+ * that runs Python but does not hold the GIL.  *returned_at is when
+ * zmq_send came back (after the guard's report, in warn mode), on Python's
+ * time.monotonic() clock. */
+int plugin_delayed_send(void* sock, int delay_ms, double* returned_at) {
   usleep(delay_ms * 1000);
-  return zmq_send(sock, "late", 4, ZMQ_DONTWAIT);
+  int rc = zmq_send(sock, "late", 4, ZMQ_DONTWAIT);
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  *returned_at = now.tv_sec + now.tv_nsec / 1e9;
+  return rc;
 }
 
 struct pair {
