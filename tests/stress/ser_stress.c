@@ -399,8 +399,11 @@ static void* poll_worker(void* arg) {
   return NULL;
 }
 
+static pid_t g_poller_tid; /* __atomic: blocked_poller's, once it runs */
+
 static void* blocked_poller(void* arg) {
   (void)arg;
+  __atomic_store_n(&g_poller_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
   zmq_pollitem_t item = {g_dealer, 0, ZMQ_POLLIN, 0};
   CHECK(zmq_poll(&item, 1, -1) == 1);
   int got = -1;
@@ -416,7 +419,9 @@ static int poll_shared(void) {
   /* A poller that waits first, then a thread sends the request. */
   pthread_t p, s;
   pthread_create(&p, NULL, blocked_poller, NULL);
-  usleep(200 * 1000);
+  pid_t tid;
+  while (!(tid = __atomic_load_n(&g_poller_tid, __ATOMIC_ACQUIRE))) usleep(1000);
+  wait_asleep_in_poll(tid, 5000); /* the poller took the socket: late_sender's send is the one reported */
   pthread_create(&s, NULL, late_sender, NULL);
   pthread_join(s, NULL);
   pthread_join(p, NULL);
