@@ -6,6 +6,7 @@ set -euo pipefail
 build="$1"
 src="$2"
 scenario="$3"  # a program that shares a socket between two threads
+version="$4"   # the project's
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
@@ -20,7 +21,7 @@ for f in "$wrapper" "$lib" "$header" "$pc"; do
 done
 
 # The installed wrapper, away from the build tree.
-"$wrapper" --version | grep -q '^zmq-guard '
+[ "$("$wrapper" --version)" = "zmq-guard $version" ] || { echo "FAIL: --version, want zmq-guard $version"; exit 1; }
 set +e
 "$wrapper" --mode=warn --json-path="$tmp/out.json" -- "$scenario" >"$tmp/stdout" 2>"$tmp/stderr"
 rc=$?
@@ -30,8 +31,12 @@ if [ "$rc" -ne 66 ]; then
   cat "$tmp/stderr"
   exit 1
 fi
-grep -q "ERROR\|WARNING: zmq-guard" "$tmp/stderr" || { echo "FAIL: no report"; cat "$tmp/stderr"; exit 1; }
-grep -q '"kind"' "$tmp/out.json" || { echo "FAIL: no JSON finding"; exit 1; }
+# One cross_thread, in the text and in the JSON.
+[ "$(grep -Ec '^==[0-9]+==WARNING: zmq-guard: cross_thread: ' "$tmp/stderr")" = 1 ] &&
+  [ "$(grep -Ec '^SUMMARY: zmq-guard: cross_thread zmq_send ' "$tmp/stderr")" = 1 ] ||
+  { echo "FAIL: no cross_thread report"; cat "$tmp/stderr"; exit 1; }
+[ "$(grep -c . "$tmp/out.json")" = 1 ] && grep -q '^{"kind":"cross_thread",' "$tmp/out.json" ||
+  { echo "FAIL: not one cross_thread JSON finding"; cat "$tmp/out.json"; exit 1; }
 
 # The public header compiles in C and C++ and works without the guard.
 cat >"$tmp/use.c" <<'C'
@@ -46,7 +51,7 @@ C
 cc -I"$(dirname "$header")" -o "$tmp/use" "$tmp/use.c" -ldl
 [ "$("$tmp/use")" = "not loaded" ] || { echo "FAIL: header without the guard"; exit 1; }
 loaded="$("$wrapper" -- "$tmp/use")"
-[ "$loaded" != "not loaded" ] || { echo "FAIL: header under the guard says not loaded"; exit 1; }
+[ "$loaded" = "$version" ] || { echo "FAIL: header under the guard: '$loaded', want $version"; exit 1; }
 c++ -x c++ -I"$(dirname "$header")" -fsyntax-only "$tmp/use.c"
 
 # pkg-config names the preload library.
