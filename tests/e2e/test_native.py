@@ -38,8 +38,8 @@ def assert_silent(r, stdout_has=None):
 
 
 # Where verbose=1 cannot be on, an option the library does not know shows it
-# was loaded and read its options: it says so on stderr with write(2), never
-# through log_path or json_path (src/core/options.cpp).
+# was loaded and read its options: it says so on stderr with write(2) at the
+# first zmq_socket, never through log_path or json_path (src/core/options.cpp).
 PROBE = "zg_test_probe=1"
 
 
@@ -555,9 +555,9 @@ def test_unknown_key_on_a_correct_program_prints_only_that_line():
 def test_bad_options_say_nothing_in_a_process_without_sockets():
     # A guarded test suite runs shells and tools that never touch ZeroMQ:
     # their output (often captured) must not carry the guard's lines.
-    p = wrapper("--", "sh", "-c", "echo out; echo err >&2", env={"ZMQ_GUARD_OPTIONS": "no_such_key=1:mode=loud"})
-    assert p.returncode == 0, p
-    assert (p.stdout, p.stderr) == ("out\n", "err\n"), p
+    r = run(["sh", "-c", "echo out; echo err >&2"], env={"ZMQ_GUARD_OPTIONS": "no_such_key=1:mode=loud"})
+    assert r.returncode == 0 and r.guard_active, r
+    assert (r.stdout, r.stderr) == ("out\n", "err\n"), r
 
 
 def test_unwritable_log_path_falls_back_to_stderr():
