@@ -52,9 +52,9 @@ int open_sink(const char* pattern, const char* what, bool* said) {
   return fd;
 }
 
-}  // namespace
-
-void sink_lock() {
+// Opens the text sink, and the JSON one when what is written is a finding
+// (a notice is text only: it must not create the JSON file).
+void lock_and_open(bool json) {
   pthread_mutex_lock(&g_mu);
   int saved = errno;
   const Options& o = options();
@@ -64,9 +64,13 @@ void sink_lock() {
     int fd = open_sink(o.log_path, "log_path", &g_said_log);
     if (fd >= 0) g_text_fd = fd;
   }
-  if (o.json_path[0]) g_json_fd = open_sink(o.json_path, "json_path", &g_said_json);
+  if (json && o.json_path[0]) g_json_fd = open_sink(o.json_path, "json_path", &g_said_json);
   errno = saved;
 }
+
+}  // namespace
+
+void sink_lock() { lock_and_open(true); }
 
 void sink_unlock() {
   int saved = errno;
@@ -98,7 +102,7 @@ void sink_notice(const char* fmt, ...) {
   if (n < 0) return;
   if (n > (int)sizeof line - 2) n = sizeof line - 2;
   line[n++] = '\n';
-  sink_lock();
+  lock_and_open(false);
   write_all(g_text_fd, line, n);
   sink_unlock();
 }

@@ -654,11 +654,19 @@ def test_closed_inherited_descriptors_are_never_touched(tmp_path):
 
 def test_no_file_from_a_process_that_reports_nothing(tmp_path):
     pattern = str(tmp_path / "guard.%p")
-    # verbose=1's notice would open both files: the unknown key's line
+    # verbose=1's notice would open the log file: the unknown key's line
     # shows the guard instead.
     r = run([program("main_only")], ["--json-path=" + pattern + ".json", "--log-path=" + pattern + ".log"],
             env={"ZMQ_GUARD_OPTIONS": PROBE}, json_report=False, verbose=False)
     assert_probe_only(r, "done")
+    assert os.listdir(tmp_path) == []
+
+
+def test_notices_do_not_create_the_json_file(tmp_path):
+    # verbose=1's start-up lines are text: the JSON file is for findings.
+    pattern = str(tmp_path / "guard.%p.json")
+    r = run([program("main_only")], ["--json-path=" + pattern], json_report=False)
+    assert_silent(r)
     assert os.listdir(tmp_path) == []
 
 
