@@ -3,6 +3,7 @@
 #include <cxxabi.h>
 #include <dlfcn.h>
 #include <elfutils/libdwfl.h>
+#include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -29,7 +30,6 @@ struct Dw {
   decltype(&dwfl_module_getsrc) getsrc;
   decltype(&dwfl_lineinfo) lineinfo;
   decltype(&dwfl_linux_proc_find_elf) find_elf;
-  decltype(&dwfl_standard_find_debuginfo) std_debuginfo;
   decltype(&dwfl_build_id_find_debuginfo) buildid_debuginfo;
 };
 
@@ -37,18 +37,36 @@ Dw g_dw;
 Dwfl* g_dwfl = nullptr;
 pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 
-// Separate debug info only from the local disk: with DEBUGINFOD_URLS set,
-// libdw's standard lookup would go to the network from inside a report.
+// Separate debug info only from the local disk, and never through
+// libdebuginfod: libdw's standard lookup loads it for any module without
+// local debug info, DEBUGINFOD_URLS set or not, and loading it initializes
+// libcurl and OpenSSL inside the host process, from the reporting thread.
+// A report made while the program exits then met OpenSSL's own clean-up
+// in exit() and crashed the program.  So: the build-id tree
+// (/usr/lib/debug/.build-id, where Debian's -dbgsym packages put their
+// files), then the file named by .gnu_debuglink beside the module, in its
+// .debug directory, and under /usr/lib/debug.
 int local_debuginfo(Dwfl_Module* mod, void** userdata, const char* modname, Dwarf_Addr base,
                     const char* file_name, const char* debuglink_file, GElf_Word debuglink_crc,
                     char** debuginfo_file_name) {
-  const char* urls = getenv("DEBUGINFOD_URLS");
-  if (urls && urls[0]) {
-    return g_dw.buildid_debuginfo(mod, userdata, modname, base, file_name, debuglink_file, debuglink_crc,
+  int fd = g_dw.buildid_debuginfo(mod, userdata, modname, base, file_name, debuglink_file, debuglink_crc,
                                   debuginfo_file_name);
+  if (fd >= 0 || !debuglink_file || !debuglink_file[0] || !file_name) return fd;
+  const char* slash = strrchr(file_name, '/');
+  if (!slash) return -1;
+  const int dirlen = static_cast<int>(slash - file_name);
+  static const char* const kPlaces[] = {"%.*s/%s", "%.*s/.debug/%s", "/usr/lib/debug%.*s/%s"};
+  for (const char* fmt : kPlaces) {
+    char path[4096];
+    int n = snprintf(path, sizeof path, fmt, dirlen, file_name, debuglink_file);
+    if (n <= 0 || n >= static_cast<int>(sizeof path) || strcmp(path, file_name) == 0) continue;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      *debuginfo_file_name = strdup(path);
+      return fd;
+    }
   }
-  return g_dw.std_debuginfo(mod, userdata, modname, base, file_name, debuglink_file, debuglink_crc,
-                            debuginfo_file_name);
+  return -1;
 }
 
 Dwfl_Callbacks g_callbacks;
@@ -70,7 +88,6 @@ void dw_load() {
             load(h, &g_dw.addrmodule, "dwfl_addrmodule") && load(h, &g_dw.addrname, "dwfl_module_addrname") &&
             load(h, &g_dw.getsrc, "dwfl_module_getsrc") && load(h, &g_dw.lineinfo, "dwfl_lineinfo") &&
             load(h, &g_dw.find_elf, "dwfl_linux_proc_find_elf") &&
-            load(h, &g_dw.std_debuginfo, "dwfl_standard_find_debuginfo") &&
             load(h, &g_dw.buildid_debuginfo, "dwfl_build_id_find_debuginfo");
   if (!ok) return;
   g_callbacks.find_elf = g_dw.find_elf;
