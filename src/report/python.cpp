@@ -99,6 +99,18 @@ bool holds_gil() {
   return mine && g_py.holder_tstate() == mine;
 }
 
+// A name cut to fit is cut before a character, never inside one (a cut
+// UTF-8 sequence is not text: the report's line would not be valid UTF-8).
+void copy_utf8(char* out, size_t cap, const char* in) {
+  size_t n = strlen(in);
+  if (n >= cap) {
+    n = cap - 1;
+    while (n > 0 && (static_cast<unsigned char>(in[n]) & 0xC0) == 0x80) n--;
+  }
+  memcpy(out, in, n);
+  out[n] = 0;
+}
+
 // threading._active[ident]._name for each ident.  GIL held.  No Python code
 // runs (the plain attribute, not the property), and a pending exception is
 // kept as it was.
@@ -118,7 +130,7 @@ void read_names_gil(const unsigned long* idents, int n, char (*names)[kPyNameLen
     void* name = g_py.getattr(thread, "_name");
     if (!name) continue;
     const char* utf8 = g_py.as_utf8(name);
-    if (utf8) snprintf(names[i], kPyNameLen, "%s", utf8);
+    if (utf8) copy_utf8(names[i], kPyNameLen, utf8);
     g_py.decref(name);
   }
   if (active) g_py.decref(active);

@@ -101,6 +101,15 @@ def test_shared_dealer_abort_mode():
     assert "in sender shared_dealer.py:%d" % line_of("shared_dealer.py", "send") in res.stderr, res
 
 
+def test_a_long_thread_name_is_cut_between_characters():
+    res = run([PYTHON, script("shared_dealer.py"), "--long-name"], WARN)
+    f = one(res)
+    name = f["thread"]["python_name"]
+    full = "tx" + "\u00e9" * 40
+    assert name and full.startswith(name) and len(name.encode()) <= 63, name
+    assert 'thread T%d "%s" (tid' % (f["thread"]["serial"], name) in res.stderr, res
+
+
 def test_file_names_come_out_as_they_are(tmp_path):
     # The traceback dumper escapes non-ASCII (\xe9) and writes '"' as it is;
     # a program's own directory named zmq is the user's code, not pyzmq's.

@@ -45,7 +45,9 @@ def main():
     rx.start()
     # The receiver owns the socket once it sleeps in libzmq's recv.
     assert wait_asleep_in(rx, POLL, 30), "the receiver never slept in recv"
-    tx = threading.Thread(target=sender, args=(dealer,), name="tx-thread")
+    # --long-name: a name longer than the report keeps, in two-byte characters.
+    tx_name = "tx" + "\u00e9" * 40 if "--long-name" in sys.argv else "tx-thread"
+    tx = threading.Thread(target=sender, args=(dealer,), name=tx_name)
     tx.start()
     tx.join()
     ident, msg = router.recv_multipart()
