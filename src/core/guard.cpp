@@ -1,6 +1,7 @@
 #include "core/guard.h"
 
 #include <errno.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@ uint32_t g_fork_gen = 0;
 namespace {
 
 std::atomic<uint64_t> g_findings{0};
+std::atomic<int> g_reports_in_flight{0};
 std::atomic<int> g_init_state{0};  // 0 new, 1 running, 2 done
 
 void capture_python(char** slot) {
@@ -152,6 +154,17 @@ void thread_info(uint64_t serial, ThreadInfo* out) {
 
 uint64_t guard_finding_count() { return g_findings.load(); }
 
+void guard_wait_reports(int timeout_ms) {
+  // A report waits at most 300 ms for Python's thread names, then formats
+  // and writes: a bounded wait, from the exiting thread, which never has
+  // one of its own in flight (a report does not exit; abort() runs no
+  // destructor).
+  for (int waited = 0; g_reports_in_flight.load(std::memory_order_acquire) > 0 && waited < timeout_ms; waited++) {
+    struct timespec ms = {0, 1000000};
+    nanosleep(&ms, nullptr);
+  }
+}
+
 void guard_after_fork_child() { g_findings.store(0); }
 
 void guard_init() {
@@ -253,6 +266,12 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
       return;  // each finding once per socket
     }
   }
+  // Counted in flight until it is written: an exit meanwhile waits for it
+  // (guard_wait_reports), or the finding would be lost with the process.
+  struct InFlight {
+    InFlight() { g_reports_in_flight.fetch_add(1, std::memory_order_acq_rel); }
+    ~InFlight() { g_reports_in_flight.fetch_sub(1, std::memory_order_acq_rel); }
+  } in_flight;
   Finding f;
   f.kind = kind;
   bool info = kind == FindingKind::SharedSocket || kind == FindingKind::Leak;

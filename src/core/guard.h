@@ -66,6 +66,10 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
 
 // Findings reported so far (warn mode turns them into the exit status).
 uint64_t guard_finding_count();
+// Waits (at most timeout_ms) for the reports other threads are writing:
+// called as the process exits, so that a finding made just before is
+// written (and, in abort mode, stops the process) rather than lost.
+void guard_wait_reports(int timeout_ms);
 // A forked child starts with none: the parent's findings are the parent's.
 void guard_after_fork_child();
 

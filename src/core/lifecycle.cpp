@@ -653,6 +653,7 @@ void lifecycle_dump() {
 
 void lifecycle_fini() {
   if (g_mode == Mode::Off) return;
+  guard_wait_reports(2000);
   if (options().leaks) {
     // Collected first, reported after: guard_report takes locks that must
     // not nest inside the registry's.

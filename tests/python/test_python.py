@@ -101,6 +101,15 @@ def test_shared_dealer_abort_mode():
     assert "in sender shared_dealer.py:%d" % line_of("shared_dealer.py", "send") in res.stderr, res
 
 
+@pytest.mark.parametrize("mode,status", [("--mode=abort", -6), ("--mode=warn", 66)])
+def test_a_finding_made_as_the_process_exits_is_not_lost(mode, status):
+    res = run([PYTHON, script("exit_race.py")], [mode])
+    assert res.returncode == status, res
+    assert res.kinds() == ["cross_thread"], res
+    assert ("late_sender", line_of("exit_race.py", "send")) in py_frames(res.findings[0]["python_stack"],
+                                                                        "exit_race.py"), res
+
+
 def test_a_long_thread_name_is_cut_between_characters():
     res = run([PYTHON, script("shared_dealer.py"), "--long-name"], WARN)
     f = one(res)

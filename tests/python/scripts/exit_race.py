@@ -1,0 +1,31 @@
+"""A daemon thread misuses main's socket just as main finishes: its report
+waits for Python's thread names while main holds the GIL, and main exits
+meanwhile.  The finding must not be lost with the process: abort mode
+still stops it, warn mode still sets the exit status."""
+import sys
+import threading
+import time
+
+import zmq
+
+sys.setswitchinterval(5.0)  # whoever holds the GIL keeps it until it blocks
+ctx = zmq.Context()
+pull = ctx.socket(zmq.PULL)
+pull.bind("inproc://exit-race")
+push = ctx.socket(zmq.PUSH)
+push.connect("inproc://exit-race")
+push.send(b"main")  # main takes push
+ready = threading.Event()
+
+
+def late_sender():
+    ready.set()  # keeps the GIL (switch interval) until send gives it up
+    push.send(b"daemon")  # @send
+
+
+threading.Thread(target=late_sender, daemon=True, name="late").start()
+ready.wait()
+t0 = time.time()
+while time.time() - t0 < 0.05:  # hold the GIL while the report asks for names
+    pass
+print("main exits", flush=True)
