@@ -25,21 +25,38 @@ struct Py {
   int (*is_initialized)();
   void* (*this_tstate)();
   void (*dump)(int, void*);
-  // Optional: thread names (all or nothing).
-  bool names;
+  // Optional, each looked up on its own; `names` and `frames` say whether
+  // all those a feature needs were found.
   void* (*holder_tstate)();  // _PyThreadState_UncheckedGet: the GIL holder
   int (*is_finalizing)();
+  void* (*getattr)(void*, const char*);
+  const char* (*as_utf8)(void*);
+  void (*decref)(void*);
+  void (*err_fetch)(void**, void**, void**);
+  void (*err_restore)(void*, void*, void*);
+  // Thread names.
+  bool names;
   int (*gil_ensure)();
   void (*gil_release)(int);
   void* (*module_dict)();
   void* (*dict_get_string)(void*, const char*);
   void* (*dict_get)(void*, void*);
-  void* (*getattr)(void*, const char*);
   void* (*long_from_ulong)(unsigned long);
-  const char* (*as_utf8)(void*);
-  void (*decref)(void*);
-  void (*err_fetch)(void**, void**, void**);
-  void (*err_restore)(void*, void*, void*);
+  // Tracebacks read from the frames by a thread holding the GIL.
+  bool frames;
+  void* (*tstate_frame)(void*);  // PyThreadState_GetFrame: new reference
+  void* (*frame_back)(void*);    // PyFrame_GetBack: new reference
+  void* (*frame_code)(void*);    // PyFrame_GetCode: new reference
+  int (*frame_line)(void*);      // PyFrame_GetLineNumber
+  void* (*intern)(const char*);  // PyUnicode_InternFromString
+  void* (*getattr_obj)(void*, void*);
+  const char* (*as_utf8_size)(void*, ssize_t*);
+  ssize_t (*unicode_len)(void*);
+  uint32_t (*read_char)(void*, ssize_t);  // Py_UCS4, (Py_UCS4)-1 on error
+  void* (*err_occurred)();
+  void (*err_clear)();
+  int (*gc_disable)();  // returns whether it was enabled
+  int (*gc_enable)();
 };
 Py g_py;
 pthread_mutex_t g_lookup_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -71,15 +88,24 @@ bool lookup() {
          sym(&g_py.dump, "_Py_DumpTraceback");
     if (ok) {
       // Names of 3.11; later versions made the first two public.
-      g_py.names = (sym(&g_py.holder_tstate, "_PyThreadState_UncheckedGet") ||
-                    sym(&g_py.holder_tstate, "PyThreadState_GetUnchecked")) &&
-                   (sym(&g_py.is_finalizing, "_Py_IsFinalizing") || sym(&g_py.is_finalizing, "Py_IsFinalizing")) && sym(&g_py.gil_ensure, "PyGILState_Ensure") &&
-                   sym(&g_py.gil_release, "PyGILState_Release") && sym(&g_py.module_dict, "PyImport_GetModuleDict") &&
+      bool common = (sym(&g_py.holder_tstate, "_PyThreadState_UncheckedGet") ||
+                     sym(&g_py.holder_tstate, "PyThreadState_GetUnchecked")) &&
+                    (sym(&g_py.is_finalizing, "_Py_IsFinalizing") || sym(&g_py.is_finalizing, "Py_IsFinalizing")) &&
+                    sym(&g_py.getattr, "PyObject_GetAttrString") && sym(&g_py.as_utf8, "PyUnicode_AsUTF8") &&
+                    sym(&g_py.decref, "Py_DecRef") && sym(&g_py.err_fetch, "PyErr_Fetch") &&
+                    sym(&g_py.err_restore, "PyErr_Restore");
+      g_py.names = common && sym(&g_py.gil_ensure, "PyGILState_Ensure") && sym(&g_py.gil_release, "PyGILState_Release") &&
+                   sym(&g_py.module_dict, "PyImport_GetModuleDict") &&
                    sym(&g_py.dict_get_string, "PyDict_GetItemString") && sym(&g_py.dict_get, "PyDict_GetItem") &&
-                   sym(&g_py.getattr, "PyObject_GetAttrString") &&
-                   sym(&g_py.long_from_ulong, "PyLong_FromUnsignedLong") && sym(&g_py.as_utf8, "PyUnicode_AsUTF8") &&
-                   sym(&g_py.decref, "Py_DecRef") && sym(&g_py.err_fetch, "PyErr_Fetch") &&
-                   sym(&g_py.err_restore, "PyErr_Restore");
+                   sym(&g_py.long_from_ulong, "PyLong_FromUnsignedLong");
+      // PyGC_Disable and PyGC_Enable are 3.10's.
+      g_py.frames = common && sym(&g_py.tstate_frame, "PyThreadState_GetFrame") &&
+                    sym(&g_py.frame_back, "PyFrame_GetBack") && sym(&g_py.frame_code, "PyFrame_GetCode") &&
+                    sym(&g_py.frame_line, "PyFrame_GetLineNumber") && sym(&g_py.intern, "PyUnicode_InternFromString") &&
+                    sym(&g_py.getattr_obj, "PyObject_GetAttr") && sym(&g_py.as_utf8_size, "PyUnicode_AsUTF8AndSize") &&
+                    sym(&g_py.unicode_len, "PyUnicode_GetLength") && sym(&g_py.read_char, "PyUnicode_ReadChar") &&
+                    sym(&g_py.err_occurred, "PyErr_Occurred") && sym(&g_py.err_clear, "PyErr_Clear") &&
+                    sym(&g_py.gc_disable, "PyGC_Disable") && sym(&g_py.gc_enable, "PyGC_Enable");
       g_py.state.store(1, std::memory_order_release);
     } else {
       g_py.absent_adds = adds;
@@ -94,7 +120,7 @@ bool lookup() {
 // 1 whenever its checks are disabled (subinterpreters), so compare the GIL
 // holder with this thread's own state instead.
 bool holds_gil() {
-  if (!g_py.names) return false;
+  if (!g_py.holder_tstate) return false;
   void* mine = g_py.this_tstate();
   return mine && g_py.holder_tstate() == mine;
 }
@@ -284,32 +310,6 @@ bool py_noted_name(unsigned long long key, char* out, size_t len) {
   return found;
 }
 
-char* py_traceback_current() {
-  if (!py_running()) return nullptr;
-  void* ts = g_py.this_tstate();
-  if (!ts) return nullptr;
-  int fd = memfd_create("zmq-guard-py", MFD_CLOEXEC);
-  if (fd < 0) return nullptr;
-  g_py.dump(fd, ts);
-  off_t size = lseek(fd, 0, SEEK_END);
-  char* text = nullptr;
-  if (size > 0 && size < (1 << 20)) {
-    text = static_cast<char*>(malloc(size + 1));
-    if (text && pread(fd, text, size, 0) == size) {
-      text[size] = 0;
-    } else {
-      free(text);
-      text = nullptr;
-    }
-  }
-  close(fd);
-  if (text && !strstr(text, "File \"")) {
-    free(text);
-    text = nullptr;
-  }
-  return text;
-}
-
 namespace {
 
 // Appends code point c to out as UTF-8; a lone surrogate U+DC80..U+DCFF is
@@ -349,7 +349,8 @@ size_t put_utf8(uint32_t c, char* out, size_t at, size_t cap) {
 // character as \xNN, \uNNNN or \UNNNNNNNN: back to UTF-8, so that a file
 // name in a report is the file's real name.  (A backslash is printable and
 // written as it is, so a name that itself holds "\x41" reads as "A": the
-// dumper's output cannot tell them apart.)
+// dumper's output cannot tell them apart; traceback_from_frames writes a
+// backslash as \x5C, so its text has no such doubt.)
 void py_unescape(const char* s, size_t n, char* out, size_t cap) {
   size_t at = 0;
   for (size_t i = 0; i < n && at + 1 < cap;) {
@@ -373,7 +374,216 @@ void py_unescape(const char* s, size_t n, char* out, size_t cap) {
   out[at] = 0;
 }
 
+// Text that grows as it is written; `ok` turns false when memory runs out.
+struct Text {
+  char* p = nullptr;
+  size_t n = 0, cap = 0;
+  bool ok = true;
+  void put(const char* s, size_t len) {
+    if (!ok || len == 0) return;
+    if (n + len + 1 > cap) {
+      size_t want = cap ? cap * 2 : 4096;
+      while (want < n + len + 1) want *= 2;
+      char* q = static_cast<char*>(realloc(p, want));
+      if (!q) {
+        ok = false;
+        return;
+      }
+      p = q;
+      cap = want;
+    }
+    memcpy(p + n, s, len);
+    n += len;
+    p[n] = 0;
+  }
+  void puts(const char* s) { put(s, strlen(s)); }
+  void hex(char kind, uint32_t c, int digits) {  // \xNN, \uNNNN: as the dumper
+    char e[10] = {'\\', kind};
+    for (int i = 0; i < digits; i++) e[2 + i] = "0123456789ABCDEF"[(c >> (4 * (digits - 1 - i))) & 0xF];
+    put(e, 2 + digits);
+  }
+};
+
+// What the dumper gives up after (traceback.c: MAX_FRAME_DEPTH and
+// MAX_STRING_LENGTH): 100 frames, then "  ...", and 500 characters of a
+// name, then "...".
+constexpr int kMaxDepth = 100;
+constexpr ssize_t kMaxChars = 500;
+
+// A character py_unescape must get back as it was: a control character
+// would break the line, and a backslash written as it is could be read
+// as the start of an escape (the dumper's output has that ambiguity).
+bool escaped(uint32_t c) { return c < 0x20 || c == 0x7F || c == '\\'; }
+
+// Writes str s as the dumper would, but as UTF-8 rather than with escapes
+// (py_unescape reads both the same).  False, and nothing written, if s is
+// not a str.  GIL held, no exception set.
+bool put_str(Text* t, void* s) {
+  if (!s) return false;
+  ssize_t size = 0;
+  if (const char* u = g_py.as_utf8_size(s, &size)) {
+    ssize_t chars = 0;
+    size_t i = 0, run = 0;
+    for (; i < size_t(size); i++) {
+      unsigned char b = static_cast<unsigned char>(u[i]);
+      if ((b & 0xC0) != 0x80 && chars++ == kMaxChars) break;
+      if (escaped(b)) {
+        t->put(u + run, i - run);
+        t->hex('x', b, 2);
+        run = i + 1;
+      }
+    }
+    t->put(u + run, i - run);
+    if (i < size_t(size)) t->puts("...");
+    return true;
+  }
+  // Not a str, or one that UTF-8 cannot hold: a lone surrogate, as
+  // surrogateescape makes of an undecodable byte in a file name.  Written
+  // as the dumper writes it, character by character.
+  g_py.err_clear();
+  ssize_t len = g_py.unicode_len(s);
+  if (len < 0) {
+    g_py.err_clear();
+    return false;
+  }
+  for (ssize_t i = 0; i < len && i < kMaxChars; i++) {
+    uint32_t c = g_py.read_char(s, i);
+    if (c == uint32_t(-1)) {
+      g_py.err_clear();
+      break;
+    }
+    if (escaped(c)) {
+      t->hex('x', c, 2);
+    } else if (c >= 0xD800 && c <= 0xDFFF) {
+      t->hex('u', c, 4);
+    } else {
+      char u[5];
+      t->put(u, put_utf8(c, u, 0, sizeof u));
+    }
+  }
+  if (len > kMaxChars) t->puts("...");
+  return true;
+}
+
+// `  File "path", line N in name` for one code object's attribute, or ???
+// when it is missing or not a str.
+void put_field(Text* t, void* code, void* attr, bool quoted) {
+  void* v = code ? g_py.getattr_obj(code, attr) : nullptr;
+  if (!v) g_py.err_clear();
+  size_t at = t->n;
+  if (quoted) t->put("\"", 1);
+  if (put_str(t, v)) {
+    if (quoted) t->put("\"", 1);
+  } else {
+    t->n = at;
+    if (t->p) t->p[at] = 0;
+    t->puts("???");
+  }
+  if (v) g_py.decref(v);
+}
+
+// The calling thread's traceback in the dumper's format, read from its
+// frames through the C API: for a thread that holds the GIL, and without a
+// system call.  Runs no Python code: the garbage collector, which the frame
+// objects made for frames that had none could start (and with it any
+// __del__), is off meanwhile; a pending exception is kept as it was.
+// False when something failed or there is no frame (nothing is left behind
+// and the caller asks the dumper).
+bool traceback_from_frames(void* ts, char** out) {
+  *out = nullptr;
+  void *et, *ev, *tb;
+  g_py.err_fetch(&et, &ev, &tb);
+  int gc_was = g_py.gc_disable();
+  void* co_filename = g_py.intern("co_filename");
+  void* co_name = g_py.intern("co_name");
+  bool failed = !co_filename || !co_name;
+  Text t;
+  // No frame: none, or one that could not be made (and the error was
+  // cleared): the dumper tells them apart.
+  void* frame = failed ? nullptr : g_py.tstate_frame(ts);
+  if (!frame) failed = true;
+  t.puts("Stack (most recent call first):\n");
+  for (int depth = 0; frame; depth++) {
+    if (depth == kMaxDepth) {
+      t.puts("  ...\n");
+      g_py.decref(frame);
+      break;
+    }
+    void* code = g_py.frame_code(frame);
+    t.puts("  File ");
+    put_field(&t, code, co_filename, true);
+    int line = g_py.frame_line(frame);
+    t.puts(", line ");
+    if (line >= 0) {
+      char num[16];
+      t.put(num, snprintf(num, sizeof num, "%d", line));
+    } else {
+      t.puts("???");
+    }
+    t.puts(" in ");
+    put_field(&t, code, co_name, false);
+    t.puts("\n");
+    if (code) g_py.decref(code);
+    void* back = g_py.frame_back(frame);
+    g_py.decref(frame);
+    frame = back;
+  }
+  if (co_filename) g_py.decref(co_filename);
+  if (co_name) g_py.decref(co_name);
+  // Anything still set is this function's (a frame object that could not
+  // be made ends the walk early): the text may be short.
+  if (g_py.err_occurred()) {
+    g_py.err_clear();
+    failed = true;
+  }
+  if (gc_was) g_py.gc_enable();
+  g_py.err_restore(et, ev, tb);
+  if (failed || !t.ok) {
+    free(t.p);
+    return false;
+  }
+  *out = t.p;
+  return true;
+}
+
+// The traceback as _Py_DumpTraceback writes it: safe without the GIL, but
+// its every piece of text is a write() of its own (about 10 per frame).
+char* traceback_dumped(void* ts) {
+  int fd = memfd_create("zmq-guard-py", MFD_CLOEXEC);
+  if (fd < 0) return nullptr;
+  g_py.dump(fd, ts);
+  off_t size = lseek(fd, 0, SEEK_END);
+  char* text = nullptr;
+  if (size > 0 && size < (1 << 20)) {
+    text = static_cast<char*>(malloc(size + 1));
+    if (text && pread(fd, text, size, 0) == size) {
+      text[size] = 0;
+    } else {
+      free(text);
+      text = nullptr;
+    }
+  }
+  close(fd);
+  return text;
+}
+
 }  // namespace
+
+char* py_traceback_current() {
+  if (!py_running()) return nullptr;
+  void* ts = g_py.this_tstate();
+  if (!ts) return nullptr;
+  char* text = nullptr;
+  // Without the GIL (inside pyzmq's send and receive) only the dumper is
+  // safe; while the interpreter finalizes it is used too.
+  bool read = g_py.frames && holds_gil() && !g_py.is_finalizing() && traceback_from_frames(ts, &text);
+  if (!read) text = traceback_dumped(ts);
+  if (text && !strstr(text, "File \"")) {
+    free(text);
+    text = nullptr;
+  }
+  return text;
+}
 
 int py_frames(const char* text, void (*fn)(const PyFrame& f, void* ctx), void* ctx) {
   if (!text) return 0;

@@ -2,7 +2,10 @@
 // helpers are looked up in the process at run time.  With the GIL released
 // (pyzmq drops it around blocking calls), PyGILState_GetThisThreadState()
 // still names the calling thread's state, and _Py_DumpTraceback() prints its
-// frames with write() only: no allocation, no GIL, no deadlock.
+// frames with write() only: no allocation, no GIL, no deadlock.  A thread
+// that holds the GIL (pyzmq keeps it to create a socket or set an option)
+// has its frames read through the C API instead, into memory: the same
+// text without the dumper's write() per piece (about 300 at a depth of 30).
 #pragma once
 #include <stddef.h>
 
@@ -18,8 +21,8 @@ struct PyFrame {
 bool py_running();
 
 // The calling thread's Python traceback as text (malloc'd, "most recent call
-// first" lines as _Py_DumpTraceback prints them), or null when the thread
-// runs no Python.
+// first" lines as _Py_DumpTraceback prints them; read from the frames, names
+// are UTF-8 rather than escaped), or null when the thread runs no Python.
 char* py_traceback_current();
 
 // Calls fn for each frame of such a text, most recent call last (the order
