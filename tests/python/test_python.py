@@ -192,6 +192,100 @@ def test_report_from_a_thread_holding_the_gil():
     assert ("main", line_of(name, "create")) in py_frames(f["created_python_stack"], name), res
 
 
+# --- tracebacks read from the frames ------------------------------------------
+
+DEEP = "deep_stack.py"
+DEEP_FN = "tiefer_\u00e9\u4e2d"
+
+
+@pytest.fixture
+def deep_copy(tmp_path):
+    r"""deep_stack.py under a name with a backslash and non-ASCII in it.  A
+    traceback read from the frames keeps it as it is; the dumper's cannot
+    (it writes a backslash as it is, so the text's "\x41" reads as an
+    escaped "A"), which tells the two paths apart."""
+    where = tmp_path / "d\u00e9ep \u4e2d"
+    where.mkdir()
+    copy = where / "stack \\x41 \u00e9.py"
+    shutil.copy(script(DEEP), copy)
+    return str(copy)
+
+
+def frames_in(frames, path):
+    return [(f["function"], f["line"]) for f in frames or [] if f["file"] == path]
+
+
+def dumped_name(path):
+    return path.replace("\\x41", "A")
+
+
+def check_dumped_misuse(f, path):
+    # Both sends run without the GIL (pyzmq releases it): the dumper's
+    # tracebacks (the file as it reads the name), non-ASCII function names
+    # decoded.
+    assert f["call"] == "zmq_msg_send", f
+    assert frames_in(f["python_stack"], path) == [], f
+    mine = frames_in(f["python_stack"], dumped_name(path))
+    assert ("zur\u00fcck_\u00fc", line_of(DEEP, "send")) in mine, f
+    assert ("<module>", line_of(DEEP, "module")) in mine, f
+    assert ("worker", line_of(DEEP, "own")) in frames_in(f["owner_python_stack"], dumped_name(path)), f
+
+
+@pytest.mark.parametrize("depth", [50, 0])
+def test_traceback_of_a_thread_holding_the_gil_is_read_from_its_frames(deep_copy, depth):
+    # pyzmq keeps the GIL to create a socket: every level of the recursion,
+    # in order, with its line, from the file as it is named.
+    res = run([PYTHON, deep_copy, str(depth)], WARN)
+    f = one(res, ("cross_thread",))
+    assert "exc_info kept" in res.stdout, res  # made in an except block
+    created = frames_in(f["created_python_stack"], deep_copy)
+    assert created == ([("<module>", line_of(DEEP, "module")), ("main", line_of(DEEP, "deep"))] +
+                       [(DEEP_FN, line_of(DEEP, "recurse"))] * depth +
+                       [(DEEP_FN, line_of(DEEP, "make")), ("by_pyzmq", line_of(DEEP, "create"))]), res
+    # pyzmq's own frames above them, most recent last.
+    assert [x["function"] for x in f["created_python_stack"][-2:]] == ["socket", "__init__"], res
+    assert 'File "%s", line %d, in %s' % (deep_copy, line_of(DEEP, "make"), DEEP_FN) in res.stderr, res
+    check_dumped_misuse(f, deep_copy)
+
+
+def test_traceback_read_from_the_frames_keeps_the_dumpers_depth_limit(deep_copy):
+    # The dumper gives the 100 most recent frames: 2 of pyzmq, by_pyzmq,
+    # the recursion's bottom and 96 of its 150 levels.
+    res = run([PYTHON, deep_copy, "150"], WARN)
+    f = one(res, ("cross_thread",))
+    assert len(f["created_python_stack"]) == 100, res
+    assert frames_in(f["created_python_stack"], deep_copy) == (
+        [(DEEP_FN, line_of(DEEP, "recurse"))] * 96 +
+        [(DEEP_FN, line_of(DEEP, "make")), ("by_pyzmq", line_of(DEEP, "create"))]), res
+    check_dumped_misuse(f, deep_copy)
+
+
+def test_traceback_read_from_the_frames_keeps_a_pending_exception(deep_copy):
+    # C code holding the GIL makes the socket with a KeyError pending, which
+    # ctypes raises when the call returns: still there, the same one.
+    res = run([PYTHON, deep_copy, "--pending", plugin()], WARN)
+    f = one(res, ("cross_thread",))
+    assert "pending kept" in res.stdout, res
+    assert "exc_info kept" in res.stdout, res
+    created = frames_in(f["created_python_stack"], deep_copy)
+    assert created == ([("<module>", line_of(DEEP, "module")), ("main", line_of(DEEP, "made"))] +
+                       [(DEEP_FN, line_of(DEEP, "recurse"))] * 3 +
+                       [(DEEP_FN, line_of(DEEP, "make")), ("<lambda>", line_of(DEEP, "made")),
+                        ("make", line_of(DEEP, "pending"))]), res
+    check_dumped_misuse(f, deep_copy)
+
+
+def test_traceback_read_from_the_frames_runs_no_python():
+    # The frame objects the walk makes could start the garbage collector,
+    # and with it gc callbacks and __del__, inside the guard's wrapper.
+    res = run([PYTHON, script(DEEP), "--gc", plugin()], WARN)
+    assert_silent(res)
+    m = re.search(r"^collections (\d+), inside zmq_socket (\d+)$", res.stdout, re.M)
+    assert m and int(m.group(1)) > 40, res  # collections did happen
+    assert m.group(2) == "0", res
+    assert "exc_info kept" in res.stdout, res
+
+
 # --- pip wheel layout and two libzmq copies ----------------------------------
 
 WHEEL_LIB = "libzmq-zg5a1b2c.so.5"

@@ -1,6 +1,8 @@
 /* A C plugin that Python loads with ctypes.CDLL.  It links the system
  * libzmq, so beside a wheel's private copy the process holds two libzmq
  * copies; its calls go through the PLT, where the guard sits. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -19,6 +21,26 @@ int plugin_delayed_send(void* sock, int delay_ms, double* returned_at) {
   clock_gettime(CLOCK_MONOTONIC, &now);
   *returned_at = now.tv_sec + now.tv_nsec / 1e9;
   return rc;
+}
+
+/* Set while plugin_make_socket is inside zmq_socket: Python code (a gc
+ * callback) that finds it set runs inside the guard's wrapper. */
+int plugin_in_zmq_socket;
+
+/* Makes a PUSH socket as C code holding the GIL may (Python calls it through
+ * ctypes.PyDLL, which keeps the GIL and raises what is pending when the call
+ * returns), first setting KeyError("pending") if `pending`: the guard reads
+ * the traceback from the frames then, and must keep that exception and run
+ * no Python code. */
+void plugin_make_socket(void* ctx, void** out, int pending) {
+  if (pending) {
+    void (*set)(void*, const char*) = (void (*)(void*, const char*))dlsym(RTLD_DEFAULT, "PyErr_SetString");
+    void** key_error = (void**)dlsym(RTLD_DEFAULT, "PyExc_KeyError");
+    if (set && key_error) set(*key_error, "pending");
+  }
+  plugin_in_zmq_socket = 1;
+  *out = zmq_socket(ctx, ZMQ_PUSH);
+  plugin_in_zmq_socket = 0;
 }
 
 struct pair {

@@ -371,6 +371,16 @@ TEST(PyFrames, EdgeCases) {
   EXPECT_STREQ(got[0].file, "/d/a \"q\", line 9/caf\xc3\xa9 \xe4\xb8\xad\xf0\x9f\x98\x80\xff.py");
   EXPECT_EQ(got[0].line, 5);
   EXPECT_STREQ(got[0].function, "r\xc3\xa9" "cv");
+  // Read from the frames: UTF-8 as it is, a backslash and control
+  // characters escaped, so a name holding "\x41" keeps it.
+  const char* utf8 = "  File \"/d/caf\xc3\xa9 \\x5Cx41\\x0A.py\", line 3 in f\xc3\xa9\n";
+  got.clear();
+  n = zg::py_frames(
+      utf8, [](const zg::PyFrame& f, void* ctx) { static_cast<std::vector<zg::PyFrame>*>(ctx)->push_back(f); }, &got);
+  ASSERT_EQ(n, 1);
+  EXPECT_STREQ(got[0].file, "/d/caf\xc3\xa9 \\x41\n.py");
+  EXPECT_EQ(got[0].line, 3);
+  EXPECT_STREQ(got[0].function, "f\xc3\xa9");
 }
 
 }  // namespace
