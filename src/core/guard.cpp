@@ -189,15 +189,6 @@ void guard_init() {
   errno = saved;
 }
 
-CallKind getsockopt_kind(int option) {
-  // Only ZMQ_EVENTS (15) processes the socket's pending commands (libzmq's
-  // socket_base_t::getsockopt): it changes the socket's state, so it is a
-  // use.  ZMQ_RCVMORE (13) and ZMQ_FD (14) read a flag and a number, as the
-  // other options do: an event loop's set-up reads ZMQ_FD before the socket
-  // goes to the thread that runs the loop.
-  return option == 15 ? CallKind::Data : CallKind::Query;
-}
-
 void guard_created(void* sock, void* ctx, int type, RealTable* real, const void* ra) {
   if (!sock || g_mode == Mode::Off) return;
   int saved = errno;

@@ -43,8 +43,14 @@ int socket_int_option(void* const* real, void* sock, int option, int* value);
 // The same for setting one: libzmq's result (-1 also if there is no setsockopt).
 int socket_set_int_option(void* const* real, void* sock, int option, int value);
 // getsockopt(ZMQ_EVENTS) changes socket state: Data; any other option is a
-// Query (ZMQ_RCVMORE and ZMQ_FD included).
-CallKind getsockopt_kind(int option);
+// Query (ZMQ_RCVMORE and ZMQ_FD included).  Only ZMQ_EVENTS processes the
+// socket's pending commands (libzmq's socket_base_t::getsockopt): it
+// changes the socket's state, so it is a use.  ZMQ_RCVMORE and ZMQ_FD read
+// a flag and a number, as the other options do: an event loop's set-up
+// reads ZMQ_FD before the socket goes to the thread that runs the loop.
+// Inline: the wrapper computes the kind before its owner check, and an
+// out-of-line call there cost the owner's getsockopt a call and a frame.
+inline CallKind getsockopt_kind(int option) { return option == ZMQ_EVENTS ? CallKind::Data : CallKind::Query; }
 
 // Fills a ThreadInfo-like description of a serial (report helpers).
 struct ThreadInfo;

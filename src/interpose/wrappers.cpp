@@ -468,8 +468,8 @@ __attribute__((noinline)) R lookup_call(A... a, void* sock, CallKind kind, const
   return lookup_rest<Id, Draft, R, A...>(a..., sock, kind, ra);
 }
 
-template <FnId Id, bool Draft, typename R, typename... A>
-__attribute__((always_inline)) inline R socket_call(void* sock, CallKind kind, A... a) {
+template <FnId Id, bool Draft, typename R, typename K, typename... A>
+__attribute__((always_inline)) inline R socket_call(void* sock, K kind, A... a) {
   // The announcement first, then the owner: a thread that changes the
   // owner and then reads this word (after process_barrier) either sees it
   // or made this call see the new owner.
@@ -494,7 +494,7 @@ __attribute__((always_inline)) inline R socket_call(void* sock, CallKind kind, A
   }
   // Inlined into the wrapper, so this is the wrapper's return address; read
   // only here, off the owner's path.
-  return lookup_call<Id, Draft, R, A...>(a..., sock, kind, __builtin_return_address(0));
+  return lookup_call<Id, Draft, R, A...>(a..., sock, kind(), __builtin_return_address(0));
 }
 
 inline void ensure_init() { guard_init(); }
@@ -557,7 +557,7 @@ using namespace zg;
 
 #define ZG_SOCK(ret, name, params, args, sock, kind, draft)                                                \
   ZG_EXPORT ret name params {                                                                              \
-    ret r = zg::socket_call<zg::FN_##name, draft, ret>(sock, kind, ZG_UNPAREN args);                \
+    ret r = zg::socket_call<zg::FN_##name, draft, ret>(sock, [=] { return kind; }, ZG_UNPAREN args); \
     zg::Post<zg::FN_##name>::run(r, ZG_UNPAREN args);                                                      \
     return r;                                                                                              \
   }
