@@ -482,9 +482,9 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
     // A close by another thread is the hand-off's last step, legal unless
     // the owner is inside a call: asked in full, after the barrier that
     // makes a call which passed its owner check before the close show its
-    // announcement.  A use or a question by another thread is asked without
-    // waiting, once per socket: an owner asleep in a call on it makes the
-    // sharper finding.
+    // announcement.  A use, a question or a linger set by another thread is
+    // asked without waiting, once per socket: an owner asleep in a call on
+    // it makes the sharper finding (and the only one for the last two).
     const uint32_t seen = st->reported.load(std::memory_order_relaxed);
     const auto bit = [](FindingKind k) { return 1u << static_cast<unsigned>(k); };
     if (kind == CallKind::Close) {
@@ -494,7 +494,8 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
         other = probe;
       }
     } else if (!(seen & (bit(FindingKind::ConcurrentCall) | bit(FindingKind::CrossThread))) &&
-               (finding == FindingKind::CrossThread || kind == CallKind::Query) && owner_inside(st, probe, false)) {
+               (finding == FindingKind::CrossThread || kind == CallKind::Query || kind == CallKind::Linger) &&
+               owner_inside(st, probe, false)) {
       finding = FindingKind::ConcurrentCall;
       other = probe;
     }

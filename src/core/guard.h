@@ -51,6 +51,9 @@ int socket_set_int_option(void* const* real, void* sock, int option, int value);
 // Inline: the wrapper computes the kind before its owner check, and an
 // out-of-line call there cost the owner's getsockopt a call and a frame.
 inline CallKind getsockopt_kind(int option) { return option == ZMQ_EVENTS ? CallKind::Data : CallKind::Query; }
+// setsockopt(ZMQ_LINGER) is part of closing: Linger; any other option is
+// Setup.  Inline, as getsockopt_kind.
+inline CallKind setsockopt_kind(int option) { return option == ZMQ_LINGER ? CallKind::Linger : CallKind::Setup; }
 
 // Fills a ThreadInfo-like description of a serial (report helpers).
 struct ThreadInfo;

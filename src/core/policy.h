@@ -19,6 +19,12 @@ enum class CallKind : uint8_t {
             // by another thread; only overlapping calls are checked.  (pyzmq
             // reads ZMQ_TYPE from whichever thread drops the last reference,
             // just before the final close.)
+  Linger,   // setsockopt(ZMQ_LINGER): part of closing (libzmq reads the
+            // linger only at zmq_close and zmq_ctx_term; pyzmq's
+            // close(linger=N) and Context.destroy(linger=N) set it from the
+            // closing thread just before zmq_close).  As a Query: claims
+            // nothing, is no use by another thread; only overlapping calls
+            // are checked.
 };
 
 enum class FindingKind : uint8_t {

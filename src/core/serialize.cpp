@@ -597,7 +597,8 @@ namespace {
 void note_user(SerState* ss, SocketState* st, const char* call, CallKind kind, uint64_t me) {
   uint64_t cl = ss->claimant.load(std::memory_order_relaxed);
   if (cl == me || ss->shared.load(std::memory_order_relaxed)) return;
-  if (cl == 0 && (kind == CallKind::Setup || kind == CallKind::Query) && me == st->creator) return;
+  if (cl == 0 && (kind == CallKind::Setup || kind == CallKind::Query || kind == CallKind::Linger) && me == st->creator)
+    return;
   ThreadRecord* rec = thread_self();
   bool report = false;
   pthread_mutex_lock(&st->mu);

@@ -7,7 +7,10 @@
 //   close-blocked  owner asleep in zmq_recv on it; main closes it   -> close_while_in_use
 //   query-blocked  owner asleep in zmq_recv on it; main asks ZMQ_TYPE -> concurrent_call
 //   use-blocked    owner asleep in zmq_recv on it; main receives    -> concurrent_call
+//   linger-blocked owner asleep in zmq_recv on it; main sets ZMQ_LINGER -> concurrent_call
 //   close-idle     owner waits in its own code (a condition variable); main closes: a hand-off
+//   linger-idle    the same, and main sets ZMQ_LINGER before it closes (pyzmq's close(linger=N),
+//                  Context.destroy(linger=N)): a hand-off
 //   close-busy     owner computes in its own code; main closes: a hand-off
 //   close-other    owner asleep in zmq_recv on another socket; main closes the first: a hand-off
 //   close-loop     owner waits in its own poll(2) on the socket's ZMQ_FD (an event loop, as
@@ -47,7 +50,7 @@ static void* owner(void* arg) {
     event_set(&took);
     CHECK(zmq_recv(pull_b, buf, sizeof buf, 0) == 4);  // owner path, asleep until main wakes it
     zmq_close(pull_b);
-  } else if (is("close-idle")) {
+  } else if (is("close-idle") || is("linger-idle")) {
     event_set(&took);
     event_wait(&release);
   } else if (is("close-loop")) {
@@ -97,7 +100,14 @@ int main(int argc, char** argv) {
   } else if (is("use-blocked")) {
     char buf[16];
     zmq_recv(pull, buf, sizeof buf, ZMQ_DONTWAIT);
+  } else if (is("linger-blocked")) {
+    int linger = 0;
+    CHECK(zmq_setsockopt(pull, ZMQ_LINGER, &linger, sizeof linger) == 0);
   } else {
+    if (is("linger-idle")) {
+      int linger = 0;
+      CHECK(zmq_setsockopt(pull, ZMQ_LINGER, &linger, sizeof linger) == 0);
+    }
     double t0 = now_ms();
     CHECK(zmq_close(pull) == 0);
     printf("closed in %.0f ms\n", now_ms() - t0);
@@ -105,7 +115,7 @@ int main(int argc, char** argv) {
   fflush(stdout);
   if (strstr(mode, "blocked")) _exit(0);  // not reached in abort mode; the owner stays asleep
 
-  if (is("close-idle")) event_set(&release);
+  if (is("close-idle") || is("linger-idle")) event_set(&release);
   if (is("close-busy") || is("close-loop")) atomic_store(&stop_spinning, 1);
   if (is("close-other")) CHECK(zmq_send(push_b, "wake", 4, 0) == 4);
   pthread_join(t, NULL);

@@ -152,7 +152,8 @@ def test_close_while_the_owner_sleeps_in_recv_on_its_owner_path():
     assert has_fn(f["owner_stack"], "owner"), f["owner_stack"]
 
 
-@pytest.mark.parametrize("mode,call", [("query-blocked", "zmq_getsockopt"), ("use-blocked", "zmq_recv")])
+@pytest.mark.parametrize("mode,call", [("query-blocked", "zmq_getsockopt"), ("use-blocked", "zmq_recv"),
+                                       ("linger-blocked", "zmq_setsockopt")])
 def test_other_thread_while_the_owner_sleeps_in_recv_is_a_concurrent_call(mode, call):
     r = run([program("owner_inside"), mode])
     assert r.returncode == ABORTED, r
@@ -183,6 +184,17 @@ def test_close_by_another_thread_while_the_owner_is_elsewhere_is_a_handoff(mode)
     # on another socket, asleep in its own poll on the socket's ZMQ_FD: the
     # owner is not inside a call on this one.
     r = run([program("owner_inside"), mode])
+    assert_silent(r, "done")
+
+
+@pytest.mark.parametrize("flags", [[], ["--mode=warn"]])
+def test_linger_set_by_the_closing_thread_is_part_of_the_handoff(flags):
+    # pyzmq's close(linger=N) and Context.destroy(linger=N) set ZMQ_LINGER
+    # just before zmq_close, from the closing thread; libzmq reads it only
+    # at the close and at zmq_ctx_term.  Checked for overlap only (above:
+    # linger-blocked), so here, with the owner alive and in its own code,
+    # neither call is a use.
+    r = run([program("owner_inside"), "linger-idle"], flags)
     assert_silent(r, "done")
 
 

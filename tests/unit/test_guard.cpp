@@ -147,4 +147,11 @@ TEST(GetsockoptKind, OnlyEventsIsAUse) {
     EXPECT_EQ(zg::getsockopt_kind(option), CallKind::Query) << option;
 }
 
+// Setting ZMQ_LINGER is part of closing; every other option is set-up.
+TEST(SetsockoptKind, OnlyLingerIsPartOfClosing) {
+  EXPECT_EQ(zg::setsockopt_kind(ZMQ_LINGER), CallKind::Linger);
+  for (int option : {ZMQ_SNDHWM, ZMQ_RCVHWM, ZMQ_SUBSCRIBE, ZMQ_RCVTIMEO, ZMQ_SNDTIMEO, ZMQ_IDENTITY, ZMQ_IMMEDIATE})
+    EXPECT_EQ(zg::setsockopt_kind(option), CallKind::Setup) << option;
+}
+
 }  // namespace

@@ -45,6 +45,7 @@ const char* kind_name(CallKind k) {
     case CallKind::Proxy: return "Proxy";
     case CallKind::Close: return "Close";
     case CallKind::Query: return "Query";
+    case CallKind::Linger: return "Linger";
   }
   return "?";
 }
@@ -150,7 +151,7 @@ TEST(Policy, Overlap) {
 }
 
 const Policy kAll[] = {Policy::Handoff, Policy::Strict, Policy::Overlap};
-const CallKind kKinds[] = {kSetup, kData, kPoll, kProxy, kClose, CallKind::Query};
+const CallKind kKinds[] = {kSetup, kData, kPoll, kProxy, kClose, CallKind::Query, CallKind::Linger};
 
 TEST(Policy, ClosedIsUseAfterCloseForEveryoneAndEveryCall) {
   for (Policy p : kAll)
@@ -202,6 +203,22 @@ TEST(Policy, QueriesClaimNothingAndAreNoUse) {
           for (bool inherited : {false, true})
             check({"getsockopt of a set-up value", p, q, me, owner, kCreator, alive, false, false, inherited, false, None,
                    false});
+}
+
+// setsockopt(ZMQ_LINGER) is part of closing (pyzmq's close(linger=N) sets
+// it from the closing thread): as a Query, never a use, never a claim.
+TEST(Policy, LingerIsPartOfClosing) {
+  const CallKind l = CallKind::Linger;
+  for (Policy p : kAll)
+    for (uint64_t me : {kCreator, kOther, kThird})
+      for (uint64_t owner : {kNoOwner, kOther})
+        for (bool alive : {false, true})
+          for (bool inherited : {false, true})
+            check({"ZMQ_LINGER before a close", p, l, me, owner, kCreator, alive, false, false, inherited, false, None,
+                   false});
+  // The other options set by a thread that is not the owner are a use.
+  check({"another option by another thread", Policy::Handoff, kSetup, kThird, kOther, kCreator, true, false, false,
+         false, false, Cross, false});
 }
 
 TEST(Policy, FindingNamesAreDistinct) {

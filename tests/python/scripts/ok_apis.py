@@ -297,6 +297,69 @@ def gc_handoff():
     ctx.term()
 
 
+def close_linger():
+    # close(linger=N) from another thread than the socket's user, while that
+    # user still runs: pyzmq sets ZMQ_LINGER and then closes.  The two are
+    # the socket's final hand-off (libzmq reads the linger only at the close
+    # and at zmq_ctx_term), for a socket main made and the worker took, and
+    # for one the worker made itself.
+    ctx = zmq.Context()
+    pull = ctx.socket(zmq.PULL)
+    pull.bind("inproc://linger")
+    taken = ctx.socket(zmq.PUSH)
+    taken.connect("inproc://linger")
+    box = {}
+    done_with_them = threading.Event()
+    may_exit = threading.Event()
+
+    def worker():
+        taken.send(b"a")  # takes the socket main made
+        s = ctx.socket(zmq.PUSH)
+        s.connect("inproc://linger")
+        s.send(b"b")
+        box["own"] = s
+        done_with_them.set()
+        may_exit.wait()
+
+    t = in_thread(worker)
+    done_with_them.wait()
+    assert sorted(pull.recv() for _ in range(2)) == [b"a", b"b"]
+    taken.close(linger=0)
+    box.pop("own").close(linger=100)
+    may_exit.set()
+    t.join()
+    pull.close()
+    ctx.term()
+
+
+def destroy_linger():
+    # Context.destroy(linger=N) sets ZMQ_LINGER on every socket still open
+    # and closes it, from the destroying thread, while a worker that used
+    # one of them still runs (no longer using it).
+    ctx = zmq.Context()
+    pull = ctx.socket(zmq.PULL)
+    pull.bind("inproc://destroy")
+    box = {}
+    done_with_it = threading.Event()
+    may_exit = threading.Event()
+
+    def worker():
+        s = ctx.socket(zmq.PUSH)
+        s.connect("inproc://destroy")
+        s.send(b"w")
+        box["s"] = s
+        done_with_it.set()
+        may_exit.wait()
+
+    t = in_thread(worker)
+    done_with_it.wait()
+    assert pull.recv() == b"w"
+    ctx.destroy(linger=0)
+    assert box["s"].closed and pull.closed
+    may_exit.set()
+    t.join()
+
+
 def copy_false():
     # Zero-copy sends: pyzmq frees each buffer from libzmq's I/O thread by
     # sending on its own garbage-collector socket.  Not the user's doing.
@@ -335,6 +398,8 @@ CASES = {
     "term": term,
     "instance": instance,
     "gc_handoff": gc_handoff,
+    "close_linger": close_linger,
+    "destroy_linger": destroy_linger,
     "copy_false": copy_false,
 }
 
