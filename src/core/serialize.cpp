@@ -845,13 +845,13 @@ void ser_quick_adopt(SerState* ss, SocketState* st, const char* call, SerDir dir
   c->saved_errno = errno;
 }
 
-bool ser_rcvmore(SocketState* st, void* optval, size_t* optvallen, int* rc) {
+bool ser_rcvmore(SocketState* st, void* optval, size_t* optvallen, int* rc, bool turn_held) {
   auto* ss = static_cast<SerState*>(st->ser);
   if (!ss || ss->st != st || ss->closed.load(std::memory_order_relaxed)) return false;
   if (!optval || !optvallen || *optvallen < sizeof(int)) return false;  // libzmq's EINVAL
   int more;
   if (tls_rcv_ss == ss) more = tls_rcv_more;
-  else if (tls_hot.me && ss->bias_last_thread.load(std::memory_order_relaxed) == tls_hot.me)
+  else if (turn_held && tls_hot.me && ss->bias_last_thread.load(std::memory_order_relaxed) == tls_hot.me)
     more = ss->bias_last_more.load(std::memory_order_relaxed);
   else return false;
   *static_cast<int*>(optval) = more;

@@ -340,7 +340,15 @@ void ser_quick_adopt(SerState* ss, SocketState* st, const char* call, SerDir dir
 // libzmq it is the socket's, which another thread's first part changes
 // between this thread's last part and its question).  False: this thread
 // has not received on st; ask libzmq.
-bool ser_rcvmore(SocketState* st, void* optval, size_t* optvallen, int* rc);
+//
+// Its own last receive under the turn (tls_rcv_ss) is the thread's alone
+// and is answered at once.  What it received last as the sole user is what
+// the revoker of its bias read from libzmq (bias_last_*) after waiting out
+// its calls, under the turn: read with the turn held only (turn_held).
+// The bias is dropped before that wait: a question asked meanwhile by a
+// sole user that had its bias back after an earlier revocation would read
+// that earlier revocation's value.
+bool ser_rcvmore(SocketState* st, void* optval, size_t* optvallen, int* rc, bool turn_held);
 
 // zmq_close of a serialized socket: waits for the turn, and afterwards
 // wakes every waiter (they fail with ENOTSOCK, as on a closed socket).
@@ -531,7 +539,7 @@ __attribute__((noinline)) bool serialize_locked(SocketState* st, const char* nam
   auto fn = reinterpret_cast<R (*)(A...)>(st->real[Id]);
   if constexpr (Id == FN_zmq_getsockopt) {
     int rc;
-    if (std::get<1>(args) == ZMQ_RCVMORE && ser_rcvmore(st, std::get<2>(args), std::get<3>(args), &rc)) {
+    if (std::get<1>(args) == ZMQ_RCVMORE && ser_rcvmore(st, std::get<2>(args), std::get<3>(args), &rc, false)) {
       *out = rc;
       return true;
     }
@@ -566,9 +574,17 @@ __attribute__((noinline)) bool serialize_locked(SocketState* st, const char* nam
     return true;
   }
   if constexpr (dir == SerDir::None) {
+    bool answered = false;
+    if constexpr (Id == FN_zmq_getsockopt) {
+      int rc;
+      if (std::get<1>(args) == ZMQ_RCVMORE && ser_rcvmore(st, std::get<2>(args), std::get<3>(args), &rc, true)) {
+        r = rc;
+        answered = true;
+      }
+    }
     // The bias holder's own first call can come here, the bias (and so the
     // wake-up timeouts) given at its ser_begin.
-    if (!ser_timeout_option<Id, R>(ser_bias(c.ss), st->real, &r, a...)) {
+    if (!answered && !ser_timeout_option<Id, R>(ser_bias(c.ss), st->real, &r, a...)) {
       Bypass nested;
       r = fn(a...);
     }
