@@ -594,11 +594,23 @@ namespace {
 // creator's set-up calls and a close are not uses; a claimant that has
 // exited hands the socket on (policy handoff); with policy=strict the
 // creator is the claimant from the start.
+//
+// A question (a getsockopt that only reads a value) and ZMQ_LINGER set
+// before a close are no use by anyone, as in the other modes (decide):
+// they claim nothing and share nothing.  pyzmq asks ZMQ_TYPE from whichever
+// thread drops a socket's last reference, and close(linger=N) sets the
+// linger there, just before the final close: the socket's hand-off, not a
+// sharing.  They are serialized all the same: ser_begin takes the turn and
+// revokes the sole user's bias first, waiting out its call in flight (a
+// wake-up period at most), so no question ever runs inside libzmq beside
+// the sole user's call.  The claimant stays the claimant and the socket
+// unshared, so its next call, on the locked path now, gets the bias back
+// in its ser_begin, as its first call did.
 void note_user(SerState* ss, SocketState* st, const char* call, CallKind kind, uint64_t me) {
+  if (kind == CallKind::Query || kind == CallKind::Linger) return;
   uint64_t cl = ss->claimant.load(std::memory_order_relaxed);
   if (cl == me || ss->shared.load(std::memory_order_relaxed)) return;
-  if (cl == 0 && (kind == CallKind::Setup || kind == CallKind::Query || kind == CallKind::Linger) && me == st->creator)
-    return;
+  if (cl == 0 && kind == CallKind::Setup && me == st->creator) return;
   ThreadRecord* rec = thread_self();
   bool report = false;
   pthread_mutex_lock(&st->mu);

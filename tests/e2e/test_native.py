@@ -187,13 +187,13 @@ def test_close_by_another_thread_while_the_owner_is_elsewhere_is_a_handoff(mode)
     assert_silent(r, "done")
 
 
-@pytest.mark.parametrize("flags", [[], ["--mode=warn"]])
+@pytest.mark.parametrize("flags", [[], ["--mode=warn"], ["--mode=serialize"]])
 def test_linger_set_by_the_closing_thread_is_part_of_the_handoff(flags):
     # pyzmq's close(linger=N) and Context.destroy(linger=N) set ZMQ_LINGER
     # just before zmq_close, from the closing thread; libzmq reads it only
     # at the close and at zmq_ctx_term.  Checked for overlap only (above:
     # linger-blocked), so here, with the owner alive and in its own code,
-    # neither call is a use.
+    # neither call is a use (nor, in serialize mode, a sharing).
     r = run([program("owner_inside"), "linger-idle"], flags)
     assert_silent(r, "done")
 

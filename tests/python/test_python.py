@@ -414,17 +414,18 @@ def test_correct_program_is_silent(case):
     assert "ok " + case in res.stdout, res
 
 
-
-@pytest.mark.parametrize("mode", ["abort", "warn"])
+@pytest.mark.parametrize("mode", ["abort", "warn", "serialize"])
 @pytest.mark.parametrize("case", ["gc_handoff", "close_linger", "destroy_linger"])
 def test_close_by_another_thread_is_a_handoff_in_every_mode(case, mode):
     # The last steps before a close by another thread than the socket's
     # user, while that user still runs: pyzmq's ZMQ_TYPE question (garbage
     # collection) and its ZMQ_LINGER (close(linger=N), Context.destroy).
-    # Neither is a use.
+    # Neither is a use: no cross_thread, and in serialize mode no shared
+    # socket.
     res = run([PYTHON, script("ok_apis.py"), case], ["--mode=" + mode])
     assert_silent(res)
     assert "ok " + case in res.stdout, res
+
 
 def test_copy_false_on_one_cpu():
     # On one CPU the free callback sometimes runs on the sending thread.

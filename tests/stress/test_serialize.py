@@ -26,14 +26,15 @@ def check_shared_once(r, function):
     return f
 
 
-def same_without_the_guard(scenario):
+def same_without_the_guard(scenario, kinds=("shared_socket",)):
     """Runs a ser_stress scenario plain, then under mode=serialize: both must
-    pass, and the guarded run reports its one shared socket."""
+    pass, and the guarded run reports `kinds` (its one shared socket)."""
     plain = subprocess.run([program("ser_stress"), scenario], capture_output=True, text=True, timeout=60)
     assert plain.returncode == 0 and f"ok {scenario}" in plain.stdout, plain
     r = run([program("ser_stress"), scenario], SER, timeout=60)
     assert r.returncode == 0 and f"ok {scenario}" in r.stdout, r
-    assert r.kinds() == ["shared_socket"], r
+    assert r.kinds() == list(kinds), r
+    return r
 
 
 def test_c_echo_4_threads_repeated():
@@ -110,8 +111,24 @@ def test_c_waits_as_libzmq_alone_and_shared():
 def test_c_sole_users_timeout_counts_from_the_start_after_a_second_thread_comes():
     # A wait begun alone (straight into libzmq) and finished under the turns
     # (a second thread came 300 ms in) still ends RCVTIMEO after it began,
-    # as the same program does without the guard.
-    same_without_the_guard("deadline")
+    # as the same program does without the guard.  The second thread only
+    # asks the socket's type: serialized (the bias revoked), but no use, so
+    # the socket is not shared and nothing is reported.
+    r = same_without_the_guard("deadline", kinds=())
+    assert r.guard_active, r
+
+
+def test_c_questions_and_linger_by_another_thread_share_nothing():
+    # A question (a getsockopt other than ZMQ_EVENTS) and ZMQ_LINGER set by
+    # another thread than the socket's sole user are serialized (each
+    # revokes the user's bias and runs under the turn) but are no use: the
+    # socket is not shared, nothing is reported, the user gets its bias back,
+    # loses nothing, and its timeout is answered and kept.
+    for _ in range(2):
+        r = run([program("ser_stress"), "questions", "1", "2000"], SER, timeout=60)
+        assert not r.timed_out, r
+        assert r.returncode == 0 and "ok questions 2000" in r.stdout, r
+        assert r.guard_active and r.stderr == "" and r.findings == [], r
 
 
 def test_python_ctrl_c_reaches_a_thread_waiting_in_recv():
