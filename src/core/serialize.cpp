@@ -1021,6 +1021,17 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
   const bool forever = timeout < 0;
   const int64_t deadline = forever ? 0 : mono_ns() + int64_t(timeout) * 1000000;
   const int efd = wake_fd();
+  // The waiter records live on this stack, and each socket's ZMQ_EVENTS
+  // is read from libzmq (whose poll is a cancellation point) while earlier
+  // sockets' records are already registered: a cancellation there would
+  // leave them on the lists for the next wake to walk into.  So the round
+  // is not cancellable but for the wait itself, where ppoll_undo's cleanup
+  // handler takes them off.
+  struct NoCancel {
+    int old = PTHREAD_CANCEL_ENABLE;
+    NoCancel() { pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old); }
+    ~NoCancel() { pthread_setcancelstate(old, nullptr); }
+  } no_cancel;
   struct pollfd* pfd = p.pfd;
   SerWaiter* w = p.w;
   bool* registered = p.registered;
@@ -1092,7 +1103,10 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
       }
       tls_sampled = 0;
       PollUndo undo{&p, nitems};
+      pthread_setcancelstate(no_cancel.old, nullptr);
       waited = ppoll_undo(&undo, pfd, n, tsp);
+      int ignored;
+      pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &ignored);
       if (waited < 0 && errno == EINTR) {
         if (program_signal()) err = EINTR;  // as libzmq's zmq_poll
         waited = 0;                          // else a dump's stack sample: go round again
@@ -1395,6 +1409,16 @@ void serialize_thread_exit(uint64_t me) {
     // match read without the turn is exact.  The reservations are checked
     // again under the turn; one a revoker of this thread's bias writes
     // after this look is found dead later (reserved_by_other).
+    // An exiting thread is inside no call: a busy mark of its own (left by
+    // a call cancelled inside libzmq) is stale.  Cleared first, before any
+    // turn is waited for: a revoker holding the turn waits for the mark
+    // while this thread would wait for the turn.  (The revoker names this
+    // thread before it drops the bias: read in that order.)
+    const uint64_t bias = ss->b.bias.load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if ((bias == me || ss->revoking.load(std::memory_order_relaxed) == me) &&
+        ss->b.busy.load(std::memory_order_relaxed) != 0)
+      ss->b.busy.store(0, std::memory_order_release);
     const bool held = __atomic_load_n(&ss->holder, __ATOMIC_RELAXED) == me;
     if (!held && __atomic_load_n(&ss->send_res, __ATOMIC_RELAXED) != me &&
         __atomic_load_n(&ss->recv_res, __ATOMIC_RELAXED) != me)

@@ -294,6 +294,16 @@ def test_c_cancelled_threads_leave_the_socket_usable():
         assert r.kinds() == ["shared_socket"] * 2, r
 
 
+def test_c_pollers_cancelled_mid_round_leave_no_waiter_behind():
+    # 300 pollers of 16 shared sockets cancelled at random moments, each
+    # followed by a thread that reuses its stack: the sockets keep working
+    # (a record left on a list made the next wake spin for good, or crash).
+    r = run([program("ser_stress"), "poll_cancel", "300"], SER, timeout=120)
+    assert not r.timed_out, r
+    assert r.returncode == 0 and "ok poll_cancel" in r.stdout, r
+    assert set(r.kinds()) == {"shared_socket"}, r
+
+
 def test_c_proxy_with_a_thread_safe_capture_socket_stays_serialized():
     # zmq_proxy(PULL, PUSH, SCATTER) while another thread sends on the PUSH
     # backend too.  The capture socket is only sent to, and a thread-safe
