@@ -165,7 +165,12 @@ void guard_wait_reports(int timeout_ms) {
   }
 }
 
-void guard_after_fork_child() { g_findings.store(0); }
+void guard_after_fork_child() {
+  g_findings.store(0);
+  // Reports other threads were writing stayed in the parent: the child's
+  // exit must not wait for them.
+  g_reports_in_flight.store(0);
+}
 
 void guard_init() {
   int expected = 0;
@@ -259,9 +264,19 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
   }
   // Counted in flight until it is written: an exit meanwhile waits for it
   // (guard_wait_reports), or the finding would be lost with the process.
+  // Not cancellable meanwhile (open and write are cancellation points): a
+  // thread cancelled inside a report would keep the report lock, and every
+  // later report, and exit, would wait for it.
   struct InFlight {
-    InFlight() { g_reports_in_flight.fetch_add(1, std::memory_order_acq_rel); }
-    ~InFlight() { g_reports_in_flight.fetch_sub(1, std::memory_order_acq_rel); }
+    int cancel_state = PTHREAD_CANCEL_ENABLE;
+    InFlight() {
+      pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+      g_reports_in_flight.fetch_add(1, std::memory_order_acq_rel);
+    }
+    ~InFlight() {
+      g_reports_in_flight.fetch_sub(1, std::memory_order_acq_rel);
+      pthread_setcancelstate(cancel_state, nullptr);
+    }
   } in_flight;
   Finding f;
   f.kind = kind;

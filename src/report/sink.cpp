@@ -102,9 +102,12 @@ void sink_notice(const char* fmt, ...) {
   if (n < 0) return;
   if (n > (int)sizeof line - 2) n = sizeof line - 2;
   line[n++] = '\n';
+  int cancel_state;  // a thread cancelled holding the lock would keep it
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
   lock_and_open(false);
   write_all(g_text_fd, line, n);
   sink_unlock();
+  pthread_setcancelstate(cancel_state, nullptr);
 }
 
 void sink_after_fork_child() {
