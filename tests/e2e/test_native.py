@@ -601,6 +601,32 @@ def test_wrapper_refuses_a_report_path_it_cannot_create(tmp_path, flag):
     assert not marker.exists()
 
 
+def test_wrapper_takes_a_writable_file_in_a_directory_it_cannot_write():
+    # An existing file needs nothing of its directory.  As an unprivileged
+    # user (root may write anywhere, which would prove nothing), in a
+    # directory that user can reach (pytest's tmp_path is root's alone).
+    import pathlib
+    import tempfile
+    tmp_path = pathlib.Path(tempfile.mkdtemp(prefix="zg-nobody-"))
+    tmp_path.chmod(0o755)
+    # The wrapper and the library beside it, where that user can run them
+    # (the build tree may sit under a directory only root can enter).
+    wrapper_copy = tmp_path / "zmq-guard"
+    shutil.copy(gt.WRAPPER, wrapper_copy)
+    shutil.copy(gt.LIB, tmp_path / "libzmqguard.so")
+    log = tmp_path / "guard.log"
+    log.touch()
+    log.chmod(0o666)
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(wrapper_copy)]
+    ok = subprocess.run(nobody + ["--log-path=" + str(log), "--", "/bin/true"],
+                        capture_output=True, text=True, timeout=30)
+    assert ok.returncode == 0, ok
+    refused = subprocess.run(nobody + ["--log-path=" + str(tmp_path / "new.log"), "--", "/bin/true"],
+                             capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 2 and "Permission denied" in refused.stderr, refused
+    shutil.rmtree(tmp_path)
+
+
 @pytest.mark.parametrize("args", [["--json-path=/tmp/a:b.json"], ["--log-path=/tmp/a,b.log"], ["--json-path"],
                                   ["-o"], ["--mode"]])
 def test_wrapper_refuses_values_it_cannot_pass_on(tmp_path, args):
