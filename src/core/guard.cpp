@@ -509,7 +509,7 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
         other = probe;
       }
     } else if (!(seen & (bit(FindingKind::ConcurrentCall) | bit(FindingKind::CrossThread))) &&
-               (finding == FindingKind::CrossThread || kind == CallKind::Query || kind == CallKind::Linger) &&
+               (finding == FindingKind::CrossThread || claims_nothing(kind)) &&
                owner_inside(st, probe, false)) {
       finding = FindingKind::ConcurrentCall;
       other = probe;

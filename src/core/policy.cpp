@@ -40,7 +40,7 @@ Decision decide(const PolicyInput& in) {
     d.finding = FindingKind::UseAfterClose;
     return d;
   }
-  if (in.exempt || in.kind == CallKind::Query || in.kind == CallKind::Linger) return d;
+  if (in.exempt || claims_nothing(in.kind)) return d;
   if (in.inherited) {
     // libzmq's advice after fork: close inherited sockets and terminate the
     // inherited context in the child, nothing else.

@@ -27,6 +27,10 @@ enum class CallKind : uint8_t {
             // are checked.
 };
 
+// A question or a linger set: claims nothing and is no use of the socket by
+// another thread; only an overlap with the owner's call is checked.
+inline bool claims_nothing(CallKind k) { return k == CallKind::Query || k == CallKind::Linger; }
+
 enum class FindingKind : uint8_t {
   None = 0,
   CrossThread,

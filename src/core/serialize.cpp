@@ -607,7 +607,7 @@ namespace {
 // unshared, so its next call, on the locked path now, gets the bias back
 // in its ser_begin, as its first call did.
 void note_user(SerState* ss, SocketState* st, const char* call, CallKind kind, uint64_t me) {
-  if (kind == CallKind::Query || kind == CallKind::Linger) return;
+  if (claims_nothing(kind)) return;
   uint64_t cl = ss->claimant.load(std::memory_order_relaxed);
   if (cl == me || ss->shared.load(std::memory_order_relaxed)) return;
   if (cl == 0 && kind == CallKind::Setup && me == st->creator) return;
