@@ -264,19 +264,13 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
   }
   // Counted in flight until it is written: an exit meanwhile waits for it
   // (guard_wait_reports), or the finding would be lost with the process.
-  // Not cancellable meanwhile (open and write are cancellation points): a
-  // thread cancelled inside a report would keep the report lock, and every
-  // later report, and exit, would wait for it.
+  // Not cancellable meanwhile (the Python names' wait, open and write are
+  // cancellation points): a thread cancelled inside a report would never
+  // take itself off the count, and every exit would wait for it.
+  NoCancel no_cancel;
   struct InFlight {
-    int cancel_state = PTHREAD_CANCEL_ENABLE;
-    InFlight() {
-      pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
-      g_reports_in_flight.fetch_add(1, std::memory_order_acq_rel);
-    }
-    ~InFlight() {
-      g_reports_in_flight.fetch_sub(1, std::memory_order_acq_rel);
-      pthread_setcancelstate(cancel_state, nullptr);
-    }
+    InFlight() { g_reports_in_flight.fetch_add(1, std::memory_order_acq_rel); }
+    ~InFlight() { g_reports_in_flight.fetch_sub(1, std::memory_order_acq_rel); }
   } in_flight;
   Finding f;
   f.kind = kind;

@@ -1027,11 +1027,7 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
   // leave them on the lists for the next wake to walk into.  So the round
   // is not cancellable but for the wait itself, where ppoll_undo's cleanup
   // handler takes them off.
-  struct NoCancel {
-    int old = PTHREAD_CANCEL_ENABLE;
-    NoCancel() { pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old); }
-    ~NoCancel() { pthread_setcancelstate(old, nullptr); }
-  } no_cancel;
+  NoCancel no_cancel;
   struct pollfd* pfd = p.pfd;
   SerWaiter* w = p.w;
   bool* registered = p.registered;

@@ -80,6 +80,18 @@ void threads_fork_parent();
 // of zero-copy messages, the guard's own calls into libzmq.  Their wrappers
 // still write HotTls::cur; the region puts back what the enclosing call
 // announced, since that call is still in progress.
+// Cancellation off for a scope: the guard's own work that holds a lock or
+// has records of its stack on shared lists must not be torn down halfway by
+// pthread_cancel (the library is built without exceptions: nothing of it
+// is undone on the way out).  `old` is the state to put back.
+struct NoCancel {
+  int old = PTHREAD_CANCEL_ENABLE;
+  NoCancel() { pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old); }
+  ~NoCancel() { pthread_setcancelstate(old, nullptr); }
+  NoCancel(const NoCancel&) = delete;
+  NoCancel& operator=(const NoCancel&) = delete;
+};
+
 struct Bypass {
   void* cur;
   Bypass() : cur(tls_hot.cur.load(std::memory_order_relaxed)) {

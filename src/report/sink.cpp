@@ -23,6 +23,10 @@ int g_text_fd = 2;
 int g_json_fd = -1;
 // Whether this process has said that a path cannot be opened: once each.
 bool g_said_log = false, g_said_json = false;
+// The lock holder's cancellation state, put back by sink_unlock: open and
+// write are cancellation points, and a thread cancelled holding the lock
+// would keep it, and every later report would wait for it.
+int g_cancel_state = PTHREAD_CANCEL_ENABLE;
 
 void write_all(int fd, const char* p, size_t n) {
   int saved = errno;
@@ -55,7 +59,10 @@ int open_sink(const char* pattern, const char* what, bool* said) {
 // Opens the text sink, and the JSON one when what is written is a finding
 // (a notice is text only: it must not create the JSON file).
 void lock_and_open(bool json) {
+  int cancel_state;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
   pthread_mutex_lock(&g_mu);
+  g_cancel_state = cancel_state;
   int saved = errno;
   const Options& o = options();
   g_text_fd = 2;
@@ -78,8 +85,10 @@ void sink_unlock() {
   if (g_json_fd >= 0) close(g_json_fd);
   g_text_fd = 2;
   g_json_fd = -1;
+  const int cancel_state = g_cancel_state;
   errno = saved;
   pthread_mutex_unlock(&g_mu);
+  pthread_setcancelstate(cancel_state, nullptr);
 }
 
 void sink_write_text(const char* data, size_t len) { write_all(g_text_fd, data, len); }
@@ -102,12 +111,9 @@ void sink_notice(const char* fmt, ...) {
   if (n < 0) return;
   if (n > (int)sizeof line - 2) n = sizeof line - 2;
   line[n++] = '\n';
-  int cancel_state;  // a thread cancelled holding the lock would keep it
-  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
   lock_and_open(false);
   write_all(g_text_fd, line, n);
   sink_unlock();
-  pthread_setcancelstate(cancel_state, nullptr);
 }
 
 void sink_after_fork_child() {
