@@ -14,6 +14,8 @@
 #include <atomic>
 #include <new>
 
+#include "report/text.h"
+
 namespace zg {
 namespace {
 
@@ -374,35 +376,8 @@ void py_unescape(const char* s, size_t n, char* out, size_t cap) {
   out[at] = 0;
 }
 
-// Text that grows as it is written; `ok` turns false when memory runs out.
-struct Text {
-  char* p = nullptr;
-  size_t n = 0, cap = 0;
-  bool ok = true;
-  void put(const char* s, size_t len) {
-    if (!ok || len == 0) return;
-    if (n + len + 1 > cap) {
-      size_t want = cap ? cap * 2 : 4096;
-      while (want < n + len + 1) want *= 2;
-      char* q = static_cast<char*>(realloc(p, want));
-      if (!q) {
-        ok = false;
-        return;
-      }
-      p = q;
-      cap = want;
-    }
-    memcpy(p + n, s, len);
-    n += len;
-    p[n] = 0;
-  }
-  void puts(const char* s) { put(s, strlen(s)); }
-  void hex(char kind, uint32_t c, int digits) {  // \xNN, \uNNNN: as the dumper
-    char e[10] = {'\\', kind};
-    for (int i = 0; i < digits; i++) e[2 + i] = "0123456789ABCDEF"[(c >> (4 * (digits - 1 - i))) & 0xF];
-    put(e, 2 + digits);
-  }
-};
+// \xNN, \uNNNN: a character written as the dumper writes it.
+void put_hex(TextBuf* t, char kind, uint32_t c, int digits) { t->printf("\\%c%0*X", kind, digits, c); }
 
 // What the dumper gives up after (traceback.c: MAX_FRAME_DEPTH and
 // MAX_STRING_LENGTH): 100 frames, then "  ...", and 500 characters of a
@@ -418,7 +393,7 @@ bool escaped(uint32_t c) { return c < 0x20 || c == 0x7F || c == '\\'; }
 // Writes str s as the dumper would, but as UTF-8 rather than with escapes
 // (py_unescape reads both the same).  False, and nothing written, if s is
 // not a str.  GIL held, no exception set.
-bool put_str(Text* t, void* s) {
+bool put_str(TextBuf* t, void* s) {
   if (!s) return false;
   ssize_t size = 0;
   if (const char* u = g_py.as_utf8_size(s, &size)) {
@@ -428,12 +403,12 @@ bool put_str(Text* t, void* s) {
       unsigned char b = static_cast<unsigned char>(u[i]);
       if ((b & 0xC0) != 0x80 && chars++ == kMaxChars) break;
       if (escaped(b)) {
-        t->put(u + run, i - run);
-        t->hex('x', b, 2);
+        t->add(u + run, i - run);
+        put_hex(t, 'x', b, 2);
         run = i + 1;
       }
     }
-    t->put(u + run, i - run);
+    t->add(u + run, i - run);
     if (i < size_t(size)) t->puts("...");
     return true;
   }
@@ -453,12 +428,12 @@ bool put_str(Text* t, void* s) {
       break;
     }
     if (escaped(c)) {
-      t->hex('x', c, 2);
+      put_hex(t, 'x', c, 2);
     } else if (c >= 0xD800 && c <= 0xDFFF) {
-      t->hex('u', c, 4);
+      put_hex(t, 'u', c, 4);
     } else {
       char u[5];
-      t->put(u, put_utf8(c, u, 0, sizeof u));
+      t->add(u, put_utf8(c, u, 0, sizeof u));
     }
   }
   if (len > kMaxChars) t->puts("...");
@@ -467,13 +442,13 @@ bool put_str(Text* t, void* s) {
 
 // `  File "path", line N in name` for one code object's attribute, or ???
 // when it is missing or not a str.
-void put_field(Text* t, void* code, void* attr, bool quoted) {
+void put_field(TextBuf* t, void* code, void* attr, bool quoted) {
   void* v = code ? g_py.getattr_obj(code, attr) : nullptr;
   if (!v) g_py.err_clear();
   size_t at = t->n;
-  if (quoted) t->put("\"", 1);
+  if (quoted) t->add("\"", 1);
   if (put_str(t, v)) {
-    if (quoted) t->put("\"", 1);
+    if (quoted) t->add("\"", 1);
   } else {
     t->n = at;
     if (t->p) t->p[at] = 0;
@@ -497,7 +472,7 @@ bool traceback_from_frames(void* ts, char** out) {
   void* co_filename = g_py.intern("co_filename");
   void* co_name = g_py.intern("co_name");
   bool failed = !co_filename || !co_name;
-  Text t;
+  TextBuf t;
   // No frame: none, or one that could not be made (and the error was
   // cleared): the dumper tells them apart.
   void* frame = failed ? nullptr : g_py.tstate_frame(ts);
@@ -516,7 +491,7 @@ bool traceback_from_frames(void* ts, char** out) {
     t.puts(", line ");
     if (line >= 0) {
       char num[16];
-      t.put(num, snprintf(num, sizeof num, "%d", line));
+      t.add(num, snprintf(num, sizeof num, "%d", line));
     } else {
       t.puts("???");
     }
@@ -538,11 +513,8 @@ bool traceback_from_frames(void* ts, char** out) {
   }
   if (gc_was) g_py.gc_enable();
   g_py.err_restore(et, ev, tb);
-  if (failed || !t.ok) {
-    free(t.p);
-    return false;
-  }
-  *out = t.p;
+  if (failed || !t.ok) return false;
+  *out = t.release();
   return true;
 }
 

@@ -15,13 +15,17 @@ namespace zg {
 struct TextBuf {
   char* p = nullptr;
   size_t n = 0, cap = 0;
+  bool ok = true;  // false once an append was dropped (no memory): the text is short
   ~TextBuf() { free(p); }
   void reserve(size_t more) {
     if (n + more + 1 <= cap) return;
     size_t c = cap ? cap : 4096;
     while (c < n + more + 1) c *= 2;
     char* q = static_cast<char*>(realloc(p, c));
-    if (!q) return;
+    if (!q) {
+      ok = false;
+      return;
+    }
     p = q;
     cap = c;
   }
