@@ -223,14 +223,21 @@ int main(int argc, char** argv) {
 
 namespace {
 
-std::string read_text(const std::string& path) {
-  std::string text;
+// A whole file into *text; false (errno set) if it cannot be opened.
+bool read_file(const std::string& path, std::string* text) {
+  text->clear();
   FILE* f = fopen(path.c_str(), "re");
-  if (!f) return text;
+  if (!f) return false;
   char buf[4096];
   size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) text->append(buf, n);
   fclose(f);
+  return true;
+}
+
+std::string read_text(const std::string& path) {
+  std::string text;
+  read_file(path, &text);
   return text;
 }
 
@@ -277,17 +284,12 @@ int dump(const char* pid_text) {
   long pid = strtol(pid_text, &end, 10);
   if (!end || *end || pid <= 0) bad(("--dump needs a process id, got '" + std::string(pid_text) + "'").c_str());
   std::string path = "/proc/" + std::to_string(pid) + "/environ";
-  FILE* f = fopen(path.c_str(), "re");
-  if (!f) {
+  std::string env;
+  if (!read_file(path, &env)) {
     fprintf(stderr, "%s: cannot read the environment of process %ld (%s): %s\n", g_argv0, pid, path.c_str(),
             strerror(errno));
     return 1;
   }
-  std::string env;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) env.append(buf, n);
-  fclose(f);
   std::string options_text, preload;
   bool has_options = false;
   for (size_t at = 0; at < env.size();) {

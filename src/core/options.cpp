@@ -219,9 +219,6 @@ static void stderr_line(const char* line, void*) {
   char buf[1100];
   int n = snprintf(buf, sizeof buf, "%s\n", line);
   if (n > (int)sizeof buf - 1) n = sizeof buf - 1;
-  // One line: a control character in the quoted value prints as '?'.
-  for (int i = 0; i < n - 1; i++)
-    if (static_cast<unsigned char>(buf[i]) < 0x20 || buf[i] == 0x7f) buf[i] = '?';
   ssize_t rc = write(2, buf, n);
   (void)rc;
 }
