@@ -314,11 +314,17 @@ TEST(ReportJson, NullsForUnknownParts) {
   EXPECT_TRUE(contains(v["scalars"], "[\"leak\", \"INFO\", \"exit\", null, 0, \"\"")) << v["scalars"];
 }
 
+// The frames py_frames hands out, in its order, into *got (emptied first);
+// py_frames' count.
+int frames_of(const char* text, std::vector<zg::PyFrame>* got) {
+  got->clear();
+  return zg::py_frames(
+      text, [](const zg::PyFrame& f, void* ctx) { static_cast<std::vector<zg::PyFrame>*>(ctx)->push_back(f); }, got);
+}
+
 TEST(PyFrames, ParsesDumpTracebackTextOldestFirst) {
   std::vector<zg::PyFrame> got;
-  int n = zg::py_frames(
-      kPyText, [](const zg::PyFrame& f, void* ctx) { static_cast<std::vector<zg::PyFrame>*>(ctx)->push_back(f); },
-      &got);
+  int n = frames_of(kPyText, &got);
   ASSERT_EQ(n, 2);
   ASSERT_EQ(got.size(), 2u);
   EXPECT_STREQ(got[0].file, "/a/main.py");
@@ -343,8 +349,7 @@ TEST(PyFrames, EdgeCases) {
       "  File \"/x/threading.py\", line 1045 in _bootstrap_inner\n"
       "  File \"/x/z.py\", line 3 in f";
   std::vector<zg::PyFrame> got;
-  int n = zg::py_frames(
-      text, [](const zg::PyFrame& f, void* ctx) { static_cast<std::vector<zg::PyFrame>*>(ctx)->push_back(f); }, &got);
+  int n = frames_of(text, &got);
   ASSERT_EQ(n, 3);
   EXPECT_STREQ(got[0].file, "/x/z.py");
   EXPECT_STREQ(got[0].function, "f");
@@ -352,10 +357,7 @@ TEST(PyFrames, EdgeCases) {
   EXPECT_STREQ(got[2].function, "run");
   // A path with spaces and a quote-less line are handled.
   const char* spaced = "  File \"/my dir/a b.py\", line 5 in go\n  garbage line\n";
-  got.clear();
-  n = zg::py_frames(
-      spaced, [](const zg::PyFrame& f, void* ctx) { static_cast<std::vector<zg::PyFrame>*>(ctx)->push_back(f); },
-      &got);
+  n = frames_of(spaced, &got);
   ASSERT_EQ(n, 1);
   EXPECT_STREQ(got[0].file, "/my dir/a b.py");
   EXPECT_EQ(got[0].line, 5);
@@ -364,9 +366,7 @@ TEST(PyFrames, EdgeCases) {
   // \UNNNNNNNN, and \udcNN for an undecodable byte): the name ends at the
   // last '", line ', and comes back as the file's real (UTF-8) name.
   const char* odd = "  File \"/d/a \"q\", line 9/caf\\xe9 \\u4e2d\\U0001f600\\udcff.py\", line 5 in r\\xe9cv\n";
-  got.clear();
-  n = zg::py_frames(
-      odd, [](const zg::PyFrame& f, void* ctx) { static_cast<std::vector<zg::PyFrame>*>(ctx)->push_back(f); }, &got);
+  n = frames_of(odd, &got);
   ASSERT_EQ(n, 1);
   EXPECT_STREQ(got[0].file, "/d/a \"q\", line 9/caf\xc3\xa9 \xe4\xb8\xad\xf0\x9f\x98\x80\xff.py");
   EXPECT_EQ(got[0].line, 5);
@@ -374,9 +374,7 @@ TEST(PyFrames, EdgeCases) {
   // Read from the frames: UTF-8 as it is, a backslash and control
   // characters escaped, so a name holding "\x41" keeps it.
   const char* utf8 = "  File \"/d/caf\xc3\xa9 \\x5Cx41\\x0A.py\", line 3 in f\xc3\xa9\n";
-  got.clear();
-  n = zg::py_frames(
-      utf8, [](const zg::PyFrame& f, void* ctx) { static_cast<std::vector<zg::PyFrame>*>(ctx)->push_back(f); }, &got);
+  n = frames_of(utf8, &got);
   ASSERT_EQ(n, 1);
   EXPECT_STREQ(got[0].file, "/d/caf\xc3\xa9 \\x41\n.py");
   EXPECT_EQ(got[0].line, 3);
