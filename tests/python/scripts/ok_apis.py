@@ -19,6 +19,27 @@ def in_thread(fn, *args):
     return t
 
 
+def parked_user(ctx, endpoint, payload, box, key, first=None):
+    """A thread that (after `first`, if given) makes a PUSH of its own, sends
+    `payload` on it, leaves it in box[key] (its only reference) and stays
+    alive without using it until the returned event is set.  Returns once
+    it has sent: (the thread, that event)."""
+    sent, may_exit = threading.Event(), threading.Event()
+
+    def user():
+        if first:
+            first()
+        box[key] = ctx.socket(zmq.PUSH)
+        box[key].connect(endpoint)
+        box[key].send(payload)
+        sent.set()
+        may_exit.wait()
+
+    t = in_thread(user)
+    sent.wait()
+    return t, may_exit
+
+
 def send_recv():
     ctx = zmq.Context()
     rep = ctx.socket(zmq.REP)
@@ -256,23 +277,12 @@ def gc_handoff():
     pull = ctx.socket(zmq.PULL)
     pull.bind("inproc://gc")
     box = {}
-    done_with_it = threading.Event()
-    may_exit = threading.Event()
 
     def exits():
         s = ctx.socket(zmq.PUSH)
         s.connect("inproc://gc")
         s.send(b"x")
         box["exited"] = s
-
-    def stays():
-        s = ctx.socket(zmq.PUSH)
-        s.connect("inproc://gc")
-        s.send(b"y")
-        box["alive"] = s
-        del s
-        done_with_it.set()
-        may_exit.wait()
 
     def cycle():
         s = ctx.socket(zmq.PUSH)
@@ -282,8 +292,7 @@ def gc_handoff():
         holder.append(holder)  # only the cycle collector frees it
 
     in_thread(exits).join()
-    alive = in_thread(stays)
-    done_with_it.wait()
+    alive, may_exit = parked_user(ctx, "inproc://gc", b"y", box, "alive")
     in_thread(cycle).join()
     for _ in range(3):
         pull.recv()
@@ -309,20 +318,8 @@ def close_linger():
     taken = ctx.socket(zmq.PUSH)
     taken.connect("inproc://linger")
     box = {}
-    done_with_them = threading.Event()
-    may_exit = threading.Event()
-
-    def worker():
-        taken.send(b"a")  # takes the socket main made
-        s = ctx.socket(zmq.PUSH)
-        s.connect("inproc://linger")
-        s.send(b"b")
-        box["own"] = s
-        done_with_them.set()
-        may_exit.wait()
-
-    t = in_thread(worker)
-    done_with_them.wait()
+    # The worker takes the socket main made, then makes one of its own.
+    t, may_exit = parked_user(ctx, "inproc://linger", b"b", box, "own", first=lambda: taken.send(b"a"))
     assert sorted(pull.recv() for _ in range(2)) == [b"a", b"b"]
     taken.close(linger=0)
     box.pop("own").close(linger=100)
@@ -340,19 +337,7 @@ def destroy_linger():
     pull = ctx.socket(zmq.PULL)
     pull.bind("inproc://destroy")
     box = {}
-    done_with_it = threading.Event()
-    may_exit = threading.Event()
-
-    def worker():
-        s = ctx.socket(zmq.PUSH)
-        s.connect("inproc://destroy")
-        s.send(b"w")
-        box["s"] = s
-        done_with_it.set()
-        may_exit.wait()
-
-    t = in_thread(worker)
-    done_with_it.wait()
+    t, may_exit = parked_user(ctx, "inproc://destroy", b"w", box, "s")
     assert pull.recv() == b"w"
     ctx.destroy(linger=0)
     assert box["s"].closed and pull.closed
