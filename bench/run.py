@@ -35,7 +35,7 @@ MODES = ["off", "abort", "warn", "serialize"]
 # A second unguarded run in every round: its ratio to the first is the
 # machine's own noise, the floor under every other ratio in the table.
 NOISE = "plain-again"
-SECTIONS = ["thr", "ab", "shared", "calls", "rss", "percall", "tools"]
+SECTIONS = ["thr", "ab", "shared", "calls", "rss", "percall", "pysockets", "tools"]
 
 
 def parse_args():
@@ -368,6 +368,31 @@ class Bench:
         print(f"{'benchmark':26} {'plain':>9} {'guarded':>9} {'added':>8}")
         for name, v in res.items():
             print(f"{name:26} {v['plain']:9.1f} {v['abort']:9.1f} {v['abort'] - v['plain']:8.1f}")
+
+    # -- socket creation from Python ---------------------------------------------
+
+    def section_pysockets(self):
+        # A socket's creation records its Python traceback: its cost per
+        # socket, plain and guarded runs interleaved, at two stack depths.
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "py_sockets.py")
+        py = "/usr/bin/python3"  # Debian's, with python3-zmq
+        if subprocess.run([py, "-c", "import zmq"], capture_output=True).returncode != 0:
+            print("\n## Socket creation from Python: pyzmq missing, skipped")
+            return
+        print("\n## Socket creation from Python (ctx.socket(zmq.REQ) + close(), us per socket, "
+              f"medians of {self.runs} interleaved runs, mode=abort)\n")
+        print(f"{'stack depth':12} {'plain':>9} {'guarded':>9} {'ratio':>7}")
+        res = {}
+        for depth in (30, 200):
+            cell = {"plain": [], "abort": []}
+            for _ in range(self.runs):
+                for m in random.sample(list(cell), len(cell)):
+                    out = self.run([py, script, "--count=3000", f"--depth={depth}"], m, pin=True).stdout
+                    cell[m].append(self.field(out, "us_per_socket"))
+            p, g = statistics.median(cell["plain"]), statistics.median(cell["abort"])
+            res[depth] = cell
+            print(f"{depth:<12} {p:9.1f} {g:9.1f} {p / g:7.3f}")
+        self.raw["pysockets"] = res
 
     # -- Helgrind and DRD ----------------------------------------------------------
 

@@ -1,0 +1,40 @@
+"""Socket creation from Python: COUNT times ctx.socket(zmq.REQ) and close(),
+made DEPTH Python calls deep (a socket's creation records its Python
+traceback, whose cost grows with the stack).  Prints us_per_socket.
+
+  /usr/bin/python3 bench/py_sockets.py [--count=N] [--depth=N]
+"""
+import sys
+import time
+
+import zmq
+
+
+def arg(name, default):
+    for a in sys.argv[1:]:
+        if a.startswith("--" + name + "="):
+            return int(a.split("=", 1)[1])
+    return default
+
+
+def make_and_close(ctx, count):
+    for _ in range(count):
+        ctx.socket(zmq.REQ).close()
+
+
+def at_depth(depth, fn, *args):
+    return fn(*args) if depth <= 0 else at_depth(depth - 1, fn, *args)
+
+
+def main():
+    count, depth = arg("count", 3000), arg("depth", 30)
+    ctx = zmq.Context()
+    at_depth(depth, make_and_close, ctx, 100)  # warm-up: first reports, imports
+    t0 = time.perf_counter()
+    at_depth(depth, make_and_close, ctx, count)
+    elapsed = time.perf_counter() - t0
+    ctx.term()
+    print("py_sockets us_per_socket=%.2f depth=%d count=%d" % (elapsed / count * 1e6, depth, count))
+
+
+main()
