@@ -76,10 +76,17 @@ inline int ser_wake_timeout(int ms) { return ms < 0 || ms > kSerWakeMs ? kSerWak
 // The turn lock: a futex word (0 free, 1 held, 2 held and contended), so
 // that the uncontended turn costs one atomic each way instead of
 // pthread_mutex's bookkeeping.  The slow paths keep errno: callers hand
-// libzmq's errno back to the user after giving the turn up.
+// libzmq's errno back to the user after giving the turn up.  Under
+// sustained contention a release wakes a sleeper at most once per
+// kTurnQuantumNs, and sleepers look at the turn again after that long on
+// their own (turn_lock_slow has why).
 struct TurnLock {
   std::atomic<int> v{0};
+  std::atomic<int64_t> woke_at{0};  // mono_ns() of the last release that woke a sleeper
 };
+constexpr int64_t kTurnQuantumNs = 50 * 1000;
+constexpr int kTurnShortNaps = 16;
+constexpr int64_t kTurnNapMaxNs = kTurnQuantumNs * 32;
 
 void turn_lock_slow(TurnLock* l, int c);
 void turn_unlock_slow(TurnLock* l);
@@ -96,7 +103,7 @@ inline void turn_lock(TurnLock* l) {
 }
 
 inline void turn_unlock(TurnLock* l) {
-  if (__builtin_expect(l->v.fetch_sub(1, std::memory_order_release) != 1, 0)) turn_unlock_slow(l);
+  if (__builtin_expect(l->v.exchange(0, std::memory_order_release) != 1, 0)) turn_unlock_slow(l);
 }
 
 struct SerWaiter {
