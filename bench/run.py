@@ -10,7 +10,8 @@ neighbouring blocks are compared: what differs between processes cancels).
 Then
 the instruction count per intercepted call (callgrind, difference of two
 run lengths, so start-up cancels), the shared-socket comparison (mode=
-serialize against a mutex around each call), resident memory over socket
+serialize against a mutex around each call, then in other shapes: thread
+counts, sizes, zmq_send, tcp), resident memory over socket
 create/close cycles, the Google Benchmark per-call table, and Helgrind and
 DRD on the same throughput program for comparison.
 
@@ -35,7 +36,7 @@ MODES = ["off", "abort", "warn", "serialize"]
 # A second unguarded run in every round: its ratio to the first is the
 # machine's own noise, the floor under every other ratio in the table.
 NOISE = "plain-again"
-SECTIONS = ["thr", "ab", "shared", "calls", "rss", "percall", "pysockets", "tools"]
+SECTIONS = ["thr", "ab", "shared", "shapes", "calls", "rss", "percall", "pysockets", "tools"]
 
 
 def parse_args():
@@ -228,6 +229,15 @@ class Bench:
 
     # -- shared socket -------------------------------------------------------------
 
+    def rate_cells(self, rnd, cells, argv, pin, record):
+        """One round of a comparison: each (label, mode, extra argv) cell in a
+        shuffled order, back to back; record(label, msgs_per_s) for each."""
+        order = cells[:]
+        rnd.shuffle(order)
+        for label, mode, extra in order:
+            out = self.run(argv + extra, mode, pin=pin).stdout
+            record(label, self.field(out, "msgs_per_s"))
+
     def section_shared(self):
         # Long enough that the one report of the shared socket (symbolized once,
         # tens of milliseconds) does not decide the rate.  Run both ways: on
@@ -245,12 +255,8 @@ class Bench:
         rnd = random.Random(2)
         for r in range(self.runs):
             for place, pin in places:
-                order = cells[:]
-                rnd.shuffle(order)
-                for label, mode, extra in order:
-                    out = self.run([self.prog("thr"), "--shared=4", f"--count={count}", "--size=8"] + extra, mode,
-                                   pin=pin).stdout
-                    samples[(label, place)].append(self.field(out, "msgs_per_s"))
+                self.rate_cells(rnd, cells, [self.prog("thr"), "--shared=4", f"--count={count}", "--size=8"], pin,
+                                lambda label, rate: samples[(label, place)].append(rate))
             for mode in unshared:
                 out = self.run([self.prog("thr"), f"--count={count}", "--size=8"], mode, pin=True).stdout
                 unshared[mode].append(self.field(out, "msgs_per_s"))
@@ -300,6 +306,36 @@ class Bench:
                 q = statistics.quantiles(v, n=4)
                 row.append(f"x{statistics.median(v):.3f} {q[0]:.2f}-{q[2]:.2f}")
             print(f"{label:34} " + " ".join(f"{c:>22}" for c in row))
+
+    # -- shared socket, other shapes ----------------------------------------------
+
+    def section_shapes(self):
+        # The shared-socket comparison on both CPUs in other shapes than the
+        # table above: fewer and more senders, larger messages, zmq_send,
+        # tcp (where libzmq's I/O thread sets the pace).  Separate processes,
+        # the two cells of a shape back to back in a shuffled order.
+        c = 2 if self.full else 1
+        shapes = [("2 senders", ["--shared=2", f"--count={4000000 * c}"]),
+                  ("8 senders", ["--shared=8", f"--count={4000000 * c}"]),
+                  ("4 senders, 1 KiB", ["--shared=4", "--size=1024", f"--count={1000000 * c}"]),
+                  ("4 senders, zmq_send", ["--shared=4", "--api=send", f"--count={4000000 * c}"]),
+                  ("4 senders, tcp", ["--shared=4", "--transport=tcp", f"--count={2000000 * c}"])]
+        cells = [("mutex", "plain", ["--lock"]), ("serialize", "serialize", [])]
+        samples = {(sh, cell[0]): [] for sh, _ in shapes for cell in cells}
+        rnd = random.Random(4)
+        for r in range(self.runs):
+            for shape, argv in shapes:
+                self.rate_cells(rnd, cells, [self.prog("thr")] + argv, False,
+                                lambda label, rate: samples[(shape, label)].append(rate))
+        self.raw["shapes"] = {f"{k[0]}|{k[1]}": v for k, v in samples.items()}
+        print(f"\n## A shared PUSH socket in other shapes, 2 CPUs, inproc 8 B unless said "
+              f"(msgs/s, medians of {self.runs} rounds)\n")
+        print(f"{'':24} {'mutex':>12} {'serialize':>12} {'ratio':>7} {'rounds won':>11}")
+        for shape, _ in shapes:
+            xs, ys = samples[(shape, "mutex")], samples[(shape, "serialize")]
+            ratio = statistics.median([y / x for x, y in zip(xs, ys)])
+            won = f"{sum(y > x for x, y in zip(xs, ys))}/{len(xs)}"
+            print(f"{shape:24} {statistics.median(xs):12.0f} {statistics.median(ys):12.0f} {ratio:7.3f} {won:>11}")
 
     # -- instructions per call -----------------------------------------------------
 
