@@ -17,7 +17,7 @@ DRD on the same throughput program for comparison.
 
   bench/run.py --build-dir BUILD [--quick | --full] [--only SECTIONS]
 
---quick stays under 3 minutes on 2 cores; --full takes longer (more runs,
+--quick takes about 7 minutes on 2 cores; --full takes longer (more runs,
 larger counts, 64 KiB messages, one million create/close cycles).
 """
 import argparse
@@ -45,7 +45,7 @@ def parse_args():
     ap.add_argument("--build-dir", default=os.path.join(os.path.dirname(here), "build"))
     ap.add_argument("--lib", help="preload library (default BUILD/libzmqguard.so)")
     g = ap.add_mutually_exclusive_group()
-    g.add_argument("--quick", action="store_true", help="under 3 minutes on 2 cores (default)")
+    g.add_argument("--quick", action="store_true", help="about 7 minutes on 2 cores (default)")
     g.add_argument("--full", action="store_true", help="more runs and sizes")
     ap.add_argument("--runs", type=int, help="interleaved runs per cell (quick 5, full 7)")
     ap.add_argument("--only", default=",".join(SECTIONS), help="comma list of: " + ",".join(SECTIONS))
