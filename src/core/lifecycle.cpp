@@ -48,6 +48,7 @@ int g_nrules = 0;
 // signal but dump_signal, which `zmq-guard --dump` sends to it alone: sent
 // to the process, the signal would go to a thread of the program, whose
 // blocked call (poll in zmq_recv, zmq_ctx_term) would fail with EINTR.
+constexpr char kSvcName[] = "zmq-guard";  // what `zmq-guard --dump` looks for (guard_thread in the wrapper)
 pthread_mutex_t g_svc_mu = PTHREAD_MUTEX_INITIALIZER;
 bool g_svc_started = false;
 int g_svc_efd = -1;
@@ -130,6 +131,10 @@ void svc_ensure() {
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_t t;
     if (pthread_create(&t, nullptr, svc_main, nullptr) == 0) {
+      // Named here, before the program's zmq_socket returns, and not only
+      // by itself (svc_main): `zmq-guard --dump` finds the thread by name,
+      // and a new thread may not run for a while on a busy machine.
+      pthread_setname_np(t, kSvcName);
       pthread_detach(t);
       g_svc_started = true;
     }
@@ -139,7 +144,7 @@ void svc_ensure() {
 }
 
 void* svc_main(void*) {
-  prctl(PR_SET_NAME, "zmq-guard", 0, 0, 0);
+  prctl(PR_SET_NAME, kSvcName, 0, 0, 0);  // again, in case its creator could not (no /proc)
   if (g_dump_handled > 0) {
     sigset_t dump;
     sigemptyset(&dump);

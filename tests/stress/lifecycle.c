@@ -19,9 +19,15 @@
  *   lifecycle dump_term         prints "ready PID", then main blocks in
  *                               zmq_ctx_term until a line on stdin makes a
  *                               helper close its socket
+ *   lifecycle named             prints how many threads of the process are
+ *                               named "zmq-guard" right after its first
+ *                               zmq_socket returns
  */
+#define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,6 +259,35 @@ static int dumped_while_blocked(int term) {
   return 0;
 }
 
+static int named(void) {
+  /* On one CPU the new thread runs only when this one lets it, so that
+   * the check below does not depend on how busy the machine is. */
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(sched_getcpu(), &one);
+  CHECK(sched_setaffinity(0, sizeof one, &one) == 0);
+  void* s = zmq_socket(g_ctx, ZMQ_PUSH);
+  CHECK(s);
+  /* At once: `zmq-guard --dump` may look for the thread by name from now on. */
+  int n = 0;
+  DIR* d = opendir("/proc/self/task");
+  CHECK(d);
+  struct dirent* e;
+  while ((e = readdir(d)) != NULL) {
+    char path[300], comm[32] = {0};
+    snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+    FILE* f = fopen(path, "r");
+    if (!f) continue;
+    if (fgets(comm, sizeof comm, f) && !strcmp(comm, "zmq-guard\n")) n++;
+    fclose(f);
+  }
+  closedir(d);
+  printf("named %d\n", n);
+  zmq_close(s);
+  CHECK(zmq_ctx_term(g_ctx) == 0);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   CHECK(argc >= 2);
   g_ctx = zmq_ctx_new();
@@ -265,6 +300,7 @@ int main(int argc, char** argv) {
   if (!strcmp(what, "hang")) return hang(argc > 2 && !strcmp(argv[2], "serialize"));
   if (!strcmp(what, "dump_recv")) return dumped_while_blocked(0);
   if (!strcmp(what, "dump_term")) return dumped_while_blocked(1);
+  if (!strcmp(what, "named")) return named();
   fprintf(stderr, "unknown scenario %s\n", what);
   return 2;
 }

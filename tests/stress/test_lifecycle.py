@@ -234,6 +234,16 @@ def test_dump_warn_mode_shows_owner_inside_a_call():
     assert "T2 (tid" in dump and "is inside a libzmq call on it" in dump
 
 
+def test_guard_thread_is_named_when_the_first_socket_is_made():
+    # zmq-guard --dump finds the guard's thread by its name; a dump asked for
+    # as soon as the program has made a socket must find it (it once looked
+    # while the new thread had not yet run far enough to name itself).
+    for _ in range(20):
+        r = run([program("lifecycle"), "named"], ("--mode=warn", "--dump-signal=10"), timeout=60)
+        assert r.returncode == 0, r
+        assert r.stdout == "named 1\n", r
+
+
 def test_dump_without_signal_configured_says_so():
     p, pid = start_hung(("--mode=warn",), [])
     try:
