@@ -312,21 +312,28 @@ class Bench:
     def section_shapes(self):
         # The shared-socket comparison on both CPUs in other shapes than the
         # table above: fewer and more senders, larger messages, zmq_send,
-        # tcp (where libzmq's I/O thread sets the pace).  Separate processes,
-        # the two cells of a shape back to back in a shuffled order.
+        # tcp (where libzmq's I/O thread sets the pace), Python threads.
+        # Separate processes, the two cells of a shape back to back in a
+        # shuffled order.
         c = 2 if self.full else 1
         shapes = [("2 senders", ["--shared=2", f"--count={4000000 * c}"]),
                   ("8 senders", ["--shared=8", f"--count={4000000 * c}"]),
                   ("4 senders, 1 KiB", ["--shared=4", "--size=1024", f"--count={1000000 * c}"]),
                   ("4 senders, zmq_send", ["--shared=4", "--api=send", f"--count={4000000 * c}"]),
                   ("4 senders, tcp", ["--shared=4", "--transport=tcp", f"--count={2000000 * c}"])]
+        shapes = [(name, [self.prog("thr")] + argv) for name, argv in shapes]
+        # The same in Python (pyzmq), whose hand-made fix is a threading.Lock
+        # around each send.
+        py = "/usr/bin/python3"  # Debian's, with python3-zmq
+        if subprocess.run([py, "-c", "import zmq"], capture_output=True).returncode == 0:
+            script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "py_shared.py")
+            shapes.append(("4 Python threads", [py, script, "--shared=4", f"--count={400000 * c}"]))
         cells = [("mutex", "plain", ["--lock"]), ("serialize", "serialize", [])]
         samples = {(sh, cell[0]): [] for sh, _ in shapes for cell in cells}
         rnd = random.Random(4)
         for r in range(self.runs):
             for shape, argv in shapes:
-                self.rate_cells(rnd, cells, [self.prog("thr")] + argv, False,
-                                lambda label, rate: samples[(shape, label)].append(rate))
+                self.rate_cells(rnd, cells, argv, False, lambda label, rate: samples[(shape, label)].append(rate))
         self.raw["shapes"] = {f"{k[0]}|{k[1]}": v for k, v in samples.items()}
         print(f"\n## A shared PUSH socket in other shapes, 2 CPUs, inproc 8 B unless said "
               f"(msgs/s, medians of {self.runs} rounds)\n")
