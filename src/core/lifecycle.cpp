@@ -179,17 +179,29 @@ void* svc_main(void*) {
   return nullptr;
 }
 
+// The program's open sockets (of one context, or all), pinned while a
+// report reads them (registry_pin_open): a socket closed meanwhile keeps
+// its state however many sockets the program opens and closes.
 struct OpenList {
   SocketState* s[256];
   int n;
   void* ctx;
 };
 
-void collect_open(SocketState* st, void* p) {
-  auto* l = static_cast<OpenList*>(p);
-  if (st->internal || l->n >= 256) return;
-  if (l->ctx && st->ctx != l->ctx) return;
-  l->s[l->n++] = st;
+bool program_socket(const SocketState* st, void* ctx) { return !st->internal && (!ctx || st->ctx == ctx); }
+
+// Null when out of memory; release with drop_open.
+OpenList* pin_open(void* ctx) {
+  auto* list = static_cast<OpenList*>(calloc(1, sizeof(OpenList)));
+  if (!list) return nullptr;
+  list->ctx = ctx;
+  list->n = registry_pin_open(program_socket, ctx, list->s, 256);
+  return list;
+}
+
+void drop_open(OpenList* list) {
+  registry_unpin(list->s, list->n);
+  free(list);
 }
 
 void report_blocked_terms() {
@@ -206,10 +218,11 @@ void report_blocked_terms() {
     }
     pthread_mutex_unlock(&g_svc_mu);
     if (!due) continue;
-    auto* list = static_cast<OpenList*>(calloc(1, sizeof(OpenList)));
-    if (!list) continue;
-    list->ctx = copy.ctx;
-    registry_for_each_open(collect_open, list);
+    OpenList* list = pin_open(copy.ctx);
+    if (!list) {
+      free(copy.py);
+      continue;
+    }
     char extra[512];
     ReportAs as;
     as.serial = copy.serial;
@@ -228,7 +241,7 @@ void report_blocked_terms() {
     }
     free(copy.py);
     bool any = list->n > 0;
-    free(list);
+    drop_open(list);
     if (any && g_mode == Mode::Abort) abort();  // after every open socket is listed
   }
 }
@@ -423,12 +436,10 @@ int lifecycle_ctx_term_begin(void* ctx, const char* call) {
   if (ms <= 0) return -1;
   int saved = errno;
   // Nothing to watch when the context has no socket open.
-  OpenList* list = static_cast<OpenList*>(calloc(1, sizeof(OpenList)));
+  OpenList* list = pin_open(ctx);
   if (!list) return -1;
-  list->ctx = ctx;
-  registry_for_each_open(collect_open, list);
   int n = list->n;
-  free(list);
+  drop_open(list);
   if (n == 0) {
     errno = saved;
     return -1;
@@ -549,9 +560,8 @@ struct InCall {
 
 void lifecycle_dump() {
   int saved = errno;
-  auto* list = static_cast<OpenList*>(calloc(1, sizeof(OpenList)));
+  OpenList* list = pin_open(nullptr);
   if (!list) return;
-  registry_for_each_open(collect_open, list);
   Out o;
   int pid = getpid();
   o.printf("=================================================================\n");
@@ -649,7 +659,7 @@ void lifecycle_dump() {
     free(terms[i].py);
   }
   o.printf("=================================================================\n");
-  free(list);
+  drop_open(list);
   sink_lock();
   if (o.p) sink_write_text(o.p, o.n);
   sink_unlock();
@@ -662,20 +672,13 @@ void lifecycle_fini() {
   if (options().leaks) {
     // Collected first, reported after: guard_report takes locks that must
     // not nest inside the registry's.
-    struct List {
-      SocketState* s[4096];
-      int n;
-    };
-    List* list = static_cast<List*>(calloc(1, sizeof(List)));
-    if (list) {
-      registry_for_each_open(
-          [](SocketState* st, void* p) {
-            auto* l = static_cast<List*>(p);
-            if (!st->internal && l->n < 4096) l->s[l->n++] = st;
-          },
-          list);
-      for (int i = 0; i < list->n; i++) guard_report(FindingKind::Leak, list->s[i], "exit", 0, nullptr);
-      free(list);
+    constexpr int kMaxLeaks = 4096;
+    auto** leaked = static_cast<SocketState**>(calloc(kMaxLeaks, sizeof(SocketState*)));
+    if (leaked) {
+      int n = registry_pin_open(program_socket, nullptr, leaked, kMaxLeaks);
+      for (int i = 0; i < n; i++) guard_report(FindingKind::Leak, leaked[i], "exit", 0, nullptr);
+      registry_unpin(leaked, n);
+      free(leaked);
     }
   }
   // The findings decide the exit status in warn mode, so a test suite run

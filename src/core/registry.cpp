@@ -110,7 +110,8 @@ void quarantine(SocketState* s) {
     unplace(old);
     old->handle.store(nullptr, std::memory_order_release);
   }
-  recycle(old);
+  if (old->pins > 0) old->recycle_pending = true;  // registry_unpin recycles it
+  else recycle(old);
 }
 
 SocketState* find_locked(void* h) {
@@ -202,15 +203,29 @@ size_t registry_open_count() {
 
 size_t registry_capacity() { return table()->mask + 1; }
 
-void registry_for_each_open(void (*fn)(SocketState*, void*), void* ctx) {
+int registry_pin_open(bool (*keep)(const SocketState*, void*), void* ctx, SocketState** out, int max) {
+  int n = 0;
   pthread_mutex_lock(&g_mu);
   RegistryTable* t = table();
-  for (size_t i = 0; i <= t->mask; i++) {
+  for (size_t i = 0; i <= t->mask && n < max; i++) {
     SocketHot* h = t->slots[i].load(std::memory_order_relaxed);
     if (empty(h)) continue;
     auto* s = static_cast<SocketState*>(h);
-    if (!s->closed.load(std::memory_order_relaxed)) fn(s, ctx);
+    if (s->closed.load(std::memory_order_relaxed) || !keep(s, ctx)) continue;
+    s->pins++;
+    out[n++] = s;
   }
+  pthread_mutex_unlock(&g_mu);
+  return n;
+}
+
+void registry_unpin(SocketState* const* s, int n) {
+  pthread_mutex_lock(&g_mu);
+  for (int i = 0; i < n; i++)
+    if (--s[i]->pins == 0 && s[i]->recycle_pending) {
+      s[i]->recycle_pending = false;
+      recycle(s[i]);
+    }
   pthread_mutex_unlock(&g_mu);
 }
 
@@ -229,6 +244,8 @@ void registry_fork_child() {
       s->in_call.store(0, std::memory_order_relaxed);
     }
   for (SocketState* s = g_q_head; s; s = s->next_quarantine) s->mu = fresh;
+  // A state a thread of the parent had pinned (a dump in progress) and that
+  // has left the quarantine stays pinned here, unrecycled: a few at most.
 }
 
 }  // namespace zg

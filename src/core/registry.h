@@ -78,6 +78,13 @@ struct SocketState : SocketHot {
   bool quarantined = false;  // registry lock
   SocketState* next_quarantine = nullptr;
   SocketState* next_free = nullptr;
+  // Registry lock: held past the lock by registry_pin_open's caller (the
+  // live dump, a blocked zmq_ctx_term's report, the leak report), which
+  // reads it for as long as its report takes.  A pinned state leaving the
+  // quarantine is recycled when the last pin goes (recycle_pending), not
+  // re-made for another socket under its reader.
+  int pins = 0;
+  bool recycle_pending = false;
 };
 
 struct RegistryTable {
@@ -151,8 +158,11 @@ void registry_retire(SocketState* s);
 size_t registry_open_count();
 size_t registry_capacity();
 
-// Calls fn for every open socket, under the registry lock.
-void registry_for_each_open(void (*fn)(SocketState*, void*), void* ctx);
+// The open sockets keep(state, ctx) accepts, at most max of them, into out,
+// pinned: their states stay theirs (are not recycled for other sockets,
+// however many closes follow) until registry_unpin.  Returns how many.
+int registry_pin_open(bool (*keep)(const SocketState*, void*), void* ctx, SocketState** out, int max);
+void registry_unpin(SocketState* const* s, int n);
 
 void registry_fork_prepare();
 void registry_fork_parent();
