@@ -246,9 +246,7 @@ void guard_endpoint(void* sock, const char* verb, const char* addr) {
   if (!st) st = registry_lookup_locked(sock);
   if (!st) return;
   pthread_mutex_lock(&st->mu);
-  size_t n = strlen(st->endpoints);
-  if (n + 1 < sizeof st->endpoints)
-    snprintf(st->endpoints + n, sizeof st->endpoints - n, "%s%s %s", n ? "; " : "", verb, addr);
+  endpoints_add(st->endpoints, sizeof st->endpoints, verb, addr);
   pthread_mutex_unlock(&st->mu);
 }
 

@@ -573,8 +573,8 @@ void lifecycle_dump() {
     void* handle = st->handle.load(std::memory_order_relaxed);
     int type = st->type;
     uint64_t id = st->id;
-    char endpoints[512];
-    memcpy(endpoints, st->endpoints, sizeof endpoints);
+    char endpoints[600];
+    endpoints_join(st->endpoints, endpoints, sizeof endpoints);
     uint64_t owner = st->owner.load(std::memory_order_relaxed);
     uint64_t creator = st->creator;
     Stack created = st->created_stack;

@@ -70,7 +70,7 @@ struct SocketState : SocketHot {
   const char* owner_call = nullptr;
   uint64_t owner_at_close = 0;  // zmq_close clears owner; reports still name it
 
-  char endpoints[512] = {};  // "bind tcp://...; connect ..."
+  char endpoints[512] = {};  // "bind tcp://..." NUL "connect ..." NUL NUL (endpoints_add)
 
   // Serialize mode (see serialize.cpp).
   void* ser = nullptr;

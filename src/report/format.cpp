@@ -283,8 +283,10 @@ char* report_format_text(const Finding& f) {
   if (f.socket) {
     b.printf("  socket %p (%s, #%llu)", f.socket, socket_type_name(f.socket_type), (unsigned long long)f.socket_id);
     if (f.endpoints && f.endpoints[0]) {
+      char joined[600];
+      endpoints_join(f.endpoints, joined, sizeof joined);
       b.puts(", ");
-      b.plain(f.endpoints);
+      b.plain(joined);
     }
     b.puts("\n");
   }
@@ -360,17 +362,9 @@ char* report_format_json(const Finding& f) {
   b.printf(",\"socket_id\":%llu,\"socket_type\":", (unsigned long long)f.socket_id);
   b.json_str(f.socket ? socket_type_name(f.socket_type) : "");
   b.puts(",\"endpoints\":[");
-  // endpoints are kept as "verb addr; verb addr"
-  bool first = true;
-  for (const char* p = f.endpoints; p && *p;) {
-    const char* end = strstr(p, "; ");
-    size_t len = end ? size_t(end - p) : strlen(p);
-    char one[300];
-    snprintf(one, sizeof one, "%.*s", int(len), p);
-    if (!first) b.puts(",");
-    first = false;
-    b.json_str(one);
-    p = end ? end + 2 : p + len;
+  for (const char* p = f.endpoints; p && *p; p = endpoints_next(p)) {
+    if (p != f.endpoints) b.puts(",");
+    b.json_str(p);
   }
   b.printf("],\"pid\":%d,\"mode\":", getpid());
   b.json_str(f.mode);
@@ -400,6 +394,23 @@ char* report_format_json(const Finding& f) {
   b.json_str(f.extra ? f.extra : "");
   b.puts("}\n");
   return b.release();
+}
+
+void endpoints_add(char* list, size_t size, const char* verb, const char* addr) {
+  const char* end = list;
+  while (*end) end = endpoints_next(end);
+  // Room for the entry, its NUL and the empty entry after it; the last
+  // byte of the buffer is never written, so the list always ends.
+  size_t used = size_t(end - list);
+  if (size < used + 3) return;
+  snprintf(list + used, size - used - 1, "%s %s", verb, addr);
+}
+
+void endpoints_join(const char* list, char* out, size_t size) {
+  size_t n = 0;
+  out[0] = 0;
+  for (const char* p = list; *p && n + 1 < size; p = endpoints_next(p))
+    n += size_t(snprintf(out + n, size - n, "%s%s", p == list ? "" : "; ", p));
 }
 
 void report_emit(const Finding& f) {

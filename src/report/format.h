@@ -3,6 +3,7 @@
 // never decides what is a finding or what happens next.
 #pragma once
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "core/policy.h"
@@ -27,7 +28,7 @@ struct Finding {
   void* socket = nullptr;
   uint64_t socket_id = 0;
   int socket_type = -1;
-  const char* endpoints = "";
+  const char* endpoints = "";  // a list as endpoints_add keeps it ("": none)
   const char* mode = "";
   const char* policy = "";
 
@@ -50,6 +51,16 @@ struct Finding {
 };
 
 const char* socket_type_name(int type);
+
+// A socket's endpoints as the guard keeps them (SocketState::endpoints,
+// Finding::endpoints): entries "verb address", each ending in a NUL, then
+// an empty entry.  An address may hold any byte but NUL ("; " and newlines
+// included), so the list is never split on a separator.  The list lives in
+// a zeroed buffer of `size` bytes; an entry that does not fit is cut.
+void endpoints_add(char* list, size_t size, const char* verb, const char* addr);
+inline const char* endpoints_next(const char* entry) { return entry + strlen(entry) + 1; }
+// The list joined with "; " into out, for text (cut to fit).
+void endpoints_join(const char* list, char* out, size_t size);
 
 // Formats and writes one report (text and, if configured, JSON) under the
 // sink lock.

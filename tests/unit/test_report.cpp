@@ -40,7 +40,7 @@ struct Fixture {
     f.socket = reinterpret_cast<void*>(0x7f00deadbe00);
     f.socket_id = 2;
     f.socket_type = 5;  // ZMQ_DEALER
-    f.endpoints = "connect inproc://echo";
+    f.endpoints = "connect inproc://echo\0";  // a list: entries end in NUL, then an empty one
     f.mode = "abort";
     f.policy = "handoff";
     set(&f.thread, 3, 3615, "shared", 1);
@@ -175,7 +175,7 @@ TEST(ReportText, ProgramTextCannotBreakALine) {
   // SUMMARY as one line).
   Fixture fx;
   snprintf(fx.f.thread.py_name, sizeof fx.f.thread.py_name, "two\nlines");
-  fx.f.endpoints = "bind ipc:///tmp/a\nb";
+  fx.f.endpoints = "bind ipc:///tmp/a\nb\0";
   fx.f.py_stack = "  File \"/a/new\\x0aline.py\", line 4 in worker\n";
   std::string text = text_of(fx.f);
   std::vector<std::string> lines = lines_of(text);
@@ -271,7 +271,7 @@ TEST(ReportJson, ValidWithEveryField) {
 
 TEST(ReportJson, EscapesQuotesNewlinesAndControlCharacters) {
   Fixture fx;
-  fx.f.endpoints = "connect ipc:///tmp/we\"ird\nname; bind tcp://*:5555; bind ipc:///tmp/back\\slash\ttab";
+  fx.f.endpoints = "connect ipc:///tmp/we\"ird\nname\0bind tcp://*:5555\0bind ipc:///tmp/back\\slash\ttab\0";
   Fixture::set(&fx.f.thread, 3, 3615, "q\"uo\\te", 1);
   fx.f.extra = "line one\nline \"two\"\r\n";
   std::string json = json_of(fx.f);
@@ -283,12 +283,40 @@ TEST(ReportJson, EscapesQuotesNewlinesAndControlCharacters) {
   EXPECT_TRUE(contains(v["scalars"], "\"line one\\nline \\\"two\\\"\\r\\n\"")) << v["scalars"];
 }
 
+TEST(ReportJson, AnEndpointWithASeparatorInItStaysOneEntry) {
+  // An ipc path may hold "; " (or anything but a NUL): the list the guard
+  // keeps is not split on it.
+  Fixture fx;
+  char list[512] = {};
+  zg::endpoints_add(list, sizeof list, "bind", "ipc:///tmp/a; b");
+  zg::endpoints_add(list, sizeof list, "connect", "tcp://h:1");
+  fx.f.endpoints = list;
+  auto v = python_view(json_of(fx.f));
+  EXPECT_EQ(v["endpoints"], "[\"bind ipc:///tmp/a; b\", \"connect tcp://h:1\"]");
+  EXPECT_TRUE(contains(text_of(fx.f), ", bind ipc:///tmp/a; b; connect tcp://h:1\n")) << text_of(fx.f);
+}
+
+TEST(ReportJson, EndpointsCutToTheirBufferStillEnd) {
+  char list[40];
+  memset(list, 0, sizeof list);
+  for (int i = 0; i < 10; i++) zg::endpoints_add(list, sizeof list, "connect", "tcp://somewhere:5555");
+  EXPECT_EQ(list[sizeof list - 1], 0);
+  std::vector<std::string> entries;
+  for (const char* p = list; *p; p = zg::endpoints_next(p)) entries.push_back(p);
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0], "connect tcp://somewhere:5555");
+  EXPECT_EQ(entries[1], "connect t") << "the entry that did not fit is cut";
+  char joined[16];
+  zg::endpoints_join(list, joined, sizeof joined);
+  EXPECT_EQ(std::string(joined), "connect tcp://s");
+}
+
 TEST(ReportJson, BytesThatAreNotUtf8StayValidJson) {
   Fixture fx;
   // The kernel cuts thread names at 15 bytes, in the middle of a character
   // if need be; paths may be in any encoding.
   Fixture::set(&fx.f.thread, 3, 3615, "\xc3\x9c" "berwachung-0\xc3", 1);  // "Überwachung-0" + half a 'Ã'
-  fx.f.endpoints = "bind ipc:///tmp/caf\xe9; connect tcp://h\xc3\xa9llo:1";  // Latin-1 é, then UTF-8 é
+  fx.f.endpoints = "bind ipc:///tmp/caf\xe9\0connect tcp://h\xc3\xa9llo:1\0";  // Latin-1 é, then UTF-8 é
   std::string json = json_of(fx.f);
   auto v = python_view(json);
   EXPECT_EQ(v["missing"], "-") << json;
