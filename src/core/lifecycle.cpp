@@ -501,8 +501,13 @@ void thread_line(Out& o, uint64_t serial) {
     o.printf("an unknown thread");
     return;
   }
-  o.printf("T%llu (tid %d%s%s%s)", (unsigned long long)serial, (int)t.tid, t.name[0] ? ", \"" : "", t.name,
-           t.name[0] ? "\"" : "");
+  o.printf("T%llu (tid %d", (unsigned long long)serial, (int)t.tid);
+  if (t.name[0]) {
+    o.puts(", \"");
+    o.plain(t.name);  // the program's text: a control character must not break the line
+    o.puts("\"");
+  }
+  o.puts(")");
   if (t.running == 0) o.printf(" (exited)");
 }
 
@@ -589,8 +594,12 @@ void lifecycle_dump() {
         probe_inside(owner, handle, st->zfd, false) == Inside::Yes)
       inside = owner;
 
-    o.printf("\n  socket %p (%s, #%llu)%s%s\n", handle, socket_type_name(type), (unsigned long long)id,
-             endpoints[0] ? ", " : "", endpoints);
+    o.printf("\n  socket %p (%s, #%llu)", handle, socket_type_name(type), (unsigned long long)id);
+    if (endpoints[0]) {
+      o.puts(", ");
+      o.plain(endpoints);
+    }
+    o.puts("\n");
     o.printf("    created by ");
     thread_line(o, creator);
     o.printf(" here:\n");

@@ -19,6 +19,8 @@
  *   lifecycle dump_term         prints "ready PID", then main blocks in
  *                               zmq_ctx_term until a line on stdin makes a
  *                               helper close its socket
+ *   lifecycle dump_names        like hang, but the socket's ipc path and its
+ *                               owner thread's name hold a newline
  *   lifecycle named             prints how many threads of the process are
  *                               named "zmq-guard" right after its first
  *                               zmq_socket returns
@@ -202,6 +204,29 @@ static void* hung_receiver(void* arg) {
   return NULL;
 }
 
+static void* odd_owner(void* arg) {
+  pthread_setname_np(pthread_self(), "odd\n==forged");
+  char path[128];
+  snprintf(path, sizeof path, "ipc:///tmp/zg-lifecycle-%d-a\n==forged line", (int)getpid());
+  CHECK(zmq_bind(arg, path) == 0);
+  char buf[8];
+  zmq_recv(arg, buf, sizeof buf, 0); /* nothing will ever come */
+  return NULL;
+}
+
+/* The program's text in the live dump: a newline in an endpoint or a
+ * thread name must not start a line of its own. */
+static int dump_names(void) {
+  void* s = zmq_socket(g_ctx, ZMQ_PULL);
+  CHECK(s);
+  pthread_t t;
+  pthread_create(&t, NULL, odd_owner, s);
+  usleep(100 * 1000);
+  printf("ready %d\n", (int)getpid());
+  fflush(stdout);
+  for (;;) pause();
+}
+
 static int hang(int shared) {
   void* s = zmq_socket(g_ctx, ZMQ_PULL);
   CHECK(zmq_bind(s, "inproc://hang") == 0);
@@ -301,6 +326,7 @@ int main(int argc, char** argv) {
   if (!strcmp(what, "dump_recv")) return dumped_while_blocked(0);
   if (!strcmp(what, "dump_term")) return dumped_while_blocked(1);
   if (!strcmp(what, "named")) return named();
+  if (!strcmp(what, "dump_names")) return dump_names();
   fprintf(stderr, "unknown scenario %s\n", what);
   return 2;
 }

@@ -1,5 +1,6 @@
 """Lifecycle diagnostics: zmq_ctx_term blocked by open sockets, leaks at
 exit, sockets and contexts used after fork, and the live dump."""
+import glob
 import os
 import signal
 import subprocess
@@ -218,6 +219,20 @@ def test_dump_serialize_mode_shows_waiting_threads_with_stacks():
     assert dump.count("waits in zmq_recv for the socket:") == 2, dump
     assert dump.count("in hung_receiver") >= 3, dump  # first use + two live stacks
     assert "wait_turn" not in dump  # the guard's own frames are cut
+
+
+def test_dump_keeps_the_programs_text_on_its_lines():
+    # An ipc path and a thread name are the program's: a newline in them
+    # shows as '?' and does not make a line of the dump.
+    p, pid = start_hung(("--mode=warn", "--dump-signal=10"), [], scenario="dump_names")
+    while not has_guard_thread(pid):
+        time.sleep(0.05)
+    dump = dump_and_collect(p, pid)
+    for leftover in glob.glob("/tmp/zg-lifecycle-%d-*" % pid):  # the killed program's ipc file
+        os.unlink(leftover)
+    assert "a?==forged line" in dump, dump
+    assert "\"odd?==forged\"" in dump, dump
+    assert not [line for line in dump.splitlines() if line.startswith("==forged")], dump
 
 
 def test_dump_serialize_mode_sole_user_waiting():
