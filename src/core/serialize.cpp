@@ -111,11 +111,17 @@ namespace zg {
 // mutex (plus the kernel's timer slack), and only under contention that
 // goes on: a release after a quiet quantum wakes at once.  After
 // kTurnShortNaps naps (0.8 ms) a sleeper's naps double, up to
-// kTurnNapMaxNs (1.6 ms): a turn held that long (a holder stopped in a
-// debugger, a revoker waiting out the sole user's call) then costs each
-// sleeper a wake-up every 1.6 ms, and the wait is at most about twice what
-// it would be.  Doubling from the first nap cost 5% in the shared-socket
-// benchmark; from the sixteenth, nothing that showed.
+// kTurnNapMaxNs (25.6 ms), so that a turn held long (a holder stopped in a
+// debugger, a revoker waiting out the sole user's call, a connect
+// resolving a name) costs each sleeper a few dozen wake-ups a second, and
+// a wait is at most about twice what it would be.  Doubling from the first
+// nap cost 5% in the shared-socket benchmark; from the sixteenth, nothing
+// that showed.  With the doubling capped at 1.6 ms, 64 sleepers of a turn
+// held for a second took 0.2 s of CPU and 38,000 context switches between
+// them (a reviewer's measurement).  Letting only one sleeper nap and the
+// others sleep until woken made that one thread's cost, but cost 10% of
+// the shared-socket throughput: the napper that took the turn left nobody
+// napping, so its releases had to wake.
 void turn_lock_slow(TurnLock* l, int c) {
   int e = errno;
   // Every turn is a SerState's (standard layout, checked below).

@@ -86,7 +86,7 @@ struct TurnLock {
 };
 constexpr int64_t kTurnQuantumNs = 50 * 1000;
 constexpr int kTurnShortNaps = 16;
-constexpr int64_t kTurnNapMaxNs = kTurnQuantumNs * 32;
+constexpr int64_t kTurnNapMaxNs = kTurnQuantumNs * 512;  // 25.6 ms
 
 void turn_lock_slow(TurnLock* l, int c);
 void turn_unlock_slow(TurnLock* l);
