@@ -245,7 +245,8 @@ void registry_fork_child() {
     }
   for (SocketState* s = g_q_head; s; s = s->next_quarantine) s->mu = fresh;
   // A state a thread of the parent had pinned (a dump in progress) and that
-  // has left the quarantine stays pinned here, unrecycled: a few at most.
+  // has left the quarantine stays pinned here, unrecycled: at most the 256
+  // a dump pins (or 4096 if the parent was reporting leaks at exit).
 }
 
 }  // namespace zg
