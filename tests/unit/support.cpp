@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "core/api.h"
+#include "core/probe.h"
 #include "report/symbolize.h"
 
 // The interposition layer's side of core/api.h.  The unit tests never call
@@ -151,6 +152,24 @@ std::string run_command(const std::string& cmd, int* status) {
   int rc = pclose(p);
   *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
   return out;
+}
+
+bool asleep_in(pid_t tid, long nr) {
+  for (int i = 0; i < 5000; i++) {
+    char path[64], text[320] = {};
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+    FILE* f = fopen(path, "r");
+    if (f) {
+      size_t n = fread(text, 1, sizeof text - 1, f);
+      fclose(f);
+      text[n] = 0;
+      zg::SyscallLine line;
+      if (zg::parse_syscall_line(text, &line) && !line.running && line.nr >= 0 && (nr < 0 || line.nr == nr))
+        return true;
+    }
+    usleep(1000);
+  }
+  return false;
 }
 
 }  // namespace zgunit

@@ -1,6 +1,7 @@
 // Helpers shared by the unit tests.
 #pragma once
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <string>
 #include <vector>
@@ -48,6 +49,10 @@ class TempDir {
  private:
   std::string dir_;
 };
+
+// True once thread `tid` of this process sleeps in system call `nr` (or
+// any, for -1); false after about 5 s.
+bool asleep_in(pid_t tid, long nr);
 
 // Runs a command and returns its standard output; *status gets the exit
 // status (or -1 if it did not exit normally).

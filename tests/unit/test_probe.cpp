@@ -26,25 +26,6 @@ int64_t mono_us() {
   return int64_t(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
 }
 
-// True once thread `tid` sleeps in system call `nr` (or any, for -1).
-bool asleep_in(pid_t tid, long nr) {
-  for (int i = 0; i < 5000; i++) {
-    char path[64], text[320] = {};
-    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
-    FILE* f = fopen(path, "r");
-    if (f) {
-      size_t n = fread(text, 1, sizeof text - 1, f);
-      fclose(f);
-      text[n] = 0;
-      zg::SyscallLine line;
-      if (zg::parse_syscall_line(text, &line) && !line.running && line.nr >= 0 && (nr < 0 || line.nr == nr))
-        return true;
-    }
-    usleep(1000);
-  }
-  return false;
-}
-
 // A thread that announces `handle` (as a wrapper does) and then does what
 // `body` says until told to stop.
 class Subject {
@@ -108,7 +89,7 @@ struct CodeOfThisProgramIsLibzmq {
             const auto& ph = info->dlpi_phdr[i];
             if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X)) continue;
             uintptr_t lo = info->dlpi_addr + ph.p_vaddr, hi = lo + ph.p_memsz;
-            auto here = reinterpret_cast<uintptr_t>(&asleep_in);
+            auto here = reinterpret_cast<uintptr_t>(&zgunit::asleep_in);  // code of this program
             if (here >= lo && here < hi) zgunit::pretend_libzmq(lo, hi);
           }
           return 0;
@@ -141,7 +122,7 @@ TEST(Probe, AsleepInPollOnTheSocketsFdIsInside) {
   CodeOfThisProgramIsLibzmq pretend;
   int fd = eventfd(0, EFD_CLOEXEC);
   Subject s(&g_sock_a, Subject::PollFd, fd);
-  ASSERT_TRUE(asleep_in(s.tid(), -1));
+  ASSERT_TRUE(zgunit::asleep_in(s.tid(), -1));
   EXPECT_EQ(zg::probe_inside(s.serial(), &g_sock_a, fd, false), zg::Inside::Yes);
   EXPECT_EQ(zg::probe_inside(s.serial(), &g_sock_a, fd, true), zg::Inside::Yes);
   // Another socket's fd, or another socket announced: not inside.
@@ -159,7 +140,7 @@ TEST(Probe, ItsOwnPollOnTheSocketsFdIsNotACall) {
   // describe): the poll is not libzmq's.
   int fd = eventfd(0, EFD_CLOEXEC);
   Subject s(&g_sock_a, Subject::PollFd, fd);
-  ASSERT_TRUE(asleep_in(s.tid(), -1));
+  ASSERT_TRUE(zgunit::asleep_in(s.tid(), -1));
   EXPECT_EQ(zg::probe_inside(s.serial(), &g_sock_a, fd, true), zg::Inside::No);
   close(fd);
 }
@@ -167,7 +148,7 @@ TEST(Probe, ItsOwnPollOnTheSocketsFdIsNotACall) {
 TEST(Probe, AsleepElsewhereIsNotInside) {
   int fd = eventfd(0, EFD_CLOEXEC);
   Subject s(&g_sock_a, Subject::Sleep);
-  ASSERT_TRUE(asleep_in(s.tid(), -1));
+  ASSERT_TRUE(zgunit::asleep_in(s.tid(), -1));
   EXPECT_EQ(zg::probe_inside(s.serial(), &g_sock_a, fd, true), zg::Inside::No);
   close(fd);
 }

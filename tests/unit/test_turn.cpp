@@ -19,19 +19,9 @@
 
 #include "core/clock.h"
 #include "core/serialize.h"
+#include "support.h"
 
 namespace {
-
-// Is thread `tid` of this process inside system call `nr` right now?
-bool in_syscall(pid_t tid, long nr) {
-  char path[64], text[64] = {0};
-  snprintf(path, sizeof path, "/proc/self/task/%d/syscall", static_cast<int>(tid));
-  FILE* f = fopen(path, "r");
-  if (!f) return false;
-  bool ok = fgets(text, sizeof text, f) != nullptr;
-  fclose(f);
-  return ok && strtol(text, nullptr, 10) == nr;
-}
 
 // A thread that takes the turn (and gives it back) once let go.
 struct Taker {
@@ -47,13 +37,10 @@ struct Taker {
       zg::turn_unlock(&ss->mu);
     });
   }
-  // Until it sleeps on the turn's futex word (at most 10 s).
+  // Until it sleeps on the turn's futex word (about 5 s at most).
   bool wait_asleep() {
-    for (int i = 0; i < 10000; i++) {
-      if (tid && ss->mu.v.load() == 2 && in_syscall(tid, SYS_futex)) return true;
-      usleep(1000);
-    }
-    return false;
+    for (int i = 0; i < 5000 && !tid; i++) usleep(1000);
+    return zgunit::asleep_in(tid, SYS_futex) && ss->mu.v.load() == 2;
   }
   // Until it had the turn (at most 10 s): a sleeper nobody serves never does.
   bool wait_got() {
