@@ -229,6 +229,16 @@ class Bench:
 
     # -- shared socket -------------------------------------------------------------
 
+    @staticmethod
+    def paired(xs, ys):
+        """Median over rounds of ys / xs, paired by round (the runs of one
+        round ran back to back)."""
+        return statistics.median([y / x for x, y in zip(xs, ys)])
+
+    @staticmethod
+    def rounds_won(xs, ys):
+        return f"{sum(y > x for x, y in zip(xs, ys))}/{len(xs)}"
+
     def rate_cells(self, rnd, cells, argv, pin, record):
         """One round of a comparison: each (label, mode, extra argv) cell in a
         shuffled order, back to back; record(label, msgs_per_s) for each."""
@@ -264,9 +274,7 @@ class Bench:
         self.raw["unshared"] = unshared
         print(f"\n## One PUSH socket shared by 4 sender threads, inproc, 8 B (msgs/s, medians of {self.runs} rounds)\n")
         print("x = median over rounds of the cell's rate / the mutex program's rate in the same round\n")
-        # Ratios are paired by round (the runs of one round ran back to back).
-        def paired(xs, ys):
-            return statistics.median([y / x for x, y in zip(xs, ys)])
+        paired = self.paired
         print(f"{'':34} " + " ".join(f"{p[0]:>22}" for p in places))
         mutex = cells[0][0]
         for label, _, _ in cells:
@@ -278,7 +286,7 @@ class Bench:
         wins = []
         for place, _ in places:
             xs, ys = samples[(mutex, place)], samples[(cells[1][0], place)]
-            wins.append(f"{sum(y > x for x, y in zip(xs, ys))}/{len(xs)}")
+            wins.append(self.rounds_won(xs, ys))
         print(f"{'rounds serialize beat the mutex':34} " + " ".join(f"{w:>22}" for w in wins))
         pu, su = statistics.median(unshared["plain"]), statistics.median(unshared["serialize"])
         print(f"\nOne sender thread, its own socket (1 CPU):")
@@ -340,9 +348,8 @@ class Bench:
         print(f"{'':24} {'mutex':>12} {'serialize':>12} {'ratio':>7} {'rounds won':>11}")
         for shape, _ in shapes:
             xs, ys = samples[(shape, "mutex")], samples[(shape, "serialize")]
-            ratio = statistics.median([y / x for x, y in zip(xs, ys)])
-            won = f"{sum(y > x for x, y in zip(xs, ys))}/{len(xs)}"
-            print(f"{shape:24} {statistics.median(xs):12.0f} {statistics.median(ys):12.0f} {ratio:7.3f} {won:>11}")
+            print(f"{shape:24} {statistics.median(xs):12.0f} {statistics.median(ys):12.0f} "
+                  f"{self.paired(xs, ys):7.3f} {self.rounds_won(xs, ys):>11}")
 
     # -- instructions per call -----------------------------------------------------
 
