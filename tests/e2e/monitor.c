@@ -33,13 +33,7 @@ int main(void) {
   CHECK(mon);
   CHECK(zmq_connect(mon, "inproc://monitor") == 0);
   pthread_t t = spawn(monitor_reader, NULL, "monitor");
-  CHECK(zmq_bind(rep, "tcp://127.0.0.1:*") == 0);
-  char endpoint[256];
-  size_t len = sizeof endpoint;
-  CHECK(zmq_getsockopt(rep, ZMQ_LAST_ENDPOINT, endpoint, &len) == 0);
-  void* req = zmq_socket(ctx, ZMQ_REQ);
-  CHECK(req);
-  CHECK(zmq_connect(req, endpoint) == 0);
+  void* req = bind_tcp_and_connect(ctx, rep, ZMQ_REQ);
   char buf[8];
   CHECK(zmq_send(req, "hi", 2, 0) == 2);
   CHECK(zmq_recv(rep, buf, sizeof buf, 0) == 2);

@@ -51,13 +51,7 @@ int main(void) {
     int timeout = 5000;
     CHECK(zmq_setsockopt(mon, ZMQ_RCVTIMEO, &timeout, sizeof timeout) == 0);
     CHECK(zmq_connect(mon, addr) == 0);
-    CHECK(zmq_bind(dealer, "tcp://127.0.0.1:*") == 0);
-    char endpoint[256];
-    size_t len = sizeof endpoint;
-    CHECK(zmq_getsockopt(dealer, ZMQ_LAST_ENDPOINT, endpoint, &len) == 0);
-    void* peer = zmq_socket(ctx, ZMQ_DEALER);
-    CHECK(peer);
-    CHECK(zmq_connect(peer, endpoint) == 0);
+    void* peer = bind_tcp_and_connect(ctx, dealer, ZMQ_DEALER);
     if (wait_event(mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED) == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) handshakes++;
     int linger = 0;
     zmq_setsockopt(peer, ZMQ_LINGER, &linger, sizeof linger);

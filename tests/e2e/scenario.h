@@ -125,4 +125,33 @@ static inline void echo_server_stop(void* ctx, const char* endpoint, pthread_t t
   zmq_close(d);
 }
 
+// Debian's libzmq does not export the draft API, but it creates the
+// thread-safe draft socket types.
+#ifndef ZMQ_SERVER
+#define ZMQ_SERVER 12
+#define ZMQ_CLIENT 13
+#endif
+
+// A SERVER bound to `endpoint` and a CLIENT connected to it (both thread-safe).
+static inline void server_and_client(void* ctx, const char* endpoint, void** server, void** client) {
+  *server = zmq_socket(ctx, ZMQ_SERVER);
+  *client = zmq_socket(ctx, ZMQ_CLIENT);
+  CHECK(*server && *client);
+  CHECK(zmq_bind(*server, endpoint) == 0);
+  CHECK(zmq_connect(*client, endpoint) == 0);
+}
+
+// Binds s to a free loopback tcp port and returns a new socket of `type`
+// connected to it.
+static inline void* bind_tcp_and_connect(void* ctx, void* s, int type) {
+  CHECK(zmq_bind(s, "tcp://127.0.0.1:*") == 0);
+  char endpoint[256];
+  size_t len = sizeof endpoint;
+  CHECK(zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, endpoint, &len) == 0);
+  void* peer = zmq_socket(ctx, type);
+  CHECK(peer);
+  CHECK(zmq_connect(peer, endpoint) == 0);
+  return peer;
+}
+
 #endif

@@ -3,11 +3,6 @@
 // not export the draft API, but it creates these types.
 #include "scenario.h"
 
-#ifndef ZMQ_SERVER
-#define ZMQ_SERVER 12
-#define ZMQ_CLIENT 13
-#endif
-
 #define SENDERS 3
 #define RECEIVERS 2
 #define MSGS 200
@@ -31,11 +26,7 @@ static void* server_receiver(void* arg) {
 
 int main(void) {
   void* ctx = zmq_ctx_new();
-  server = zmq_socket(ctx, ZMQ_SERVER);
-  client = zmq_socket(ctx, ZMQ_CLIENT);
-  CHECK(server && client);
-  CHECK(zmq_bind(server, "inproc://safe") == 0);
-  CHECK(zmq_connect(client, "inproc://safe") == 0);
+  server_and_client(ctx, "inproc://safe", &server, &client);
   pthread_t r[RECEIVERS], s[SENDERS];
   for (int i = 0; i < RECEIVERS; i++) r[i] = spawn(server_receiver, &received[i], "server-rx");
   for (int i = 0; i < SENDERS; i++) s[i] = spawn(client_sender, NULL, "client-tx");

@@ -10,11 +10,6 @@
 //                    Prints what the call returned.
 #include "scenario.h"
 
-#ifndef ZMQ_SERVER
-#define ZMQ_SERVER 12
-#define ZMQ_CLIENT 13
-#endif
-
 #define MSGS 50
 
 static void* client;
@@ -50,11 +45,7 @@ static void connect_late(void) {
 int main(int argc, char** argv) {
   const char* mode = argc > 1 ? argv[1] : "close";
   void* ctx = zmq_ctx_new();
-  server = zmq_socket(ctx, ZMQ_SERVER);
-  client = zmq_socket(ctx, ZMQ_CLIENT);
-  CHECK(server && client);
-  CHECK(zmq_bind(server, "inproc://safe") == 0);
-  CHECK(zmq_connect(client, "inproc://safe") == 0);
+  server_and_client(ctx, "inproc://safe", &server, &client);
   if (strcmp(mode, "use-after-close") == 0) {
     CHECK(zmq_close(client) == 0);
     connect_late();
