@@ -195,7 +195,7 @@ OpenList* pin_open(void* ctx) {
   auto* list = static_cast<OpenList*>(calloc(1, sizeof(OpenList)));
   if (!list) return nullptr;
   list->ctx = ctx;
-  list->n = registry_pin_open(program_socket, ctx, list->s, 256);
+  list->n = registry_pin_open(program_socket, ctx, list->s, int(sizeof list->s / sizeof list->s[0]));
   return list;
 }
 

@@ -225,8 +225,6 @@ def test_dump_keeps_the_programs_text_on_its_lines():
     # An ipc path and a thread name are the program's: a newline in them
     # shows as '?' and does not make a line of the dump.
     p, pid = start_hung(("--mode=warn", "--dump-signal=10"), [], scenario="dump_names")
-    while not has_guard_thread(pid):
-        time.sleep(0.05)
     dump = dump_and_collect(p, pid)
     for leftover in glob.glob("/tmp/zg-lifecycle-%d-*" % pid):  # the killed program's ipc file
         os.unlink(leftover)
