@@ -297,6 +297,7 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
   f.py_stack = py_here;
 
   if (lifecycle_suppressed(kind, &here, py_here)) {
+    report_suppressed(kind, call);
     free(py_here);
     errno = saved;
     return;

@@ -144,6 +144,15 @@ bool check_pair(const char* key, size_t keylen, const char* val, size_t vallen, 
   return true;
 }
 
+}  // namespace
+
+int option_known(const char* key) {
+  const OptionSpec* s = find_spec(key, strlen(key));
+  return !s ? -1 : s->kind == Kind::Bool ? 1 : 0;
+}
+
+namespace {
+
 Options g_options;
 std::atomic<bool> g_options_ready{false};
 
@@ -251,23 +260,30 @@ void options_say_errors() {
 }
 
 // Calls made from an executable's .preinit_array run before libc has set
-// `environ` (getenv answers NULL there), and the guard reads its options
-// once.  The kernel's copy of the start-up environment is the same text.
-static const char* options_env_text() {
-  if (environ) return getenv("ZMQ_GUARD_OPTIONS");
+// `environ` (getenv answers NULL there), and the guard reads its
+// environment once.  The kernel's copy of the start-up environment is the
+// same text.
+static const char* env_text(const char* name) {
+  if (environ) return getenv(name);
   static char buf[16384];
-  int fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return nullptr;
-  size_t len = 0;
-  ssize_t n;
-  while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0) len += static_cast<size_t>(n);
-  close(fd);
-  buf[len] = 0;
-  static const char kKey[] = "ZMQ_GUARD_OPTIONS=";
+  static size_t len = 0;
+  if (len == 0) {
+    int fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return nullptr;
+    ssize_t n;
+    while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0) len += static_cast<size_t>(n);
+    close(fd);
+    buf[len] = 0;
+  }
+  size_t k = strlen(name);
   for (size_t i = 0; i < len; i += strlen(buf + i) + 1)
-    if (!strncmp(buf + i, kKey, sizeof kKey - 1)) return buf + i + sizeof kKey - 1;
+    if (!strncmp(buf + i, name, k) && buf[i + k] == '=') return buf + i + k + 1;
   return nullptr;
 }
+
+static char g_session[512];
+
+const char* options_session() { return g_session; }
 
 void options_init_from_env() {
   static std::atomic<int> state{0};  // 0 new, 1 parsing, 2 done
@@ -279,7 +295,12 @@ void options_init_from_env() {
   }
   Options o;
   options_defaults(&o);
-  options_parse(options_env_text(), &o, pending_line, nullptr);
+  options_parse(env_text("ZMQ_GUARD_OPTIONS"), &o, pending_line, nullptr);
+  // The wrapper's session: not an option a user sets, so not in the table.
+  // A path that does not fit is no session (a cut path would write
+  // elsewhere).
+  const char* session = env_text("ZMQ_GUARD_SESSION");
+  if (session && session[0] == '/' && strlen(session) < sizeof g_session) strcpy(g_session, session);
   if (o.help) options_help(stderr_line, nullptr);
   g_options = o;
   g_options_ready.store(true, std::memory_order_release);

@@ -38,6 +38,10 @@ void options_defaults(Options* out);
 // number of bad entries.
 int options_parse(const char* text, Options* out, OptionErrorFn err, void* ctx);
 
+// -1 if key is no option, 1 if it is a boolean (a flag may stand alone),
+// 0 otherwise.
+int option_known(const char* key);
+
 // Checks a single key=value pair; writes a one-line message on failure.
 bool option_check(const char* key, const char* value, char* msg, size_t msglen);
 
@@ -55,5 +59,11 @@ void options_init_from_env();  // idempotent; called from the constructor
 // ZeroMQ hears nothing from the guard.
 void options_say_errors();
 void options_set_for_test(const Options& o);
+
+// The directory the zmq-guard wrapper collects this run's findings in
+// (ZMQ_GUARD_SESSION, an absolute path, read with the options), "" when the
+// process does not run under the wrapper.  Every finding, suppressed ones
+// included, is appended there as one JSON line to <pid>.jsonl.
+const char* options_session();
 
 }  // namespace zg

@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
+#include "core/options.h"
 #include "report/python.h"
 #include "report/sink.h"
 #include "report/symbolize.h"
@@ -145,9 +147,44 @@ bool pyzmq_frame(const char* file) {
   return false;
 }
 
-// Where the offending thread is, in the user's terms: its innermost Python
-// frame, else the first native frame with a name outside libzmq.
-void culprit(Buf& b, const char* py_stack, const Stack* stack) {
+// The frame a user recognizes as where a thread was, in the user's terms:
+// its innermost Python frame outside pyzmq's own layer, else the first
+// named native frame outside libzmq and the bindings.
+struct UserFrame {
+  bool have = false;
+  bool python = false;
+  char function[256] = {};
+  char file[512] = {};
+  char module[256] = {};
+  int line = 0;
+};
+
+void copy_field(char* out, size_t size, const char* in) {
+  snprintf(out, size, "%s", in ? in : "");
+}
+
+// "/a/b/../c/./d" becomes "/a/c/d", in place (no file system access: the
+// file may exist only on the machine that built the program).
+void normalize_path(char* path) {
+  char* parts[128];
+  int n = 0;
+  char copy[512];
+  copy_field(copy, sizeof copy, path);
+  for (char* save = nullptr, *t = strtok_r(copy, "/", &save); t; t = strtok_r(nullptr, "/", &save)) {
+    if (!strcmp(t, ".")) continue;
+    if (!strcmp(t, "..")) {
+      if (n > 0 && strcmp(parts[n - 1], "..")) n--;
+      continue;
+    }
+    if (n < 128) parts[n++] = t;
+  }
+  size_t len = 0, size = 512;
+  path[0] = 0;
+  for (int i = 0; i < n && len + 1 < size; i++) len += size_t(snprintf(path + len, size - len, "/%s", parts[i]));
+}
+
+UserFrame user_frame(const char* py_stack, const Stack* stack) {
+  UserFrame u;
   if (py_stack) {
     // pyzmq's own Python layer (the installed package's zmq/sugar, ...) is
     // not where the user looks; a program's own directory named zmq is.
@@ -171,21 +208,17 @@ void culprit(Buf& b, const char* py_stack, const Stack* stack) {
         &last);
     if (last.have_user) last.frame = last.user;
     if (last.have) {
-      const char* base = strrchr(last.frame.file, '/');
-      b.puts(" in ");
-      b.plain(last.frame.function);
-      b.puts(" ");
-      b.plain(base ? base + 1 : last.frame.file);
-      b.printf(":%d", last.frame.line);
-      return;
+      u.have = u.python = true;
+      copy_field(u.function, sizeof u.function, last.frame.function);
+      copy_field(u.file, sizeof u.file, last.frame.file);
+      u.line = last.frame.line;
+      return u;
     }
   }
-  if (!stack) return;
+  if (!stack) return u;
   // The user's frame, not the binding's: skip libzmq, czmq and cppzmq's
   // header (zmq::socket_t::recv is inlined into the caller's module).
-  int chosen = -1;
-  Frame pick;
-  for (int pass = 0; pass < 2 && chosen < 0; pass++) {
+  for (int pass = 0; pass < 2; pass++) {
     for (int i = 0; i < stack->n; i++) {
       Frame fr;
       symbolize(stack->pc[i], true, &fr);
@@ -197,17 +230,77 @@ void culprit(Buf& b, const char* py_stack, const Stack* stack) {
       bool binding = !strncmp(mod, "libzmq", 6) || !strncmp(mod, "libczmq", 7) || !strncmp(fr.function, "zmq::", 5) ||
                      !strcmp(file, "zmq.hpp") || !strcmp(file, "zmq_addon.hpp");
       if (pass == 0 && binding) continue;
-      chosen = i;
-      pick = fr;
-      break;
+      u.have = true;
+      copy_field(u.function, sizeof u.function, fr.function);
+      if (fr.file[0] && fr.file[0] != '/' && fr.dir[0] == '/') {
+        // A CI annotation needs the file itself, not a path relative to
+        // wherever the compiler ran.
+        snprintf(u.file, sizeof u.file, "%s/%s", fr.dir, fr.file);
+        normalize_path(u.file);
+      } else {
+        copy_field(u.file, sizeof u.file, fr.file);
+      }
+      copy_field(u.module, sizeof u.module, fr.module);
+      u.line = fr.line;
+      return u;
     }
   }
-  if (chosen < 0) return;
-  b.printf(" in %s", pick.function);
-  if (pick.file[0]) {
-    const char* base = strrchr(pick.file, '/');
-    b.printf(" %s:%d", base ? base + 1 : pick.file, pick.line);
+  return u;
+}
+
+// " in send_requests client.py:27": where a thread was, for SUMMARY.
+void culprit(Buf& b, const UserFrame& u) {
+  if (!u.have) return;
+  b.puts(" in ");
+  b.plain(u.function);
+  if (u.file[0]) {
+    const char* base = strrchr(u.file, '/');
+    b.puts(" ");
+    b.plain(base ? base + 1 : u.file);
+    b.printf(":%d", u.line);
   }
+}
+
+void json_user_frame(Buf& b, const UserFrame& u) {
+  if (!u.have) {
+    b.puts("null");
+    return;
+  }
+  b.puts("{\"function\":");
+  b.json_str(u.function);
+  b.puts(",\"file\":");
+  b.json_str(u.file);
+  b.printf(",\"line\":%d,\"module\":", u.line);
+  b.json_str(u.module);
+  b.printf(",\"python\":%s}", u.python ? "true" : "false");
+}
+
+// The test the process was running at the moment of the finding: pytest's
+// PYTEST_CURRENT_TEST ("path::test (call)") without its phase, else "".
+void current_test(char* out, size_t size) {
+  out[0] = 0;
+  const char* t = getenv("PYTEST_CURRENT_TEST");
+  if (!t) return;
+  copy_field(out, size, t);
+  size_t n = strlen(out);
+  if (n && out[n - 1] == ')') {
+    char* open = strrchr(out, '(');
+    if (open && open > out && open[-1] == ' ') open[-1] = 0;
+  }
+}
+
+// The process's command line, its arguments joined with spaces (cut to fit).
+void command_line(char* out, size_t size) {
+  out[0] = 0;
+  int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t n = read(fd, out, size - 1);
+  close(fd);
+  if (n <= 0) return;
+  out[n] = 0;
+  while (n > 0 && out[n - 1] == 0) n--;
+  for (ssize_t i = 0; i < n; i++)
+    if (out[i] == 0) out[i] = ' ';
 }
 
 void json_thread(Buf& b, const ThreadInfo& t) {
@@ -265,7 +358,21 @@ void json_py(Buf& b, const char* py) {
   b.puts("]");
 }
 
+// What the merged summary of a run needs of the process: its test and
+// command line.
+void json_process(Buf& b) {
+  char test[256], cmd[512];
+  current_test(test, sizeof test);
+  command_line(cmd, sizeof cmd);
+  b.puts(",\"test\":");
+  b.json_str(test);
+  b.puts(",\"cmdline\":");
+  b.json_str(cmd);
+}
+
 }  // namespace
+
+const char* finding_hint(FindingKind k) { return default_hint(k); }
 
 const char* socket_type_name(int type) {
   static const char* const names[] = {"PAIR",   "PUB",     "SUB",     "REQ",    "REP",  "DEALER", "ROUTER",
@@ -274,6 +381,35 @@ const char* socket_type_name(int type) {
   if (type >= 0 && type < (int)(sizeof names / sizeof names[0])) return names[type];
   return "UNKNOWN";
 }
+
+namespace {
+
+// "SUMMARY: zmq-guard: ...": one line with both sides in the user's terms.
+void summary_line(Buf& b, const Finding& f, const UserFrame& me, const UserFrame& other) {
+  const bool inside = f.kind == FindingKind::ConcurrentCall || f.kind == FindingKind::CloseWhileInUse;
+  const bool is_owner = !strncmp(f.owner_role, "owner", 5);
+  b.printf("SUMMARY: zmq-guard: %s %s", finding_name(f.kind), f.call);
+  if (f.socket) b.printf(" on %s socket %p", socket_type_name(f.socket_type), f.socket);
+  if (f.thread.known) {
+    const char* name = f.thread.py_name[0] ? f.thread.py_name : f.thread.name;
+    b.printf(" by T%llu", (unsigned long long)f.thread.serial);
+    if (name[0]) quoted_name(b, name);
+  }
+  culprit(b, me);
+  if (f.owner.known) {
+    const char* name = f.owner.py_name[0] ? f.owner.py_name : f.owner.name;
+    const char* who = is_owner ? "owner" : f.kind == FindingKind::SharedSocket ? "first used by" : "other thread";
+    b.printf("; %s T%llu", who, (unsigned long long)f.owner.serial);
+    if (name[0]) quoted_name(b, name);
+    if (inside) b.puts(" was inside a call on it");
+    if (f.owner_stack && f.owner_stack->n) {
+      if (f.kind != FindingKind::SharedSocket) b.puts(inside ? ", took it" : " took it");
+      culprit(b, other);
+    }
+  }
+}
+
+}  // namespace
 
 char* report_format_text(const Finding& f) {
   Buf b;
@@ -288,6 +424,13 @@ char* report_format_text(const Finding& f) {
       b.puts(", ");
       b.plain(joined);
     }
+    b.puts("\n");
+  }
+  char test[256];
+  current_test(test, sizeof test);
+  if (test[0]) {
+    b.puts("  in test ");
+    b.plain(test);
     b.puts("\n");
   }
   bool brief = f.kind == FindingKind::SharedSocket || f.kind == FindingKind::Leak;
@@ -322,26 +465,7 @@ char* report_format_text(const Finding& f) {
   }
   b.puts("\n");
   text_hint(b, f.hint ? f.hint : default_hint(f.kind));
-  // One line with both sides in the user's terms.
-  b.printf("SUMMARY: zmq-guard: %s %s", finding_name(f.kind), f.call);
-  if (f.socket) b.printf(" on %s socket %p", socket_type_name(f.socket_type), f.socket);
-  if (f.thread.known) {
-    const char* name = f.thread.py_name[0] ? f.thread.py_name : f.thread.name;
-    b.printf(" by T%llu", (unsigned long long)f.thread.serial);
-    if (name[0]) quoted_name(b, name);
-  }
-  culprit(b, f.py_stack, f.stack);
-  if (f.owner.known) {
-    const char* name = f.owner.py_name[0] ? f.owner.py_name : f.owner.name;
-    const char* who = is_owner ? "owner" : f.kind == FindingKind::SharedSocket ? "first used by" : "other thread";
-    b.printf("; %s T%llu", who, (unsigned long long)f.owner.serial);
-    if (name[0]) quoted_name(b, name);
-    if (inside) b.puts(" was inside a call on it");
-    if (f.owner_stack && f.owner_stack->n) {
-      if (f.kind != FindingKind::SharedSocket) b.puts(inside ? ", took it" : " took it");
-      culprit(b, f.owner_py, f.owner_stack);
-    }
-  }
+  summary_line(b, f, user_frame(f.py_stack, f.stack), user_frame(f.owner_py, f.owner_stack));
   b.puts("\n=================================================================\n");
   return b.release();
 }
@@ -392,6 +516,16 @@ char* report_format_json(const Finding& f) {
   json_py(b, f.created_py);
   b.puts(",\"detail\":");
   b.json_str(f.extra ? f.extra : "");
+  UserFrame me = user_frame(f.py_stack, f.stack), other = user_frame(f.owner_py, f.owner_stack);
+  b.puts(",\"user_frame\":");
+  json_user_frame(b, me);
+  b.puts(",\"owner_user_frame\":");
+  json_user_frame(b, f.owner_stack && f.owner_stack->n ? other : UserFrame());
+  Buf line;
+  summary_line(line, f, me, other);
+  b.puts(",\"summary\":");
+  b.json_str(line.p ? line.p : "");
+  json_process(b);
   b.puts("}\n");
   return b.release();
 }
@@ -411,6 +545,27 @@ void endpoints_join(const char* list, char* out, size_t size) {
   out[0] = 0;
   for (const char* p = list; *p && n + 1 < size; p = endpoints_next(p))
     n += size_t(snprintf(out + n, size - n, "%s%s", p == list ? "" : "; ", p));
+}
+
+char* report_format_suppressed_json(FindingKind kind, const char* call) {
+  Buf b;
+  b.puts("{\"kind\":");
+  b.json_str(finding_name(kind));
+  b.puts(",\"suppressed\":true,\"call\":");
+  b.json_str(call);
+  b.printf(",\"pid\":%d", getpid());
+  json_process(b);
+  b.puts("}\n");
+  return b.release();
+}
+
+void report_suppressed(FindingKind kind, const char* call) {
+  if (!options_session()[0]) return;
+  sink_lock();
+  char* json = report_format_suppressed_json(kind, call);
+  sink_write_session(json, strlen(json));
+  free(json);
+  sink_unlock();
 }
 
 void report_emit(const Finding& f) {

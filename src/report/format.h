@@ -51,6 +51,8 @@ struct Finding {
 };
 
 const char* socket_type_name(int type);
+// What to do about a kind of finding (the report's HINT).
+const char* finding_hint(FindingKind k);
 
 // A socket's endpoints as the guard keeps them (SocketState::endpoints,
 // Finding::endpoints): entries "verb address", each ending in a NUL, then
@@ -66,8 +68,14 @@ void endpoints_join(const char* list, char* out, size_t size);
 // sink lock.
 void report_emit(const Finding& f);
 
+// A finding a suppression matched: one JSON line ({"kind", "suppressed":
+// true, "call", "pid", "test", "cmdline"}) to the wrapper's session only,
+// so that the run's summary counts it; no text, nothing in json_path.
+void report_suppressed(FindingKind kind, const char* call);
+
 // The formatted text of a report (malloc'd), for unit tests.
 char* report_format_text(const Finding& f);
 char* report_format_json(const Finding& f);
+char* report_format_suppressed_json(FindingKind kind, const char* call);
 
 }  // namespace zg

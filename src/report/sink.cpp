@@ -21,8 +21,9 @@ pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 // process that reports nothing (most of a test suite's) creates no file.
 int g_text_fd = 2;
 int g_json_fd = -1;
+int g_session_fd = -1;  // the wrapper's <session>/<pid>.jsonl
 // Whether this process has said that a path cannot be opened: once each.
-bool g_said_log = false, g_said_json = false;
+bool g_said_log = false, g_said_json = false, g_said_session = false;
 // The lock holder's cancellation state, put back by sink_unlock: open and
 // write are cancellation points, and a thread cancelled holding the lock
 // would keep it, and every later report would wait for it.
@@ -56,6 +57,27 @@ int open_sink(const char* pattern, const char* what, bool* said) {
   return fd;
 }
 
+// The wrapper collects every process's findings in its session directory,
+// one file per process, so that a finding reaches the user whatever the
+// process did with its stderr (a test runner's capture, a kernel's pipe,
+// /dev/null).  Created private (the directory is the wrapper's, mode 0700).
+int open_session() {
+  char path[600];
+  int n = snprintf(path, sizeof path, "%s/%d.jsonl", options_session(), static_cast<int>(getpid()));
+  if (n < 0 || n >= static_cast<int>(sizeof path)) return -1;
+  int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0 && !g_said_session) {
+    g_said_session = true;
+    char line[800];
+    int k = snprintf(line, sizeof line,
+                     "zmq-guard: cannot write to the zmq-guard wrapper's session '%s': %s; this process's findings "
+                     "are missing from the run's summary\n",
+                     path, strerror(errno));
+    write_all(2, line, k > (int)sizeof line - 1 ? sizeof line - 1 : k);
+  }
+  return fd;
+}
+
 // Opens the text sink, and the JSON one when what is written is a finding
 // (a notice is text only: it must not create the JSON file).
 void lock_and_open(bool json) {
@@ -72,6 +94,7 @@ void lock_and_open(bool json) {
     if (fd >= 0) g_text_fd = fd;
   }
   if (json && o.json_path[0]) g_json_fd = open_sink(o.json_path, "json_path", &g_said_json);
+  if (json && options_session()[0]) g_session_fd = open_session();
   errno = saved;
 }
 
@@ -83,8 +106,10 @@ void sink_unlock() {
   int saved = errno;
   if (g_text_fd > 2) close(g_text_fd);
   if (g_json_fd >= 0) close(g_json_fd);
+  if (g_session_fd >= 0) close(g_session_fd);
   g_text_fd = 2;
   g_json_fd = -1;
+  g_session_fd = -1;
   const int cancel_state = g_cancel_state;
   errno = saved;
   pthread_mutex_unlock(&g_mu);
@@ -94,13 +119,17 @@ void sink_unlock() {
 void sink_write_text(const char* data, size_t len) { write_all(g_text_fd, data, len); }
 
 void sink_write_json(const char* data, size_t len) {
-  if (g_json_fd < 0) return;
   // One write per object, so parallel processes appending to one file never
   // interleave inside a line.
-  write_all(g_json_fd, data, len);
+  if (g_json_fd >= 0) write_all(g_json_fd, data, len);
+  if (g_session_fd >= 0) write_all(g_session_fd, data, len);
 }
 
-bool sink_has_json() { return g_json_fd >= 0; }
+bool sink_has_json() { return g_json_fd >= 0 || g_session_fd >= 0; }
+
+void sink_write_session(const char* data, size_t len) {
+  if (g_session_fd >= 0) write_all(g_session_fd, data, len);
+}
 
 void sink_notice(const char* fmt, ...) {
   char line[1024];
@@ -122,8 +151,9 @@ void sink_after_fork_child() {
   // A report the parent was writing is not the child's.
   g_text_fd = 2;
   g_json_fd = -1;
+  g_session_fd = -1;
   // The child's own files (%p) may fail where the parent's did not.
-  g_said_log = g_said_json = false;
+  g_said_log = g_said_json = g_said_session = false;
 }
 
 }  // namespace zg

@@ -29,6 +29,7 @@ struct Dw {
   decltype(&dwfl_module_addrname) addrname;
   decltype(&dwfl_module_getsrc) getsrc;
   decltype(&dwfl_lineinfo) lineinfo;
+  decltype(&dwfl_line_comp_dir) comp_dir;  // optional
   decltype(&dwfl_linux_proc_find_elf) find_elf;
   decltype(&dwfl_build_id_find_debuginfo) buildid_debuginfo;
 };
@@ -90,6 +91,7 @@ void dw_load() {
             load(h, &g_dw.find_elf, "dwfl_linux_proc_find_elf") &&
             load(h, &g_dw.buildid_debuginfo, "dwfl_build_id_find_debuginfo");
   if (!ok) return;
+  g_dw.comp_dir = reinterpret_cast<decltype(&dwfl_line_comp_dir)>(dlsym(h, "dwfl_line_comp_dir"));
   g_callbacks.find_elf = g_dw.find_elf;
   g_callbacks.find_debuginfo = local_debuginfo;
   g_callbacks.debuginfo_path = nullptr;
@@ -189,6 +191,8 @@ void symbolize(void* pc, bool is_return_address, Frame* out) {
       if (file) {
         snprintf(out->file, sizeof out->file, "%s", file);
         out->line = lineno;
+        const char* dir = file[0] != '/' && g_dw.comp_dir ? g_dw.comp_dir(line) : nullptr;
+        if (dir) snprintf(out->dir, sizeof out->dir, "%s", dir);
       }
     }
   }

@@ -12,6 +12,7 @@ struct Frame {
   void* pc = nullptr;
   char function[256] = {};
   char file[256] = {};
+  char dir[256] = {};  // the compilation directory a relative file is in
   int line = 0;
   char module[256] = {};
   uintptr_t offset = 0;  // pc - module base

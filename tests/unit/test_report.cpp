@@ -212,7 +212,8 @@ print('lines', text.count('\n'), 'ends_nl', text.endswith('\n'))
 o = json.loads(text)
 top = ['kind', 'severity', 'call', 'socket', 'socket_id', 'socket_type', 'endpoints', 'pid', 'mode',
        'policy', 'thread', 'owner', 'creator', 'owner_role', 'stack', 'owner_stack', 'created_stack',
-       'python_stack', 'owner_python_stack', 'created_python_stack', 'detail']
+       'python_stack', 'owner_python_stack', 'created_python_stack', 'detail', 'user_frame', 'owner_user_frame',
+       'summary', 'test', 'cmdline']
 print('missing', ','.join(k for k in top if k not in o) or '-')
 print('extra', ','.join(sorted(k for k in o if k not in top)) or '-')
 for k in ('thread', 'owner', 'creator'):
@@ -225,6 +226,10 @@ for k in ('stack', 'owner_stack', 'created_stack'):
 for k in ('python_stack', 'owner_python_stack', 'created_python_stack'):
     print(k, json.dumps(o[k]))
 print('endpoints', json.dumps(o['endpoints']))
+for k in ('user_frame', 'owner_user_frame'):
+    print(k, json.dumps(o[k], sort_keys=True))
+print('summary', o['summary'])
+print('process', json.dumps([o['test'], o['cmdline']]))
 print('scalars', json.dumps([o['kind'], o['severity'], o['call'], o['socket'], o['socket_id'], o['socket_type'],
                              o['pid'], o['mode'], o['policy'], o['owner_role'], o['detail']]))
 )PY");
@@ -265,6 +270,20 @@ TEST(ReportJson, ValidWithEveryField) {
   EXPECT_EQ(v["owner_python_stack"], "null");
   EXPECT_EQ(v["created_python_stack"], "null");
   EXPECT_EQ(v["endpoints"], "[\"connect inproc://echo\"]");
+  // The frames SUMMARY names, for CI annotations: the innermost Python frame
+  // of the offending thread, the owner's native frame (a file made absolute).
+  EXPECT_EQ(v["user_frame"],
+            "{\"file\": \"/a/b.py\", \"function\": \"worker\", \"line\": 12, \"module\": \"\", \"python\": true}");
+  EXPECT_TRUE(contains(v["owner_user_frame"], "\"function\": \"zgunit_capture_site")) << v["owner_user_frame"];
+  EXPECT_TRUE(contains(v["owner_user_frame"], "/tests/unit/support.cpp\", \"function\"")) << v["owner_user_frame"];
+  EXPECT_TRUE(contains(v["owner_user_frame"], "\"file\": \"/")) << v["owner_user_frame"];
+  EXPECT_EQ(v["summary"].rfind("SUMMARY: zmq-guard: cross_thread zmq_recv on DEALER socket 0x7f00deadbe00 by T3 "
+                               "\"shared\" in worker b.py:12; owner T2 \"main\" took it in zgunit_capture_site",
+                               0),
+            0u)
+      << v["summary"];
+  EXPECT_TRUE(contains(v["process"], "[\"\", \"")) << "no test outside pytest: " << v["process"];
+  EXPECT_TRUE(contains(v["process"], "unit")) << "the command line: " << v["process"];
   EXPECT_EQ(v["scalars"], "[\"cross_thread\", \"ERROR\", \"zmq_recv\", \"0x7f00deadbe00\", 2, \"DEALER\", " +
                               std::to_string(getpid()) + ", \"abort\", \"handoff\", \"owner\", \"detail line\"]");
 }
