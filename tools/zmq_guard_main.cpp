@@ -2,11 +2,17 @@
 //
 //   zmq-guard [options] [--] PROGRAM [ARGS...]
 //
+//   zmq-guard report [--junit=FILE] [--sarif=FILE] JSONFILE...
+//
 // Flags map onto the option table the library itself parses (one source of
 // truth): --mode=warn, --json-path=FILE, -o key=value for any option.  The
 // library is found next to this binary (build tree) or in the library
-// directory relative to it (installed), prepended to LD_PRELOAD, and the
-// program is exec()ed, so its exit status and signals are the caller's.
+// directory relative to it (installed) and prepended to LD_PRELOAD.  The
+// program runs as the wrapper's child, and every guarded process of its
+// tree appends its findings to a private session directory
+// (ZMQ_GUARD_SESSION), so that the wrapper can say the run's verdict at the
+// end, on its own stderr, whatever the processes did with theirs (a test
+// runner's capture, a kernel's pipe, /dev/null).
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -18,8 +24,11 @@
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 #include "core/options.h"
+#include "findings.h"
+#include "supervise.h"
 #include "zmq_guard_config.h"
 
 #ifndef ZMQ_GUARD_REL_LIBDIR
@@ -33,27 +42,34 @@ const char* g_argv0 = "zmq-guard";
 void usage(FILE* out) {
   fprintf(out,
           "usage: %s [options] [--] PROGRAM [ARGS...]\n"
+          "       %s report [--junit=FILE] [--sarif=FILE] JSONFILE...\n"
           "       %s --dump PID\n"
           "Runs PROGRAM with libzmqguard.so preloaded: every ZeroMQ socket used by two threads is reported.\n"
+          "At the end, every distinct finding of every process of the run is summed up on stderr.\n"
           "\n"
           "  -m, --mode=MODE        abort (default), warn, serialize, off\n"
           "  -p, --policy=POLICY    handoff (default), strict, overlap\n"
           "      --log-path=FILE    text reports to FILE instead of stderr (%%p: pid)\n"
           "      --json-path=FILE   one JSON object per finding to FILE (%%p: pid)\n"
           "      --exitcode=N       exit status after findings in warn mode (default 66)\n"
+          "      --junit=FILE       the run's findings as JUnit XML (one failing testcase each)\n"
+          "      --sarif=FILE       the run's findings as SARIF 2.1.0 (code scanning)\n"
+          "      --keep-session     keep the directory of the run's JSON findings, and say where\n"
           "      --KEY=VALUE        any option of the table below, dashes for underscores\n"
           "  -o, --option KEY=VALUE the same, as the library spells it\n"
           "      --dump PID         make a guarded process print its open sockets (needs dump_signal)\n"
           "      --help-options     list every option with its default\n"
           "  -h, --help             this text\n"
           "      --version          the version\n"
-          "Options already in ZMQ_GUARD_OPTIONS are kept; flags override them.\n",
-          g_argv0, g_argv0);
+          "Options already in ZMQ_GUARD_OPTIONS are kept; flags override them.\n"
+          "The exit status is the program's own; findings anywhere in the run turn a 0 into exitcode.\n"
+          "report: sums up JSON findings files (json_path=...) as a run does; exit 1 if they hold a finding.\n",
+          g_argv0, g_argv0, g_argv0);
 }
 
-[[noreturn]] void bad(const char* msg) {
-  fprintf(stderr, "%s: %s\n", g_argv0, msg);
-  usage(stderr);
+// One line per error; the usage only when asked for.
+[[noreturn]] void bad(const std::string& msg) {
+  fprintf(stderr, "%s: %s (see %s --help)\n", g_argv0, msg.c_str(), g_argv0);
   exit(2);
 }
 
@@ -119,12 +135,84 @@ int dump(const char* pid_text);
 
 }  // namespace
 
+namespace {
+
+const char kPrefix[] = "==zmq-guard== ";
+
+struct RunFlags {
+  std::string junit, sarif;
+  bool keep_session = false;
+};
+
+// The merged files a run or `report` was asked for; false if one failed.
+bool write_outputs(const RunFlags& f, const zgtool::Merge& m) {
+  bool ok = true;
+  std::string err;
+  if (!f.junit.empty() && !zgtool::write_junit(f.junit, m, &err)) {
+    fprintf(stderr, "%s: %s\n", g_argv0, err.c_str());
+    ok = false;
+  }
+  if (!f.sarif.empty() && !zgtool::write_sarif(f.sarif, m, &err)) {
+    fprintf(stderr, "%s: %s\n", g_argv0, err.c_str());
+    ok = false;
+  }
+  return ok;
+}
+
+// --junit=FILE / --sarif=FILE / --keep-session: the wrapper's own flags.
+bool wrapper_flag(const std::string& a, RunFlags* f) {
+  if (a.rfind("--junit=", 0) == 0) f->junit = a.substr(8);
+  else if (a.rfind("--sarif=", 0) == 0) f->sarif = a.substr(8);
+  else if (a == "--keep-session") f->keep_session = true;
+  else return false;
+  if ((a[2] == 'j' && f->junit.empty()) || (a[2] == 's' && f->sarif.empty())) bad("option " + a + " needs a file");
+  return true;
+}
+
+// zmq-guard report [--junit=FILE] [--sarif=FILE] JSONFILE...
+int report_main(int argc, char** argv) {
+  RunFlags flags;
+  std::vector<std::string> files;
+  bool options_done = false;
+  for (int i = 0; i < argc; i++) {
+    std::string a = argv[i];
+    if (!options_done && a == "--") {
+      options_done = true;
+    } else if (!options_done && (a == "-h" || a == "--help")) {
+      usage(stdout);
+      return 0;
+    } else if (!options_done && a.size() > 1 && a[0] == '-' && !wrapper_flag(a, &flags)) {
+      bad("report: unknown option " + a);
+    } else if (options_done || a.size() <= 1 || a[0] != '-') {
+      files.push_back(a);
+    }
+  }
+  if (files.empty()) bad("report needs at least one JSON findings file");
+  zgtool::Merge m;
+  for (const std::string& f : files) zgtool::merge_file(f, &m);
+  zgtool::print_summary(stdout, m, kPrefix);
+  if (m.findings.empty() && m.suppressed == 0 && m.problems.empty())
+    printf("%sno findings in %zu file%s\n", kPrefix, files.size(), files.size() == 1 ? "" : "s");
+  bool ok = write_outputs(flags, m);
+  fflush(stdout);
+  if (!m.findings.empty()) return 1;
+  return ok && m.problems.empty() ? 0 : 2;
+}
+
+void say_started(long pid, void* ctx) {
+  fprintf(stderr, "zmq-guard: started pid %ld: %s\n", pid, static_cast<const char*>(ctx));
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   if (argc > 0 && argv[0]) {
     const char* base = strrchr(argv[0], '/');
     g_argv0 = base ? base + 1 : argv[0];
   }
+  if (argc > 1 && strcmp(argv[1], "report") == 0) return report_main(argc - 2, argv + 2);
   std::string opts;
+  RunFlags flags;
   int i = 1;
   for (; i < argc; i++) {
     std::string a = argv[i];
@@ -149,17 +237,18 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) bad("--dump needs a PID");
       return dump(argv[i + 1]);
     }
+    if (wrapper_flag(a, &flags)) continue;
     std::string key, value;
     bool has_value = false;
     if (a == "-m" || a == "-p" || a == "-o" || a == "--option") {
-      if (i + 1 >= argc || strcmp(argv[i + 1], "--") == 0) bad(("option " + a + " needs a value").c_str());
+      if (i + 1 >= argc || strcmp(argv[i + 1], "--") == 0) bad("option " + a + " needs a value");
       value = argv[++i];
       has_value = true;
       if (a == "-m") key = "mode";
       else if (a == "-p") key = "policy";
       else {
         size_t eq = value.find('=');
-        if (eq == std::string::npos) bad(("-o needs KEY=VALUE, got '" + value + "'").c_str());
+        if (eq == std::string::npos) bad("-o needs KEY=VALUE, got '" + value + "'");
         key = value.substr(0, eq);
         value = value.substr(eq + 1);
       }
@@ -174,20 +263,20 @@ int main(int argc, char** argv) {
         if (c == '-') c = '_';
       if (key == "json") key = "json_path";
       if (key == "log") key = "log_path";
+      int known = zg::option_known(key.c_str());
+      if (known < 0) bad("unknown option " + a.substr(0, eq));
       if (!has_value) {
         // --leaks, --verbose: booleans may stand alone; others take the next word.
-        char msg[1024];
-        if (zg::option_check(key.c_str(), "1", msg, sizeof msg) &&
-            (key == "leaks" || key == "verbose" || key == "symbolize" || key == "python" || key == "help")) {
+        if (known == 1) {
           value = "1";
         } else if (i + 1 < argc && strcmp(argv[i + 1], "--") != 0) {
           value = argv[++i];
         } else {
-          bad(("option " + a + " needs a value").c_str());
+          bad("option " + a + " needs a value");
         }
       }
     } else {
-      bad(("unknown flag '" + a + "'").c_str());
+      bad("unknown option " + a);
     }
     add_option(opts, key, value);
   }
@@ -216,9 +305,42 @@ int main(int argc, char** argv) {
     all += opts;
     setenv("ZMQ_GUARD_OPTIONS", all.c_str(), 1);
   }
-  execvp(argv[i], argv + i);
-  fprintf(stderr, "%s: cannot run '%s': %s\n", g_argv0, argv[i], strerror(errno));
-  return errno == ENOENT ? 127 : 126;
+  // The options as every process of the run reads them (exitcode, verbose).
+  zg::Options o;
+  zg::options_defaults(&o);
+  if (const char* env = getenv("ZMQ_GUARD_OPTIONS")) zg::options_parse(env, &o, nullptr, nullptr);
+
+  const char* outer_env = getenv("ZMQ_GUARD_SESSION");
+  std::string outer = outer_env ? outer_env : "";
+  std::string err;
+  std::string session = zgtool::make_session(&err);
+  if (session.empty()) {
+    fprintf(stderr, "%s: %s; the run's findings are not summed up at the end\n", g_argv0, err.c_str());
+    unsetenv("ZMQ_GUARD_SESSION");
+  } else {
+    setenv("ZMQ_GUARD_SESSION", session.c_str(), 1);
+  }
+  zgtool::ChildEnd end = zgtool::run_child(argv + i, o.verbose ? say_started : nullptr, argv[i]);
+  if (!end.started) {
+    fprintf(stderr, "%s: cannot start '%s': %s\n", g_argv0, argv[i], strerror(end.code));
+    if (!session.empty()) zgtool::remove_session(session);
+    return 126;
+  }
+  zgtool::Merge m;
+  if (!session.empty()) zgtool::merge_session(session, &m);
+  zgtool::print_summary(stderr, m, kPrefix);
+  write_outputs(flags, m);
+  if (!session.empty()) {
+    if (!outer.empty()) zgtool::pass_session_up(session, outer);
+    if (flags.keep_session) fprintf(stderr, "%ssession kept in %s\n", kPrefix, session.c_str());
+    else zgtool::remove_session(session);
+  }
+  // The program's own status, except that a finding anywhere in the run
+  // turns a success into exitcode: a test suite whose runner exits 0 while
+  // a child reported (warn mode), or aborted with its report unseen
+  // (abort mode), still fails.
+  bool override_status = !end.signaled && end.code == 0 && m.any_sets_status();
+  zgtool::exit_like(end, override_status ? static_cast<int>(o.exitcode) : -1);
 }
 
 namespace {

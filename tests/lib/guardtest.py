@@ -19,6 +19,11 @@ PYTHON = "/usr/bin/python3"  # Debian's, with python3-zmq
 # the stderr the tests read.
 ACTIVE_LINE = re.compile(r"zmq-guard \S+: active \(pid (\d+)\)")
 GUARDING_LINE = re.compile(r"zmq-guard: guarding (/\S+)")
+# The wrapper's own lines: the child it started (verbose=1) and its summary
+# of the run at the end (tools/findings.cpp), each kept apart from the
+# program's stderr.
+STARTED_LINE = re.compile(r"zmq-guard: started pid (\d+): .*")
+SUMMARY_PREFIX = "==zmq-guard== "
 
 
 class Result:
@@ -31,20 +36,27 @@ class Result:
         self.pid = pid
         self.guard_pids = []  # the processes whose guard said it was active
         self.guarded = []  # the libzmq copies the guard found
+        self.summary = []  # the wrapper's summary lines, without their prefix
         kept = []
         for line in proc.stderr.splitlines(keepends=True):
             active = ACTIVE_LINE.fullmatch(line.rstrip("\n"))
             guarding = GUARDING_LINE.fullmatch(line.rstrip("\n"))
-            if active:
+            started = STARTED_LINE.fullmatch(line.rstrip("\n"))
+            if started:
+                self.pid = int(started.group(1))
+            elif line.startswith(SUMMARY_PREFIX):
+                self.summary.append(line[len(SUMMARY_PREFIX):].rstrip("\n"))
+            elif active:
                 self.guard_pids.append(int(active.group(1)))
             elif guarding:
                 self.guarded.append(guarding.group(1))
             else:
                 kept.append(line)
         self.stderr = "".join(kept)
-        # The program run (the wrapper exec()s it: same pid) had the guard
-        # loaded and set up.  A silent run proves nothing without it.
-        self.guard_active = pid in self.guard_pids
+        # The program run (the wrapper's child, which it names with
+        # verbose=1) had the guard loaded and set up.  A silent run proves
+        # nothing without it.
+        self.guard_active = self.pid in self.guard_pids
 
     def kinds(self):
         return [f["kind"] for f in self.findings]
