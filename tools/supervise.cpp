@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -42,6 +43,7 @@ ChildEnd run_child(char** argv, void (*started)(long pid, void* ctx), void* ctx)
   // No handler may run before the child's pid is known, and the child must
   // start with the signal mask and dispositions the wrapper was given.
   sigprocmask(SIG_BLOCK, &all, &old);
+  pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     end.code = errno;
@@ -49,6 +51,10 @@ ChildEnd run_child(char** argv, void (*started)(long pid, void* ctx), void* ctx)
     return end;
   }
   if (pid == 0) {
+    // A wrapper killed outright (kill -9 by a CI runner that started it)
+    // takes the program along, as killing the program itself would have.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(128 + SIGKILL);  // it died before the line above
     sigprocmask(SIG_SETMASK, &old, nullptr);
     execvp(argv[0], argv);
     int e = errno;

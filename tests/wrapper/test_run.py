@@ -339,3 +339,17 @@ def test_a_jupyter_kernels_finding_reaches_the_user(mode):
                         r'owner T\d+ "MainThread" took it in <module> \d+\.py:5$', l)]
     assert len(cell) == 1, p.stderr
     assert re.fullmatch(kernel, s[cell[0] + 1]), s
+
+
+def test_a_wrapper_killed_outright_takes_the_program_along():
+    p = start(["--", PYTHON, os.path.join(HERE, "scripts", "signals.py")])
+    child = int(p.stdout.readline().split()[1])
+    p.kill()
+    p.wait(timeout=60)
+    deadline = time.monotonic() + 60
+    while os.path.exists("/proc/%d" % child):
+        with open("/proc/%d/stat" % child) as f:
+            if f.read().split(")")[-1].split()[0] == "Z":
+                break  # dead, waiting for its new parent to reap it
+        assert time.monotonic() < deadline, "the program outlived its wrapper"
+        time.sleep(0.01)
