@@ -190,7 +190,10 @@ std::string sarif_location(const Json& uf, const std::string& message, int id) {
     if (line > 0) s += ",\"region\":{\"startLine\":" + std::to_string(line) + "}";
     s += "},";
   }
-  s += "\"logicalLocations\":[{\"name\":" + jstr(uf["function"].text()) + ",\"kind\":\"function\"";
+  // A stripped module's frame is known by its module and offset alone.
+  std::string name = uf["function"].text();
+  if (name.empty()) name = base_name(uf["module"].text()) + "+" + uf["offset"].text();
+  s += "\"logicalLocations\":[{\"name\":" + jstr(name) + ",\"kind\":\"function\"";
   if (!uf["module"].text().empty()) s += ",\"fullyQualifiedName\":" + jstr(uf["module"].text() + "!" + uf["function"].text());
   s += "}],\"message\":{\"text\":" + jstr(message) + "}}";
   return s;

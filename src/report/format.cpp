@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/options.h"
+#include "report/frames.h"
 #include "report/python.h"
 #include "report/sink.h"
 #include "report/symbolize.h"
@@ -74,10 +75,6 @@ void thread_label(Buf& b, const ThreadInfo& t, bool state) {
   b.puts(")");
 }
 
-// Native frames; with a Python traceback beside them only the first few
-// (interpreter internals tell a Python user nothing; the JSON has them all).
-void text_stack(Buf& b, const Stack* s, int limit) { b.stack(s, "    ", limit); }
-
 // threading.py's own frames start every thread's traceback; they are noise.
 bool bootstrap_frame(const PyFrame& f) {
   const char* base = strrchr(f.file, '/');
@@ -85,32 +82,174 @@ bool bootstrap_frame(const PyFrame& f) {
   return !strcmp(f.function, "_bootstrap") || !strcmp(f.function, "_bootstrap_inner") || !strcmp(f.function, "run");
 }
 
+bool all_frames() { return options().frames == 1; }
+
+// The distinct names a fold line lists: at most three, then "...".
+struct FoldNames {
+  char names[3][96] = {};
+  int n = 0;
+  bool more = false;
+  void add(const char* name) {
+    for (int i = 0; i < n; i++)
+      if (!strcmp(names[i], name)) return;
+    if (n == 3) {
+      more = true;
+      return;
+    }
+    size_t k = strnlen(name, sizeof names[0] - 1);
+    memcpy(names[n], name, k);
+    names[n++][k] = 0;
+  }
+};
+
+// "... 34 frames in _pytest, pluggy, <frozen runpy> (frames=all shows them)"
+void fold_line(Buf& b, const char* indent, int count, const FoldNames& names, bool dots = true) {
+  b.printf("%s%s%d frame%s in ", indent, dots ? "... " : "", count, count == 1 ? "" : "s");
+  for (int i = 0; i < names.n; i++) {
+    if (i) b.puts(", ");
+    b.plain(names.names[i]);
+  }
+  if (names.more) b.puts(", ...");
+  b.puts(" (frames=all shows them)\n");
+}
+
+struct PyList {
+  static constexpr int kMax = 128;
+  PyFrame frames[kMax];
+  FrameClass cls[kMax];
+  int n = 0;
+};
+
+// A Python traceback, oldest call first.  With frames=user it starts at the
+// outermost frame of the program's own code (the test function under
+// pytest, a script's <module>), and what the program's last frame called
+// (pyzmq's layer) is one counted line; a traceback with no frame of the
+// program's own is shown whole.
 void text_py(Buf& b, const char* py, const char* title) {
   if (!py) return;
-  b.printf("    %s (most recent call last):\n", title);
+  auto* list = static_cast<PyList*>(calloc(1, sizeof(PyList)));
+  if (!list) return;
   py_frames(
       py,
       [](const PyFrame& f, void* ctx) {
-        if (bootstrap_frame(f)) return;
-        auto* out = static_cast<Buf*>(ctx);
-        out->puts("      File \"");
-        out->plain(f.file);
-        out->printf("\", line %d, in ", f.line);
-        out->plain(f.function);
-        out->puts("\n");
+        auto* l = static_cast<PyList*>(ctx);
+        if (bootstrap_frame(f) || l->n >= PyList::kMax) return;
+        l->cls[l->n] = classify_python(f);
+        l->frames[l->n++] = f;
       },
-      &b);
+      list);
+  int first = 0, last = list->n - 1;
+  if (!all_frames()) {
+    int fu = -1, lu = -1;
+    for (int i = 0; i < list->n; i++)
+      if (list->cls[i] == FrameClass::User) {
+        if (fu < 0) fu = i;
+        lu = i;
+      }
+    if (fu >= 0) first = fu, last = lu;
+  }
+  b.printf("    %s (most recent call last):\n", title);
+  auto fold = [&](int from, int to) {  // [from, to)
+    if (to <= from) return;
+    FoldNames names;
+    for (int i = from; i < to; i++) {
+      char shortname[512];
+      python_short_name(list->frames[i].file, shortname, sizeof shortname);
+      // Outer frames by package (pytest's are dozens of files), inner ones
+      // by file (the one or two of pyzmq's that the call went through).
+      if (to == first) {
+        char* slash = strchr(shortname, '/');
+        if (slash && shortname[0] != '<') *slash = 0;
+        else if (char* dot = strstr(shortname, ".py")) *dot = 0;
+      }
+      names.add(shortname);
+    }
+    fold_line(b, "      ", to - from, names);
+  };
+  fold(0, first);
+  for (int i = first; i <= last && i < list->n; i++) {
+    const PyFrame& f = list->frames[i];
+    b.puts("      File \"");
+    b.plain(f.file);
+    b.printf("\", line %d, in ", f.line);
+    b.plain(f.function);
+    b.puts("\n");
+  }
+  fold(last + 1, list->n);
+  free(list);
+}
+
+// Native frames.  With frames=user: beside a Python traceback only the
+// program's own (a C extension of its own) are shown; without one, all but
+// the runtime's.  Each run of hidden frames is one counted line; a stack
+// with nothing to show beside its Python traceback is one line.  A frame
+// of the program's own without a name says how to get names.
+void text_native(Buf& b, const Stack* s, bool has_py, bool brief) {
+  if (!s || s->n == 0) {
+    if (has_py) b.puts("    native stack:\n");
+    b.puts("    <no stack>\n");
+    return;
+  }
+  if (all_frames()) {
+    if (has_py) b.puts("    native stack:\n");
+    b.stack(s, "    ");
+    return;
+  }
+  // On the heap: a report runs on the program's threads, whose stacks
+  // may be small.
+  auto* frames = static_cast<Frame*>(calloc(kMaxFrames, sizeof(Frame)));
+  if (!frames) {
+    b.stack(s, "    ");
+    return;
+  }
+  bool show[kMaxFrames];
+  int shown = 0;
+  for (int i = 0; i < s->n; i++) {
+    symbolize(s->pc[i], true, &frames[i]);
+    FrameClass c = classify_native(frames[i]);
+    show[i] = has_py ? c == FrameClass::User : c != FrameClass::Runtime;
+    // A brief report (a notice) shows the first few only.
+    if (show[i] && brief && shown >= 3) show[i] = false;
+    if (show[i]) shown++;
+  }
+  if (has_py && shown == 0) {
+    FoldNames names;
+    for (int i = 0; i < s->n; i++) names.add(frames[i].module[0] ? module_base(frames[i].module) : "?");
+    fold_line(b, "    native stack: ", s->n, names, false);
+    free(frames);
+    return;
+  }
+  if (has_py) b.puts("    native stack:\n");
+  char stripped[256] = {};
+  for (int i = 0; i < s->n;) {
+    if (show[i]) {
+      b.frame_line(i, s->pc[i], frames[i], "    ");
+      if (!frames[i].function[0] && !stripped[0] && classify_native(frames[i]) == FrameClass::User)
+        snprintf(stripped, sizeof stripped, "%s", frames[i].module);
+      i++;
+      continue;
+    }
+    FoldNames names;
+    int j = i;
+    for (; j < s->n && !show[j]; j++) names.add(frames[j].module[0] ? module_base(frames[j].module) : "?");
+    fold_line(b, "    ", j - i, names);
+    i = j;
+  }
+  if (stripped[0]) {
+    char id[96];
+    b.puts("    (");
+    b.plain(module_base(stripped));
+    b.puts(" has no symbols: install its debug symbols (its -dbgsym or -dbg package) or build it with -g");
+    if (module_build_id(stripped, id, sizeof id)) b.printf("; build-id %s", id);
+    b.puts(")\n");
+  }
+  free(frames);
 }
 
 // One thread's part of a report: Python first when there is Python.
 void text_thread_stacks(Buf& b, const Stack* s, const char* py, const char* py_title, bool brief) {
-  if (py) {
-    text_py(b, py, py_title);
-    b.puts("    native stack:\n");
-    text_stack(b, s, 3);
-  } else {
-    text_stack(b, s, brief ? 3 : kMaxFrames);
-  }
+  if (py) text_py(b, py, py_title);
+  text_native(b, s, py != nullptr, brief);
 }
 
 // Wraps the hint at about 100 columns.
@@ -134,19 +273,6 @@ void text_hint(Buf& b, const char* hint) {
   b.puts("\n");
 }
 
-// A frame of pyzmq's own Python code: the installed package, or its
-// modules wherever the package sits (a wheel unpacked elsewhere), but not a
-// program's own directory that happens to be named zmq.
-bool pyzmq_frame(const char* file) {
-  if (strstr(file, "-packages/zmq/")) return true;
-  static const char* const kModules[] = {"/zmq/sugar/", "/zmq/_future.py", "/zmq/asyncio.py", "/zmq/green/",
-                                         "/zmq/eventloop/", "/zmq/devices/", "/zmq/decorators.py",
-                                         "/zmq/__init__.py"};
-  for (const char* m : kModules)
-    if (strstr(file, m)) return true;
-  return false;
-}
-
 // The frame a user recognizes as where a thread was, in the user's terms:
 // its innermost Python frame outside pyzmq's own layer, else the first
 // named native frame outside libzmq and the bindings.
@@ -156,6 +282,7 @@ struct UserFrame {
   char function[256] = {};
   char file[512] = {};
   char module[256] = {};
+  uintptr_t offset = 0;
   int line = 0;
 };
 
@@ -183,68 +310,82 @@ void normalize_path(char* path) {
   for (int i = 0; i < n && len + 1 < size; i++) len += size_t(snprintf(path + len, size - len, "/%s", parts[i]));
 }
 
+// How well a frame names where a thread was, for SUMMARY: the program's
+// own code first, then a library, then the binding (pyzmq's layer, libzmq,
+// czmq, cppzmq); never the runtime (libc's start_thread, the interpreter).
+int rank_python(const PyFrame& f) {
+  switch (classify_python(f)) {
+    case FrameClass::User: return pyzmq_file(f.file) ? 1 : 3;  // a checkout of pyzmq is still pyzmq
+    case FrameClass::Library: return pyzmq_file(f.file) ? 1 : 2;
+    case FrameClass::Runtime: return 0;
+  }
+  return 0;
+}
+
+int rank_native(const Frame& f) {
+  switch (classify_native(f)) {
+    case FrameClass::User: return native_binding(f) ? 1 : 3;
+    case FrameClass::Library: return native_binding(f) ? 1 : 2;
+    case FrameClass::Runtime: return 0;
+  }
+  return 0;
+}
+
 UserFrame user_frame(const char* py_stack, const Stack* stack) {
   UserFrame u;
-  if (py_stack) {
-    // pyzmq's own Python layer (the installed package's zmq/sugar, ...) is
-    // not where the user looks; a program's own directory named zmq is.
-    struct Last {
-      PyFrame frame;
-      bool have;
-      PyFrame user;
-      bool have_user;
-    } last{};
+  // The innermost frame of the best rank, Python before native at equal
+  // rank (a Python program's own line says more than its interpreter's C).
+  struct Best {
+    PyFrame frame;
+    int rank;
+  } py{};
+  if (py_stack)
     py_frames(
         py_stack,
         [](const PyFrame& fr, void* ctx) {
-          auto* l = static_cast<Last*>(ctx);
-          l->frame = fr;
-          l->have = true;
-          if (!pyzmq_frame(fr.file)) {
-            l->user = fr;
-            l->have_user = true;
+          auto* b = static_cast<Best*>(ctx);
+          int r = rank_python(fr);
+          if (r > 0 && r >= b->rank) {
+            b->frame = fr;
+            b->rank = r;
           }
         },
-        &last);
-    if (last.have_user) last.frame = last.user;
-    if (last.have) {
-      u.have = u.python = true;
-      copy_field(u.function, sizeof u.function, last.frame.function);
-      copy_field(u.file, sizeof u.file, last.frame.file);
-      u.line = last.frame.line;
-      return u;
+        &py);
+  Frame native;
+  int native_rank = 0;
+  for (int i = 0; stack && i < stack->n; i++) {
+    Frame fr;
+    symbolize(stack->pc[i], true, &fr);
+    int r = rank_native(fr);
+    // A frame with neither a name nor a file names nothing, unless it is
+    // the program's own (a stripped executable: module+offset).
+    if (!fr.function[0] && r != 3) continue;
+    if (r > native_rank) {
+      native = fr;
+      native_rank = r;
     }
   }
-  if (!stack) return u;
-  // The user's frame, not the binding's: skip libzmq, czmq and cppzmq's
-  // header (zmq::socket_t::recv is inlined into the caller's module).
-  for (int pass = 0; pass < 2; pass++) {
-    for (int i = 0; i < stack->n; i++) {
-      Frame fr;
-      symbolize(stack->pc[i], true, &fr);
-      if (!fr.function[0]) continue;
-      const char* mod = strrchr(fr.module, '/');
-      mod = mod ? mod + 1 : fr.module;
-      const char* file = strrchr(fr.file, '/');
-      file = file ? file + 1 : fr.file;
-      bool binding = !strncmp(mod, "libzmq", 6) || !strncmp(mod, "libczmq", 7) || !strncmp(fr.function, "zmq::", 5) ||
-                     !strcmp(file, "zmq.hpp") || !strcmp(file, "zmq_addon.hpp");
-      if (pass == 0 && binding) continue;
-      u.have = true;
-      copy_field(u.function, sizeof u.function, fr.function);
-      if (fr.file[0] && fr.file[0] != '/' && fr.dir[0] == '/') {
-        // A CI annotation needs the file itself, not a path relative to
-        // wherever the compiler ran.
-        snprintf(u.file, sizeof u.file, "%s/%s", fr.dir, fr.file);
-        normalize_path(u.file);
-      } else {
-        copy_field(u.file, sizeof u.file, fr.file);
-      }
-      copy_field(u.module, sizeof u.module, fr.module);
-      u.line = fr.line;
-      return u;
-    }
+  if (py.rank > 0 && py.rank >= native_rank) {
+    u.have = u.python = true;
+    copy_field(u.function, sizeof u.function, py.frame.function);
+    copy_field(u.file, sizeof u.file, py.frame.file);
+    u.line = py.frame.line;
+    return u;
   }
+  if (native_rank == 0) return u;
+  u.have = true;
+  copy_field(u.function, sizeof u.function, native.function);
+  if (native.file[0] && native.file[0] != '/' && native.dir[0] == '/') {
+    // A CI annotation needs the file itself, not a path relative to
+    // wherever the compiler ran.
+    snprintf(u.file, sizeof u.file, "%s/%s", native.dir, native.file);
+    normalize_path(u.file);
+  } else {
+    copy_field(u.file, sizeof u.file, native.file);
+  }
+  copy_field(u.module, sizeof u.module, native.module);
+  u.offset = native.offset;
+  u.line = native.line;
   return u;
 }
 
@@ -252,6 +393,11 @@ UserFrame user_frame(const char* py_stack, const Stack* stack) {
 void culprit(Buf& b, const UserFrame& u) {
   if (!u.have) return;
   b.puts(" in ");
+  if (!u.function[0]) {  // a stripped module of the program's own
+    b.plain(module_base(u.module));
+    b.printf("+0x%lx", (unsigned long)u.offset);
+    return;
+  }
   b.plain(u.function);
   if (u.file[0]) {
     const char* base = strrchr(u.file, '/');
@@ -272,6 +418,7 @@ void json_user_frame(Buf& b, const UserFrame& u) {
   b.json_str(u.file);
   b.printf(",\"line\":%d,\"module\":", u.line);
   b.json_str(u.module);
+  b.printf(",\"offset\":\"0x%lx\"", (unsigned long)u.offset);
   b.printf(",\"python\":%s}", u.python ? "true" : "false");
 }
 
@@ -327,7 +474,8 @@ void json_stack(Buf& b, const Stack* s) {
     b.json_str(f.module);
     b.puts(",\"file\":");
     b.json_str(f.file);
-    b.printf(",\"line\":%d,\"address\":\"%p\",\"offset\":\"0x%lx\"}", f.line, s->pc[i], (unsigned long)f.offset);
+    b.printf(",\"line\":%d,\"address\":\"%p\",\"offset\":\"0x%lx\",\"class\":\"%s\"}", f.line, s->pc[i],
+             (unsigned long)f.offset, frame_class_name(classify_native(f)));
   }
   b.puts("]");
 }
@@ -352,7 +500,7 @@ void json_py(Buf& b, const char* py) {
         c->b->json_str(f.file);
         c->b->printf(",\"line\":%d,\"function\":", f.line);
         c->b->json_str(f.function);
-        c->b->puts("}");
+        c->b->printf(",\"class\":\"%s\"}", frame_class_name(classify_python(f)));
       },
       &ctx);
   b.puts("]");

@@ -14,14 +14,18 @@ void TextBuf::stack(const Stack* s, const char* indent, int limit) {
   for (int i = 0; i < n; i++) {
     Frame f;
     symbolize(s->pc[i], true, &f);
-    const char* mod = strrchr(f.module, '/');
-    mod = mod ? mod + 1 : f.module;
-    printf("%s#%d %p", indent, i, s->pc[i]);
-    if (f.function[0]) printf(" in %s", f.function);
-    if (f.file[0]) printf(" %s:%d", f.file, f.line);
-    printf(" (%s+0x%lx)\n", mod[0] ? mod : "?", (unsigned long)f.offset);
+    frame_line(i, s->pc[i], f, indent);
   }
   if (n < s->n) printf("%s... %d more native frames\n", indent, s->n - n);
+}
+
+void TextBuf::frame_line(int i, void* pc, const Frame& f, const char* indent) {
+  const char* mod = strrchr(f.module, '/');
+  mod = mod ? mod + 1 : f.module;
+  printf("%s#%d %p", indent, i, pc);
+  if (f.function[0]) printf(" in %s", f.function);
+  if (f.file[0]) printf(" %s:%d", f.file, f.line);
+  printf(" (%s+0x%lx)\n", mod[0] ? mod : "?", (unsigned long)f.offset);
 }
 
 void TextBuf::py(const char* text, const char* title, const char* indent) {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "report/stack.h"
+#include "report/symbolize.h"
 
 namespace zg {
 
@@ -98,6 +99,8 @@ struct TextBuf {
   // "#i 0x... in function file:line (module+0xoffset)", one frame a line,
   // at most `limit` frames and a count of the rest.
   void stack(const Stack* s, const char* indent, int limit = kMaxFrames);
+  // One of those lines, for frame i already symbolized.
+  void frame_line(int i, void* pc, const Frame& f, const char* indent);
   // A Python traceback (as python.h hands it over), oldest call first.
   void py(const char* text, const char* title, const char* indent);
 

@@ -256,7 +256,7 @@ TEST(ReportJson, ValidWithEveryField) {
   EXPECT_EQ(v["thread"], "{\"name\": \"shared\", \"python_name\": \"\", \"running\": true, \"serial\": 3, \"tid\": 3615}");
   EXPECT_EQ(v["owner"], "{\"name\": \"main\", \"python_name\": \"\", \"running\": true, \"serial\": 2, \"tid\": 3614}");
   EXPECT_EQ(v["creator"], "{\"name\": \"creator\", \"python_name\": \"\", \"running\": false, \"serial\": 1, \"tid\": 3613}");
-  std::string frame_keys = "[[\"address\", \"file\", \"function\", \"line\", \"module\", \"offset\"]]";
+  std::string frame_keys = "[[\"address\", \"class\", \"file\", \"function\", \"line\", \"module\", \"offset\"]]";
   for (const char* k : {"stack", "owner_stack", "created_stack"}) {
     const std::string& s = v[k];
     EXPECT_EQ(s.rfind(std::to_string(fx.stack.n) + " " + frame_keys, 0), 0u) << k << ": " << s;
@@ -265,15 +265,16 @@ TEST(ReportJson, ValidWithEveryField) {
     EXPECT_TRUE(contains(s, " True")) << k << ": " << s;
   }
   EXPECT_EQ(v["python_stack"],
-            "[{\"file\": \"/a/main.py\", \"line\": 30, \"function\": \"<module>\"}, "
-            "{\"file\": \"/a/b.py\", \"line\": 12, \"function\": \"worker\"}]");
+            "[{\"file\": \"/a/main.py\", \"line\": 30, \"function\": \"<module>\", \"class\": \"user\"}, "
+            "{\"file\": \"/a/b.py\", \"line\": 12, \"function\": \"worker\", \"class\": \"user\"}]");
   EXPECT_EQ(v["owner_python_stack"], "null");
   EXPECT_EQ(v["created_python_stack"], "null");
   EXPECT_EQ(v["endpoints"], "[\"connect inproc://echo\"]");
   // The frames SUMMARY names, for CI annotations: the innermost Python frame
   // of the offending thread, the owner's native frame (a file made absolute).
   EXPECT_EQ(v["user_frame"],
-            "{\"file\": \"/a/b.py\", \"function\": \"worker\", \"line\": 12, \"module\": \"\", \"python\": true}");
+            "{\"file\": \"/a/b.py\", \"function\": \"worker\", \"line\": 12, \"module\": \"\", \"offset\": \"0x0\", "
+            "\"python\": true}");
   EXPECT_TRUE(contains(v["owner_user_frame"], "\"function\": \"zgunit_capture_site")) << v["owner_user_frame"];
   EXPECT_TRUE(contains(v["owner_user_frame"], "/tests/unit/support.cpp\", \"function\"")) << v["owner_user_frame"];
   EXPECT_TRUE(contains(v["owner_user_frame"], "\"file\": \"/")) << v["owner_user_frame"];
