@@ -396,6 +396,24 @@ pid_t guard_thread(long pid, int sig) {
   return found;
 }
 
+// The pid a user knows may be the wrapper's (the shell's $!): the program
+// is its child.
+long program_of_wrapper(long pid) {
+  char exe[PATH_MAX];
+  std::string link = "/proc/" + std::to_string(pid) + "/exe";
+  ssize_t n = readlink(link.c_str(), exe, sizeof exe - 1);
+  if (n <= 0) return pid;
+  exe[n] = 0;
+  const char* base = strrchr(exe, '/');
+  if (strcmp(base ? base + 1 : exe, "zmq-guard") != 0) return pid;
+  std::string children = read_text("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  char* end = nullptr;
+  long child = strtol(children.c_str(), &end, 10);
+  if (child <= 0) return pid;
+  fprintf(stderr, "%s: process %ld is the zmq-guard wrapper; its program is process %ld\n", g_argv0, pid, child);
+  return child;
+}
+
 // --dump PID: the guarded process learns its dump signal from its own
 // options, so read them where it did, from its initial environment.  The
 // signal goes to the guard's thread: sent to the process, the kernel would
@@ -405,6 +423,7 @@ int dump(const char* pid_text) {
   char* end = nullptr;
   long pid = strtol(pid_text, &end, 10);
   if (!end || *end || pid <= 0) bad(("--dump needs a process id, got '" + std::string(pid_text) + "'").c_str());
+  pid = program_of_wrapper(pid);
   std::string path = "/proc/" + std::to_string(pid) + "/environ";
   std::string env;
   if (!read_file(path, &env)) {

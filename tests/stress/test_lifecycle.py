@@ -195,11 +195,14 @@ def dump_and_collect(p, pid, waiters=None):
         p.wait()
 
 
-def dump_text(p, pid):
-    d = subprocess.run([guardtest.WRAPPER, "--dump", str(pid)], capture_output=True, text=True, timeout=30)
+def dump_text(p, pid, target=None):
+    """`target`: the pid given to --dump, the program's by default."""
+    d = subprocess.run([guardtest.WRAPPER, "--dump", str(target or pid)], capture_output=True, text=True, timeout=30)
     assert d.returncode == 0, d
     assert "sent signal 10 to process %d" % pid in d.stdout
-    assert d.stderr == "", d  # the guard's thread was found
+    said = "" if target in (None, pid) else \
+        "zmq-guard: process %d is the zmq-guard wrapper; its program is process %d\n" % (target, pid)
+    assert d.stderr == said, d  # the guard's thread was found
     # The dump ends with a rule line; read stderr until then.
     text = ""
     deadline = time.monotonic() + 30
@@ -224,6 +227,17 @@ def test_dump_serialize_mode_shows_waiting_threads_with_stacks():
     assert dump.count("waits in zmq_recv for the socket:") == 2, dump
     assert dump.count("in hung_receiver") >= 3, dump  # first use + two live stacks
     assert "wait_turn" not in dump  # the guard's own frames are cut
+
+
+def test_dump_by_the_wrappers_pid_reaches_its_program():
+    # The pid a shell or a test harness holds is the wrapper's.
+    p, pid = start_hung(("--mode=warn", "--dump-signal=10"), [])
+    try:
+        assert p.pid != pid
+        assert "1 open socket" in dump_text(p, pid, target=p.pid)
+    finally:
+        p.kill()
+        p.wait()
 
 
 def test_dump_keeps_the_programs_text_on_its_lines():
