@@ -193,15 +193,33 @@ bool option_check(const char* key, const char* value, char* msg, size_t msglen) 
   return check_pair(key, strlen(key), value, strlen(value), nullptr, msg, msglen);
 }
 
-void options_help(void (*line)(const char* text, void* ctx), void* ctx) {
-  char buf[1024];
-  line("zmq-guard options (ZMQ_GUARD_OPTIONS=\"key=value:key=value\"):", ctx);
+void options_each(void (*fn)(const OptionInfo& o, void* ctx), void* ctx) {
   for (const OptionSpec& s : kSpecs) {
-    char acc[256];
-    accepted(s, acc, sizeof acc);
-    snprintf(buf, sizeof buf, "  %-16s default %-9s %s [%s]", s.name, s.def[0] ? s.def : "\"\"", s.help, acc);
-    line(buf, ctx);
+    OptionInfo o;
+    o.name = s.name;
+    o.def = s.def;
+    o.help = s.help;
+    o.boolean = s.kind == Kind::Bool;
+    accepted(s, o.accepted, sizeof o.accepted);
+    fn(o, ctx);
   }
+}
+
+void options_help(void (*line)(const char* text, void* ctx), void* ctx) {
+  struct Ctx {
+    void (*line)(const char*, void*);
+    void* ctx;
+  } c{line, ctx};
+  line("zmq-guard options (ZMQ_GUARD_OPTIONS=\"key=value:key=value\"):", ctx);
+  options_each(
+      [](const OptionInfo& o, void* p) {
+        auto* c = static_cast<Ctx*>(p);
+        char buf[1024];
+        snprintf(buf, sizeof buf, "  %-16s default %-9s %s [%s]", o.name, o.def[0] ? o.def : "\"\"", o.help,
+                 o.accepted);
+        c->line(buf, c->ctx);
+      },
+      &c);
 }
 
 void expand_path(const char* pattern, int pid, char* out, size_t outlen) {

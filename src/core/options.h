@@ -45,6 +45,17 @@ int option_known(const char* key);
 // Checks a single key=value pair; writes a one-line message on failure.
 bool option_check(const char* key, const char* value, char* msg, size_t msglen);
 
+// Every option of the table, in order (the man page and the wrapper's
+// usage are made from it).
+struct OptionInfo {
+  const char* name;
+  const char* def;
+  const char* help;
+  bool boolean;
+  char accepted[256];
+};
+void options_each(void (*fn)(const OptionInfo& o, void* ctx), void* ctx);
+
 // Writes the help table (one option a line, with default and accepted values).
 void options_help(void (*line)(const char* text, void* ctx), void* ctx);
 

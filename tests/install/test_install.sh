@@ -20,6 +20,14 @@ for f in "$wrapper" "$lib" "$header" "$pc"; do
   [ -n "$f" ] || { echo "FAIL: missing installed file"; find "$tmp/root"; exit 1; }
 done
 
+# zmq-guard(1), with every option of the table the installed wrapper takes.
+man1="$(find "$tmp/root" -path '*/man1/zmq-guard.1' -type f)"
+[ -n "$man1" ] || { echo "FAIL: zmq-guard.1 not installed"; exit 1; }
+for opt in $("$wrapper" --help-options | awk 'NR > 1 { print $1 }'); do
+  roff="\\-\\-$(printf '%s' "$opt" | sed 's/_/\\-/g')"
+  grep -qF -- ".BR $roff" "$man1" || { echo "FAIL: zmq-guard.1 lacks --$opt ($roff)"; exit 1; }
+done
+
 # The installed wrapper, away from the build tree.
 [ "$("$wrapper" --version)" = "zmq-guard $version" ] || { echo "FAIL: --version, want zmq-guard $version"; exit 1; }
 set +e
