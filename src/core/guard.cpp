@@ -426,7 +426,7 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
       return true;
     }
     t->st = st;
-    guard_report(FindingKind::UseAfterClose, st, call, 0, nullptr);
+    if (kind != CallKind::TypeQuery) guard_report(FindingKind::UseAfterClose, st, call, 0, nullptr);
     errno = saved;
     return false;
   }
@@ -455,6 +455,7 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
   in.owner_alive = in.owner == kNoOwner || in.owner == me || thread_alive(in.owner);
   Decision d = decide(in);
   finding = d.finding;
+  const bool refuse = d.refuse;
   if (finding == FindingKind::CrossThread) other = in.owner;
   if (in.owner != kNoOwner && in.owner != me && in.owner_alive && g_mode != Mode::Serialize &&
       (finding == FindingKind::CrossThread || (finding == FindingKind::None && !d.take)))
@@ -511,8 +512,7 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
   t->me = me;
   if (finding != FindingKind::None) guard_report(finding, st, call, other, nullptr);
   errno = saved;
-  if (finding == FindingKind::UseAfterClose) return false;
-  return true;
+  return !refuse;
 }
 
 void guard_leave(const Ticket& t, const char* call) {

@@ -37,7 +37,10 @@ const char* finding_title(FindingKind k) {
 Decision decide(const PolicyInput& in) {
   Decision d;
   if (in.closed) {
-    d.finding = FindingKind::UseAfterClose;
+    // A handle this process closed is no socket: libzmq's answer would come
+    // from freed memory.  Asking its type is how pyzmq finds that out.
+    d.refuse = true;
+    if (in.kind != CallKind::TypeQuery) d.finding = FindingKind::UseAfterClose;
     return d;
   }
   if (in.exempt || claims_nothing(in.kind)) return d;

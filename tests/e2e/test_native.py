@@ -786,3 +786,24 @@ def test_unreadable_suppressions_file_is_one_line(tmp_path):
     assert r.returncode == 0, r
     lines = [l for l in r.stderr.splitlines() if l.strip()]
     assert len(lines) == 1 and "cannot read suppressions file" in lines[0], r.stderr
+
+
+# ------------------------------------------- hand-offs the program orders
+
+@pytest.mark.parametrize("flags", [[], ["--mode=serialize"]])
+def test_type_probe_on_a_closed_handle_is_enotsock_and_silent(flags):
+    # pyzmq's closed probe in C: zmq_getsockopt(ZMQ_TYPE) on a handle this
+    # process closed.  The guard answers ENOTSOCK without reaching libzmq
+    # (whose answer would come from freed memory); the handle reused by a
+    # new socket is that socket.
+    r = run([program("synced"), "closed-probe"], flags)
+    assert_silent(r, "rc=-1 errno=ENOTSOCK")
+    assert "done" in r.stdout, r
+
+
+def test_send_on_a_closed_handle_is_still_use_after_close():
+    r = run([program("synced"), "closed-send"])
+    assert r.returncode == ABORTED, r
+    f = only_finding(r, "use_after_close")
+    assert f["call"] == "zmq_send" and f["socket_type"] == "PUSH"
+    assert has_fn(f["stack"], "closed"), f["stack"]

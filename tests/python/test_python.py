@@ -445,3 +445,15 @@ def test_copy_false_on_a_loaded_machine():
     finally:
         burner.kill()
         burner.wait()
+
+
+# ------------------------------------------- hand-offs the program orders
+
+@pytest.mark.parametrize("mode", ["abort", "serialize"])
+def test_closed_probe_through_a_shadow_is_silent(mode):
+    # Socket.closed of a socket closed through a shadow Socket reads
+    # ZMQ_TYPE on the dead handle and takes ENOTSOCK as "closed": answered
+    # by the guard, no finding, in abort mode the program goes on.
+    res = run([PYTHON, script("synced.py"), "closed_probe"], ["--mode=" + mode])
+    assert_silent(res)
+    assert "ok closed_probe" in res.stdout, res

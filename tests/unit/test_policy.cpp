@@ -46,6 +46,7 @@ const char* kind_name(CallKind k) {
     case CallKind::Close: return "Close";
     case CallKind::Query: return "Query";
     case CallKind::Linger: return "Linger";
+    case CallKind::TypeQuery: return "TypeQuery";
   }
   return "?";
 }
@@ -151,11 +152,12 @@ TEST(Policy, Overlap) {
 }
 
 const Policy kAll[] = {Policy::Handoff, Policy::Strict, Policy::Overlap};
-const CallKind kKinds[] = {kSetup, kData, kPoll, kProxy, kClose, CallKind::Query, CallKind::Linger};
+const CallKind kKinds[] = {kSetup, kData, kPoll, kProxy, kClose, CallKind::Query, CallKind::Linger, CallKind::TypeQuery};
 
 TEST(Policy, ClosedIsUseAfterCloseForEveryoneAndEveryCall) {
   for (Policy p : kAll)
-    for (CallKind k : kKinds)
+    for (CallKind k : kKinds) {
+      if (k == CallKind::TypeQuery) continue;  // ClosedTypeProbe
       for (uint64_t me : {kCreator, kOther, kThird})
         for (bool exempt : {false, true})
           for (bool inherited : {false, true}) {
@@ -163,7 +165,25 @@ TEST(Policy, ClosedIsUseAfterCloseForEveryoneAndEveryCall) {
             check(r);
             r.owner = kOther;  // after close the guard resets the owner; decide must not rely on it
             check(r);
+            EXPECT_TRUE(run(r).refuse);
           }
+    }
+}
+
+// pyzmq's closed probe: getsockopt(ZMQ_TYPE) on a handle this process
+// closed is refused (ENOTSOCK, libzmq not reached) and is no finding.
+TEST(Policy, ClosedTypeProbeIsRefusedWithoutAFinding) {
+  for (Policy p : kAll)
+    for (uint64_t me : {kCreator, kOther, kThird})
+      for (bool exempt : {false, true}) {
+        Row r{"type probe", p, CallKind::TypeQuery, me, kNoOwner, kCreator, true, true, exempt, false, false, None,
+              false};
+        check(r);
+        EXPECT_TRUE(run(r).refuse);
+        r.closed = false;
+        check(r);  // open: a Query
+        EXPECT_FALSE(run(r).refuse);
+      }
 }
 
 TEST(Policy, ExemptSocketsAreNeverReported) {
