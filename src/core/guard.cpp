@@ -10,6 +10,7 @@
 #include <atomic>
 
 #include "core/lifecycle.h"
+#include "core/order.h"
 #include "core/probe.h"
 #include "core/serialize.h"
 #include "core/threads.h"
@@ -65,7 +66,7 @@ void take(SocketState* st, ThreadRecord* rec, const char* call) {
   capture_python(&st->owner_py);
   if (options().python) py_note_thread(rec->serial.load(std::memory_order_relaxed));
   st->owner_call = call;
-  st->owner.store(rec->serial.load(std::memory_order_relaxed), std::memory_order_release);
+  st->owner.store(order_owner_word(st, rec->serial.load(std::memory_order_relaxed)), std::memory_order_release);
 }
 
 // The socket's mailbox fd (ZMQ_FD): where a call on it that waits sleeps
@@ -92,7 +93,7 @@ bool close_unchecked(SocketState* st, Ticket* t) {
   const bool first = !st->closed.load(std::memory_order_relaxed);
   if (first) {
     st->closed.store(true, std::memory_order_release);
-    st->owner_at_close = st->owner.load(std::memory_order_relaxed);
+    st->owner_at_close = owner_serial_of(st);
     st->owner.store(kNoOwner, std::memory_order_release);
   }
   pthread_mutex_unlock(&st->mu);
@@ -182,6 +183,7 @@ void guard_init() {
   int saved = errno;
   options_init_from_env();
   g_mode = options().mode_value();
+  order_init();
   if (g_mode != Mode::Off) {
     stack_warm_up();
     lifecycle_init();
@@ -248,6 +250,7 @@ void guard_endpoint(void* sock, const char* verb, const char* addr) {
   pthread_mutex_lock(&st->mu);
   endpoints_add(st->endpoints, sizeof st->endpoints, verb, addr);
   pthread_mutex_unlock(&st->mu);
+  order_endpoint(st, verb, addr);
 }
 
 void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t other, const char* extra,
@@ -312,7 +315,7 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
     f.socket_id = st->id;
     f.socket_type = st->type;
     memcpy(endpoints, st->endpoints, sizeof endpoints);
-    uint64_t owner = st->owner.load(std::memory_order_relaxed);
+    uint64_t owner = owner_serial_of(st);
     if (owner == kNoOwner && st->closed.load(std::memory_order_relaxed)) owner = st->owner_at_close;
     if (other && other != kNoOwner) {
       thread_info(other, &f.owner);
@@ -450,7 +453,16 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
   in.is_ctx_setup = kind == CallKind::Setup && call &&
                     (!strcmp(call, "zmq_bind") || !strcmp(call, "zmq_connect"));
   in.me = me;
-  in.owner = st->owner.load(std::memory_order_relaxed);
+  const uint64_t word = st->owner.load(std::memory_order_relaxed);
+  in.owner = owner_serial(word);
+  if (owner_offered(word)) {
+    // Offered by its owner's release (core/order.h).  The owner's own call
+    // takes the offer back: it used the socket after the release.  Another
+    // thread's is ordered after the owner's last call if it has acquired
+    // that release.
+    if (in.owner == me) st->owner.store(order_owner_word(st, me), std::memory_order_release);
+    else in.ordered = order_acquired(in.owner, owner_offer_seq(word));
+  }
   in.creator = st->creator;
   in.owner_alive = in.owner == kNoOwner || in.owner == me || thread_alive(in.owner);
   Decision d = decide(in);
@@ -467,7 +479,7 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
       // it closed; a call already past the fast-path check shows up in
       // in_call, now or when the close returns.
       st->closed.store(true, std::memory_order_release);
-      st->owner_at_close = st->owner.load(std::memory_order_relaxed);
+      st->owner_at_close = owner_serial_of(st);
       st->owner.store(kNoOwner, std::memory_order_release);
     }
     // A serialized socket's calls take turns instead (serialize.cpp, which
@@ -510,6 +522,7 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
   }
   t->st = st;
   t->me = me;
+  t->pipe = kind == CallKind::Data && !refuse && st->pipe.load(std::memory_order_relaxed) != nullptr;
   if (finding != FindingKind::None) guard_report(finding, st, call, other, nullptr);
   errno = saved;
   return !refuse;
@@ -526,7 +539,7 @@ void guard_leave(const Ticket& t, const char* call) {
   else if (expected == 0 && !t.st->closed.load()) {
     // The owner's framed path (bind, connect) cleared the mark: it ran a
     // call inside ours.
-    uint64_t owner = t.st->owner.load(std::memory_order_relaxed);
+    uint64_t owner = owner_serial_of(t.st);
     if (owner != t.me && owner != kNoOwner) guard_report(FindingKind::ConcurrentCall, t.st, call, owner, nullptr);
   }
 }
@@ -537,10 +550,11 @@ void guard_close_done(const Ticket& t, const char* call, int rc) {
   int saved = errno;
   uint64_t expected = t.me;
   if (t.marked && !t.st->in_call.compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) {
-    uint64_t other = expected ? expected : t.st->owner.load();
+    uint64_t other = expected ? expected : owner_serial_of(t.st);
     if (other && other != t.me && g_mode != Mode::Serialize) guard_report(FindingKind::CloseWhileInUse, t.st, call, other, nullptr);
   }
   if (t.st->closed.load(std::memory_order_acquire)) {
+    order_closed(t.st);
     lifecycle_socket_closed(t.st);
     registry_retire(t.st);
   }

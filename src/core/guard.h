@@ -16,6 +16,7 @@ struct Ticket {
   SocketState* st = nullptr;
   uint64_t me = 0;
   bool marked = false;  // in_call was set by this call; guard_leave clears it
+  bool pipe = false;    // a send or receive on a pipe end (core/order.h)
 };
 
 // Once per process, from the library constructor (and lazily before it).

@@ -19,6 +19,7 @@
 
 #include "core/clock.h"
 #include "core/guard.h"
+#include "core/order.h"
 #include "core/serialize.h"
 #include "core/options.h"
 #include "core/probe.h"
@@ -236,7 +237,7 @@ void report_blocked_terms() {
                "%d).\n",
                copy.call, copy.ctx, (long long)((now - copy.start_ns) / 1000000), list->n, list->n == 1 ? "" : "s",
                list->n == 1 ? "is" : "are", k + 1, list->n);
-      uint64_t owner = st->owner.load(std::memory_order_relaxed);
+      uint64_t owner = owner_serial_of(st);
       guard_report(FindingKind::CtxTermOpenSockets, st, copy.call, owner == kNoOwner ? 0 : owner, extra, &as);
     }
     free(copy.py);
@@ -259,6 +260,7 @@ void fork_child() {
   guard_after_fork_child();
   threads_after_fork_child();
   registry_fork_child();
+  order_after_fork_child();
   serialize_after_fork_child();
   sink_after_fork_child();
   symbolize_after_fork_child();
@@ -580,7 +582,7 @@ void lifecycle_dump() {
     uint64_t id = st->id;
     char endpoints[600];
     endpoints_join(st->endpoints, endpoints, sizeof endpoints);
-    uint64_t owner = st->owner.load(std::memory_order_relaxed);
+    uint64_t owner = owner_serial_of(st);
     uint64_t creator = st->creator;
     Stack created = st->created_stack;
     Stack owner_stack = st->owner_stack;

@@ -74,6 +74,12 @@ Decision decide(const PolicyInput& in) {
     d.take = true;
     return d;
   }
+  if (in.ordered) {
+    // libzmq's rule: a full memory barrier between the two threads' calls.
+    // The edge that ordered them is one.
+    if (in.kind != CallKind::Close) d.take = true;
+    return d;
+  }
   if (!in.owner_alive) {
     // The owner has exited: the socket may move on.
     if (in.kind != CallKind::Close) d.take = true;

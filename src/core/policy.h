@@ -65,6 +65,9 @@ struct PolicyInput {
   uint64_t creator = 0;
   bool owner_alive = true;
   bool is_ctx_setup = false;   // bind/connect (counts as use after fork)
+  // The owner's last call on it is ordered before this one by an edge the
+  // guard saw (thread creation, a message over a pipe: core/order.h).
+  bool ordered = false;
 };
 
 struct Decision {

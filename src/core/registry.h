@@ -74,6 +74,8 @@ struct SocketState : SocketHot {
 
   // Serialize mode (see serialize.cpp).
   void* ser = nullptr;
+  // A pipe end (core/order.h): an inproc PAIR whose peer the guard saw.
+  std::atomic<void*> pipe{nullptr};
 
   bool quarantined = false;  // registry lock
   SocketState* next_quarantine = nullptr;

@@ -457,3 +457,19 @@ def test_closed_probe_through_a_shadow_is_silent(mode):
     res = run([PYTHON, script("synced.py"), "closed_probe"], ["--mode=" + mode])
     assert_silent(res)
     assert "ok closed_probe" in res.stdout, res
+
+
+def test_iopub_pipe_handed_to_a_new_thread_is_silent():
+    # ipykernel's IOPub pipe: main's set-up reads ZMQ_EVENTS once, then main
+    # starts the thread that is the socket's only user (abort mode).
+    res = run([PYTHON, script("synced.py"), "iopub"])
+    assert_silent(res)
+    assert "ok iopub" in res.stdout, res
+
+
+def test_main_going_on_after_starting_the_thread_is_reported():
+    res = run([PYTHON, script("synced.py"), "main_goes_on"], WARN)
+    f = one(res, kinds=("cross_thread",))
+    assert f["call"] == "zmq_poll", f
+    assert ("io_thread", line_of("synced.py", "thread_use")) in py_frames(f["python_stack"], "synced.py"), f
+    assert f["thread"]["python_name"] == "IOPub", f

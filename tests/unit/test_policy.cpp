@@ -241,6 +241,39 @@ TEST(Policy, LingerIsPartOfClosing) {
          false, false, Cross, false});
 }
 
+// A use ordered after the owner's last call (core/order.h) takes the
+// socket under handoff, whatever the owner is doing; strict and overlap do
+// not look at it.
+TEST(Policy, OrderedUseTakesUnderHandoffOnly) {
+  for (CallKind k : {kSetup, kData, kPoll, kProxy}) {
+    PolicyInput in;
+    in.kind = k;
+    in.me = kThird;
+    in.owner = kOther;
+    in.creator = kCreator;
+    in.ordered = true;
+    in.policy = Policy::Handoff;
+    Decision d = zg::decide(in);
+    EXPECT_EQ(d.finding, FindingKind::None);
+    EXPECT_TRUE(d.take);
+    in.ordered = false;
+    EXPECT_EQ(zg::decide(in).finding, Cross);
+    in.ordered = true;
+    in.policy = Policy::Strict;
+    EXPECT_EQ(zg::decide(in).finding, Cross);
+    in.policy = Policy::Overlap;
+    EXPECT_EQ(zg::decide(in).finding, None);
+    EXPECT_FALSE(zg::decide(in).take);
+  }
+  PolicyInput close;
+  close.kind = kClose;
+  close.me = kThird;
+  close.owner = kOther;
+  close.ordered = true;
+  EXPECT_EQ(zg::decide(close).finding, None);
+  EXPECT_FALSE(zg::decide(close).take);
+}
+
 TEST(Policy, FindingNamesAreDistinct) {
   for (int a = 1; a < static_cast<int>(FindingKind::Count); a++) {
     std::string na = zg::finding_name(static_cast<FindingKind>(a));
