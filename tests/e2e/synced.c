@@ -170,6 +170,7 @@ static volatile int looping = 1;
 static void* event_loop(void* arg) {
   (void)arg;
   zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
+  CHECK(zmq_poll(&item, 1, 0) >= 0);  // the loop serves it from here on
   event_set(&thread_used);
   while (looping) CHECK(zmq_poll(&item, 1, 10) >= 0);
   return NULL;
