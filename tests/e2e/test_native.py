@@ -823,6 +823,11 @@ def test_czmq_zmonitor_on_the_callers_socket_is_silent():
     assert_silent(run([program("czmq_monitor")]), "events 2 message 1")
 
 
+def test_czmq_zgossip_is_silent():
+    # Three zgossip nodes; the tuple alpha publishes reaches beta.
+    assert_silent(run([program("czmq_gossip")]), "delivered 1")
+
+
 # Unordered sharing stays caught, deterministically: each program fixes the
 # order of its calls with flags the guard does not see.
 @pytest.mark.parametrize("mode,call,culprit,owner", [
