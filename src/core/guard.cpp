@@ -13,6 +13,7 @@
 #include "core/order.h"
 #include "core/probe.h"
 #include "core/serialize.h"
+#include "core/suppressions.h"
 #include "core/threads.h"
 #include "report/format.h"
 #include "report/python.h"
@@ -299,11 +300,6 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
   f.stack = &here;
   f.py_stack = py_here;
 
-  if (lifecycle_suppressed(kind, &here, py_here)) {
-    free(py_here);
-    errno = saved;
-    return;
-  }
   // Snapshot the socket under its lock; format outside it.
   Stack owner_stack, created_stack;
   char endpoints[512] = {};
@@ -347,6 +343,18 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
     if (kind == FindingKind::ConcurrentCall || kind == FindingKind::CloseWhileInUse)
       f.owner_role = other == owner ? "owner, inside a call on it" : "other thread, inside a call on it";
     if (kind == FindingKind::SharedSocket) f.owner_role = "first used by";
+  }
+  // A rule may name a frame of any of the finding's stacks, as
+  // ThreadSanitizer's do: a library's frame is often only in the owner's
+  // (czmq's actor took the socket) or where the socket was made.
+  const Stack* stacks[3] = {&here, f.owner_stack, f.created_stack};
+  const char* pys[3] = {py_here, owner_py, created_py};
+  if (suppressions_match(kind, stacks, pys, 3)) {
+    free(py_here);
+    free(owner_py);
+    free(created_py);
+    errno = saved;
+    return;
   }
   python_names(&f);
   f.endpoints = endpoints;

@@ -875,3 +875,39 @@ def test_strict_still_reports_an_ordered_hand_off(mode):
     r = run([program("synced"), mode], ["--policy=strict", "--mode=warn"])
     assert r.returncode == 66, r
     assert "cross_thread" in r.kinds(), r
+
+
+# ---------------------------------- suppressions match any stack (issue 17)
+
+def test_suppression_naming_a_frame_only_in_the_owners_stack(tmp_path):
+    # goes-on-late: main's call is the offence; io_thread is only in the
+    # owner's stack (where it took the socket).
+    supp = tmp_path / "owner.supp"
+    supp.write_text("cross_thread:io_thread\n")
+    r = run([program("synced"), "goes-on-late"], ["--suppressions=%s" % supp, "--print-suppressions=1"])
+    assert r.returncode == 0 and r.findings == [] and "done" in r.stdout, r
+    assert re.search(r"^zmq-guard: +1 cross_thread:io_thread \(%s:1\)$" % re.escape(str(supp)), r.stderr, re.M), r
+    # Without the rule the same run is reported.
+    r = run([program("synced"), "goes-on-late"])
+    assert r.returncode == ABORTED and r.kinds() == ["cross_thread"], r
+
+
+def test_suppression_naming_a_frame_only_where_the_socket_was_made(tmp_path):
+    # shared_dealer: neither thread's stack has main; the creation stack does.
+    supp = tmp_path / "created.supp"
+    supp.write_text("*:main\n")
+    r = run([program("shared_dealer")], ["--suppressions=%s" % supp, "--print-suppressions=1"])
+    assert r.returncode == 0 and r.findings == [] and "done" in r.stdout, r
+    assert re.search(r"^zmq-guard: +1 \*:main \(%s:1\)$" % re.escape(str(supp)), r.stderr, re.M), r
+
+
+def test_print_suppressions_lists_the_built_in_rules_even_unused():
+    r = run([program("synced"), "creation"], ["--print-suppressions=1"])
+    assert r.returncode == 0 and r.findings == [], r
+    m = re.search(r"^zmq-guard: suppressions used \((\d+) rules, (\d+) built-in\):$", r.stderr, re.M)
+    assert m and m.group(1) == m.group(2), r.stderr
+    listed = re.findall(r"^zmq-guard: +0 \S+ \(built-in\): .+$", r.stderr, re.M)
+    assert len(listed) == int(m.group(2)), r.stderr
+    r = run([program("synced"), "creation"], ["--print-suppressions=1", "--builtin-suppressions=0"])
+    assert "suppressions used (0 rules, 0 built-in)" in r.stderr, r
+
