@@ -145,8 +145,26 @@ bool pyzmq_frame(const char* file) {
   return false;
 }
 
+// A frame of the C runtime, the loader or the guard itself: never where a
+// user looks (a thread's start_thread and clone, a process's
+// __libc_start_main, libstdc++'s thread start, the guard's thread start).
+bool system_frame(const Frame& fr) {
+  const char* mod = strrchr(fr.module, '/');
+  mod = mod ? mod + 1 : fr.module;
+  static const char* const kModules[] = {"libc.so", "libc-", "libpthread", "ld-linux", "libgcc_s", "libstdc++",
+                                         "libzmqguard"};
+  for (const char* m : kModules)
+    if (!strncmp(mod, m, strlen(m))) return true;
+  static const char* const kFunctions[] = {"start_thread", "clone", "clone3", "__libc_start_main",
+                                           "__libc_start_call", "_start"};
+  for (const char* f : kFunctions)
+    if (!strcmp(fr.function, f)) return true;
+  return false;
+}
+
 // Where the offending thread is, in the user's terms: its innermost Python
-// frame, else the first native frame with a name outside libzmq.
+// frame, else the first native frame with a name outside libzmq and the
+// system's.
 void culprit(Buf& b, const char* py_stack, const Stack* stack) {
   if (py_stack) {
     // pyzmq's own Python layer (the installed package's zmq/sugar, ...) is
@@ -182,14 +200,17 @@ void culprit(Buf& b, const char* py_stack, const Stack* stack) {
   }
   if (!stack) return;
   // The user's frame, not the binding's: skip libzmq, czmq and cppzmq's
-  // header (zmq::socket_t::recv is inlined into the caller's module).
+  // header (zmq::socket_t::recv is inlined into the caller's module).  A
+  // stack with no frame of the user's names the innermost binding frame
+  // (a czmq actor's function), never the C library's or the guard's
+  // (start_thread, clone, __libc_start_main, the guard's thread start).
   int chosen = -1;
   Frame pick;
   for (int pass = 0; pass < 2 && chosen < 0; pass++) {
     for (int i = 0; i < stack->n; i++) {
       Frame fr;
       symbolize(stack->pc[i], true, &fr);
-      if (!fr.function[0]) continue;
+      if (!fr.function[0] || system_frame(fr)) continue;
       const char* mod = strrchr(fr.module, '/');
       mod = mod ? mod + 1 : fr.module;
       const char* file = strrchr(fr.file, '/');

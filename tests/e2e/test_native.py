@@ -911,3 +911,16 @@ def test_print_suppressions_lists_the_built_in_rules_even_unused():
     r = run([program("synced"), "creation"], ["--print-suppressions=1", "--builtin-suppressions=0"])
     assert "suppressions used (0 rules, 0 built-in)" in r.stderr, r
 
+
+def test_summary_names_the_libraries_frame_not_start_thread():
+    # Under strict, zgossip's actor thread signalling on a pipe made by main
+    # is reported; its stack holds only czmq's frames and libc's.  The
+    # SUMMARY names the innermost czmq function, never start_thread/clone.
+    r = run([program("czmq_gossip")], ["--policy=strict"])
+    assert r.returncode == ABORTED, r
+    summary = [l for l in r.stderr.splitlines() if l.startswith("SUMMARY: ")]
+    assert len(summary) == 1, r.stderr
+    assert re.search(r'by T\d+ "[\w-]+" in z[a-z_]+; owner T\d+ "[\w-]+" took it in main czmq_gossip\.c:\d+$',
+                     summary[0]), summary
+    for system in ("start_thread", "clone", "__libc_start"):
+        assert system not in summary[0], summary
