@@ -68,6 +68,7 @@ void take(SocketState* st, ThreadRecord* rec, const char* call) {
   if (options().python) py_note_thread(rec->serial.load(std::memory_order_relaxed));
   st->owner_call = call;
   st->owner.store(order_owner_word(st, rec->serial.load(std::memory_order_relaxed)), std::memory_order_release);
+  order_taken(st);
 }
 
 // The socket's mailbox fd (ZMQ_FD): where a call on it that waits sleeps

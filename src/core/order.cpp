@@ -31,6 +31,24 @@ struct Clock {
 };
 __thread Clock tls_clock ZG_TLS;
 
+// The sockets this thread took, so that a release visits those and not the
+// whole table; past kOwned of them it walks the table.  Entries whose
+// socket went to another thread are dropped at the next release.
+constexpr int kOwned = 64;
+struct Owned {
+  int n;
+  bool overflow;
+  SocketHot* s[kOwned];
+};
+__thread Owned tls_owned ZG_TLS;
+
+void offer(SocketHot* s, uint64_t me, uint64_t offer) {
+  // A plain load first: a compare-and-swap that fails still takes the
+  // cache line, and most of what a table walk meets is not ours.
+  uint64_t w = s->owner.load(std::memory_order_relaxed);
+  if (w == me) s->owner.compare_exchange_strong(w, offer, std::memory_order_acq_rel);
+}
+
 void acquire(Clock* c, uint64_t serial, uint32_t seq) {
   if (!owner_encodable(serial) || seq == 0) return;
   const auto s = static_cast<uint32_t>(serial);
@@ -93,6 +111,17 @@ void order_init() {
   g_enabled = options().policy_value() == Policy::Handoff && (g_mode == Mode::Abort || g_mode == Mode::Warn);
 }
 
+void order_taken(SocketState* st) {
+  if (!g_enabled || tls_owned.overflow) return;
+  for (int i = 0; i < tls_owned.n; i++)
+    if (tls_owned.s[i] == st) return;
+  if (tls_owned.n == kOwned) {
+    tls_owned.overflow = true;
+    return;
+  }
+  tls_owned.s[tls_owned.n++] = st;
+}
+
 uint64_t order_owner_word(const SocketState* st, uint64_t me) {
   if (!g_enabled || !owner_encodable(me) || !st->pipe.load(std::memory_order_relaxed)) return me;
   return me | kPipeBit;
@@ -102,17 +131,25 @@ uint32_t order_release(uint64_t me) {
   if (!g_enabled || !owner_encodable(me)) return 0;
   if (tls_clock.released >= kSeqMax) return 0;  // a billion releases: no more offers
   const uint32_t seq = ++tls_clock.released;
-  const uint64_t offer = kOfferBit | (static_cast<uint64_t>(seq) << 32) | me;
+  const uint64_t offer_word = kOfferBit | (static_cast<uint64_t>(seq) << 32) | me;
   // Lock-free, as the readers: states are never freed, and one whose owner
   // word is this thread's plain serial is a socket this thread owns.  One
   // missed while the table grows stays on the fast path: its hand-off is
   // then reported, as before.
+  if (!tls_owned.overflow) {
+    int kept = 0;
+    for (int i = 0; i < tls_owned.n; i++) {
+      SocketHot* s = tls_owned.s[i];
+      offer(s, me, offer_word);
+      if (owner_serial(s->owner.load(std::memory_order_relaxed)) == me) tls_owned.s[kept++] = s;
+    }
+    tls_owned.n = kept;
+    return seq;
+  }
   RegistryTable* t = g_registry_table.load(std::memory_order_acquire);
   for (size_t i = 0; i <= t->mask; i++) {
     SocketHot* s = t->slots[i].load(std::memory_order_acquire);
-    if (s == &g_registry_empty) continue;
-    uint64_t w = me;
-    s->owner.compare_exchange_strong(w, offer, std::memory_order_acq_rel);
+    if (s != &g_registry_empty) offer(s, me, offer_word);
   }
   return seq;
 }
@@ -256,6 +293,7 @@ void order_received(SocketState* st, size_t parts) {
 
 void order_after_fork_child() {
   tls_clock = Clock{};
+  tls_owned = Owned{};
   pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
   g_pipe_mu = fresh;
 }

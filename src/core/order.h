@@ -50,6 +50,8 @@ inline bool owner_encodable(uint64_t serial) { return serial != 0 && serial <= k
 bool order_enabled();
 void order_init();
 
+// The calling thread took st (a release offers it).
+void order_taken(SocketState* st);
 // The owner word the calling thread (serial me) stores when it takes st.
 uint64_t order_owner_word(const SocketState* st, uint64_t me);
 
