@@ -10,6 +10,7 @@
 #include <atomic>
 
 #include "core/lifecycle.h"
+#include "core/locks.h"
 #include "core/order.h"
 #include "core/probe.h"
 #include "core/serialize.h"
@@ -69,6 +70,11 @@ void take(SocketState* st, ThreadRecord* rec, const char* call) {
   st->owner_call = call;
   st->owner.store(order_owner_word(st, rec->serial.load(std::memory_order_relaxed)), std::memory_order_release);
   order_taken(st);
+  // The program's locks it holds now (st->mu, the guard's, is not one).
+  st->ntake_locks = 0;
+  const uint32_t n = tls_held.n < kHeldMax ? tls_held.n : kHeldMax;
+  for (uint32_t i = n; i-- > 0 && st->ntake_locks < 4;)
+    if (tls_held.held[i] != &st->mu) st->take_locks[st->ntake_locks++] = tls_held.held[i];
 }
 
 // The socket's mailbox fd (ZMQ_FD): where a call on it that waits sleeps
@@ -240,6 +246,7 @@ void guard_created(void* sock, void* ctx, int type, RealTable* real, const void*
     take(st, rec, "zmq_socket");
   if (g_mode == Mode::Serialize && !st->thread_safe && !st->internal) serialize_attach(st);
   pthread_mutex_unlock(&st->mu);
+  if (order_enabled() && options().locks && !st->thread_safe && !st->internal && !g_locks_on) locks_start();
   lifecycle_socket_created(st, ctx);
   errno = saved;
 }
@@ -344,6 +351,7 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
     if (kind == FindingKind::ConcurrentCall || kind == FindingKind::CloseWhileInUse)
       f.owner_role = other == owner ? "owner, inside a call on it" : "other thread, inside a call on it";
     if (kind == FindingKind::SharedSocket) f.owner_role = "first used by";
+    if (kind == FindingKind::CrossThread && st->locked) f.owner_role = "other thread, calling under the lock";
   }
   // A rule may name a frame of any of the finding's stacks, as
   // ThreadSanitizer's do: a library's frame is often only in the owner's
@@ -452,6 +460,16 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
   FindingKind finding = FindingKind::None;
   uint64_t other = 0;
   uint64_t probe = 0;  // the owner to ask about (below), if any
+  // The program's locks this thread holds, read before the guard takes its
+  // own (st->mu would be among them).
+  void* held[kHeldMax];
+  const uint32_t nheld = tls_held.n < kHeldMax ? tls_held.n : kHeldMax;
+  memcpy(held, tls_held.held, nheld * sizeof(void*));
+  const auto holds = [&](const void* m) {
+    for (uint32_t i = 0; i < nheld; i++)
+      if (held[i] == m) return true;
+    return false;
+  };
   pthread_mutex_lock(&st->mu);
   PolicyInput in;
   in.policy = options().policy_value();
@@ -474,11 +492,57 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
   }
   in.creator = st->creator;
   in.owner_alive = in.owner == kNoOwner || in.owner == me || thread_alive(in.owner);
-  Decision d = decide(in);
+  Decision d;
+  // A socket shared under a lock: every use must hold one of the locks all
+  // the others held (Close and questions as for any socket).
+  const bool lock_checked = st->locked && !in.closed && !in.inherited && !claims_nothing(kind) &&
+                            kind != CallKind::Close && order_enabled();
+  bool lock_entered = false;
+  const char* extra = nullptr;
+  char lock_text[200];
+  if (lock_checked) {
+    void* keep[4];
+    int k = 0;
+    for (int i = 0; i < st->nlockset; i++)
+      if (holds(st->lockset[i])) keep[k++] = st->lockset[i];
+    if (k == 0) {
+      d.finding = FindingKind::CrossThread;
+      snprintf(lock_text, sizeof lock_text,
+               "  the socket is shared under a lock: every other call on it since it was shared held %p;\n"
+               "  this thread holds none of the locks those calls held",
+               st->lockset[0]);
+      extra = lock_text;
+    } else {
+      memcpy(st->lockset, keep, sizeof(void*) * static_cast<size_t>(k));
+      st->nlockset = k;
+      if (st->lock_last != me) st->lock_other = st->lock_last;
+      st->lock_last = me;
+    }
+  } else {
+    d = decide(in);
+    int k = 0;
+    if (d.finding == FindingKind::CrossThread && g_locks_on && !claims_nothing(kind))
+      for (int i = 0; i < st->ntake_locks; i++)
+        if (holds(st->take_locks[i])) st->lockset[k++] = st->take_locks[i];
+    if (k > 0) {
+      // A second thread holding a lock its owner held when it took it: the
+      // socket is shared under that lock from now on, and every call on it
+      // (the owner's too) is checked.  (Locks one thread holds for its
+      // whole life, as each Python thread does, are never common.)
+      st->nlockset = k;
+      st->locked = true;
+      st->lock_other = in.owner;
+      st->lock_last = me;
+      st->owner.store(kLockedWord, std::memory_order_release);
+      d.finding = FindingKind::None;
+      lock_entered = true;
+    }
+  }
   finding = d.finding;
   const bool refuse = d.refuse;
-  if (finding == FindingKind::CrossThread) other = in.owner;
-  if (in.owner != kNoOwner && in.owner != me && in.owner_alive && g_mode != Mode::Serialize &&
+  if (finding == FindingKind::CrossThread)
+    other = !lock_checked ? in.owner : st->lock_last != me ? st->lock_last : st->lock_other;
+  if (in.owner != kNoOwner && in.owner != me && in.owner_alive && g_mode != Mode::Serialize && !lock_checked &&
       (finding == FindingKind::CrossThread || (finding == FindingKind::None && !d.take)))
     probe = in.owner;
   if (d.take) take(st, rec, call);
@@ -523,7 +587,7 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
         other = probe;
       }
     } else if (!(seen & (bit(FindingKind::ConcurrentCall) | bit(FindingKind::CrossThread))) &&
-               (finding == FindingKind::CrossThread || claims_nothing(kind)) &&
+               (finding == FindingKind::CrossThread || claims_nothing(kind) || lock_entered) &&
                owner_inside(st, probe, false)) {
       finding = FindingKind::ConcurrentCall;
       other = probe;
@@ -532,7 +596,7 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
   t->st = st;
   t->me = me;
   t->pipe = kind == CallKind::Data && !refuse && st->pipe.load(std::memory_order_relaxed) != nullptr;
-  if (finding != FindingKind::None) guard_report(finding, st, call, other, nullptr);
+  if (finding != FindingKind::None) guard_report(finding, st, call, other, extra);
   errno = saved;
   return !refuse;
 }
@@ -549,7 +613,7 @@ void guard_leave(const Ticket& t, const char* call) {
     // The owner's framed path (bind, connect) cleared the mark: it ran a
     // call inside ours.
     uint64_t owner = owner_serial_of(t.st);
-    if (owner != t.me && owner != kNoOwner) guard_report(FindingKind::ConcurrentCall, t.st, call, owner, nullptr);
+    if (owner != t.me && owner != kNoOwner && owner != 0) guard_report(FindingKind::ConcurrentCall, t.st, call, owner, nullptr);
   }
 }
 

@@ -38,7 +38,10 @@ inline uint64_t owner_serial(uint64_t w) {
   return w == kNoOwner || !(w & (kOfferBit | kPipeBit)) ? w : (w & kSerialBits);
 }
 inline uint64_t owner_serial_of(const SocketHot* s) { return owner_serial(s->owner.load(std::memory_order_acquire)); }
-inline bool owner_offered(uint64_t w) { return w != kNoOwner && (w & kOfferBit); }
+inline bool owner_offered(uint64_t w) { return w != kNoOwner && (w & kOfferBit) && !(w & kPipeBit); }
+// The owner word of a socket shared under a lock (core/locks.h): no
+// owner (serial 0), never a thread's serial, so every call is seen.
+constexpr uint64_t kLockedWord = kOfferBit | kPipeBit;
 inline uint32_t owner_offer_seq(uint64_t w) { return static_cast<uint32_t>((w >> 32) & kSeqMax); }
 // Serials past 32 bits (four billion threads) are never offered nor pipe
 // ends: their words stay plain serials, and the rule falls back to today's.

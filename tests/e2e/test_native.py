@@ -218,18 +218,46 @@ def test_use_after_close_abort():
     assert has_fn(f["stack"], "send_late")
 
 
-def test_sharing_under_own_mutex_is_reported_by_handoff():
-    r = run([program("own_mutex")])
-    assert r.returncode == ABORTED, r
-    f = only_finding(r, "cross_thread")
-    assert f["socket_type"] == "DEALER"
-    assert f["call"] in ("zmq_send", "zmq_recv")
-    assert has_fn(f["stack"], "locked_worker") and has_fn(f["owner_stack"], "locked_worker")
-    assert {f["thread"]["name"], f["owner"]["name"]} == {"worker-a", "worker-b"}
+@pytest.mark.parametrize("mode", ["", "trylock", "recursive"])
+def test_sharing_under_one_mutex_is_silent(mode):
+    # Each request/reply under one pthread mutex both workers hold (taken
+    # with trylock by one; recursive and taken twice): libzmq's barrier.
+    assert_silent(run([program("own_mutex")] + ([mode] if mode else [])), "done")
 
 
 def test_sharing_under_own_mutex_is_silent_under_overlap():
     assert_silent(run([program("own_mutex")], ["--policy=overlap"]), "done")
+
+
+def test_a_call_without_the_common_mutex_is_reported_naming_the_thread():
+    # worker-b's one request without the lock, after both made one under
+    # it: reported at that call, whether or not worker-a is inside a call.
+    r = run([program("own_mutex"), "forget"])
+    assert r.returncode == ABORTED, r
+    assert r.findings, r
+    f = r.findings[0]
+    assert f["kind"] in ("cross_thread", "concurrent_call") and f["call"] == "zmq_send", f
+    assert f["thread"]["name"] == "worker-b" and has_fn(f["stack"], "request"), f
+    assert f["owner"]["name"] == "worker-a", f
+    assert "the socket is shared under a lock" in f["detail"], f
+
+
+@pytest.mark.parametrize("flags", [["--policy=strict"], ["--locks=0"]])
+def test_sharing_under_own_mutex_is_reported_by_strict_or_without_locks(flags):
+    r = run([program("own_mutex")], flags + ["--mode=warn"])
+    assert r.returncode == 66 and "cross_thread" in r.kinds(), r
+
+
+def test_std_mutex_around_every_send_is_silent():
+    assert_silent(run([program("std_mutex")]), "done")
+
+
+def test_std_mutex_forgotten_once_is_reported_at_that_send():
+    r = run([program("std_mutex"), "forget"])
+    assert r.returncode == ABORTED, r
+    line = [n for n, l in enumerate(open(os.path.join(os.path.dirname(__file__), "std_mutex.cpp")), 1)
+            if "send without the lock" in l][0]
+    assert any(f["call"] == "zmq_send" and any(fr["line"] == line for fr in f["stack"]) for f in r.findings), r
 
 
 def test_strict_policy_reports_use_after_owner_exit_despite_reused_pthread_t():
@@ -726,8 +754,12 @@ def test_exports_are_exactly_the_api_table():
     assert len(names) > 30 and len(set(names)) == len(names), names
     out = subprocess.run(["nm", "-D", "--defined-only", gt.LIB], capture_output=True, text=True, check=True).stdout
     exported = {l.split()[-1].split("@")[0] for l in out.splitlines() if l.strip()}
-    # pthread_create: thread creation orders a hand-off (src/core/order.h).
-    assert exported == set(names) | {"zmq_guard_version", "zmq_guard_release", "pthread_create"}, \
+    # pthread_create: thread creation orders a hand-off; the lock operations:
+    # a socket shared under one lock (src/core/order.h, src/core/locks.h).
+    locks = {"pthread_mutex_lock", "pthread_mutex_trylock", "pthread_mutex_timedlock", "pthread_mutex_clocklock",
+             "pthread_mutex_unlock", "pthread_mutex_destroy", "sem_wait", "sem_trywait", "sem_timedwait",
+             "sem_clockwait", "sem_post", "sem_destroy"}
+    assert exported == set(names) | {"zmq_guard_version", "zmq_guard_release", "pthread_create"} | locks, \
         (exported - set(names), set(names) - exported)
 
 

@@ -473,3 +473,26 @@ def test_main_going_on_after_starting_the_thread_is_reported():
     assert f["call"] == "zmq_poll", f
     assert ("io_thread", line_of("synced.py", "thread_use")) in py_frames(f["python_stack"], "synced.py"), f
     assert f["thread"]["python_name"] == "IOPub", f
+
+
+@pytest.mark.parametrize("case", ["lock", "rlock"])
+def test_sharing_under_one_threading_lock_is_silent(case):
+    # threading.Lock is a sem_t in CPython 3.11; RLock is built on one.
+    res = run([PYTHON, script("synced.py"), case])
+    assert_silent(res)
+    assert "ok " + case in res.stdout, res
+
+
+def test_a_send_without_the_common_lock_is_reported_naming_the_thread():
+    res = run([PYTHON, script("synced.py"), "lock_forgot"], WARN)
+    f = one(res)
+    assert f["call"] == "zmq_msg_send", f
+    assert ("sender", line_of("synced.py", "forgot")) in py_frames(f["python_stack"], "synced.py"), f
+    assert "the socket is shared under a lock" in f["detail"], f
+
+
+def test_each_thread_its_own_lock_is_reported():
+    res = run([PYTHON, script("synced.py"), "lock_each_its_own"], WARN)
+    f = one(res)
+    assert f["call"] == "zmq_msg_send", f
+    assert ("sender", line_of("synced.py", "locked")) in py_frames(f["python_stack"], "synced.py"), f

@@ -75,7 +75,48 @@ def main_goes_on():
     ctx.term()
 
 
+def shared_under_lock(lock, forget=False):
+    # Two threads send on one PUSH, each send under one lock both hold (the
+    # seed article's fix): legal.  With forget, the second thread sends once
+    # without it after both have sent under it: reported, naming it.  With
+    # lock None each thread has a lock of its own, which orders nothing.
+    ctx = zmq.Context()
+    pull = ctx.socket(zmq.PULL)
+    pull.bind("inproc://locked")
+    push = ctx.socket(zmq.PUSH)
+    push.connect("inproc://locked")
+    both = threading.Barrier(2)
+    rounds = 50
+    locks = [lock, lock] if lock is not None else [threading.Lock(), threading.Lock()]
+
+    def sender(n):
+        both.wait()
+        for i in range(rounds):
+            if forget and n == 1 and i == 10:
+                push.send(b"x")  # @forgot
+            else:
+                with locks[n]:
+                    push.send(b"x")  # @locked
+            if i == 0:
+                both.wait()
+
+    threads = [threading.Thread(target=sender, args=(n,), name="sender-%d" % n) for n in range(2)]
+    for t in threads:
+        t.start()
+    for _ in range(2 * rounds):
+        pull.recv()
+    for t in threads:
+        t.join()
+    push.close()
+    pull.close()
+    ctx.term()
+
+
 CASES = {
+    "lock": lambda: shared_under_lock(threading.Lock()),
+    "rlock": lambda: shared_under_lock(threading.RLock()),
+    "lock_forgot": lambda: shared_under_lock(threading.Lock(), forget=True),
+    "lock_each_its_own": lambda: shared_under_lock(None),
     "closed_probe": closed_probe,
     "iopub": iopub,
     "main_goes_on": main_goes_on,
