@@ -487,7 +487,7 @@ void lifecycle_dump() {
     pthread_mutex_unlock(&st->mu);
     uint64_t inside = st->in_call.load(std::memory_order_relaxed);
     // The owner's own calls leave no mark (core/probe.h): ask about it.
-    if (!inside && owner != kNoOwner && g_mode != Mode::Serialize &&
+    if (!inside && owner != kNoOwner && owner != 0 && g_mode != Mode::Serialize &&
         probe_inside(owner, handle, st->zfd, false) == Inside::Yes)
       inside = owner;
 
@@ -503,7 +503,9 @@ void lifecycle_dump() {
     o.stack(&created, "      ");
     o.py(created_py, "Python", "      ");
     free(created_py);
-    if (owner != kNoOwner) {
+    if (owner == 0) {
+      o.printf("    shared under a lock (doc/policy.md)\n");  // kLockedWord: no one owner
+    } else if (owner != kNoOwner) {
       o.printf("    owner: ");
       thread_line(o, owner);
       o.printf(", which took it with %s here:\n", owner_call ? owner_call : "a call");

@@ -822,8 +822,11 @@ ZG_EXPORT int zmq_guard_release(void* socket) {
   }
   pthread_mutex_lock(&st->mu);
   st->owner.store(kNoOwner, std::memory_order_release);
-  // The next thread that uses it takes it, as at creation.
+  // The next thread that uses it takes it, as at creation (and a socket
+  // shared under a lock is no longer: core/locks.h).
   st->creator = 0;
+  st->locked = false;
+  st->nlockset = 0;
   pthread_mutex_unlock(&st->mu);
   return 0;
 }
