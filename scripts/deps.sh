@@ -9,7 +9,7 @@ packages=(
   libzmq3-dev cppzmq-dev libczmq-dev
   libdw-dev
   libgtest-dev libbenchmark-dev
-  python3-zmq python3-pytest
+  python3-zmq python3-pytest python3-ipykernel python3-jupyter-client
   patchelf valgrind
 )
 
