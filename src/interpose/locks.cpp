@@ -1,9 +1,10 @@
 // The program's lock operations, seen so that a socket shared under one
 // lock is legal (core/locks.h).  Each calls libc's function first; only
 // then, and only once the process has a checked socket, it records the
-// lock.  libc's functions are looked up once, lazily (dlsym takes the
-// loader's own lock, not a pthread mutex, so the lookup cannot come back
-// here).
+// lock.  libc's functions are looked up when the library is loaded, and
+// lazily by a call that comes before that (another library's constructor;
+// dlsym takes the loader's own lock, not a pthread mutex, so the lookup
+// cannot come back here).
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
@@ -60,6 +61,23 @@ ZG_NEXT(int, sem_post, (sem_t* s), (s))
 ZG_NEXT(int, sem_destroy, (sem_t* s), (s))
 ZG_NEXT(int, pthread_mutex_destroy, (pthread_mutex_t* m), (m))
 #undef ZG_NEXT
+
+// All looked up when the library is loaded, so that none is first needed
+// inside a signal handler (sem_post is async-signal-safe; dlsym is not).
+__attribute__((constructor)) void resolve_lock_functions() {
+  next_fn(&g_pthread_mutex_lock, "pthread_mutex_lock");
+  next_fn(&g_pthread_mutex_trylock, "pthread_mutex_trylock");
+  next_fn(&g_pthread_mutex_unlock, "pthread_mutex_unlock");
+  next_fn(&g_pthread_mutex_timedlock, "pthread_mutex_timedlock");
+  next_fn(&g_pthread_mutex_clocklock, "pthread_mutex_clocklock");
+  next_fn(&g_pthread_mutex_destroy, "pthread_mutex_destroy");
+  next_fn(&g_sem_wait, "sem_wait");
+  next_fn(&g_sem_trywait, "sem_trywait");
+  next_fn(&g_sem_timedwait, "sem_timedwait");
+  next_fn(&g_sem_clockwait, "sem_clockwait");
+  next_fn(&g_sem_post, "sem_post");
+  next_fn(&g_sem_destroy, "sem_destroy");
+}
 
 }  // namespace
 
