@@ -10,8 +10,11 @@
 #include <atomic>
 
 #include "core/lifecycle.h"
+#include "core/locks.h"
+#include "core/order.h"
 #include "core/probe.h"
 #include "core/serialize.h"
+#include "core/suppressions.h"
 #include "core/threads.h"
 #include "report/format.h"
 #include "report/python.h"
@@ -65,7 +68,13 @@ void take(SocketState* st, ThreadRecord* rec, const char* call) {
   capture_python(&st->owner_py);
   if (options().python) py_note_thread(rec->serial.load(std::memory_order_relaxed));
   st->owner_call = call;
-  st->owner.store(rec->serial.load(std::memory_order_relaxed), std::memory_order_release);
+  st->owner.store(order_owner_word(st, rec->serial.load(std::memory_order_relaxed)), std::memory_order_release);
+  order_taken(st);
+  // The program's locks it holds now (st->mu, the guard's, is not one).
+  st->ntake_locks = 0;
+  const uint32_t n = tls_held.n < kHeldMax ? tls_held.n : kHeldMax;
+  for (uint32_t i = n; i-- > 0 && st->ntake_locks < 4;)
+    if (tls_held.held[i] != &st->mu) st->take_locks[st->ntake_locks++] = tls_held.held[i];
 }
 
 // The socket's mailbox fd (ZMQ_FD): where a call on it that waits sleeps
@@ -92,7 +101,7 @@ bool close_unchecked(SocketState* st, Ticket* t) {
   const bool first = !st->closed.load(std::memory_order_relaxed);
   if (first) {
     st->closed.store(true, std::memory_order_release);
-    st->owner_at_close = st->owner.load(std::memory_order_relaxed);
+    st->owner_at_close = owner_serial_of(st);
     st->owner.store(kNoOwner, std::memory_order_release);
   }
   pthread_mutex_unlock(&st->mu);
@@ -182,6 +191,7 @@ void guard_init() {
   int saved = errno;
   options_init_from_env();
   g_mode = options().mode_value();
+  order_init();
   if (g_mode != Mode::Off) {
     stack_warm_up();
     lifecycle_init();
@@ -236,6 +246,7 @@ void guard_created(void* sock, void* ctx, int type, RealTable* real, const void*
     take(st, rec, "zmq_socket");
   if (g_mode == Mode::Serialize && !st->thread_safe && !st->internal) serialize_attach(st);
   pthread_mutex_unlock(&st->mu);
+  if (order_enabled() && options().locks && !st->thread_safe && !st->internal && !g_locks_on) locks_start();
   lifecycle_socket_created(st, ctx);
   errno = saved;
 }
@@ -248,6 +259,7 @@ void guard_endpoint(void* sock, const char* verb, const char* addr) {
   pthread_mutex_lock(&st->mu);
   endpoints_add(st->endpoints, sizeof st->endpoints, verb, addr);
   pthread_mutex_unlock(&st->mu);
+  order_endpoint(st, verb, addr);
 }
 
 void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t other, const char* extra,
@@ -296,12 +308,6 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
   f.stack = &here;
   f.py_stack = py_here;
 
-  if (lifecycle_suppressed(kind, &here, py_here)) {
-    report_suppressed(kind, call);
-    free(py_here);
-    errno = saved;
-    return;
-  }
   // Snapshot the socket under its lock; format outside it.
   Stack owner_stack, created_stack;
   char endpoints[512] = {};
@@ -313,7 +319,7 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
     f.socket_id = st->id;
     f.socket_type = st->type;
     memcpy(endpoints, st->endpoints, sizeof endpoints);
-    uint64_t owner = st->owner.load(std::memory_order_relaxed);
+    uint64_t owner = owner_serial_of(st);
     if (owner == kNoOwner && st->closed.load(std::memory_order_relaxed)) owner = st->owner_at_close;
     if (other && other != kNoOwner) {
       thread_info(other, &f.owner);
@@ -345,6 +351,20 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
     if (kind == FindingKind::ConcurrentCall || kind == FindingKind::CloseWhileInUse)
       f.owner_role = other == owner ? "owner, inside a call on it" : "other thread, inside a call on it";
     if (kind == FindingKind::SharedSocket) f.owner_role = "first used by";
+    if (kind == FindingKind::CrossThread && st->locked) f.owner_role = "other thread, calling under the lock";
+  }
+  // A rule may name a frame of any of the finding's stacks, as
+  // ThreadSanitizer's do: a library's frame is often only in the owner's
+  // (czmq's actor took the socket) or where the socket was made.
+  const Stack* stacks[3] = {&here, f.owner_stack, f.created_stack};
+  const char* pys[3] = {py_here, owner_py, created_py};
+  if (suppressions_match(kind, stacks, pys, 3)) {
+    report_suppressed(kind, call);
+    free(py_here);
+    free(owner_py);
+    free(created_py);
+    errno = saved;
+    return;
   }
   python_names(&f);
   f.endpoints = endpoints;
@@ -427,7 +447,7 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
       return true;
     }
     t->st = st;
-    guard_report(FindingKind::UseAfterClose, st, call, 0, nullptr);
+    if (kind != CallKind::TypeQuery) guard_report(FindingKind::UseAfterClose, st, call, 0, nullptr);
     errno = saved;
     return false;
   }
@@ -441,6 +461,16 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
   FindingKind finding = FindingKind::None;
   uint64_t other = 0;
   uint64_t probe = 0;  // the owner to ask about (below), if any
+  // The program's locks this thread holds, read before the guard takes its
+  // own (st->mu would be among them).
+  void* held[kHeldMax];
+  const uint32_t nheld = tls_held.n < kHeldMax ? tls_held.n : kHeldMax;
+  memcpy(held, tls_held.held, nheld * sizeof(void*));
+  const auto holds = [&](const void* m) {
+    for (uint32_t i = 0; i < nheld; i++)
+      if (held[i] == m) return true;
+    return false;
+  };
   pthread_mutex_lock(&st->mu);
   PolicyInput in;
   in.policy = options().policy_value();
@@ -451,13 +481,69 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
   in.is_ctx_setup = kind == CallKind::Setup && call &&
                     (!strcmp(call, "zmq_bind") || !strcmp(call, "zmq_connect"));
   in.me = me;
-  in.owner = st->owner.load(std::memory_order_relaxed);
+  const uint64_t word = st->owner.load(std::memory_order_relaxed);
+  in.owner = owner_serial(word);
+  if (owner_offered(word)) {
+    // Offered by its owner's release (core/order.h).  The owner's own call
+    // takes the offer back: it used the socket after the release.  Another
+    // thread's is ordered after the owner's last call if it has acquired
+    // that release.
+    if (in.owner == me) st->owner.store(order_owner_word(st, me), std::memory_order_release);
+    else in.ordered = order_acquired(in.owner, owner_offer_seq(word));
+  }
   in.creator = st->creator;
   in.owner_alive = in.owner == kNoOwner || in.owner == me || thread_alive(in.owner);
-  Decision d = decide(in);
+  Decision d;
+  // A socket shared under a lock: every use must hold one of the locks all
+  // the others held (Close and questions as for any socket).
+  const bool lock_checked = st->locked && !in.closed && !in.inherited && !claims_nothing(kind) &&
+                            kind != CallKind::Close && order_enabled();
+  bool lock_entered = false;
+  const char* extra = nullptr;
+  char lock_text[200];
+  if (lock_checked) {
+    void* keep[4];
+    int k = 0;
+    for (int i = 0; i < st->nlockset; i++)
+      if (holds(st->lockset[i])) keep[k++] = st->lockset[i];
+    if (k == 0) {
+      d.finding = FindingKind::CrossThread;
+      snprintf(lock_text, sizeof lock_text,
+               "  the socket is shared under a lock: every other call on it since it was shared held %p;\n"
+               "  this thread holds none of the locks those calls held",
+               st->lockset[0]);
+      extra = lock_text;
+    } else {
+      memcpy(st->lockset, keep, sizeof(void*) * static_cast<size_t>(k));
+      st->nlockset = k;
+      if (st->lock_last != me) st->lock_other = st->lock_last;
+      st->lock_last = me;
+    }
+  } else {
+    d = decide(in);
+    int k = 0;
+    if (d.finding == FindingKind::CrossThread && g_locks_on && !claims_nothing(kind))
+      for (int i = 0; i < st->ntake_locks; i++)
+        if (holds(st->take_locks[i])) st->lockset[k++] = st->take_locks[i];
+    if (k > 0) {
+      // A second thread holding a lock its owner held when it took it: the
+      // socket is shared under that lock from now on, and every call on it
+      // (the owner's too) is checked.  (Locks one thread holds for its
+      // whole life, as each Python thread does, are never common.)
+      st->nlockset = k;
+      st->locked = true;
+      st->lock_other = in.owner;
+      st->lock_last = me;
+      st->owner.store(kLockedWord, std::memory_order_release);
+      d.finding = FindingKind::None;
+      lock_entered = true;
+    }
+  }
   finding = d.finding;
-  if (finding == FindingKind::CrossThread) other = in.owner;
-  if (in.owner != kNoOwner && in.owner != me && in.owner_alive && g_mode != Mode::Serialize &&
+  const bool refuse = d.refuse;
+  if (finding == FindingKind::CrossThread)
+    other = !lock_checked ? in.owner : st->lock_last != me ? st->lock_last : st->lock_other;
+  if (in.owner != kNoOwner && in.owner != me && in.owner_alive && g_mode != Mode::Serialize && !lock_checked &&
       (finding == FindingKind::CrossThread || (finding == FindingKind::None && !d.take)))
     probe = in.owner;
   if (d.take) take(st, rec, call);
@@ -467,7 +553,7 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
       // it closed; a call already past the fast-path check shows up in
       // in_call, now or when the close returns.
       st->closed.store(true, std::memory_order_release);
-      st->owner_at_close = st->owner.load(std::memory_order_relaxed);
+      st->owner_at_close = owner_serial_of(st);
       st->owner.store(kNoOwner, std::memory_order_release);
     }
     // A serialized socket's calls take turns instead (serialize.cpp, which
@@ -502,7 +588,7 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
         other = probe;
       }
     } else if (!(seen & (bit(FindingKind::ConcurrentCall) | bit(FindingKind::CrossThread))) &&
-               (finding == FindingKind::CrossThread || claims_nothing(kind)) &&
+               (finding == FindingKind::CrossThread || claims_nothing(kind) || lock_entered) &&
                owner_inside(st, probe, false)) {
       finding = FindingKind::ConcurrentCall;
       other = probe;
@@ -510,10 +596,10 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
   }
   t->st = st;
   t->me = me;
-  if (finding != FindingKind::None) guard_report(finding, st, call, other, nullptr);
+  t->pipe = kind == CallKind::Data && !refuse && st->pipe.load(std::memory_order_relaxed) != nullptr;
+  if (finding != FindingKind::None) guard_report(finding, st, call, other, extra);
   errno = saved;
-  if (finding == FindingKind::UseAfterClose) return false;
-  return true;
+  return !refuse;
 }
 
 void guard_leave(const Ticket& t, const char* call) {
@@ -531,8 +617,8 @@ void guard_leave(const Ticket& t, const char* call) {
   if (expected == 0 && !t.st->closed.load()) {
     // The owner's framed path (bind, connect) cleared the mark: it ran a
     // call inside ours.
-    uint64_t owner = t.st->owner.load(std::memory_order_relaxed);
-    if (owner != t.me && owner != kNoOwner) guard_report(FindingKind::ConcurrentCall, t.st, call, owner, nullptr);
+    uint64_t owner = owner_serial_of(t.st);
+    if (owner != t.me && owner != kNoOwner && owner != 0) guard_report(FindingKind::ConcurrentCall, t.st, call, owner, nullptr);
   }
 }
 
@@ -542,10 +628,11 @@ void guard_close_done(const Ticket& t, const char* call, int rc) {
   int saved = errno;
   uint64_t expected = t.me;
   if (t.marked && !t.st->in_call.compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) {
-    uint64_t other = expected ? expected : t.st->owner.load();
+    uint64_t other = expected ? expected : owner_serial_of(t.st);
     if (other && other != t.me && g_mode != Mode::Serialize) guard_report(FindingKind::CloseWhileInUse, t.st, call, other, nullptr);
   }
   if (t.st->closed.load(std::memory_order_acquire)) {
+    order_closed(t.st);
     lifecycle_socket_closed(t.st);
     registry_retire(t.st);
   }

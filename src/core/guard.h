@@ -16,6 +16,7 @@ struct Ticket {
   SocketState* st = nullptr;
   uint64_t me = 0;
   bool marked = false;  // in_call was set by this call; guard_leave clears it
+  bool pipe = false;    // a send or receive on a pipe end (core/order.h)
 };
 
 // Once per process, from the library constructor (and lazily before it).
@@ -50,7 +51,9 @@ int socket_set_int_option(void* const* real, void* sock, int option, int value);
 // reads ZMQ_FD before the socket goes to the thread that runs the loop.
 // Inline: the wrapper computes the kind before its owner check, and an
 // out-of-line call there cost the owner's getsockopt a call and a frame.
-inline CallKind getsockopt_kind(int option) { return option == ZMQ_EVENTS ? CallKind::Data : CallKind::Query; }
+inline CallKind getsockopt_kind(int option) {
+  return option == ZMQ_EVENTS ? CallKind::Data : option == ZMQ_TYPE ? CallKind::TypeQuery : CallKind::Query;
+}
 // setsockopt(ZMQ_LINGER) is part of closing: Linger; any other option is
 // Setup.  Inline, as getsockopt_kind.
 inline CallKind setsockopt_kind(int option) { return option == ZMQ_LINGER ? CallKind::Linger : CallKind::Setup; }

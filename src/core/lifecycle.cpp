@@ -1,7 +1,6 @@
 #include "core/lifecycle.h"
 
 #include <errno.h>
-#include <fnmatch.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -19,7 +18,9 @@
 
 #include "core/clock.h"
 #include "core/guard.h"
+#include "core/order.h"
 #include "core/serialize.h"
+#include "core/suppressions.h"
 #include "core/options.h"
 #include "core/probe.h"
 #include "core/threads.h"
@@ -34,13 +35,6 @@ namespace zg {
 __thread int tls_sampled ZG_TLS = 0;
 namespace {
 
-struct Rule {
-  int kind;  // FindingKind, or -1 for any
-  char pattern[256];
-};
-constexpr int kMaxRules = 256;
-Rule g_rules[kMaxRules];
-int g_nrules = 0;
 
 // The guard's own thread ("zmq-guard"): it reports contexts whose
 // zmq_ctx_term stays blocked, and prints the live dump.  Started when first
@@ -236,7 +230,7 @@ void report_blocked_terms() {
                "%d).\n",
                copy.call, copy.ctx, (long long)((now - copy.start_ns) / 1000000), list->n, list->n == 1 ? "" : "s",
                list->n == 1 ? "is" : "are", k + 1, list->n);
-      uint64_t owner = st->owner.load(std::memory_order_relaxed);
+      uint64_t owner = owner_serial_of(st);
       guard_report(FindingKind::CtxTermOpenSockets, st, copy.call, owner == kNoOwner ? 0 : owner, extra, &as);
     }
     free(copy.py);
@@ -259,6 +253,7 @@ void fork_child() {
   guard_after_fork_child();
   threads_after_fork_child();
   registry_fork_child();
+  order_after_fork_child();
   serialize_after_fork_child();
   sink_after_fork_child();
   symbolize_after_fork_child();
@@ -282,110 +277,12 @@ void warn_exit_status(int, void*) {
   _exit(static_cast<int>(options().exitcode));
 }
 
-bool match_frame(const char* pattern, const char* text) {
-  if (!text || !text[0]) return false;
-  if (fnmatch(pattern, text, 0) == 0) return true;
-  const char* base = strrchr(text, '/');
-  return base && fnmatch(pattern, base + 1, 0) == 0;
-}
-
 }  // namespace
-
-int suppressions_load(const char* path) {
-  FILE* f = fopen(path, "re");
-  if (!f) {
-    sink_notice("zmq-guard: cannot read suppressions file '%s': %s; running without suppressions", path,
-                strerror(errno));
-    return -1;
-  }
-  char line[512];
-  int lineno = 0, loaded = 0;
-  while (fgets(line, sizeof line, f)) {
-    lineno++;
-    size_t n = strlen(line);
-    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t'))
-      line[--n] = 0;
-    char* p = line;
-    while (*p == ' ' || *p == '\t') p++;
-    if (!*p || *p == '#') continue;
-    char* colon = strchr(p, ':');
-    int kind = -2;
-    char* pattern = nullptr;
-    if (colon) {
-      // Blanks around the kind and the pattern are layout, not part of them.
-      char* kind_end = colon;
-      while (kind_end > p && (kind_end[-1] == ' ' || kind_end[-1] == '\t')) kind_end--;
-      char saved = *kind_end;
-      *kind_end = 0;
-      if (!strcmp(p, "*")) kind = -1;
-      for (int k = 1; k < static_cast<int>(FindingKind::Count); k++)
-        if (!strcmp(p, finding_name(static_cast<FindingKind>(k)))) kind = k;
-      *kind_end = saved;
-      pattern = colon + 1;
-      while (*pattern == ' ' || *pattern == '\t') pattern++;
-    }
-    if (!colon || kind == -2 || !*pattern) {
-      sink_notice(
-          "zmq-guard: suppressions %s:%d: expected 'kind:pattern' with kind one of cross_thread, concurrent_call, "
-          "close_while_in_use, use_after_close, use_after_fork, ctx_term_open_sockets, leak or *; got '%s'; line "
-          "ignored",
-          path, lineno, p);
-      continue;
-    }
-    if (g_nrules < kMaxRules) {
-      g_rules[g_nrules].kind = kind;
-      snprintf(g_rules[g_nrules].pattern, sizeof g_rules[g_nrules].pattern, "%s", pattern);
-      g_nrules++;
-      loaded++;
-    }
-  }
-  if (ferror(f)) {
-    // fopen() accepts a directory; the read fails (EISDIR).
-    int e = errno;
-    fclose(f);
-    g_nrules -= loaded;
-    sink_notice("zmq-guard: cannot read suppressions file '%s': %s; running without suppressions", path,
-                strerror(e));
-    return -1;
-  }
-  fclose(f);
-  return loaded;
-}
-
-void suppressions_clear() { g_nrules = 0; }
-
-bool lifecycle_suppressed(FindingKind kind, const Stack* stack, const char* py_stack) {
-  if (g_nrules == 0) return false;
-  for (int r = 0; r < g_nrules; r++) {
-    const Rule& rule = g_rules[r];
-    if (rule.kind != -1 && rule.kind != static_cast<int>(kind)) continue;
-    for (int i = 0; stack && i < stack->n; i++) {
-      Frame f;
-      symbolize(stack->pc[i], true, &f);
-      if (match_frame(rule.pattern, f.function) || match_frame(rule.pattern, f.module) ||
-          match_frame(rule.pattern, f.file))
-        return true;
-    }
-    struct Ctx {
-      const char* pattern;
-      bool hit;
-    } ctx{rule.pattern, false};
-    py_frames(
-        py_stack,
-        [](const PyFrame& f, void* p) {
-          auto* c = static_cast<Ctx*>(p);
-          if (match_frame(c->pattern, f.function) || match_frame(c->pattern, f.file)) c->hit = true;
-        },
-        &ctx);
-    if (ctx.hit) return true;
-  }
-  return false;
-}
 
 void lifecycle_init() {
   pthread_atfork(fork_prepare, fork_parent, fork_child);
   const Options& o = options();
-  if (o.suppressions[0]) suppressions_load(o.suppressions);
+  suppressions_init();
   if (o.dump_signal > 0) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -580,7 +477,7 @@ void lifecycle_dump() {
     uint64_t id = st->id;
     char endpoints[600];
     endpoints_join(st->endpoints, endpoints, sizeof endpoints);
-    uint64_t owner = st->owner.load(std::memory_order_relaxed);
+    uint64_t owner = owner_serial_of(st);
     uint64_t creator = st->creator;
     Stack created = st->created_stack;
     Stack owner_stack = st->owner_stack;
@@ -590,7 +487,7 @@ void lifecycle_dump() {
     pthread_mutex_unlock(&st->mu);
     uint64_t inside = st->in_call.load(std::memory_order_relaxed);
     // The owner's own calls leave no mark (core/probe.h): ask about it.
-    if (!inside && owner != kNoOwner && g_mode != Mode::Serialize &&
+    if (!inside && owner != kNoOwner && owner != 0 && g_mode != Mode::Serialize &&
         probe_inside(owner, handle, st->zfd, false) == Inside::Yes)
       inside = owner;
 
@@ -606,7 +503,9 @@ void lifecycle_dump() {
     o.stack(&created, "      ");
     o.py(created_py, "Python", "      ");
     free(created_py);
-    if (owner != kNoOwner) {
+    if (owner == 0) {
+      o.printf("    shared under a lock (doc/policy.md)\n");  // kLockedWord: no one owner
+    } else if (owner != kNoOwner) {
       o.printf("    owner: ");
       thread_line(o, owner);
       o.printf(", which took it with %s here:\n", owner_call ? owner_call : "a call");
@@ -699,6 +598,7 @@ void lifecycle_fini() {
   // flushed.  on_exit, not atexit: atexit from a shared library is tied to
   // it and runs with its destructors (__cxa_finalize).  Where it cannot be
   // registered, the status is set now, as it was before.
+  if (options().print_suppressions) suppressions_print_used();
   if (g_mode == Mode::Warn && on_exit(warn_exit_status, nullptr) != 0) warn_exit_status(0, nullptr);
 }
 

@@ -1,6 +1,6 @@
 // The process around the sockets: start-up and exit (warn mode's exit
 // status, leaks, a hint when nothing could be interposed), fork, contexts
-// (zmq_ctx_term blocked by open sockets), suppressions, the live dump.
+// (zmq_ctx_term blocked by open sockets), the live dump.
 #pragma once
 #include "core/policy.h"
 #include "core/registry.h"
@@ -31,11 +31,5 @@ void lifecycle_dump();
 // guard makes that fails with EINTR then calls again (serialize mode's sole
 // user waiting inside libzmq); any other signal's EINTR is the program's.
 extern __thread int tls_sampled ZG_TLS;
-// True if a suppression matches this finding (kind and the offending stack).
-bool lifecycle_suppressed(FindingKind kind, const Stack* stack, const char* py_stack);
-// Loads a suppressions file; malformed lines are reported one each and
-// skipped.  Returns the number of rules loaded, -1 if unreadable.
-int suppressions_load(const char* path);
-void suppressions_clear();
 
 }  // namespace zg

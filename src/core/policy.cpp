@@ -37,7 +37,10 @@ const char* finding_title(FindingKind k) {
 Decision decide(const PolicyInput& in) {
   Decision d;
   if (in.closed) {
-    d.finding = FindingKind::UseAfterClose;
+    // A handle this process closed is no socket: libzmq's answer would come
+    // from freed memory.  Asking its type is how pyzmq finds that out.
+    d.refuse = true;
+    if (in.kind != CallKind::TypeQuery) d.finding = FindingKind::UseAfterClose;
     return d;
   }
   if (in.exempt || claims_nothing(in.kind)) return d;
@@ -69,6 +72,12 @@ Decision decide(const PolicyInput& in) {
     if (in.kind == CallKind::Close) return d;
     if (in.me == in.creator && in.kind == CallKind::Setup) return d;
     d.take = true;
+    return d;
+  }
+  if (in.ordered) {
+    // libzmq's rule: a full memory barrier between the two threads' calls.
+    // The edge that ordered them is one.
+    if (in.kind != CallKind::Close) d.take = true;
     return d;
   }
   if (!in.owner_alive) {

@@ -25,11 +25,18 @@ enum class CallKind : uint8_t {
             // closing thread just before zmq_close).  As a Query: claims
             // nothing, is no use by another thread; only overlapping calls
             // are checked.
+  TypeQuery,  // getsockopt(ZMQ_TYPE): a Query, and pyzmq's closed probe
+              // (Socket.closed on a socket closed through a shadow reads it
+              // and takes ENOTSOCK as "closed"): on a handle this process
+              // closed it is answered ENOTSOCK without reaching libzmq, and
+              // is no finding.
 };
 
 // A question or a linger set: claims nothing and is no use of the socket by
 // another thread; only an overlap with the owner's call is checked.
-inline bool claims_nothing(CallKind k) { return k == CallKind::Query || k == CallKind::Linger; }
+inline bool claims_nothing(CallKind k) {
+  return k == CallKind::Query || k == CallKind::Linger || k == CallKind::TypeQuery;
+}
 
 enum class FindingKind : uint8_t {
   None = 0,
@@ -58,11 +65,15 @@ struct PolicyInput {
   uint64_t creator = 0;
   bool owner_alive = true;
   bool is_ctx_setup = false;   // bind/connect (counts as use after fork)
+  // The owner's last call on it is ordered before this one by an edge the
+  // guard saw (thread creation, a message over a pipe: core/order.h).
+  bool ordered = false;
 };
 
 struct Decision {
   FindingKind finding = FindingKind::None;
-  bool take = false;  // the caller becomes the owner
+  bool take = false;    // the caller becomes the owner
+  bool refuse = false;  // fail with ENOTSOCK without reaching libzmq (no finding)
 };
 
 Decision decide(const PolicyInput& in);

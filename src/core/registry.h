@@ -74,6 +74,20 @@ struct SocketState : SocketHot {
 
   // Serialize mode (see serialize.cpp).
   void* ser = nullptr;
+  // A pipe end (core/order.h): an inproc PAIR whose peer the guard saw.
+  std::atomic<void*> pipe{nullptr};
+  // Shared under a lock (core/locks.h): every call since the second thread
+  // came held all of lockset; lock_last is the latest thread that did,
+  // lock_other the latest before it that is another thread.
+  bool locked = false;
+  int nlockset = 0;
+  void* lockset[4] = {};
+  uint64_t lock_last = 0;
+  uint64_t lock_other = 0;
+  // The program's locks its owner held when it took it (the most recent
+  // four): a second thread holding one of them shares it under that lock.
+  int ntake_locks = 0;
+  void* take_locks[4] = {};
 
   bool quarantined = false;  // registry lock
   SocketState* next_quarantine = nullptr;

@@ -3,7 +3,9 @@
 // announced in a thread-local word, a per-thread hint checked against the
 // handle and the thread's serial, and a jump into libzmq.  Everything else
 // is out of line in the core.
+#include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,6 +18,7 @@
 #include "core/guard.h"
 #include "core/lifecycle.h"
 #include "core/options.h"
+#include "core/order.h"
 #include "core/registry.h"
 #include "core/serialize.h"
 #include "core/threads.h"
@@ -80,6 +83,20 @@ R call_real(void* const* real, const void* ra, A... a) {
   return fn(a...);
 }
 
+// Message parts a send or receive moves: one, but for the vectors (a
+// receive's count is what it wrote back).
+template <FnId Id, typename... A>
+size_t pipe_parts(A... a) {
+  if constexpr (Id == FN_zmq_sendiov) {
+    return std::get<2>(std::tuple<A...>(a...));
+  } else if constexpr (Id == FN_zmq_recviov) {
+    size_t* n = std::get<2>(std::tuple<A...>(a...));
+    return n ? *n : 1;
+  } else {
+    return 1;
+  }
+}
+
 template <FnId Id, typename R, typename... A>
 __attribute__((noinline)) R slow_call(SocketState* st, void* sock, CallKind kind, const void* ra, A... a) {
   if (st && registry_is_sentinel(st)) st = nullptr;  // a caller passed the sentinel's address
@@ -102,12 +119,28 @@ __attribute__((noinline)) R slow_call(SocketState* st, void* sock, CallKind kind
     return fail_value<R>();
   }
   R r;
+  // A pipe end's send releases before the call (its message may be
+  // received before the call returns); its receive acquires after it.
+  constexpr SerDir dir = SerTraits<Id>::dir;
+  [[maybe_unused]] uint64_t token = 0;
+  if constexpr (dir == SerDir::Send) {
+    if (ZG_UNLIKELY(t.pipe)) token = order_sending(t.st, t.me, pipe_parts<Id>(a...));
+  }
   {
     // libzmq forwards some calls through its own exported API
     // (zmq_recvmsg calls zmq_msg_recv): those are part of this call, and a
     // nested mark would clear ours and look like a second thread.
     Bypass b;
     r = fn(a...);
+  }
+  if constexpr (dir != SerDir::None) {
+    if (ZG_UNLIKELY(t.pipe)) {
+      int e = errno;
+      const bool ok = r != static_cast<R>(-1);
+      if constexpr (dir == SerDir::Send) order_sent(t.st, token, pipe_parts<Id>(a...), ok);
+      else if (ok) order_received(t.st, pipe_parts<Id>(a...));
+      errno = e;
+    }
   }
   if (t.marked) {
     int e = errno;
@@ -757,6 +790,26 @@ ZG_EXPORT int zmq_msg_init_data(zmq_msg_t* msg, void* data, size_t size, zmq_fre
   return rc;
 }
 
+// Thread creation orders a hand-off (core/order.h): the creator's release,
+// acquired by the new thread before its start routine runs.
+ZG_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*fn)(void*), void* arg) {
+  using create_fn = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+  static std::atomic<create_fn> real{nullptr};
+  create_fn create = real.load(std::memory_order_acquire);
+  if (ZG_UNLIKELY(!create)) {
+    create = reinterpret_cast<create_fn>(dlsym(RTLD_NEXT, "pthread_create"));
+    if (!create) {
+      return EAGAIN;  // no pthread_create after us: nothing could start a thread
+    }
+    real.store(create, std::memory_order_release);
+  }
+  void* block = order_thread_prepare(fn, arg, ZG_RA);
+  if (!block) return create(thread, attr, fn, arg);
+  int rc = create(thread, attr, order_thread_start, block);
+  if (rc != 0) order_thread_failed(block);
+  return rc;
+}
+
 // The public API (include/zmq_guard.h).
 ZG_EXPORT const char* zmq_guard_version(void) { return ZMQ_GUARD_VERSION; }
 
@@ -769,8 +822,11 @@ ZG_EXPORT int zmq_guard_release(void* socket) {
   }
   pthread_mutex_lock(&st->mu);
   st->owner.store(kNoOwner, std::memory_order_release);
-  // The next thread that uses it takes it, as at creation.
+  // The next thread that uses it takes it, as at creation (and a socket
+  // shared under a lock is no longer: core/locks.h).
   st->creator = 0;
+  st->locked = false;
+  st->nlockset = 0;
   pthread_mutex_unlock(&st->mu);
   return 0;
 }

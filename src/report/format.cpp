@@ -23,9 +23,9 @@ const char* default_hint(FindingKind k) {
   switch (k) {
     case FindingKind::CrossThread:
       return "a ZeroMQ socket must stay with one thread: give each thread its own socket, or hand it over "
-             "once to a new thread before that thread's first use (libzmq's rule). If the program shares "
-             "the socket under its own lock, run with policy=overlap; mode=serialize keeps a sharing program "
-             "running; mode=warn reports and goes on.";
+             "to a thread the owner starts, or over an inproc PAIR pipe, after its own last use (libzmq's rule). "
+             "A socket shared under a lock needs that one lock held by every thread for every call on it; "
+             "mode=serialize keeps a sharing program running; mode=warn reports and goes on.";
     case FindingKind::ConcurrentCall:
       return "two threads inside libzmq on one socket corrupt it (object.cpp:170, mailbox.cpp:99, hangs). Give "
              "each thread its own socket, or talk to the owner over an inproc pair; mode=serialize makes the "

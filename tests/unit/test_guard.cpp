@@ -143,8 +143,11 @@ namespace {
 // number, as ZMQ_TYPE does.
 TEST(GetsockoptKind, OnlyEventsIsAUse) {
   EXPECT_EQ(zg::getsockopt_kind(ZMQ_EVENTS), CallKind::Data);
-  for (int option : {ZMQ_RCVMORE, ZMQ_FD, ZMQ_TYPE, ZMQ_LAST_ENDPOINT, ZMQ_LINGER, ZMQ_RCVTIMEO})
+  for (int option : {ZMQ_RCVMORE, ZMQ_FD, ZMQ_LAST_ENDPOINT, ZMQ_LINGER, ZMQ_RCVTIMEO})
     EXPECT_EQ(zg::getsockopt_kind(option), CallKind::Query) << option;
+  // A Query too, and pyzmq's closed probe (refused on a closed handle).
+  EXPECT_EQ(zg::getsockopt_kind(ZMQ_TYPE), CallKind::TypeQuery);
+  EXPECT_TRUE(zg::claims_nothing(CallKind::TypeQuery));
 }
 
 // Setting ZMQ_LINGER is part of closing; every other option is set-up.

@@ -46,6 +46,7 @@ const char* kind_name(CallKind k) {
     case CallKind::Close: return "Close";
     case CallKind::Query: return "Query";
     case CallKind::Linger: return "Linger";
+    case CallKind::TypeQuery: return "TypeQuery";
   }
   return "?";
 }
@@ -151,11 +152,12 @@ TEST(Policy, Overlap) {
 }
 
 const Policy kAll[] = {Policy::Handoff, Policy::Strict, Policy::Overlap};
-const CallKind kKinds[] = {kSetup, kData, kPoll, kProxy, kClose, CallKind::Query, CallKind::Linger};
+const CallKind kKinds[] = {kSetup, kData, kPoll, kProxy, kClose, CallKind::Query, CallKind::Linger, CallKind::TypeQuery};
 
 TEST(Policy, ClosedIsUseAfterCloseForEveryoneAndEveryCall) {
   for (Policy p : kAll)
-    for (CallKind k : kKinds)
+    for (CallKind k : kKinds) {
+      if (k == CallKind::TypeQuery) continue;  // ClosedTypeProbe
       for (uint64_t me : {kCreator, kOther, kThird})
         for (bool exempt : {false, true})
           for (bool inherited : {false, true}) {
@@ -163,7 +165,25 @@ TEST(Policy, ClosedIsUseAfterCloseForEveryoneAndEveryCall) {
             check(r);
             r.owner = kOther;  // after close the guard resets the owner; decide must not rely on it
             check(r);
+            EXPECT_TRUE(run(r).refuse);
           }
+    }
+}
+
+// pyzmq's closed probe: getsockopt(ZMQ_TYPE) on a handle this process
+// closed is refused (ENOTSOCK, libzmq not reached) and is no finding.
+TEST(Policy, ClosedTypeProbeIsRefusedWithoutAFinding) {
+  for (Policy p : kAll)
+    for (uint64_t me : {kCreator, kOther, kThird})
+      for (bool exempt : {false, true}) {
+        Row r{"type probe", p, CallKind::TypeQuery, me, kNoOwner, kCreator, true, true, exempt, false, false, None,
+              false};
+        check(r);
+        EXPECT_TRUE(run(r).refuse);
+        r.closed = false;
+        check(r);  // open: a Query
+        EXPECT_FALSE(run(r).refuse);
+      }
 }
 
 TEST(Policy, ExemptSocketsAreNeverReported) {
@@ -219,6 +239,39 @@ TEST(Policy, LingerIsPartOfClosing) {
   // The other options set by a thread that is not the owner are a use.
   check({"another option by another thread", Policy::Handoff, kSetup, kThird, kOther, kCreator, true, false, false,
          false, false, Cross, false});
+}
+
+// A use ordered after the owner's last call (core/order.h) takes the
+// socket under handoff, whatever the owner is doing; strict and overlap do
+// not look at it.
+TEST(Policy, OrderedUseTakesUnderHandoffOnly) {
+  for (CallKind k : {kSetup, kData, kPoll, kProxy}) {
+    PolicyInput in;
+    in.kind = k;
+    in.me = kThird;
+    in.owner = kOther;
+    in.creator = kCreator;
+    in.ordered = true;
+    in.policy = Policy::Handoff;
+    Decision d = zg::decide(in);
+    EXPECT_EQ(d.finding, FindingKind::None);
+    EXPECT_TRUE(d.take);
+    in.ordered = false;
+    EXPECT_EQ(zg::decide(in).finding, Cross);
+    in.ordered = true;
+    in.policy = Policy::Strict;
+    EXPECT_EQ(zg::decide(in).finding, Cross);
+    in.policy = Policy::Overlap;
+    EXPECT_EQ(zg::decide(in).finding, None);
+    EXPECT_FALSE(zg::decide(in).take);
+  }
+  PolicyInput close;
+  close.kind = kClose;
+  close.me = kThird;
+  close.owner = kOther;
+  close.ordered = true;
+  EXPECT_EQ(zg::decide(close).finding, None);
+  EXPECT_FALSE(zg::decide(close).take);
 }
 
 TEST(Policy, FindingNamesAreDistinct) {

@@ -1,11 +1,12 @@
 // suppressions_load: good files, malformed lines, unreadable paths; and the
-// rules it loads, applied by lifecycle_suppressed.
+// rules it loads, applied by suppressions_match to every stack of a finding.
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "core/lifecycle.h"
+#include "core/suppressions.h"
 #include "support.h"
 
 namespace {
@@ -162,6 +163,44 @@ TEST_F(Suppressions, RulesMatchNativeAndPythonFrames) {
 
   zg::suppressions_clear();
   EXPECT_FALSE(zg::lifecycle_suppressed(zg::FindingKind::CrossThread, &s, nullptr));
+}
+
+// As ThreadSanitizer's: a rule matches a frame of any stack of the finding
+// (offending, owner, creation), native or Python, and each match counts.
+TEST_F(Suppressions, AnyStackOfTheFindingMatchesAndHitsAreCounted) {
+  zg::Stack here;
+  int line;
+  zgunit::capture_here(&here, &line);
+  zg::Stack other;  // a stack with no frame of this test's
+  const char* owner_py =
+      "Stack (most recent call first):\n"
+      "  File \"/usr/lib/python3/dist-packages/czmqlike/actor.py\", line 7 in actor_loop\n";
+  std::string path = dir_.write("any.supp",
+                                "cross_thread:actor_loop\n"
+                                "concurrent_call:zgunit_capture_site*\n");
+  std::vector<std::string> err;
+  ASSERT_EQ(load(path, &err), 2);
+  {
+    // Only the owner's Python traceback has the frame.
+    const zg::Stack* stacks[3] = {&other, &other, &other};
+    const char* pys[3] = {nullptr, owner_py, nullptr};
+    EXPECT_TRUE(zg::suppressions_match(zg::FindingKind::CrossThread, stacks, pys, 3));
+    EXPECT_FALSE(zg::suppressions_match(zg::FindingKind::CrossThread, stacks, pys, 1)) << "the offending stack alone";
+  }
+  {
+    // Only the creation stack (third) has the native frame.
+    const zg::Stack* stacks[3] = {&other, nullptr, &here};
+    const char* pys[3] = {nullptr, nullptr, nullptr};
+    EXPECT_TRUE(zg::suppressions_match(zg::FindingKind::ConcurrentCall, stacks, pys, 3));
+    EXPECT_FALSE(zg::suppressions_match(zg::FindingKind::CrossThread, stacks, pys, 3)) << "kind must match";
+  }
+  zgunit::StderrCapture cap;
+  zg::suppressions_print_used();
+  std::vector<std::string> out = lines_of(cap.stop());
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_TRUE(contains(out[0], "suppressions used (2 rules, 0 built-in)")) << out[0];
+  EXPECT_TRUE(contains(out[1], " 1 cross_thread:actor_loop (" + path + ":1)")) << out[1];
+  EXPECT_TRUE(contains(out[2], " 1 concurrent_call:zgunit_capture_site* (" + path + ":2)")) << out[2];
 }
 
 }  // namespace

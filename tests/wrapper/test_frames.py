@@ -33,19 +33,19 @@ def test_pyzmq_script_shows_its_own_lines_and_folds_the_rest():
     assert r.kinds() == ["cross_thread"], r
     me = section(r.stderr, '  thread T')
     assert me[0] == "    Python traceback of this thread (most recent call last):", me
-    assert me[1] == '      File "%s", line 15, in worker' % SHARED_PUSH, me
+    assert me[1] == '      File "%s", line 18, in worker' % SHARED_PUSH, me
     assert me[2] == "      ... 1 frame in zmq/sugar/socket.py (frames=all shows them)", me
     assert re.fullmatch(r"    native stack: \d+ frames in socket\.cpython-\S+\.so, .* \(frames=all shows them\)",
                         me[3]), me
     assert len(me) == 4, me
     owner = section(r.stderr, "  owner: ")
-    assert owner[1] == '      File "%s", line 11, in <module>' % SHARED_PUSH, owner
+    assert owner[1] == '      File "%s", line 23, in <module>' % SHARED_PUSH, owner
     # JSON keeps every frame, each with its class.
     f = r.findings[0]
     assert [(os.path.basename(x["file"]), x["class"]) for x in f["python_stack"]][-2:] == \
         [("shared_push.py", "user"), ("socket.py", "library")], f["python_stack"]
     assert {x["class"] for x in f["stack"]} <= {"library", "runtime"}, f["stack"]
-    assert f["user_frame"]["file"] == SHARED_PUSH and f["user_frame"]["line"] == 15, f["user_frame"]
+    assert f["user_frame"]["file"] == SHARED_PUSH and f["user_frame"]["line"] == 18, f["user_frame"]
 
 
 def test_frames_all_shows_every_frame():
@@ -65,11 +65,11 @@ def test_pytest_test_starts_at_the_test_function(tmp_path):
             ["--mode=warn", "--log-path=" + str(log)])
     text = log.read_text()
     me = section(text, "  thread T")
-    assert me[1] == '      File "%s/test_misuse.py", line 22, in worker' % suite, me
+    assert me[1] == '      File "%s/test_misuse.py", line 24, in worker' % suite, me
     owner = section(text, "  owner: ")
     # pytest's and pluggy's dozens of frames before the test are one line.
     assert re.fullmatch(r"      " + FOLD, owner[1]) and "pytest" in owner[1], owner
-    assert owner[2] == '      File "%s/test_misuse.py", line 19, in test_shares_a_socket' % suite, owner
+    assert owner[2] == '      File "%s/test_misuse.py", line 28, in test_shares_a_socket' % suite, owner
     assert owner[3] == "      ... 1 frame in zmq/sugar/socket.py (frames=all shows them)", owner
     # The JSON has them all: pytest's marked as a library.
     py = r.findings[0]["owner_python_stack"]

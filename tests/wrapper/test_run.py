@@ -55,7 +55,7 @@ def test_warn_mode_pytest_suite_names_the_test_and_fails_the_run():
     s = summary(p)
     assert s[0] == "1 distinct finding in this run:", p.stderr
     assert re.fullmatch(r'  cross_thread zmq_msg_send on PUSH socket 0x[0-9a-f]+ by T\d+ "worker" in worker '
-                        r'test_misuse.py:22; owner T\d+ "MainThread" took it in test_shares_a_socket test_misuse.py:19',
+                        r'test_misuse.py:24; owner T\d+ "MainThread" took it in test_shares_a_socket test_misuse.py:28',
                         s[1]), s
     assert re.fullmatch(r"    1 time: pid \d+ in test test_misuse.py::test_shares_a_socket", s[2]), s
     assert re.fullmatch(r"total: 1 finding \(1 report in 1 process\), 0 suppressed", s[3]), s
@@ -66,7 +66,7 @@ def test_abort_mode_pytest_dies_and_the_report_survives():
     p = guard(["--"] + pytest_args("misuse"))
     assert p.returncode == -signal.SIGABRT, p  # the wrapper dies as pytest did
     s = summary(p)
-    assert any(re.match(r"  cross_thread zmq_msg_send on PUSH socket .* in worker test_misuse.py:22;", l) for l in s), p
+    assert any(re.match(r"  cross_thread zmq_msg_send on PUSH socket .* in worker test_misuse.py:24;", l) for l in s), p
     assert any(l.endswith("in test test_misuse.py::test_shares_a_socket") for l in s), s
 
 
@@ -86,7 +86,7 @@ def test_a_child_that_throws_its_stderr_away_still_fails_the_run(mode, child_sta
     # The child's own report went to /dev/null: all there is, is the summary.
     assert [l for l in p.stderr.splitlines() if not l.startswith(PREFIX)] == [], p
     s = summary(p)
-    assert any(re.match(r'  cross_thread zmq_msg_send on PUSH socket .* by T\d+ "worker" in worker shared_push.py:15;',
+    assert any(re.match(r'  cross_thread zmq_msg_send on PUSH socket .* by T\d+ "worker" in worker shared_push.py:18;',
                         l) for l in s), p
     assert any(re.fullmatch(r"    1 time: pid \d+ \(%s %s\)" % (re.escape(PYTHON), re.escape(script)), l)
                for l in s), s
@@ -177,16 +177,16 @@ def test_junit_and_sarif_from_a_run(tmp_path):
     assert suite.get("tests") == "1" and suite.get("failures") == "1", ET.tostring(suite)
     case = suite.find("testcase")
     assert case.get("classname") == "zmq-guard.cross_thread", case.attrib
-    assert case.get("name") == "python3: cross_thread zmq_msg_send in worker shared_push.py:15", case.attrib
+    assert case.get("name") == "python3: cross_thread zmq_msg_send in worker shared_push.py:18", case.attrib
     failure = case.find("failure")
-    assert failure.get("type") == "cross_thread" and "worker shared_push.py:15" in failure.get("message")
-    assert 'File "%s", line 15, in worker' % script in failure.text, failure.text
+    assert failure.get("type") == "cross_thread" and "worker shared_push.py:18" in failure.get("message")
+    assert 'File "%s", line 18, in worker' % script in failure.text, failure.text
     log = check_sarif(json.loads(sarif.read_text()))
     result = log["runs"][0]["results"][0]
     loc = result["locations"][0]["physicalLocation"]
-    assert loc["artifactLocation"]["uri"] == "file://" + script and loc["region"]["startLine"] == 15, result
+    assert loc["artifactLocation"]["uri"] == "file://" + script and loc["region"]["startLine"] == 18, result
     owner = result["relatedLocations"][0]["physicalLocation"]
-    assert owner["artifactLocation"]["uri"] == "file://" + script and owner["region"]["startLine"] == 11, result
+    assert owner["artifactLocation"]["uri"] == "file://" + script and owner["region"]["startLine"] == 23, result
 
 
 def test_junit_of_a_clean_run_has_no_failures(tmp_path):
@@ -336,7 +336,7 @@ def test_a_jupyter_kernels_finding_reaches_the_user(mode):
         return
     cell = [i for i, l in enumerate(s)
             if re.match(r'  cross_thread zmq_msg_send on PUSH socket \S+ by T\d+ "worker" in worker \d+\.py:7; '
-                        r'owner T\d+ "MainThread" took it in <module> \d+\.py:5$', l)]
+                        r'owner T\d+ "MainThread" took it in <module> \d+\.py:9$', l)]
     assert len(cell) == 1, p.stderr
     assert re.fullmatch(kernel, s[cell[0] + 1]), s
 

@@ -14,16 +14,21 @@ pull = ctx.socket(zmq.PULL)
 pull.bind("inproc://exit-race")
 push = ctx.socket(zmq.PUSH)
 push.connect("inproc://exit-race")
-push.send(b"main")  # main takes push
 ready = threading.Event()
+go = threading.Event()
 
 
 def late_sender():
+    go.wait()
     ready.set()  # keeps the GIL (switch interval) until send gives it up
     push.send(b"daemon")  # @send
 
 
+# Started before main's send: its send is not ordered after main's (an
+# Event is no edge the guard sees), so it is a cross-thread use.
 threading.Thread(target=late_sender, daemon=True, name="late").start()
+push.send(b"main")  # main takes push
+go.set()
 ready.wait()
 t0 = time.time()
 while time.time() - t0 < 0.05:  # hold the GIL while the report asks for names

@@ -38,7 +38,13 @@ def length_for(seconds):
     return min(45, max(29, 29 + round(math.log(seconds / max(min(took), 1e-4)) / math.log(phi))))
 
 
+go = threading.Event()
+
+
 def late_sender(handle):
+    # Started before main's first send: its send is not ordered after main's
+    # (an Event is no edge the guard sees), so it is a cross-thread use.
+    go.wait()
     plugin.plugin_delayed_send(handle, 300, ctypes.byref(returned_at))  # @late
 
 
@@ -48,11 +54,12 @@ def main():
     pull.bind("inproc://gil")
     push = ctx.socket(zmq.PUSH)  # @create
     push.connect("inproc://gil")
+    t = threading.Thread(target=late_sender, args=(push.underlying,), name="late-sender")
+    t.start()
     push.send(b"first")  # @own
     pull.recv()
     n = length_for(3.5)
-    t = threading.Thread(target=late_sender, args=(push.underlying,), name="late-sender")
-    t.start()
+    go.set()
     # In the plugin, without the GIL, before its send.
     assert wait_asleep_in(t, SLEEP, 30), "the late sender never slept in the plugin"
     start = time.monotonic()

@@ -11,10 +11,11 @@ import threading, zmq
 ctx = zmq.Context.instance()
 push = ctx.socket(zmq.PUSH); pull = ctx.socket(zmq.PULL)
 push.bind("inproc://cell"); pull.connect("inproc://cell")
-push.send(b"main")
+go = threading.Event()
 def worker():
-    push.send(b"worker")
-t = threading.Thread(target=worker, name="worker"); t.start(); t.join()
+    go.wait(); push.send(b"worker")
+t = threading.Thread(target=worker, name="worker"); t.start()
+push.send(b"main"); go.set(); t.join()
 print(pull.recv(), pull.recv())
 '''
 

@@ -1,5 +1,7 @@
-"""Misuse: the main thread sends on a PUSH, then a worker thread sends on
-the same one (ordered, so libzmq survives it)."""
+"""Misuse: a worker thread sends on a PUSH the main thread sends on.
+Nothing the guard can see orders the two: the worker was started before
+main's send, and a threading.Event is no hand-off (libzmq's rule wants the
+socket handed over, not merely used after a signal)."""
 import threading
 import zmq
 
@@ -8,15 +10,18 @@ push = ctx.socket(zmq.PUSH)
 pull = ctx.socket(zmq.PULL)
 push.bind("inproc://p")
 pull.connect("inproc://p")
-push.send(b"main")
+go = threading.Event()
 
 
 def worker():
+    go.wait()
     push.send(b"worker")  # the line the summary must name
 
 
 t = threading.Thread(target=worker, name="worker")
 t.start()
+push.send(b"main")  # main takes the socket
+go.set()
 t.join()
 print(pull.recv(), pull.recv())
 push.close(linger=0)
