@@ -499,6 +499,7 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
   const bool lock_checked = st->locked && !in.closed && !in.inherited && !claims_nothing(kind) &&
                             kind != CallKind::Close && order_enabled();
   bool lock_entered = false;
+  bool holds_common = false;  // this call holds the socket's common lock
   const char* extra = nullptr;
   char lock_text[200];
   if (lock_checked) {
@@ -514,6 +515,7 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
                st->lockset[0]);
       extra = lock_text;
     } else {
+      holds_common = true;
       memcpy(st->lockset, keep, sizeof(void*) * static_cast<size_t>(k));
       st->nlockset = k;
       if (st->lock_last != me) st->lock_other = st->lock_last;
@@ -562,7 +564,10 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
       uint64_t prev = st->in_call.exchange(me, std::memory_order_acq_rel);
       t->marked = true;
       // mode=serialize makes overlapping calls take turns: not a finding.
-      if (prev != 0 && prev != me && g_mode != Mode::Serialize) {
+      // A call holding the common lock cannot overlap another that holds
+      // it: the one inside lacks it and was reported by its own entry, as
+      // the thread that forgot the lock.
+      if (prev != 0 && prev != me && g_mode != Mode::Serialize && !holds_common) {
         finding = kind == CallKind::Close ? FindingKind::CloseWhileInUse : FindingKind::ConcurrentCall;
         other = prev;
         probe = 0;
