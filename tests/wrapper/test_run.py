@@ -327,6 +327,8 @@ def test_a_jupyter_kernels_finding_reaches_the_user(mode):
     p = guard(["--mode=" + mode, "--", PYTHON, os.path.join(HERE, "scripts", "kernel_driver.py")], timeout=180)
     assert "client exits 0" in p.stdout, p
     assert p.returncode == 66, p
+    if mode == "warn":
+        assert "cell: ok" in p.stdout, p
     s = summary(p)
     kernel = r"    1 time: pid \d+ \(%s -m ipykernel_launcher -f \S+\.json\)" % re.escape(PYTHON)
     if mode == "abort":

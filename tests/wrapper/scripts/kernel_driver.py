@@ -25,8 +25,11 @@ except RuntimeError as e:  # "Kernel died before replying to kernel_info" (abort
     print("kernel:", e, flush=True)
 else:
     try:
-        kc.execute(CELL)
+        msg_id = kc.execute(CELL)
+        # Replies to start-up's kernel_info requests may still be queued.
         reply = kc.get_shell_msg(timeout=60)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = kc.get_shell_msg(timeout=60)
         print("cell:", reply["content"]["status"], flush=True)
     except Exception as e:  # the kernel died (abort mode)
         print("cell: no reply (%s), kernel alive: %s" % (type(e).__name__, km.is_alive()), flush=True)
