@@ -14,7 +14,6 @@
 // dlsym), with no lock, no malloc and no constructor needed, because the
 // ASan runtime and others call dlsym before any constructor of ours ran.
 #include <dlfcn.h>
-#include <elf.h>
 #include <gnu/libc-version.h>
 #include <link.h>
 
@@ -23,6 +22,7 @@
 #include "core/api.h"
 #include "core/threads.h"
 #include "interpose/copies.h"
+#include "interpose/elf_symbol.h"
 
 #if defined(__x86_64__)
 
@@ -117,55 +117,6 @@ dlvsym:
 namespace zg {
 namespace {
 
-// No libc string functions here: the ASan runtime intercepts them and
-// calls dlsym while its own pointers to them are still null.
-bool same(const char* a, const char* b) {
-  while (*a && *a == *b) a++, b++;
-  return *a == *b;
-}
-
-uint32_t gnu_hash(const char* s) {
-  uint32_t h = 5381;
-  for (; *s; s++) h = h * 33 + static_cast<unsigned char>(*s);
-  return h;
-}
-
-// The default version of `name` defined by the object of `map`, through its
-// GNU hash table.
-void* elf_lookup(const struct link_map* map, const char* name) {
-  const ElfW(Sym)* symtab = nullptr;
-  const char* strtab = nullptr;
-  const uint32_t* gnuhash = nullptr;
-  const ElfW(Half)* versym = nullptr;
-  auto rel = [map](ElfW(Addr) a) { return a < map->l_addr ? a + map->l_addr : a; };
-  for (const ElfW(Dyn)* d = map->l_ld; d->d_tag != DT_NULL; d++) {
-    switch (d->d_tag) {
-      case DT_SYMTAB: symtab = reinterpret_cast<const ElfW(Sym)*>(rel(d->d_un.d_ptr)); break;
-      case DT_STRTAB: strtab = reinterpret_cast<const char*>(rel(d->d_un.d_ptr)); break;
-      case DT_GNU_HASH: gnuhash = reinterpret_cast<const uint32_t*>(rel(d->d_un.d_ptr)); break;
-      case DT_VERSYM: versym = reinterpret_cast<const ElfW(Half)*>(rel(d->d_un.d_ptr)); break;
-      default: break;
-    }
-  }
-  if (!symtab || !strtab || !gnuhash) return nullptr;
-  const uint32_t nbuckets = gnuhash[0], symoffset = gnuhash[1], bloom_words = gnuhash[2];
-  if (nbuckets == 0) return nullptr;
-  const auto* buckets = reinterpret_cast<const uint32_t*>(gnuhash + 4 + bloom_words * (sizeof(ElfW(Addr)) / 4));
-  const uint32_t* chain = buckets + nbuckets;
-  const uint32_t h = gnu_hash(name);
-  void* found = nullptr;
-  for (uint32_t i = buckets[h % nbuckets]; i >= symoffset && i != 0; i++) {
-    const uint32_t ch = chain[i - symoffset];
-    const ElfW(Sym)& sym = symtab[i];
-    if ((ch | 1) == (h | 1) && sym.st_shndx != SHN_UNDEF && same(strtab + sym.st_name, name)) {
-      found = reinterpret_cast<void*>(map->l_addr + sym.st_value);
-      if (!versym || !(versym[i] & 0x8000)) return found;  // the default version
-    }
-    if (ch & 1) break;
-  }
-  return found;
-}
-
 using dlsym_fn = void* (*)(void*, const char*);
 using dlvsym_fn = void* (*)(void*, const char*, const char*);
 
@@ -178,8 +129,8 @@ bool resolve_real() {
   struct dl_find_object o;
   // An address inside libc that nothing interposes.
   if (_dl_find_object(reinterpret_cast<void*>(&gnu_get_libc_version), &o) != 0) return false;
-  void* s = elf_lookup(o.dlfo_link_map, "dlsym");
-  void* v = elf_lookup(o.dlfo_link_map, "dlvsym");
+  void* s = zg_elf_lookup(o.dlfo_link_map, "dlsym");
+  void* v = zg_elf_lookup(o.dlfo_link_map, "dlvsym");
   if (!s || !v) return false;
   struct dl_find_object self;
   if (_dl_find_object(reinterpret_cast<void*>(&resolve_real), &self) == 0) {
@@ -193,7 +144,7 @@ bool resolve_real() {
 
 int interposed_id(const char* name) {
   for (int i = 0; i < FN_COUNT; i++)
-    if (same(kFnNames[i], name)) return i;
+    if (zg_elf_same(kFnNames[i], name)) return i;
   return -1;
 }
 
