@@ -84,6 +84,10 @@ def check_shared_dealer(res, spin=False):
     assert 'shared_dealer.py", line %d, in main' % line_of(name, "create") in text, text
     assert re.search(r"SUMMARY: zmq-guard: \w+ zmq_msg_send on DEALER .* in sender shared_dealer.py:%d"
                      % line_of(name, "send"), text), text
+    # Made while holding the GIL: the creation keeps its Python stack and,
+    # of the native one, only the caller of zmq_socket (pyzmq's extension).
+    assert len(f["created_stack"]) == 1, res
+    assert "/zmq/backend/cython/socket.cpython" in f["created_stack"][0]["module"], res
     return f
 
 
