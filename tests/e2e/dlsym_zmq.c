@@ -5,6 +5,8 @@
 //   shared  "owner" sends on the PAIR and stays alive; main then sends too
 //   drafts  prints whether draft functions are found (Debian's libzmq has
 //           none), on the handle and through RTLD_DEFAULT, then runs `ok`
+// A second argument names the libzmq to open (default libzmq.so.5): a
+// renamed private copy, as FFI bindings' wheels ship.
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -66,7 +68,7 @@ static void* worker(void* arg) {
 
 int main(int argc, char** argv) {
   const char* mode = argc > 1 ? argv[1] : "ok";
-  void* h = dlopen("libzmq.so.5", RTLD_NOW | RTLD_LOCAL);
+  void* h = dlopen(argc > 2 ? argv[2] : "libzmq.so.5", RTLD_NOW | RTLD_LOCAL);
   CHECK(h);
   *(void**)&z.ctx_new = take(h, "zmq_ctx_new");
   *(void**)&z.socket = take(h, "zmq_socket");

@@ -501,6 +501,25 @@ def test_dlsym_finds_no_draft_function_libzmq_lacks():
     assert lines == expected + ["zmq_send from libzmqguard.so"], r
 
 
+@pytest.fixture
+def renamed_libzmq(tmp_path):
+    """A renamed private copy of Debian's libzmq, as a wheel ships it."""
+    lib = tmp_path / "libzmq-ffi123.so.5"
+    shutil.copy(os.path.realpath(LIBZMQ), lib)
+    subprocess.run(["patchelf", "--set-soname", "libzmq-ffi123.so.5", str(lib)], check=True)
+    return str(lib)
+
+
+def test_renamed_copy_taken_with_dlsym_is_guarded(renamed_libzmq):
+    # The copy is found when its first function is looked up, not by name.
+    r = run([program("dlsym_zmq"), "shared", renamed_libzmq], ["--mode=warn"])
+    assert r.returncode == 66, r
+    assert r.guarded == [renamed_libzmq], r
+    f = only_finding(r, "cross_thread")
+    assert has_fn(f["stack"], "send_job") and has_fn(f["owner_stack"], "owner"), f
+    assert_silent(run([program("dlsym_zmq"), "ok", renamed_libzmq]), "done")
+
+
 @pytest.mark.parametrize("order", ["guard_first", "guard_second"])
 def test_rtld_next_keeps_its_meaning_beside_another_preload(order):
     # A second preload library wraps getpid() and zmq_send() with
