@@ -11,7 +11,9 @@ namespace zg {
 // answers that copy (the FFI caller's own object, libffi, links none).
 extern __thread RealTable* tls_bound_copy ZG_TLS;
 
-// Picks up copies loaded since the last look.
+// Picks up copies loaded since the last look (resolve_init also sets up
+// what the first look needs: the fork handler, RTLD_NEXT's table).
+void resolve_init();
 void resolve_rescan();
 // The index of the copy whose code holds `p`, or -1.
 int resolve_copy_index(const void* p);

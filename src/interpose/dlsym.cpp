@@ -168,14 +168,14 @@ void* translate(void* p, int id) {
     // The guard's own wrapper, reached through the global scope (a handle
     // of the program, RTLD_DEFAULT): a draft no loaded libzmq has is absent.
     if (is_draft(id) && !resolve_any_copy_has(id)) {
-      resolve_rescan();
+      resolve_init();
       if (!resolve_any_copy_has(id)) return nullptr;
     }
     return p;
   }
   int k = resolve_copy_index(p);
   if (k < 0) {
-    resolve_rescan();  // a copy dlopen'ed since the last look
+    resolve_init();  // a copy dlopen'ed since the last look
     k = resolve_copy_index(p);
   }
   if (k < 0 || resolve_copy(k)->fn[id] != p) return p;  // some other object's zmq_ function
