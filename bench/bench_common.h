@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "interpose/elf_symbol.h"
+
 static inline double bench_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -65,7 +67,7 @@ static inline long bench_rss_kib(void) {
 // In-process A/B (--ab=BLOCK).  Run under the guard, a program compares the
 // guard against plain libzmq in one process: every BLOCK messages it
 // switches between libzmq's own functions (found past any preloaded library
-// with dlopen(RTLD_NOLOAD) + dlsym on libzmq itself) and the functions it
+// in libzmq's own symbol table: the guard's dlsym answers its wrappers) and the functions it
 // links to (the guard's wrappers when the guard is preloaded), in the order
 // A B B A A B B A ...  Both ends of a transfer switch at the same message
 // index, and each pair of neighbouring blocks (one of each) gives one ratio.
@@ -100,12 +102,14 @@ static inline void bench_ab_init(int argc, char** argv, long count) {
     fprintf(stderr, "bench: libzmq.so.5 is not loaded: %s\n", dlerror());
     exit(1);
   }
-  bench_api[0].msg_send = (int (*)(zmq_msg_t*, void*, int))dlsym(h, "zmq_msg_send");
-  bench_api[0].msg_recv = (int (*)(zmq_msg_t*, void*, int))dlsym(h, "zmq_msg_recv");
-  bench_api[0].send = (int (*)(void*, const void*, size_t, int))dlsym(h, "zmq_send");
-  bench_api[0].recv = (int (*)(void*, void*, size_t, int))dlsym(h, "zmq_recv");
+  struct link_map* lm = NULL;
+  if (dlinfo(h, RTLD_DI_LINKMAP, &lm) != 0 || !lm) bench_die("dlinfo on libzmq");
+  bench_api[0].msg_send = (int (*)(zmq_msg_t*, void*, int))zg_elf_lookup(lm, "zmq_msg_send");
+  bench_api[0].msg_recv = (int (*)(zmq_msg_t*, void*, int))zg_elf_lookup(lm, "zmq_msg_recv");
+  bench_api[0].send = (int (*)(void*, const void*, size_t, int))zg_elf_lookup(lm, "zmq_send");
+  bench_api[0].recv = (int (*)(void*, void*, size_t, int))zg_elf_lookup(lm, "zmq_recv");
   if (!bench_api[0].msg_send || !bench_api[0].msg_recv || !bench_api[0].send || !bench_api[0].recv)
-    bench_die("dlsym on libzmq");
+    bench_die("libzmq's own symbols");
   bench_ab_blocks = count / bench_ab_block;
   bench_ab_times = (double*)calloc((size_t)bench_ab_blocks + 1, sizeof(double));
   if (!bench_ab_times) bench_die("calloc");

@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libbenchmark-dev
   python3-zmq python3-pytest python3-ipykernel python3-jupyter-client
   patchelf valgrind
+  libasan8 libzmq-ffi-perl
 )
 
 missing=()

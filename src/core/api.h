@@ -38,6 +38,9 @@ inline F real_fn(void* const* real) {
   return reinterpret_cast<F>(real[Id]);
 }
 
+// How many copies of libzmq one process may hold that the guard tells apart.
+constexpr int kMaxLibzmqCopies = 8;
+
 // Supplied by the interposition layer.
 // The copy of libzmq a call from return address `ra` reaches.
 RealTable* real_for_caller(const void* ra);

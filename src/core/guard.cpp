@@ -39,6 +39,18 @@ void capture_python(char** slot) {
   *slot = py;
 }
 
+// Creation: recorded without text while the creator holds the GIL (pyzmq
+// keeps it to create a socket), which is nearly always; the text is made
+// if a report needs it.
+void capture_created_python(SocketState* st) {
+  if (!options().python) return;
+  free(st->created_py);
+  st->created_py = nullptr;
+  py_stack_free(st->created_pys);
+  st->created_pys = py_stack_record();
+  if (!st->created_pys) st->created_py = py_traceback_current();
+}
+
 void copy_name(char* dst, const char* src, size_t len) { snprintf(dst, len, "%s", src); }
 
 // Python thread names for the threads a report mentions: read now for those
@@ -239,8 +251,17 @@ void guard_created(void* sock, void* ctx, int type, RealTable* real, const void*
   st->creator = rec->serial.load(std::memory_order_relaxed);
   st->creator_tid = rec->tid;
   thread_name_of(rec->tid, st->creator_name, sizeof st->creator_name);
-  stack_capture(&st->created_stack, static_cast<int>(options().stack_depth));
-  capture_python(&st->created_py);
+  capture_created_python(st);
+  if (st->created_pys && ra && !pc_in_guard(ra)) {
+    // A Python creator's native frames are the interpreter's, and unwinding
+    // them (libgcc, about 4,000 instructions a frame) cost three times the
+    // socket itself: its traceback says where, the caller of zmq_socket
+    // (the extension module) which code made the call.
+    st->created_stack.pc[0] = const_cast<void*>(ra);
+    st->created_stack.n = 1;
+  } else {
+    stack_capture(&st->created_stack, static_cast<int>(options().stack_depth));
+  }
   if (options().python) py_note_thread(st->creator);
   if (options().policy_value() == Policy::Strict && g_mode != Mode::Serialize && !st->thread_safe && !st->internal)
     take(st, rec, "zmq_socket");
@@ -346,7 +367,7 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
     }
     created_stack = st->created_stack;
     f.created_stack = &created_stack;
-    if (st->created_py) created_py = strdup(st->created_py);
+    created_py = created_python_text(st);
     pthread_mutex_unlock(&st->mu);
     if (kind == FindingKind::ConcurrentCall || kind == FindingKind::CloseWhileInUse)
       f.owner_role = other == owner ? "owner, inside a call on it" : "other thread, inside a call on it";

@@ -482,7 +482,7 @@ void lifecycle_dump() {
     Stack created = st->created_stack;
     Stack owner_stack = st->owner_stack;
     const char* owner_call = st->owner_call;
-    char* created_py = st->created_py ? strdup(st->created_py) : nullptr;
+    char* created_py = created_python_text(st);
     bool has_first_user = st->owner_call != nullptr;
     pthread_mutex_unlock(&st->mu);
     uint64_t inside = st->in_call.load(std::memory_order_relaxed);

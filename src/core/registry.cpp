@@ -5,6 +5,8 @@
 
 #include <new>
 
+#include "report/python.h"
+
 namespace zg {
 namespace {
 
@@ -89,7 +91,9 @@ void unplace(SocketState* s) {
 void recycle(SocketState* s) {
   free(s->created_py);
   free(s->owner_py);
+  py_stack_free(s->created_pys);
   s->created_py = s->owner_py = nullptr;
+  s->created_pys = nullptr;
   s->next_free = g_free;
   g_free = s;
 }
@@ -247,6 +251,11 @@ void registry_fork_child() {
   // A state a thread of the parent had pinned (a dump in progress) and that
   // has left the quarantine stays pinned here, unrecycled: at most the 256
   // a dump pins (or 4096 if the parent was reporting leaks at exit).
+}
+
+char* created_python_text(const SocketState* st) {
+  if (st->created_py) return strdup(st->created_py);
+  return py_stack_text(st->created_pys);
 }
 
 }  // namespace zg

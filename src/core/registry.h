@@ -22,6 +22,8 @@
 
 namespace zg {
 
+struct PyStack;  // report/python.h
+
 constexpr uint64_t kNoOwner = ~0ull;  // never a thread serial: always slow path
 
 // What the fast path reads, first in every SocketState.  Empty table slots
@@ -62,6 +64,7 @@ struct SocketState : SocketHot {
   char creator_name[16] = {};
   Stack created_stack;
   char* created_py = nullptr;  // Python traceback text, or null
+  PyStack* created_pys = nullptr;  // or recorded for later (report/python.h)
 
   pid_t owner_tid = 0;
   char owner_name[16] = {};
@@ -183,5 +186,9 @@ void registry_fork_parent();
 void registry_fork_child();
 
 constexpr int kQuarantine = 1024;
+
+// The Python traceback where st was created, as text (malloc'd), or null.
+// Called with st->mu held.
+char* created_python_text(const SocketState* st);
 
 }  // namespace zg

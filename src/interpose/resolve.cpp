@@ -22,12 +22,14 @@
 
 #include "core/api.h"
 #include "core/options.h"
+#include "core/threads.h"
+#include "interpose/copies.h"
 #include "report/sink.h"
 
 namespace zg {
 namespace {
 
-constexpr int kMaxCopies = 8;
+constexpr int kMaxCopies = kMaxLibzmqCopies;
 
 struct Copy {
   RealTable table;
@@ -189,6 +191,8 @@ RealTable* real_for_caller(const void* ra) {
     if (n == 0) return g_next.fn[FN_zmq_socket] ? &g_next : &g_copies[0].table;
     if (n == 1) return &g_copies[0].table;
   }
+  // A wrapper handed out by dlsym for one copy (interpose/dlsym.cpp).
+  if (RealTable* bound = tls_bound_copy) return bound;
   // Several copies: the one the calling object was linked against.
   struct dl_find_object dlfo;
   if (!ra || _dl_find_object(const_cast<void*>(ra), &dlfo) != 0) return &g_copies[0].table;
@@ -219,6 +223,26 @@ RealTable* real_for_caller(const void* ra) {
   }
   pthread_mutex_unlock(&g_mu);
   return found;
+}
+
+__thread RealTable* tls_bound_copy ZG_TLS = nullptr;
+
+int resolve_copy_index(const void* p) {
+  uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  int n = g_ncopies.load(std::memory_order_acquire);
+  for (int k = 0; k < n; k++)
+    for (int s = 0; s < g_copies[k].nseg; s++)
+      if (a >= g_copies[k].lo[s] && a < g_copies[k].hi[s]) return k;
+  return -1;
+}
+
+RealTable* resolve_copy(int k) { return &g_copies[k].table; }
+
+bool resolve_any_copy_has(int id) {
+  int n = g_ncopies.load(std::memory_order_acquire);
+  for (int k = 0; k < n; k++)
+    if (g_copies[k].table.fn[id]) return true;
+  return false;
 }
 
 // Called on slow paths that can afford it (socket creation): picks up a

@@ -22,6 +22,7 @@
 #include "core/registry.h"
 #include "core/serialize.h"
 #include "core/threads.h"
+#include "interpose/copies.h"
 #include "report/sink.h"
 #include "zmq_guard.h"
 #include "zmq_guard_config.h"
@@ -849,3 +850,79 @@ __attribute__((destructor)) void zg_destructor() {
 }
 
 }  // namespace
+
+// --- wrappers handed out by dlsym (interpose/dlsym.cpp) ---------------------
+//
+// An FFI binding calls through a pointer it got from dlsym, from libffi,
+// whose own dependencies hold no libzmq: real_for_caller cannot tell which
+// copy it meant.  The calls without a socket therefore get a wrapper bound
+// to the copy the handle reached; the socket's own calls need none (a
+// socket remembers its copy).  Hidden aliases reach this library's wrapper
+// even if something ahead of it in the global scope defines the same name.
+#define ZG_SOCK(ret, name, params, args, sock, kind, draft) \
+  extern "C" __attribute__((visibility("hidden"), alias(#name))) ret zg_plain_##name params;
+#define ZG_CALL(ret, name, params, args, draft) \
+  extern "C" __attribute__((visibility("hidden"), alias(#name))) ret zg_plain_##name params;
+#include "interpose/api.def"
+#undef ZG_SOCK
+#undef ZG_CALL
+
+namespace zg {
+namespace {
+
+struct BoundScope {
+  RealTable* saved;
+  explicit BoundScope(int k) : saved(tls_bound_copy) { tls_bound_copy = resolve_copy(k); }
+  ~BoundScope() { tls_bound_copy = saved; }
+};
+
+template <int K>
+struct Bound {
+#define ZG_SOCK(ret, name, params, args, sock, kind, draft)
+#define ZG_CALL(ret, name, params, args, draft) \
+  static ret name params {                      \
+    BoundScope b(K);                            \
+    return zg_plain_##name args;                \
+  }
+#include "interpose/api.def"
+#undef ZG_SOCK
+#undef ZG_CALL
+};
+
+template <int K>
+void* const kBound[FN_COUNT] = {
+#define ZG_SOCK(ret, name, params, args, sock, kind, draft) reinterpret_cast<void*>(&zg_plain_##name),
+#define ZG_CALL(ret, name, params, args, draft) reinterpret_cast<void*>(&Bound<K>::name),
+#include "interpose/api.def"
+#undef ZG_SOCK
+#undef ZG_CALL
+};
+
+void* const kPlain[FN_COUNT] = {
+#define ZG_SOCK(ret, name, params, args, sock, kind, draft) reinterpret_cast<void*>(&zg_plain_##name),
+#define ZG_CALL(ret, name, params, args, draft) reinterpret_cast<void*>(&zg_plain_##name),
+#include "interpose/api.def"
+#undef ZG_SOCK
+#undef ZG_CALL
+};
+
+}  // namespace
+
+void* const* plain_wrappers() { return kPlain; }
+
+void* const* bound_wrappers(int k) {
+  static_assert(kMaxLibzmqCopies == 8, "one case per copy");
+  switch (k) {
+    case 0: return kBound<0>;
+    case 1: return kBound<1>;
+    case 2: return kBound<2>;
+    case 3: return kBound<3>;
+    case 4: return kBound<4>;
+    case 5: return kBound<5>;
+    case 6: return kBound<6>;
+    case 7: return kBound<7>;
+  }
+  return kPlain;
+}
+
+}  // namespace zg

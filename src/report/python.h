@@ -25,6 +25,17 @@ bool py_running();
 // are UTF-8 rather than escaped), or null when the thread runs no Python.
 char* py_traceback_current();
 
+// The calling thread's Python stack recorded for a later report, cheaply:
+// code objects and instruction offsets, no text (see python.cpp).  Null
+// when the thread does not hold the GIL or runs no Python, or the record
+// cannot be made: then py_traceback_current() gives the text.
+struct PyStack;
+PyStack* py_stack_record();
+// Its text, as py_traceback_current() would have made it then (malloc'd),
+// or null.  Needs no GIL.
+char* py_stack_text(const PyStack* st);
+void py_stack_free(PyStack* st);
+
 // Calls fn for each frame of such a text, most recent call last (the order
 // Python's own tracebacks use).  Returns the number of frames.
 int py_frames(const char* text, void (*fn)(const PyFrame& f, void* ctx), void* ctx);

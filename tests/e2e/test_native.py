@@ -490,6 +490,101 @@ def test_renamed_private_libzmq_copy_correct_is_silent(renamed_plugin):
     assert_silent(r, "plugin returned 0")
 
 
+# ---------------------------------------------------------------- dlsym (FFI bindings)
+
+ASAN_RUNTIME = "/usr/lib/x86_64-linux-gnu/libasan.so.8"  # gcc's (Debian libasan8, scripts/deps.sh)
+
+
+def test_functions_taken_with_dlsym_are_guarded():
+    # The program takes libzmq's functions with dlsym on its handle, as
+    # ctypes, cffi and the other FFI bindings do.
+    r = run([program("dlsym_zmq"), "shared"], ["--mode=warn"])
+    assert r.returncode == 66, r
+    assert "done" in r.stdout, r
+    f = only_finding(r, "cross_thread")
+    assert f["call"] == "zmq_send" and f["socket_type"] == "PAIR"
+    assert has_fn(f["stack"], "send_job") and has_fn(f["stack"], "main"), f["stack"]
+    assert has_fn(f["owner_stack"], "owner"), f["owner_stack"]
+    assert has_fn(f["created_stack"], "main"), f["created_stack"]
+    assert f["owner"]["name"] == "owner", f
+    assert "its sockets are not checked" not in r.stderr, r
+
+
+def test_functions_taken_with_dlsym_correct_is_silent():
+    assert_silent(run([program("dlsym_zmq"), "ok"]), "done")
+
+
+def test_dlsym_finds_no_draft_function_libzmq_lacks():
+    # Debian's libzmq exports no draft API; a program that tests for it with
+    # dlsym must hear "absent", not get a wrapper failing with ENOTSUP.
+    plain = subprocess.run([program("dlsym_zmq"), "drafts"], capture_output=True, text=True, timeout=60)
+    assert plain.returncode == 0, plain
+    r = run([program("dlsym_zmq"), "drafts"])
+    assert_silent(r, "done")
+    lines = [l for l in r.stdout.splitlines() if l.startswith("zmq_")]
+    expected = [l for l in plain.stdout.splitlines() if l.startswith("zmq_") and "from" not in l]
+    assert expected == ["zmq_join: handle absent, default absent", "zmq_poller_add: handle absent, default absent",
+                        "zmq_socket_get_peer_state: handle absent, default absent",
+                        "zmq_connect_peer: handle absent, default absent", "zmq_join: dlvsym absent"], plain
+    assert lines == expected + ["zmq_send from libzmqguard.so"], r
+
+
+@pytest.fixture
+def renamed_libzmq(tmp_path):
+    """A renamed private copy of Debian's libzmq, as a wheel ships it."""
+    lib = tmp_path / "libzmq-ffi123.so.5"
+    shutil.copy(os.path.realpath(LIBZMQ), lib)
+    subprocess.run(["patchelf", "--set-soname", "libzmq-ffi123.so.5", str(lib)], check=True)
+    return str(lib)
+
+
+def test_renamed_copy_taken_with_dlsym_is_guarded(renamed_libzmq):
+    # The copy is found when its first function is looked up, not by name.
+    r = run([program("dlsym_zmq"), "shared", renamed_libzmq], ["--mode=warn"])
+    assert r.returncode == 66, r
+    assert r.guarded == [renamed_libzmq], r
+    f = only_finding(r, "cross_thread")
+    assert has_fn(f["stack"], "send_job") and has_fn(f["owner_stack"], "owner"), f
+    assert_silent(run([program("dlsym_zmq"), "ok", renamed_libzmq]), "done")
+
+
+@pytest.mark.parametrize("order", ["guard_first", "guard_second"])
+def test_rtld_next_keeps_its_meaning_beside_another_preload(order):
+    # A second preload library wraps getpid() and zmq_send() with
+    # dlsym(RTLD_NEXT): its lookups must lead past itself, to libc and to
+    # whatever follows it (the guard when the guard is after it, libzmq
+    # otherwise); the executable's own lookups to that library.
+    nxt = program("libzg_next.so")
+    preload = nxt if order == "guard_first" else nxt + ":" + gt.LIB
+    r = run([program("next_host")], env={"LD_PRELOAD": preload})
+    assert_silent(r, "done")
+    out = r.stdout.splitlines()
+    assert "next: getpid -> libc.so.6, dlvsym -> libc.so.6" in out, r
+    assert "host: next getpid -> libzg_next.so, default getpid -> libzg_next.so" in out, r
+    if order == "guard_first":
+        # The guard calls its libzmq copy directly: nothing reaches the
+        # wrapper of a library after it.
+        assert "host: next zmq_send -> libzmqguard.so" in out, r
+        assert not any(l.startswith("next: zmq_send") for l in out), r
+    else:
+        assert "host: next zmq_send -> libzg_next.so" in out, r
+        assert "next: zmq_send -> libzmqguard.so" in out, r
+
+
+@pytest.mark.parametrize("mode", ["shared", "ok"])
+def test_dlsym_guarded_with_asan_runtime_first(mode):
+    # The ASan runtime calls dlsym while it starts, before any constructor
+    # of the guard ran, with its own string functions not yet usable.
+    env = {"LD_PRELOAD": ASAN_RUNTIME + ":" + gt.LIB, "ASAN_OPTIONS": "detect_leaks=0"}
+    r = run([program("dlsym_zmq"), mode], ["--mode=warn"], env=env)
+    if mode == "ok":
+        assert_silent(r, "done")
+        return
+    assert r.returncode == 66, r
+    f = only_finding(r, "cross_thread")
+    assert has_fn(f["stack"], "send_job") and has_fn(f["owner_stack"], "owner"), f
+
+
 def test_socket_made_by_an_early_constructor_correct_is_silent():
     r = run([program("early_main"), "ok"])
     assert r.returncode == 0 and r.guard_active, r
@@ -758,11 +853,12 @@ def test_exports_are_exactly_the_api_table():
     out = subprocess.run(["nm", "-D", "--defined-only", gt.LIB], capture_output=True, text=True, check=True).stdout
     exported = {l.split()[-1].split("@")[0] for l in out.splitlines() if l.strip()}
     # pthread_create: thread creation orders a hand-off; the lock operations:
-    # a socket shared under one lock (src/core/order.h, src/core/locks.h).
+    # a socket shared under one lock (src/core/order.h, src/core/locks.h);
+    # dlsym/dlvsym: FFI bindings' lookups on libzmq (interpose/dlsym.cpp).
     locks = {"pthread_mutex_lock", "pthread_mutex_trylock", "pthread_mutex_timedlock", "pthread_mutex_clocklock",
              "pthread_mutex_unlock", "pthread_mutex_destroy", "sem_wait", "sem_trywait", "sem_timedwait",
              "sem_clockwait", "sem_post", "sem_destroy"}
-    assert exported == set(names) | {"zmq_guard_version", "zmq_guard_release", "pthread_create"} | locks, \
+    assert exported == set(names) | {"zmq_guard_version", "zmq_guard_release", "pthread_create", "dlsym", "dlvsym"} | locks, \
         (exported - set(names), set(names) - exported)
 
 
