@@ -5,6 +5,7 @@
 #include <string.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -121,13 +122,20 @@ void known_keys(char* out, size_t len) {
   }
 }
 
+// How much of a key or value a line quotes: a value of 100 KB must not make
+// a line of 100 KB (the rest is shown as "...").
+constexpr size_t kQuoteMax = 64;
+int quoted_len(size_t n) { return static_cast<int>(n > kQuoteMax ? kQuoteMax : n); }
+const char* quoted_more(size_t n) { return n > kQuoteMax ? "..." : ""; }
+
 bool check_pair(const char* key, size_t keylen, const char* val, size_t vallen, Options* out,
                 char* msg, size_t msglen) {
   const OptionSpec* s = find_spec(key, keylen);
   if (!s) {
     char known[512];
     known_keys(known, sizeof known);
-    snprintf(msg, msglen, "zmq-guard: unknown option '%.*s' (known: %s)", (int)keylen, key, known);
+    snprintf(msg, msglen, "zmq-guard: unknown option '%.*s%s' (known: %s)", quoted_len(keylen), key,
+             quoted_more(keylen), known);
     return false;
   }
   Options scratch;
@@ -137,8 +145,8 @@ bool check_pair(const char* key, size_t keylen, const char* val, size_t vallen, 
     parse_value(*s, s->def, strlen(s->def), out);
     char acc[256];
     accepted(*s, acc, sizeof acc);
-    snprintf(msg, msglen, "zmq-guard: option %s: bad value '%.*s' (accepted: %s); using the default %s",
-             s->name, (int)vallen, val, acc, s->def[0] ? s->def : "(empty)");
+    snprintf(msg, msglen, "zmq-guard: option %s: bad value '%.*s%s' (accepted: %s); using the default %s",
+             s->name, quoted_len(vallen), val, quoted_more(vallen), acc, s->def[0] ? s->def : "(empty)");
     return false;
   }
   return true;
@@ -232,9 +240,15 @@ static char g_pending[4096];
 static size_t g_pending_len = 0;
 static std::atomic<bool> g_pending_said{false};
 
+static int g_pending_dropped = 0;
+
 static void pending_line(const char* line, void*) {
   size_t n = strlen(line);
-  if (g_pending_len + n + 1 >= sizeof g_pending) return;
+  // Room is kept for the line that counts the ones left out.
+  if (g_pending_len + n + 1 >= sizeof g_pending - 100) {
+    g_pending_dropped++;
+    return;
+  }
   for (size_t i = 0; i < n; i++) {
     unsigned char c = static_cast<unsigned char>(line[i]);
     g_pending[g_pending_len++] = c < 0x20 || c == 0x7f ? '?' : line[i];
@@ -245,6 +259,9 @@ static void pending_line(const char* line, void*) {
 void options_say_errors() {
   if (g_pending_len == 0 || g_pending_said.exchange(true)) return;
   int saved = errno;
+  if (g_pending_dropped)
+    g_pending_len += snprintf(g_pending + g_pending_len, sizeof g_pending - g_pending_len,
+                              "zmq-guard: %d more problems with ZMQ_GUARD_OPTIONS not shown\n", g_pending_dropped);
   ssize_t rc = write(2, g_pending, g_pending_len);
   (void)rc;
   errno = saved;
@@ -269,6 +286,36 @@ static const char* options_env_text() {
   return nullptr;
 }
 
+int options_secure_restrict(Options* o, bool secure, OptionErrorFn err, void* ctx) {
+  if (!secure) return 0;
+  // As the sanitizers do: a setuid program's user chose the path, and the
+  // guard would write or read it with the program's privileges.
+  char names[64] = "";
+  int n = 0;
+  struct {
+    char* field;
+    const char* name;
+  } paths[] = {{o->log_path, "log_path"}, {o->json_path, "json_path"}, {o->suppressions, "suppressions"}};
+  for (auto& p : paths) {
+    char* field = p.field;
+    const char* name = p.name;
+    if (!field[0]) continue;
+    size_t len = strlen(names);
+    snprintf(names + len, sizeof names - len, "%s%s", n ? ", " : "", name);
+    field[0] = 0;
+    n++;
+  }
+  if (n && err) {
+    char line[200];
+    snprintf(line, sizeof line,
+             "zmq-guard: secure-execution process (setuid, setgid or capabilities): ignoring %s; reports go to "
+             "stderr",
+             names);
+    err(line, ctx);
+  }
+  return n;
+}
+
 void options_init_from_env() {
   static std::atomic<int> state{0};  // 0 new, 1 parsing, 2 done
   int expected = 0;
@@ -280,6 +327,7 @@ void options_init_from_env() {
   Options o;
   options_defaults(&o);
   options_parse(options_env_text(), &o, pending_line, nullptr);
+  options_secure_restrict(&o, getauxval(AT_SECURE) != 0, pending_line, nullptr);
   if (o.help) options_help(stderr_line, nullptr);
   g_options = o;
   g_options_ready.store(true, std::memory_order_release);

@@ -100,7 +100,7 @@ def run(argv, flags=(), env=None, timeout=60, cwd=None, json_report=True, verbos
 
 def program(name):
     """Path of a scenario program built by meson (tests/e2e/NAME)."""
-    for sub in ("tests/e2e", "tests/stress", "tests/python", "demo", "bench"):
+    for sub in ("tests/e2e", "tests/stress", "tests/hostile", "tests/python", "demo", "bench"):
         p = os.path.join(BUILD_ROOT, sub, name)
         if os.path.exists(p):
             return p
