@@ -128,6 +128,14 @@ constexpr size_t kQuoteMax = 64;
 int quoted_len(size_t n) { return static_cast<int>(n > kQuoteMax ? kQuoteMax : n); }
 const char* quoted_more(size_t n) { return n > kQuoteMax ? "..." : ""; }
 
+// A line quotes what it was given: a control byte in it (a newline, an
+// escape sequence) would start a line of its own or drive the terminal.
+bool said(char* msg) {
+  for (char* p = msg; *p; p++)
+    if (static_cast<unsigned char>(*p) < 0x20 || *p == 0x7f) *p = '?';
+  return false;
+}
+
 bool check_pair(const char* key, size_t keylen, const char* val, size_t vallen, Options* out,
                 char* msg, size_t msglen) {
   const OptionSpec* s = find_spec(key, keylen);
@@ -136,7 +144,7 @@ bool check_pair(const char* key, size_t keylen, const char* val, size_t vallen, 
     known_keys(known, sizeof known);
     snprintf(msg, msglen, "zmq-guard: unknown option '%.*s%s' (known: %s)", quoted_len(keylen), key,
              quoted_more(keylen), known);
-    return false;
+    return said(msg);
   }
   Options scratch;
   if (!out) out = &scratch;
@@ -147,7 +155,7 @@ bool check_pair(const char* key, size_t keylen, const char* val, size_t vallen, 
     accepted(*s, acc, sizeof acc);
     snprintf(msg, msglen, "zmq-guard: option %s: bad value '%.*s%s' (accepted: %s); using the default %s",
              s->name, quoted_len(vallen), val, quoted_more(vallen), acc, s->def[0] ? s->def : "(empty)");
-    return false;
+    return said(msg);
   }
   return true;
 }

@@ -356,6 +356,18 @@ TEST(Options, FormatCharactersAreText) {
   EXPECT_STREQ(o.log_path, "%s%n");
 }
 
+TEST(Options, ControlBytesInALineAreQuestionMarks) {
+  // Found by fuzz/fuzz_options (fuzz/corpus/options/newline-in-key): the
+  // line quoted a newline of the key and was two lines for its reader.
+  Options o;
+  zg::options_defaults(&o);
+  Errors e;
+  EXPECT_EQ(zg::options_parse("he\xff\n=1:mode=\x1b[2J", &o, Errors::add, &e), 2);
+  ASSERT_EQ(e.lines.size(), 2u);
+  EXPECT_EQ(e.lines[0].find("zmq-guard: unknown option 'he\xff?' "), 0u) << e.lines[0];
+  EXPECT_NE(e.lines[1].find("bad value '?[2J'"), std::string::npos) << e.lines[1];
+}
+
 TEST(Options, SecureExecutionClearsThePathsAndSaysSoOnce) {
   Options o;
   zg::options_defaults(&o);
