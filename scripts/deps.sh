@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libbenchmark-dev
   python3-zmq python3-pytest
   patchelf valgrind
+  clang libclang-rt-14-dev
 )
 
 missing=()

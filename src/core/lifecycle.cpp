@@ -415,6 +415,12 @@ int suppressions_load(const char* path) {
   size_t len = 0;
   char* text = supp_read(path, &len);
   if (!text) return -1;
+  int loaded = suppressions_parse(path, text, len);
+  free(text);
+  return loaded;
+}
+
+int suppressions_parse(const char* path, char* text, size_t len) {
   int lineno = 0, loaded = 0, bad = 0;
   for (size_t at = 0; at < len;) {
     char* line = text + at;
@@ -436,7 +442,6 @@ int suppressions_load(const char* path) {
   }
   if (bad > kSuppMaxNotices)
     sink_notice("zmq-guard: suppressions %s: %d more lines ignored, not shown", path, bad - kSuppMaxNotices);
-  free(text);
   return loaded;
 }
 

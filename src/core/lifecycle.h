@@ -39,6 +39,10 @@ bool lifecycle_suppressed(FindingKind kind, const Stack* stack, const char* py_s
 // Loads a suppressions file; malformed lines are reported one each and
 // skipped.  Returns the number of rules loaded, -1 if unreadable.
 int suppressions_load(const char* path);
+// The parser itself, over len bytes of any kind, NUL included (changed in
+// place; text[len] must be writable too): the rules are added, the count of
+// them returned.  path only names the file in the lines it says.
+int suppressions_parse(const char* path, char* text, size_t len);
 void suppressions_clear();
 
 }  // namespace zg

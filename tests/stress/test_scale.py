@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+import guardtest as gt
 from guardtest import program, run
 
 
@@ -32,6 +33,10 @@ def test_create_close_cycles_keep_memory_flat(mode, n):
     assert_ok(r, "ok cycles %d" % n)
     rss = [int(x) for x in re.findall(r"^rss_kb after \d+ (\d+)$", r.stdout, re.M)]
     assert len(rss) == 2, r
+    if gt.SANITIZE:
+        # AddressSanitizer holds freed memory in its quarantine (256 MB):
+        # the resident set grows by design there; the cycles still run.
+        return
     # Measured: +100 KB over 900,000 cycles.  A leak of one 64-byte record
     # per socket would be 55 MB.
     assert rss[1] - rss[0] < 4096, rss
