@@ -2,6 +2,8 @@
 deadlock, and each shared socket is reported once, as information."""
 import subprocess
 
+import pytest
+
 import guardtest
 from guardtest import PYTHON, functions, program, run
 
