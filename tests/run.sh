@@ -37,7 +37,7 @@ else
   # Without test names: the suites that run under the sanitizer (the
   # others do not, doc/reliability.md says why).
   if [ $# -eq 0 ]; then
-    if [ "$dir" = build-tsan ]; then set -- unit; else set -- unit hostile harness e2e-native stress; fi
+    if [ "$dir" = build-tsan ]; then set -- unit hostile; else set -- unit hostile harness e2e-native stress; fi
   fi
   meson test -C "$BUILD_DIR" --print-errorlogs --num-processes 2 --setup "${dir#build-}" "$@"
   rc=$?
