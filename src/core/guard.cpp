@@ -193,6 +193,9 @@ void guard_after_fork_child() {
   g_reports_in_flight.store(0);
 }
 
+static bool g_stay_off = false;
+void guard_stay_off() { g_stay_off = true; }
+
 void guard_init() {
   int expected = 0;
   if (!g_init_state.compare_exchange_strong(expected, 1)) {
@@ -202,7 +205,7 @@ void guard_init() {
   }
   int saved = errno;
   options_init_from_env();
-  g_mode = options().mode_value();
+  g_mode = g_stay_off ? Mode::Off : options().mode_value();
   order_init();
   if (g_mode != Mode::Off) {
     stack_warm_up();

@@ -20,6 +20,9 @@ struct Ticket {
 };
 
 // Once per process, from the library constructor (and lazily before it).
+// Before guard_init: this copy of the guard stays off (another copy of the
+// library is the one the program calls).
+void guard_stay_off();
 void guard_init();
 extern Mode g_mode;  // cached options().mode; Off until guard_init
 extern uint32_t g_fork_gen;

@@ -12,6 +12,9 @@ namespace zg {
 void lifecycle_init();
 // From the library destructor: leaks=1 listing, warn mode's exit status.
 void lifecycle_fini();
+// From every zmq_socket, before libzmq's: the lines about bad options and
+// the suppressions file, once per process.
+void lifecycle_first_socket();
 void lifecycle_socket_created(SocketState* st, void* ctx);
 void lifecycle_socket_closed(SocketState* st);
 // zmq_socket(ctx) is about to run: a context inherited from the parent

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -121,14 +122,29 @@ void known_keys(char* out, size_t len) {
   }
 }
 
+// How much of a key or value a line quotes: a value of 100 KB must not make
+// a line of 100 KB (the rest is shown as "...").
+constexpr size_t kQuoteMax = 64;
+int quoted_len(size_t n) { return static_cast<int>(n > kQuoteMax ? kQuoteMax : n); }
+const char* quoted_more(size_t n) { return n > kQuoteMax ? "..." : ""; }
+
+// A line quotes what it was given: a control byte in it (a newline, an
+// escape sequence) would start a line of its own or drive the terminal.
+bool said(char* msg) {
+  for (char* p = msg; *p; p++)
+    if (static_cast<unsigned char>(*p) < 0x20 || *p == 0x7f) *p = '?';
+  return false;
+}
+
 bool check_pair(const char* key, size_t keylen, const char* val, size_t vallen, Options* out,
                 char* msg, size_t msglen) {
   const OptionSpec* s = find_spec(key, keylen);
   if (!s) {
     char known[512];
     known_keys(known, sizeof known);
-    snprintf(msg, msglen, "zmq-guard: unknown option '%.*s' (known: %s)", (int)keylen, key, known);
-    return false;
+    snprintf(msg, msglen, "zmq-guard: unknown option '%.*s%s' (known: %s)", quoted_len(keylen), key,
+             quoted_more(keylen), known);
+    return said(msg);
   }
   Options scratch;
   if (!out) out = &scratch;
@@ -137,9 +153,9 @@ bool check_pair(const char* key, size_t keylen, const char* val, size_t vallen, 
     parse_value(*s, s->def, strlen(s->def), out);
     char acc[256];
     accepted(*s, acc, sizeof acc);
-    snprintf(msg, msglen, "zmq-guard: option %s: bad value '%.*s' (accepted: %s); using the default %s",
-             s->name, (int)vallen, val, acc, s->def[0] ? s->def : "(empty)");
-    return false;
+    snprintf(msg, msglen, "zmq-guard: option %s: bad value '%.*s%s' (accepted: %s); using the default %s",
+             s->name, quoted_len(vallen), val, quoted_more(vallen), acc, s->def[0] ? s->def : "(empty)");
+    return said(msg);
   }
   return true;
 }
@@ -259,9 +275,15 @@ static char g_pending[4096];
 static size_t g_pending_len = 0;
 static std::atomic<bool> g_pending_said{false};
 
+static int g_pending_dropped = 0;
+
 static void pending_line(const char* line, void*) {
   size_t n = strlen(line);
-  if (g_pending_len + n + 1 >= sizeof g_pending) return;
+  // Room is kept for the line that counts the ones left out.
+  if (g_pending_len + n + 1 >= sizeof g_pending - 100) {
+    g_pending_dropped++;
+    return;
+  }
   for (size_t i = 0; i < n; i++) {
     unsigned char c = static_cast<unsigned char>(line[i]);
     g_pending[g_pending_len++] = c < 0x20 || c == 0x7f ? '?' : line[i];
@@ -272,6 +294,9 @@ static void pending_line(const char* line, void*) {
 void options_say_errors() {
   if (g_pending_len == 0 || g_pending_said.exchange(true)) return;
   int saved = errno;
+  if (g_pending_dropped)
+    g_pending_len += snprintf(g_pending + g_pending_len, sizeof g_pending - g_pending_len,
+                              "zmq-guard: %d more problems with ZMQ_GUARD_OPTIONS not shown\n", g_pending_dropped);
   ssize_t rc = write(2, g_pending, g_pending_len);
   (void)rc;
   errno = saved;
@@ -303,6 +328,36 @@ static char g_session[512];
 
 const char* options_session() { return g_session; }
 
+int options_secure_restrict(Options* o, bool secure, OptionErrorFn err, void* ctx) {
+  if (!secure) return 0;
+  // As the sanitizers do: a setuid program's user chose the path, and the
+  // guard would write or read it with the program's privileges.
+  char names[64] = "";
+  int n = 0;
+  struct {
+    char* field;
+    const char* name;
+  } paths[] = {{o->log_path, "log_path"}, {o->json_path, "json_path"}, {o->suppressions, "suppressions"}};
+  for (auto& p : paths) {
+    char* field = p.field;
+    const char* name = p.name;
+    if (!field[0]) continue;
+    size_t len = strlen(names);
+    snprintf(names + len, sizeof names - len, "%s%s", n ? ", " : "", name);
+    field[0] = 0;
+    n++;
+  }
+  if (n && err) {
+    char line[200];
+    snprintf(line, sizeof line,
+             "zmq-guard: secure-execution process (setuid, setgid or capabilities): ignoring %s; reports go to "
+             "stderr",
+             names);
+    err(line, ctx);
+  }
+  return n;
+}
+
 void options_init_from_env() {
   static std::atomic<int> state{0};  // 0 new, 1 parsing, 2 done
   int expected = 0;
@@ -314,11 +369,13 @@ void options_init_from_env() {
   Options o;
   options_defaults(&o);
   options_parse(env_text("ZMQ_GUARD_OPTIONS"), &o, pending_line, nullptr);
+  const bool secure = getauxval(AT_SECURE) != 0;
+  options_secure_restrict(&o, secure, pending_line, nullptr);
   // The wrapper's session: not an option a user sets, so not in the table.
   // A path that does not fit is no session (a cut path would write
-  // elsewhere).
+  // elsewhere); a secure-execution process writes no file at all.
   const char* session = env_text("ZMQ_GUARD_SESSION");
-  if (session && session[0] == '/' && strlen(session) < sizeof g_session) strcpy(g_session, session);
+  if (!secure && session && session[0] == '/' && strlen(session) < sizeof g_session) strcpy(g_session, session);
   if (o.help) options_help(stderr_line, nullptr);
   g_options = o;
   g_options_ready.store(true, std::memory_order_release);

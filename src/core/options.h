@@ -42,6 +42,11 @@ int options_parse(const char* text, Options* out, OptionErrorFn err, void* ctx);
 // 0 otherwise.
 int option_known(const char* key);
 
+// In a secure-execution process (AT_SECURE: setuid, setgid, file
+// capabilities) clears the path options (log_path, json_path, suppressions)
+// and says so in one line through err.  Returns how many were cleared.
+int options_secure_restrict(Options* o, bool secure, OptionErrorFn err, void* ctx);
+
 // Checks a single key=value pair; writes a one-line message on failure.
 bool option_check(const char* key, const char* value, char* msg, size_t msglen);
 

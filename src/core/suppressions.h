@@ -13,11 +13,18 @@
 
 namespace zg {
 
-// The built-in rules and the options' file (from lifecycle_init).
+// The built-in rules and the options' file (at the process's first socket,
+// lifecycle_first_socket: a process that never uses ZeroMQ reads nothing).
+// A file is read only if regular, at most 1 MiB, never waiting for a
+// writer; at most 10 bad lines are said, then a count.
 void suppressions_init();
 // Loads a suppressions file; malformed lines are reported one each and
 // skipped.  Returns the number of rules loaded, -1 if unreadable.
 int suppressions_load(const char* path);
+// The parser itself, over len bytes of any kind, NUL included (changed in
+// place; text[len] must be writable too): the rules are added, the count of
+// them returned.  path only names the file in the lines it says.
+int suppressions_parse(const char* path, char* text, size_t len);
 // Forgets every rule, built-in ones included (tests).
 void suppressions_clear();
 // Adds the built-in rules (tests; suppressions_init adds them when on).

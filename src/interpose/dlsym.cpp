@@ -124,7 +124,7 @@ using dlvsym_fn = void* (*)(void*, const char*, const char*);
 // libdw, Python's API) and must not come back here.
 std::atomic<uintptr_t> g_self_lo{0}, g_self_hi{0};
 
-bool resolve_real() {
+ZG_NO_SANITIZE bool resolve_real() {
   if (__builtin_expect(zg_real_dlvsym != nullptr, 1)) return true;
   struct dl_find_object o;
   // An address inside libc that nothing interposes.
@@ -142,13 +142,13 @@ bool resolve_real() {
   return true;
 }
 
-int interposed_id(const char* name) {
+ZG_NO_SANITIZE int interposed_id(const char* name) {
   for (int i = 0; i < FN_COUNT; i++)
     if (zg_elf_same(kFnNames[i], name)) return i;
   return -1;
 }
 
-bool is_draft(int id) {
+ZG_NO_SANITIZE bool is_draft(int id) {
   static constexpr bool kDraft[FN_COUNT] = {
 #define ZG_SOCK(ret, name, params, args, sock, kind, draft) draft != 0,
 #define ZG_CALL(ret, name, params, args, draft) draft != 0,
@@ -162,7 +162,7 @@ bool is_draft(int id) {
 __thread int tls_in_hook ZG_TLS;
 
 // What the real lookup `p` of interposed function `id` becomes.
-void* translate(void* p, int id) {
+ZG_NO_SANITIZE void* translate(void* p, int id) {
   if (!p) return nullptr;  // not there (a draft this libzmq lacks): so be it
   if (p == plain_wrappers()[id]) {
     // The guard's own wrapper, reached through the global scope (a handle
@@ -183,7 +183,7 @@ void* translate(void* p, int id) {
 }
 
 // Decides for both entry points: 0 to pass the lookup on untouched.
-int hook(void* handle, const char* name, const char* version, const void* ra, void** out) {
+ZG_NO_SANITIZE int hook(void* handle, const char* name, const char* version, const void* ra, void** out) {
   if (!resolve_real()) {
     *out = nullptr;  // no libc dlsym to be found: nothing sensible to call
     return 1;
@@ -215,11 +215,11 @@ int hook(void* handle, const char* name, const char* version, const void* ra, vo
 }  // namespace
 }  // namespace zg
 
-int zg_dlsym_hook(void* handle, const char* name, const void* ra, void** out) {
+ZG_NO_SANITIZE int zg_dlsym_hook(void* handle, const char* name, const void* ra, void** out) {
   return zg::hook(handle, name, nullptr, ra, out);
 }
 
-int zg_dlvsym_hook(void* handle, const char* name, const char* version, const void* ra, void** out) {
+ZG_NO_SANITIZE int zg_dlvsym_hook(void* handle, const char* name, const char* version, const void* ra, void** out) {
   return zg::hook(handle, name, version, ra, out);
 }
 

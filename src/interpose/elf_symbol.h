@@ -11,14 +11,20 @@
 #include <link.h>
 #include <stdint.h>
 
-static inline int zg_elf_same(const char* a, const char* b) {
+// Runs before a sanitizer's runtime is set up (ASan looks its functions up
+// with dlsym from its own initializer): no instrumentation, which would
+// touch shadow memory that does not exist yet.
+#ifndef ZG_NO_SANITIZE
+#define ZG_NO_SANITIZE __attribute__((no_sanitize("address", "undefined", "thread")))
+#endif
+ZG_NO_SANITIZE static inline int zg_elf_same(const char* a, const char* b) {
   while (*a && *a == *b) a++, b++;
   return *a == *b;
 }
 
 /* The default version of `name` defined by the object of `map` (through its
  * GNU hash table), or NULL. */
-static inline void* zg_elf_lookup(const struct link_map* map, const char* name) {
+ZG_NO_SANITIZE static inline void* zg_elf_lookup(const struct link_map* map, const char* name) {
   const ElfW(Sym)* symtab = 0;
   const char* strtab = 0;
   const uint32_t* gnuhash = 0;

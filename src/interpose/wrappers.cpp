@@ -627,7 +627,7 @@ void* const* serialize_owner_fns() {
 ZG_EXPORT void* zmq_socket(void* ctx, int type) {
   const void* ra = ZG_RA;
   ensure_init();
-  options_say_errors();
+  lifecycle_first_socket();
   if (g_mode != Mode::Off) resolve_rescan();  // a libzmq copy loaded since the last look
   RealTable* rt = real_for_caller(ra);
   if (ZG_UNLIKELY(g_fork_gen != 0)) lifecycle_socket_opening(ctx);  // a context inherited across fork
@@ -834,11 +834,34 @@ ZG_EXPORT int zmq_guard_release(void* socket) {
 
 namespace {
 
+// Two copies of the guard in one process (LD_PRELOAD naming the library at
+// two paths, or a copy preloaded and another dlopen()ed): the program binds
+// to the first one's wrappers, whose real functions are libzmq's own, so
+// the second sees no call.  It must not act on its own either: its atfork
+// handlers, signal handler (dump_signal would print its empty registry) and
+// exit status would compete with the first's.  So it stays off.
+bool another_guard_first() {
+  // Our own address through a function of internal linkage: &zmq_guard_version
+  // itself would be resolved through the GOT to the first copy's.
+  void* first = dlsym(RTLD_DEFAULT, "zmq_guard_version");
+  Dl_info a{}, b{};
+  if (!first || !dladdr(first, &a) || !dladdr(reinterpret_cast<void*>(&another_guard_first), &b) ||
+      a.dli_fbase == b.dli_fbase)
+    return false;
+  if (options().verbose) {
+    sink_notice("zmq-guard: another copy of the guard is active (%s); this one (%s) stays off",
+                a.dli_fname ? a.dli_fname : "?", b.dli_fname ? b.dli_fname : "?");
+  }
+  return true;
+}
+
 __attribute__((constructor)) void zg_constructor() {
   int e = errno;
+  const bool second = another_guard_first();
+  if (second) guard_stay_off();
   ensure_init();
   if (g_mode != Mode::Off) resolve_init();
-  if (options().verbose) sink_notice("zmq-guard %s: active (pid %d)", ZMQ_GUARD_VERSION, (int)getpid());
+  if (options().verbose && !second) sink_notice("zmq-guard %s: active (pid %d)", ZMQ_GUARD_VERSION, (int)getpid());
   errno = e;
 }
 

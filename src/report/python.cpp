@@ -25,7 +25,10 @@ namespace {
 // time, and nothing to pay in a process without Python.  PyObject* is void*.
 struct Py {
   std::atomic<int> state{0};  // 0 unknown, 1 found, 2 absent
-  unsigned long long absent_adds = 0;  // loader generation when found absent
+  // Loader generation when found absent.  Read without the lock by every
+  // thread that asks (found by ThreadSanitizer): atomic, relaxed, as the
+  // state's acquire load already orders it after the store before it.
+  std::atomic<unsigned long long> absent_adds{0};
   int (*is_initialized)();
   void* (*this_tstate)();
   void (*dump)(int, void*);
@@ -88,7 +91,7 @@ bool lookup() {
   // again only when the set of loaded objects has grown.
   unsigned long long adds = 0;
   dl_iterate_phdr(adds_cb, &adds);
-  if (s == 2 && adds == g_py.absent_adds) return false;
+  if (s == 2 && adds == g_py.absent_adds.load(std::memory_order_relaxed)) return false;
   pthread_mutex_lock(&g_lookup_mu);
   bool ok = g_py.state.load(std::memory_order_relaxed) == 1;
   if (!ok) {
@@ -118,7 +121,7 @@ bool lookup() {
                      sym(&g_py.code_addr2line, "PyCode_Addr2Line");
       g_py.state.store(1, std::memory_order_release);
     } else {
-      g_py.absent_adds = adds;
+      g_py.absent_adds.store(adds, std::memory_order_relaxed);
       g_py.state.store(2, std::memory_order_release);
     }
   }

@@ -22,38 +22,68 @@ pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 int g_text_fd = 2;
 int g_json_fd = -1;
 int g_session_fd = -1;  // the wrapper's <session>/<pid>.jsonl
-// Whether this process has said that a path cannot be opened: once each.
+// Whether this process has said that a path cannot be opened or written:
+// once each.  A path a write failed on is not tried again.
 bool g_said_log = false, g_said_json = false, g_said_session = false;
+bool g_failed_log = false, g_failed_json = false;
 // The lock holder's cancellation state, put back by sink_unlock: open and
 // write are cancellation points, and a thread cancelled holding the lock
 // would keep it, and every later report would wait for it.
 int g_cancel_state = PTHREAD_CANCEL_ENABLE;
 
-void write_all(int fd, const char* p, size_t n) {
+// 0, or the error of a write that failed (ENOSPC from a full disk or
+// /dev/full, EIO, EFBIG, EPIPE): the caller decides where the rest goes.
+int write_all(int fd, const char* p, size_t n) {
   int saved = errno;
+  int err = 0;
   while (n > 0) {
     ssize_t w = write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      err = w < 0 ? errno : ENOSPC;
       break;
     }
     p += w;
     n -= static_cast<size_t>(w);
   }
   errno = saved;
+  return err;
 }
 
-int open_sink(const char* pattern, const char* what, bool* said) {
+// Control bytes (a newline in a path or a value) as '?': a notice is one line.
+void printable(char* p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (static_cast<unsigned char>(p[i]) < 0x20 || p[i] == 0x7f) p[i] = '?';
+}
+
+void say_once(bool* said, const char* verb, const char* what, const char* path, const char* why) {
+  if (*said) return;
+  *said = true;
+  char line[800];
+  int n = snprintf(line, sizeof line, "zmq-guard: cannot %s %s '%s': %s; %s\n", verb, what, path, why,
+                   strcmp(what, "log_path") == 0 ? "reports go to stderr" : "no JSON is written");
+  if (n > (int)sizeof line - 1) {
+    n = sizeof line - 1;
+    line[n - 1] = '\n';
+  }
+  printable(line, static_cast<size_t>(n) - 1);
+  write_all(2, line, static_cast<size_t>(n));
+}
+
+int open_sink(const char* pattern, const char* what, bool* said, bool* failed) {
+  if (*failed) return -1;
   char path[600];
   expand_path(pattern, getpid(), path, sizeof path);
-  int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0 && !*said) {
-    *said = true;
-    char line[800];
-    int n = snprintf(line, sizeof line, "zmq-guard: cannot open %s '%s': %s; %s\n", what, path,
-                     strerror(errno), strcmp(what, "log_path") == 0 ? "reports go to stderr" : "no JSON is written");
-    write_all(2, line, n > (int)sizeof line - 1 ? sizeof line - 1 : n);
+  // O_NONBLOCK: a FIFO nobody reads would block the open (and the program's
+  // thread in it) for ever; it fails with ENXIO instead.  Writes block again
+  // afterwards, as they do on stderr.
+  int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0644);
+  if (fd < 0) {
+    say_once(said, "open", what, path, strerror(errno));
+    return -1;
   }
+  int fl = fcntl(fd, F_GETFL);
+  if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
   return fd;
 }
 
@@ -90,10 +120,10 @@ void lock_and_open(bool json) {
   g_text_fd = 2;
   g_json_fd = -1;
   if (o.log_path[0]) {
-    int fd = open_sink(o.log_path, "log_path", &g_said_log);
+    int fd = open_sink(o.log_path, "log_path", &g_said_log, &g_failed_log);
     if (fd >= 0) g_text_fd = fd;
   }
-  if (json && o.json_path[0]) g_json_fd = open_sink(o.json_path, "json_path", &g_said_json);
+  if (json && o.json_path[0]) g_json_fd = open_sink(o.json_path, "json_path", &g_said_json, &g_failed_json);
   if (json && options_session()[0]) g_session_fd = open_session();
   errno = saved;
 }
@@ -116,12 +146,31 @@ void sink_unlock() {
   pthread_setcancelstate(cancel_state, nullptr);
 }
 
-void sink_write_text(const char* data, size_t len) { write_all(g_text_fd, data, len); }
+// A report file that cannot take a write (a full disk, /dev/full) is given
+// up for the rest of the process, said once; the text goes to stderr from
+// that write on (what the file got before stays there).
+static void write_failed(bool json, int e) {
+  char path[600];
+  expand_path(json ? options().json_path : options().log_path, getpid(), path, sizeof path);
+  say_once(json ? &g_said_json : &g_said_log, "write", json ? "json_path" : "log_path", path, strerror(e));
+  (json ? g_failed_json : g_failed_log) = true;
+  int& fd = json ? g_json_fd : g_text_fd;
+  close(fd);
+  fd = json ? -1 : 2;
+}
+
+void sink_write_text(const char* data, size_t len) {
+  int e = write_all(g_text_fd, data, len);
+  if (!e || g_text_fd == 2) return;
+  write_failed(false, e);
+  write_all(2, data, len);
+}
 
 void sink_write_json(const char* data, size_t len) {
   // One write per object, so parallel processes appending to one file never
   // interleave inside a line.
-  if (g_json_fd >= 0) write_all(g_json_fd, data, len);
+  if (g_json_fd >= 0)
+    if (int e = write_all(g_json_fd, data, len)) write_failed(true, e);
   if (g_session_fd >= 0) write_all(g_session_fd, data, len);
 }
 
@@ -139,9 +188,10 @@ void sink_notice(const char* fmt, ...) {
   va_end(ap);
   if (n < 0) return;
   if (n > (int)sizeof line - 2) n = sizeof line - 2;
+  printable(line, static_cast<size_t>(n));
   line[n++] = '\n';
   lock_and_open(false);
-  write_all(g_text_fd, line, n);
+  sink_write_text(line, static_cast<size_t>(n));
   sink_unlock();
 }
 
@@ -154,6 +204,7 @@ void sink_after_fork_child() {
   g_session_fd = -1;
   // The child's own files (%p) may fail where the parent's did not.
   g_said_log = g_said_json = g_said_session = false;
+  g_failed_log = g_failed_json = false;
 }
 
 }  // namespace zg

@@ -141,6 +141,13 @@ def test_close_while_another_thread_is_blocked_in_recv():
 # The owner's calls after its first take the owner path, which leaves no
 # mark: these ask the kernel what the owner is doing (src/core/probe.h).
 
+# Under tests/run.sh --sanitize, libzmq's poll goes through the sanitizer's
+# interceptor: the sleeping call's return address is in the sanitizer's
+# runtime, not in libzmq, and the probe answers "not inside" (doc/reliability.md).
+PROBE_UNDER_SANITIZER = gt.plain_only("poll is the sanitizer's interceptor")
+
+
+@PROBE_UNDER_SANITIZER
 def test_close_while_the_owner_sleeps_in_recv_on_its_owner_path():
     r = run([program("owner_inside"), "close-blocked"])
     assert r.returncode == ABORTED, r
@@ -154,6 +161,7 @@ def test_close_while_the_owner_sleeps_in_recv_on_its_owner_path():
 
 @pytest.mark.parametrize("mode,call", [("query-blocked", "zmq_getsockopt"), ("use-blocked", "zmq_recv"),
                                        ("linger-blocked", "zmq_setsockopt")])
+@PROBE_UNDER_SANITIZER
 def test_other_thread_while_the_owner_sleeps_in_recv_is_a_concurrent_call(mode, call):
     r = run([program("owner_inside"), mode])
     assert r.returncode == ABORTED, r
@@ -353,7 +361,10 @@ def test_czmq_shared_socket_warn_reports_only_the_sharing():
     ("monitor", "events seen"),
     ("proxy", "replies 20"),
     ("czmq_actor", "round trips 10"),
-    ("handle_reuse", "reused yes"),
+    # AddressSanitizer's quarantine keeps a freed socket's address from the
+    # next zmq_socket: the reuse this program makes cannot happen there.
+    pytest.param("handle_reuse", "reused yes",
+                 marks=gt.plain_only("no address reuse under ASan")),
     ("poll_owner", "round trips 50"),
     ("cppzmq_ok", "replies 20"),
     ("forwarder", "forwarded 200"),

@@ -54,22 +54,25 @@ def suite_counts(entry):
     return passed, failed, skipped
 
 
-def main(path):
+def main(*paths):
+    """One closing line for all the meson runs whose logs are given (the
+    plain run and the sanitizer runs of tests/run.sh)."""
     passed = failed = skipped = 0
     suites = {"ok": 0, "failed": 0, "skipped": 0}
-    with open(path) as log:
-        for line in log:
-            entry = json.loads(line)
-            result = entry.get("result")
-            suites["ok" if result in GOOD else "skipped" if result in SKIPPED else "failed"] += 1
-            p, f, s = suite_counts(entry)
-            passed += p
-            failed += f
-            skipped += s
+    for path in paths:
+        with open(path) as log:
+            for line in log:
+                entry = json.loads(line)
+                result = entry.get("result")
+                suites["ok" if result in GOOD else "skipped" if result in SKIPPED else "failed"] += 1
+                p, f, s = suite_counts(entry)
+                passed += p
+                failed += f
+                skipped += s
     print("meson suites: %d ok, %d failed%s" % (suites["ok"], suites["failed"],
                                                 ", %d skipped" % suites["skipped"] if suites["skipped"] else ""))
     print("%d passed, %d failed%s" % (passed, failed, ", %d skipped" % skipped if skipped else ""))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:])

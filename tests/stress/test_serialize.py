@@ -2,6 +2,8 @@
 deadlock, and each shared socket is reported once, as information."""
 import subprocess
 
+import pytest
+
 import guardtest
 from guardtest import PYTHON, functions, program, run
 
@@ -273,6 +275,13 @@ def test_c_timeout_options_refused_as_libzmq_refuses_them():
     same_without_the_guard("timeout_options")
 
 
+# Under ASan: the cancellation's jump back into the thread's cleanup skips
+# the guard's frames, instrumented, whose red zones stay poisoned; ASan's
+# own no-return handler (__asan_handle_no_return) then reports its
+# sigaltstack call landing in them as a stack-buffer-overflow.  Without the
+# guard only libzmq's frames, not instrumented, are skipped, and ASan says
+# nothing.  An ASan limit with jumps over instrumented frames.
+@guardtest.plain_only("ASan and a cancellation's jump over instrumented frames")
 def test_c_cancelled_threads_leave_the_socket_usable():
     # pthread_cancel of threads waiting in recv and in zmq_poll on a shared
     # socket, and of one inside libzmq with the turn held (its cleanup

@@ -332,6 +332,68 @@ TEST(Options, OptionCheck) {
   EXPECT_EQ(tiny[8], 'X');
 }
 
+TEST(Options, HugeKeysAndValuesAreQuotedShort) {
+  Options o;
+  zg::options_defaults(&o);
+  Errors e;
+  std::string text = std::string(100000, 'K') + "=1:mode=" + std::string(100000, 'W');
+  EXPECT_EQ(zg::options_parse(text.c_str(), &o, Errors::add, &e), 2);
+  ASSERT_EQ(e.lines.size(), 2u);
+  EXPECT_EQ(e.lines[0].find("zmq-guard: unknown option '" + std::string(64, 'K') + "...' (known: "), 0u) << e.lines[0];
+  EXPECT_EQ(e.lines[1].find("zmq-guard: option mode: bad value '" + std::string(64, 'W') + "...' (accepted: "), 0u)
+      << e.lines[1];
+  EXPECT_EQ(o.mode_value(), zg::Mode::Abort);
+}
+
+TEST(Options, FormatCharactersAreText) {
+  Options o;
+  zg::options_defaults(&o);
+  Errors e;
+  EXPECT_EQ(zg::options_parse("mode=%n%s%s:%n%s=1:log_path=%s%n", &o, Errors::add, &e), 2);
+  ASSERT_EQ(e.lines.size(), 2u);
+  EXPECT_NE(e.lines[0].find("bad value '%n%s%s'"), std::string::npos) << e.lines[0];
+  EXPECT_NE(e.lines[1].find("unknown option '%n%s'"), std::string::npos) << e.lines[1];
+  EXPECT_STREQ(o.log_path, "%s%n");
+}
+
+TEST(Options, ControlBytesInALineAreQuestionMarks) {
+  // Found by fuzz/fuzz_options (fuzz/corpus/options/newline-in-key): the
+  // line quoted a newline of the key and was two lines for its reader.
+  Options o;
+  zg::options_defaults(&o);
+  Errors e;
+  EXPECT_EQ(zg::options_parse("he\xff\n=1:mode=\x1b[2J", &o, Errors::add, &e), 2);
+  ASSERT_EQ(e.lines.size(), 2u);
+  EXPECT_EQ(e.lines[0].find("zmq-guard: unknown option 'he\xff?' "), 0u) << e.lines[0];
+  EXPECT_NE(e.lines[1].find("bad value '?[2J'"), std::string::npos) << e.lines[1];
+}
+
+TEST(Options, SecureExecutionClearsThePathsAndSaysSoOnce) {
+  Options o;
+  zg::options_defaults(&o);
+  ASSERT_EQ(zg::options_parse("log_path=/tmp/a:json_path=/tmp/b:suppressions=/tmp/c:mode=warn", &o, nullptr, nullptr), 0);
+  Options plain = o;
+  Errors e;
+  EXPECT_EQ(zg::options_secure_restrict(&plain, false, Errors::add, &e), 0);
+  EXPECT_STREQ(plain.log_path, "/tmp/a");
+  EXPECT_TRUE(e.lines.empty());
+  EXPECT_EQ(zg::options_secure_restrict(&o, true, Errors::add, &e), 3);
+  EXPECT_STREQ(o.log_path, "");
+  EXPECT_STREQ(o.json_path, "");
+  EXPECT_STREQ(o.suppressions, "");
+  EXPECT_EQ(o.mode_value(), zg::Mode::Warn);
+  ASSERT_EQ(e.lines.size(), 1u);
+  EXPECT_EQ(e.lines[0],
+            "zmq-guard: secure-execution process (setuid, setgid or capabilities): ignoring log_path, json_path, "
+            "suppressions; reports go to stderr");
+  // Nothing set, nothing said.
+  Options none;
+  zg::options_defaults(&none);
+  Errors quiet;
+  EXPECT_EQ(zg::options_secure_restrict(&none, true, Errors::add, &quiet), 0);
+  EXPECT_TRUE(quiet.lines.empty());
+}
+
 TEST(Options, SetForTestIsWhatOptionsReturns) {
   Options o = defaults();
   o.exitcode = 42;

@@ -119,6 +119,11 @@ TEST(Probe, ParsesTheKernelsLines) {
 }
 
 TEST(Probe, AsleepInPollOnTheSocketsFdIsInside) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // The sanitizer's poll interceptor makes the call: the sleeping frame is
+  // in its runtime, not in this program's code that stands in for libzmq.
+  GTEST_SKIP() << "poll is called from the sanitizer's interceptor here";
+#endif
   CodeOfThisProgramIsLibzmq pretend;
   int fd = eventfd(0, EFD_CLOEXEC);
   Subject s(&g_sock_a, Subject::PollFd, fd);

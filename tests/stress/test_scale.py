@@ -1,0 +1,42 @@
+"""Scale: the guard's tables under many sockets, threads and contexts, each
+run bounded by its timeout and checked for silence and its "ok" line
+(doc/reliability.md has the times measured)."""
+import re
+
+import pytest
+
+import guardtest as gt
+from guardtest import program, run
+
+
+def assert_ok(r, line):
+    assert not r.timed_out, r
+    assert r.returncode == 0 and r.guard_active, r
+    assert r.findings == [] and "zmq-guard" not in r.stderr, r
+    assert line in r.stdout, r
+
+
+@pytest.mark.parametrize("mode", ["abort", "serialize"])
+@pytest.mark.parametrize("args,line", [
+    (["sockets", "10000"], "ok sockets 10000"),
+    (["threads", "64", "100"], "ok threads 64 x 100"),
+    (["short", "2000"], "ok short 2000"),
+    (["contexts", "200"], "ok contexts 200"),
+])
+def test_scale(mode, args, line):
+    assert_ok(run([program("scale")] + args, ["--mode=" + mode], timeout=120), line)
+
+
+@pytest.mark.parametrize("mode,n", [("abort", 1000000), ("serialize", 200000)])
+def test_create_close_cycles_keep_memory_flat(mode, n):
+    r = run([program("scale"), "cycles", str(n)], ["--mode=" + mode], timeout=180)
+    assert_ok(r, "ok cycles %d" % n)
+    rss = [int(x) for x in re.findall(r"^rss_kb after \d+ (\d+)$", r.stdout, re.M)]
+    assert len(rss) == 2, r
+    if gt.SANITIZE:
+        # AddressSanitizer holds freed memory in its quarantine (256 MB):
+        # the resident set grows by design there; the cycles still run.
+        return
+    # Measured: +100 KB over 900,000 cycles.  A leak of one 64-byte record
+    # per socket would be 55 MB.
+    assert rss[1] - rss[0] < 4096, rss
