@@ -109,3 +109,15 @@ def program(name):
 
 def functions(frames):
     return [f.get("function", "") for f in frames or []]
+
+
+def api_def_names():
+    """Every interposed function, in src/interpose/api.def's order."""
+    path = os.path.join(SOURCE_ROOT, "src", "interpose", "api.def")
+    names = []
+    with open(path) as fh:
+        for line in fh:
+            m = re.match(r"\s*ZG_(?:SOCK|CALL)\(\s*[^,]+?,\s*(\w+)\s*,", line)
+            if m:
+                names.append(m.group(1))
+    return names

@@ -1,0 +1,91 @@
+"""The differential conformance suite: the driver (conform.c) runs its table
+of cases plainly and under the preloaded guard in every mode; every row must
+come out the same, field by field, and the guard must print nothing (the
+driver is single-threaded, but for one helper thread that uses only sockets
+of its own)."""
+import os
+import subprocess
+
+import pytest
+
+import guardtest as gt
+
+DRIVER = os.environ["ZMQ_GUARD_CONFORM"]
+LIB = os.environ["ZMQ_GUARD_LIB"]
+MODES = ["off", "abort", "warn", "serialize"]
+
+
+def run(preload_mode=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZMQ_GUARD_") and k != "LD_PRELOAD"}
+    if preload_mode:
+        env["LD_PRELOAD"] = LIB
+        env["ZMQ_GUARD_OPTIONS"] = "mode=" + preload_mode
+    return subprocess.run([DRIVER], env=env, capture_output=True, text=True, timeout=600)
+
+
+def rows(stdout):
+    """{case: {field: value}} from the driver's rows, in their order."""
+    out = {}
+    for line in stdout.splitlines():
+        case, _, rest = line.partition(":")
+        fields = {}
+        for word in rest.split():
+            key, _, value = word.partition("=")
+            fields[key] = value
+        out[case] = fields
+    return out
+
+
+@pytest.fixture(scope="module")
+def plain():
+    r = run()
+    # Plain libzmq is the reference: every case must run to its end there.
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stderr == "", r.stderr
+    return rows(r.stdout)
+
+
+def differences(plain_rows, guard_rows, mode):
+    lines = []
+    for case, want in plain_rows.items():
+        got = guard_rows.get(case)
+        if got is None:
+            lines.append(f"mode={mode} {case}: no row")
+            continue
+        for field in sorted(set(want) | set(got)):
+            a, b = want.get(field, "<none>"), got.get(field, "<none>")
+            if a != b:
+                lines.append(f"mode={mode} {case}: {field}: libzmq {a}, guard {b}")
+    for case in guard_rows:
+        if case not in plain_rows:
+            lines.append(f"mode={mode} {case}: row the plain run has not")
+    return lines
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_same_as_libzmq(plain, mode):
+    r = run(mode)
+    diff = differences(plain, rows(r.stdout), mode)
+    assert not diff, "\n".join(diff)
+    assert r.stderr == "", f"mode={mode}: the guard printed:\n{r.stderr}"
+    assert r.returncode == 0, f"mode={mode}: exit status {r.returncode}"
+
+
+def test_every_interposed_function_has_a_case():
+    listed = subprocess.run([DRIVER, "--list"], capture_output=True, text=True, check=True).stdout
+    covered = {line.split()[0] for line in listed.splitlines() if line.strip()}
+    fns = gt.api_def_names()
+    assert len(fns) > 30, "api.def parsed wrong"
+    missing = [fn for fn in fns if fn not in covered]
+    assert not missing, "api.def functions without a conformance case: " + ", ".join(missing)
+    unknown = sorted(covered - set(fns))
+    assert not unknown, "cases for functions api.def does not have: " + ", ".join(unknown)
+
+
+def test_differences_are_named():
+    # The comparison itself: a changed field and a missing row are lines
+    # naming case and field.
+    a = {"x/y": {"rc": "-1", "rc.errno": "EINVAL"}, "x/z": {"rc": "0"}}
+    b = {"x/y": {"rc": "-1", "rc.errno": "ENOTSOCK"}}
+    assert differences(a, b, "m") == ["mode=m x/y: rc.errno: libzmq EINVAL, guard ENOTSOCK", "mode=m x/z: no row"]
+    assert differences(a, a, "m") == []
