@@ -502,7 +502,18 @@ __attribute__((always_inline)) inline bool serialize_call(SocketState* st, const
                                                           A... a) {
   std::tuple<A...> args(a...);
   size_t iov_count = 0;  // zmq_recviov zeroes *count when its first part fails
-  if constexpr (Id == FN_zmq_recviov) iov_count = *std::get<2>(args);
+  if constexpr (Id == FN_zmq_recviov) {
+    // No vector or no room in it: libzmq refuses the call (EINVAL, or
+    // ENOTSOCK first) before it touches the socket, so it needs no turn;
+    // and there is no *count to keep.
+    if (!std::get<1>(args) || !std::get<2>(args) || *std::get<2>(args) == 0) {
+      auto fn = reinterpret_cast<R (*)(A...)>(st->real[Id]);
+      errno = EINVAL;
+      *out = fn ? fn(a...) : static_cast<R>(-1);
+      return true;
+    }
+    iov_count = *std::get<2>(args);
+  }
   // The sole user's call: no lock (see SerBias).  ss->st: a state reused
   // for another socket while st sat closed in the quarantine is not this
   // socket's.
