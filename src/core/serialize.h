@@ -547,6 +547,14 @@ __attribute__((noinline)) R serialize_quick_rest(SerState* ss, SocketState* st, 
   return r;
 }
 
+// What a failed call returns: -1, but 0 for zmq_connect_peer's routing id
+// (the wrappers' fail_value).
+template <typename R>
+constexpr R ser_fail_value() {
+  if constexpr (std::is_unsigned<R>::value) return 0;
+  else return static_cast<R>(-1);
+}
+
 // The locked protocol (a shared socket, or a sole user that must wait).
 template <FnId Id, typename R, typename... A>
 __attribute__((noinline)) bool serialize_locked(SocketState* st, const char* name, CallKind kind, R* out,
@@ -581,14 +589,14 @@ __attribute__((noinline)) bool serialize_locked(SocketState* st, const char* nam
   int begun = ser_begin(st, name, kind, dir, ser_msg_flags<Id>(flags), &c);
   if (begun == 0) return false;
   if (begun < 0) {
-    *out = static_cast<R>(-1);
+    *out = ser_fail_value<R>();
     return true;
   }
   R r;
   if (__builtin_expect(!fn, 0)) {
     ser_end(&c);
     errno = ENOTSUP;  // a draft function this libzmq does not have
-    *out = static_cast<R>(-1);
+    *out = ser_fail_value<R>();
     return true;
   }
   if constexpr (dir == SerDir::None) {
