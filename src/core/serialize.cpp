@@ -1027,6 +1027,21 @@ bool serialize_poll(zmq_pollitem_t* items, int nitems, long timeout, int* rc) {
 
 namespace {
 
+// A plain item's events as poll(2) takes them, and poll(2)'s answer as
+// libzmq's zmq_poll maps it (ZMQ_POLLOUT is 2, POLLOUT 4: not the same bits).
+short raw_poll_events(short zmq_events) {
+  return static_cast<short>(((zmq_events & ZMQ_POLLIN) ? POLLIN : 0) | ((zmq_events & ZMQ_POLLOUT) ? POLLOUT : 0) |
+                            ((zmq_events & ZMQ_POLLPRI) ? POLLPRI : 0));
+}
+short raw_zmq_revents(short re) {
+  short r = 0;
+  if (re & POLLIN) r |= ZMQ_POLLIN;
+  if (re & POLLOUT) r |= ZMQ_POLLOUT;
+  if (re & POLLPRI) r |= ZMQ_POLLPRI;
+  if (re & ~(POLLIN | POLLOUT | POLLPRI)) r |= ZMQ_POLLERR;
+  return r;
+}
+
 bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, const PollScratch& p) {
   // Only when every socket of the set is serialized; otherwise libzmq polls
   // (a thread-safe or unknown socket among them).
@@ -1064,19 +1079,36 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
   struct pollfd* pfd = p.pfd;
   SerWaiter* w = p.w;
   bool* registered = p.registered;
+  // The last round: the deadline passed in the wait before it.
+  bool final_round = false;
   for (;;) {
     int ready = 0, err = 0;
-    int n = 0;
     for (int i = 0; i < nitems; i++) registered[i] = false;
+    // Plain fds first, with no wait: libzmq polls every fd before it reads
+    // any socket's ZMQ_EVENTS, so a plain item that is a socket's own
+    // ZMQ_FD (czmq's zpoller allows it) is seen readable before that read
+    // takes the socket's commands in and drains the fd.
+    int nraw = 0;
+    for (int i = 0; i < nitems; i++) {
+      items[i].revents = 0;
+      if (!ss[i]) pfd[nraw++] = {items[i].fd, raw_poll_events(items[i].events), 0};
+    }
+    if (nraw > 0) {
+      struct timespec zero = {0, 0};
+      const int got = ppoll(pfd, nraw, &zero, nullptr);
+      for (int i = 0, k = 0; i < nitems; i++) {
+        if (ss[i]) continue;
+        items[i].revents = raw_zmq_revents(got > 0 ? pfd[k].revents : 0);
+        k++;
+        if (items[i].revents) ready++;
+      }
+    }
     // Each socket's readiness is read, and the waiter registered, in one
     // turn: a change after the read either signals its ZMQ_FD or reaches the
     // next turn holder's wake pass.
+    const bool will_wait = timeout != 0 && !final_round;
     for (int i = 0; i < nitems; i++) {
-      items[i].revents = 0;
-      if (!ss[i]) {
-        pfd[n++] = {items[i].fd, static_cast<short>(items[i].events & (POLLIN | POLLOUT | POLLPRI)), 0};
-        continue;
-      }
+      if (!ss[i]) continue;
       SerState* s = ss[i];
       turn_lock(&s->mu);
       if (s->st != sts[i] || s->closed.load(std::memory_order_relaxed)) {
@@ -1098,66 +1130,46 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
       wake_ready(s, events);
       items[i].revents = static_cast<short>(events & items[i].events & (ZMQ_POLLIN | ZMQ_POLLOUT));
       if (items[i].revents) ready++;
-      if (!ready && timeout != 0) {
+      if (!ready && will_wait) {
         w[i] = SerWaiter{nullptr, nullptr, me, efd, static_cast<short>(items[i].events), false, "zmq_poll", true};
         waiter_add(s, &w[i]);
         registered[i] = true;
-        if (s->zfd >= 0) pfd[n++] = {s->zfd, POLLIN, 0};
       }
       s->holder = 0;
       turn_unlock(&s->mu);
     }
-    int waited = 0;
-    bool timed_out = false;
-    if (!err) {
+    if (!err && !ready && will_wait) {
+      // Nothing yet: wait for any of the fds, the sockets' ZMQ_FDs or a
+      // wake-up, then look at everything again in the next round.
+      int n = 0;
+      for (int i = 0; i < nitems; i++) {
+        if (!ss[i]) pfd[n++] = {items[i].fd, raw_poll_events(items[i].events), 0};
+        else if (registered[i] && ss[i]->zfd >= 0) pfd[n++] = {ss[i]->zfd, POLLIN, 0};
+      }
+      if (efd >= 0) pfd[n++] = {efd, POLLIN, 0};
       struct timespec ts, *tsp = nullptr;
-      if (ready || timeout == 0) {
-        ts = {0, 0};
+      if (!forever) {
+        int64_t left = deadline - mono_ns();
+        if (left < 0) left = 0;
+        ts = {static_cast<time_t>(left / 1000000000), static_cast<long>(left % 1000000000)};
         tsp = &ts;
-      } else {
-        if (efd >= 0) pfd[n++] = {efd, POLLIN, 0};
-        if (!forever) {
-          int64_t left = deadline - mono_ns();
-          if (left < 0) left = 0;
-          ts = {static_cast<time_t>(left / 1000000000), static_cast<long>(left % 1000000000)};
+      }
+      // A socket without its ZMQ_FD (the read failed when it was made)
+      // is looked at now and then, as in wait_turn.
+      for (int i = 0; i < nitems; i++)
+        if (registered[i] && ss[i]->zfd < 0 && (!tsp || ts.tv_sec > 0 || ts.tv_nsec > 1000000)) {
+          ts = {0, 1000000};
           tsp = &ts;
         }
-        // A socket without its ZMQ_FD (the read failed when it was made)
-        // is looked at now and then, as in wait_turn.
-        for (int i = 0; i < nitems; i++)
-          if (registered[i] && ss[i]->zfd < 0 && (!tsp || ts.tv_sec > 0 || ts.tv_nsec > 1000000)) {
-            ts = {0, 1000000};
-            tsp = &ts;
-          }
-      }
       tls_sampled = 0;
       PollUndo undo{&p, nitems};
       pthread_setcancelstate(no_cancel.old, nullptr);
-      waited = ppoll_undo(&undo, pfd, n, tsp);
+      const int waited = ppoll_undo(&undo, pfd, n, tsp);
       int ignored;
       pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &ignored);
-      if (waited < 0 && errno == EINTR) {
-        if (program_signal()) err = EINTR;  // as libzmq's zmq_poll
-        waited = 0;                          // else a dump's stack sample: go round again
-      }
-      if (!forever && mono_ns() >= deadline) timed_out = true;
-      // Plain fds answer as libzmq's poll maps them.
-      int k = 0;
-      for (int i = 0; i < nitems; i++) {
-        if (ss[i]) {
-          if (registered[i] && ss[i]->zfd >= 0) k++;
-          continue;
-        }
-        short re = pfd[k++].revents;
-        if (waited <= 0) re = 0;
-        short r = 0;
-        if (re & POLLIN) r |= ZMQ_POLLIN;
-        if (re & POLLOUT) r |= ZMQ_POLLOUT;
-        if (re & POLLPRI) r |= ZMQ_POLLPRI;
-        if (re & ~(POLLIN | POLLOUT | POLLPRI)) r |= ZMQ_POLLERR;
-        items[i].revents = static_cast<short>(r & (items[i].events | ZMQ_POLLERR));
-        if (items[i].revents) ready++;
-      }
+      if (waited < 0 && errno == EINTR && program_signal()) err = EINTR;  // as libzmq's zmq_poll
+      // (else a dump's stack sample: go round again)
+      if (!forever && mono_ns() >= deadline) final_round = true;
     }
     bool woken = false;
     for (int i = 0; i < nitems; i++) {
@@ -1170,11 +1182,12 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
     }
     if (woken && efd >= 0) raw_drain(efd);
     if (err) {
+      for (int i = 0; i < nitems; i++) items[i].revents = 0;
       *rc = -1;
       errno = err;
       return true;
     }
-    if (ready || timeout == 0 || timed_out) {
+    if (ready || !will_wait) {
       *rc = ready;
       errno = saved_errno;
       return true;
