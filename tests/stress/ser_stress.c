@@ -1675,8 +1675,15 @@ static void* pc_pusher(void* arg) {
   return NULL;
 }
 
+static volatile int g_pc_forwarding;
+
 static void* pc_backend_user(void* arg) {
   (void)arg;
+  // Only once the proxy has sent on the backend: then the two threads
+  // surely overlap on it (the proxy's thread lives until the end), which a
+  // thread scheduled late could otherwise miss, sending all its messages
+  // and exiting before the proxy's first call (a hand-off, no sharing).
+  while (!__atomic_load_n(&g_pc_forwarding, __ATOMIC_ACQUIRE)) usleep(100);
   for (int i = 0; i < g_messages; i++) CHECK(zmq_send(g_pc_back, "b", 1, 0) == 1);
   return NULL;
 }
@@ -1714,6 +1721,7 @@ static int proxy_capture(void) {
     char buf[8];
     CHECK(zmq_recv(sink, buf, sizeof buf, 0) == 1 && (buf[0] == 'p' || buf[0] == 'b'));
     got[buf[0] == 'b']++;
+    __atomic_store_n(&g_pc_forwarding, 1, __ATOMIC_RELEASE);
   }
   CHECK(got[0] == g_messages && got[1] == g_messages);
   pthread_join(pusher, NULL);
