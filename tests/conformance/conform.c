@@ -140,11 +140,66 @@ static void die(const char* what) {
   exit(3);
 }
 
+// CONFORM_SHARED=1: a second thread, alive for the whole case, reads
+// ZMQ_EVENTS of every socket sock() makes, once, before the case uses it
+// (the case waits for it: the calls never overlap, so this is correct for
+// libzmq).  Serialize mode then counts each socket shared and takes its
+// locked path for every later call, instead of the sole user's: the
+// variant compares that path with libzmq (test_conformance.py runs plain
+// libzmq with the same variant, since the read takes in pending commands).
+static pthread_mutex_t g_other_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_other_cv = PTHREAD_COND_INITIALIZER;
+static pthread_t g_other;
+static int g_other_started, g_other_quit;
+static void* g_other_job;
+
+static void* other_thread(void* arg) {
+  (void)arg;
+  pthread_mutex_lock(&g_other_mu);
+  for (;;) {
+    while (!g_other_job && !g_other_quit) pthread_cond_wait(&g_other_cv, &g_other_mu);
+    if (!g_other_job) break;
+    int events = 0;
+    size_t len = sizeof events;
+    zmq_getsockopt(g_other_job, ZMQ_EVENTS, &events, &len);
+    g_other_job = NULL;
+    pthread_cond_broadcast(&g_other_cv);
+  }
+  pthread_mutex_unlock(&g_other_mu);
+  return NULL;
+}
+
+static void use_from_other_thread(void* s) {
+  static int shared = -1;
+  if (shared < 0) shared = getenv("CONFORM_SHARED") && !strcmp(getenv("CONFORM_SHARED"), "1");
+  if (!shared) return;
+  if (!g_other_started) {
+    if (pthread_create(&g_other, NULL, other_thread, NULL) != 0) die("pthread_create");
+    g_other_started = 1;
+  }
+  pthread_mutex_lock(&g_other_mu);
+  g_other_job = s;
+  pthread_cond_broadcast(&g_other_cv);
+  while (g_other_job) pthread_cond_wait(&g_other_cv, &g_other_mu);
+  pthread_mutex_unlock(&g_other_mu);
+}
+
+static void other_thread_stop(void) {
+  if (!g_other_started) return;
+  pthread_mutex_lock(&g_other_mu);
+  g_other_quit = 1;
+  pthread_cond_broadcast(&g_other_cv);
+  pthread_mutex_unlock(&g_other_mu);
+  pthread_join(g_other, NULL);
+  g_other_started = 0;
+}
+
 static void* sock(int type) {
   void* s = zmq_socket(g_ctx, type);
   if (!s) die("zmq_socket");
   int zero = 0;
   if (zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero) != 0) die("ZMQ_LINGER");
+  use_from_other_thread(s);
   return s;
 }
 
@@ -1265,6 +1320,7 @@ static int run_one(const struct conf_case* c) {
   g_ctx = zmq_ctx_new();
   if (!g_ctx) die("zmq_ctx_new");
   c->run();
+  other_thread_stop();
   if (g_ctx) {
     errno = 0;
     int rc = zmq_ctx_term(g_ctx);

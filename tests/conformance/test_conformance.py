@@ -3,6 +3,7 @@ of cases plainly and under the preloaded guard in every mode; every row must
 come out the same, field by field, and the guard must print nothing (the
 driver is single-threaded, but for one helper thread that uses only sockets
 of its own)."""
+import json
 import os
 import subprocess
 
@@ -15,11 +16,13 @@ LIB = os.environ["ZMQ_GUARD_LIB"]
 MODES = ["off", "abort", "warn", "serialize"]
 
 
-def run(preload_mode=None):
+def run(preload_mode=None, options="", shared=False):
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZMQ_GUARD_") and k != "LD_PRELOAD"}
     if preload_mode:
         env["LD_PRELOAD"] = LIB
-        env["ZMQ_GUARD_OPTIONS"] = "mode=" + preload_mode
+        env["ZMQ_GUARD_OPTIONS"] = "mode=" + preload_mode + options
+    if shared:
+        env["CONFORM_SHARED"] = "1"
     return subprocess.run([DRIVER], env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -69,6 +72,26 @@ def test_same_as_libzmq(plain, mode):
     assert not diff, "\n".join(diff)
     assert r.stderr == "", f"mode={mode}: the guard printed:\n{r.stderr}"
     assert r.returncode == 0, f"mode={mode}: exit status {r.returncode}"
+
+
+def test_shared_sockets_serialized_same_as_libzmq(tmp_path):
+    # Every socket used once by a second thread first (conform.c,
+    # CONFORM_SHARED): serialize mode's locked path, the one shared sockets
+    # take, against libzmq given the same calls.  Each socket is reported
+    # shared, as information, and nothing else.
+    want = run(shared=True)
+    assert want.returncode == 0 and want.stderr == "", want.stdout + want.stderr
+    opts = f":log_path={tmp_path}/guard.%p.log:json_path={tmp_path}/guard.%p.json"
+    r = run("serialize", opts, shared=True)
+    diff = differences(rows(want.stdout), rows(r.stdout), "serialize (shared)")
+    assert not diff, "\n".join(diff)
+    assert r.stderr == "" and r.returncode == 0, r.stderr
+    kinds = []
+    for name in os.listdir(tmp_path):
+        if name.endswith(".json"):
+            with open(tmp_path / name) as f:
+                kinds += [json.loads(line)["kind"] for line in f if line.strip()]
+    assert len(kinds) > 50 and set(kinds) == {"shared_socket"}, kinds
 
 
 def test_every_interposed_function_has_a_case():
