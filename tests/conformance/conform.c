@@ -362,6 +362,37 @@ static void send_const_dontwait(void) {
   zmq_close(s);
 }
 
+static void send_router_mandatory(void) {
+  void *router, *dealer;
+  pair(ZMQ_ROUTER, ZMQ_DEALER, &router, &dealer);
+  R("dropped_more", zmq_send(router, "nobody", 6, ZMQ_SNDMORE));
+  R("dropped", zmq_send(router, "x", 1, 0));
+  set_int(router, ZMQ_ROUTER_MANDATORY, 1);
+  W("unroutable", 0, zmq_send(router, "nobody", 6, ZMQ_SNDMORE | ZMQ_DONTWAIT));
+  W("unroutable_blocking", 0, zmq_send(router, "nobody", 6, ZMQ_SNDMORE));
+  zmq_close(router);
+  zmq_close(dealer);
+}
+// Socket types 12 and 13 (SERVER, CLIENT) exist in Debian's libzmq without
+// its draft API; libzmq makes them thread-safe itself, and so they are not
+// serialized: zmq_poll of one goes through libzmq's poller.
+static void send_thread_safe(void) {
+  void *server, *client;
+  pair(12, 13, &server, &client);
+  R("sndmore", zmq_send(client, "a", 1, ZMQ_SNDMORE));
+  R("send", zmq_send(client, "hi", 2, 0));
+  zmq_pollitem_t it[2] = {{server, 0, ZMQ_POLLIN, 0}, {client, 0, ZMQ_POLLIN, 0}};
+  W("poll", kTimeoutMs, zmq_poll(it, 2, 5000));
+  put("poll.re", "%d,%d", it[0].revents, it[1].revents);
+  char buf[8];
+  R("recv", zmq_recv(server, buf, sizeof buf, 0));
+  W("poll_idle", kTimeoutMs, zmq_poll(it, 2, kTimeoutMs));
+  set_int(client, ZMQ_RCVTIMEO, kTimeoutMs);
+  W("recv_timeout", kTimeoutMs, zmq_recv(client, buf, sizeof buf, 0));
+  zmq_close(server);
+  zmq_close(client);
+}
+
 // ---- zmq_recv ----------------------------------------------------------------
 
 static void recv_dontwait_empty(void) {
@@ -1241,6 +1272,8 @@ static const struct conf_case kCases[] = {
     {"zmq_send", "sub", send_sub},
     {"zmq_send", "multipart", send_multipart},
     {"zmq_send", "eterm", send_eterm},
+    {"zmq_send", "router_mandatory", send_router_mandatory},
+    {"zmq_send", "thread_safe", send_thread_safe},
     {"zmq_send_const", "roundtrip", send_const_roundtrip},
     {"zmq_send_const", "dontwait", send_const_dontwait},
     {"zmq_recv", "dontwait_empty", recv_dontwait_empty},
