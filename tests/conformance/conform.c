@@ -264,6 +264,58 @@ static void drain_put(const char* key, void* s) {
   }
 }
 
+// ---- signals -------------------------------------------------------------------
+
+// A signal for this thread (SIGUSR2, no SA_RESTART) after kTimeoutMs and
+// then every 30 ms until disarmed: one that lands while the call is not
+// asleep interrupts nothing (in libzmq as under the guard), the next does.
+static timer_t g_timer;
+static void on_usr2(int sig) { (void)sig; }
+static void signals_arm(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_usr2;
+  sigaction(SIGUSR2, &sa, NULL);
+  struct sigevent sev;
+  memset(&sev, 0, sizeof sev);
+  sev.sigev_notify = SIGEV_THREAD_ID;
+  sev.sigev_signo = SIGUSR2;
+#ifdef sigev_notify_thread_id
+  sev.sigev_notify_thread_id = (pid_t)gettid();
+#else
+  sev._sigev_un._tid = (pid_t)gettid();
+#endif
+  if (timer_create(CLOCK_MONOTONIC, &sev, &g_timer) != 0) die("timer_create");
+  struct itimerspec its = {{0, 30 * 1000000}, {0, kTimeoutMs * 1000000}};
+  if (timer_settime(g_timer, 0, &its, NULL) != 0) die("timer_settime");
+}
+static void signals_disarm(void) { timer_delete(g_timer); }
+
+// A call waiting for good, interrupted by a signal: -1 EINTR.
+static void recv_eintr(void) {
+  void* s = sock(ZMQ_PULL);
+  char buf[8];
+  signals_arm();
+  W("rc", kTimeoutMs, zmq_recv(s, buf, sizeof buf, 0));
+  signals_disarm();
+  zmq_close(s);
+}
+static void send_eintr(void) {
+  void* s = sock(ZMQ_PUSH);
+  signals_arm();
+  W("rc", kTimeoutMs, zmq_send(s, "a", 1, 0));
+  signals_disarm();
+  zmq_close(s);
+}
+static void poll_eintr(void) {
+  void* s = sock(ZMQ_PULL);
+  zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+  signals_arm();
+  W("rc", kTimeoutMs, zmq_poll(&it, 1, -1));
+  signals_disarm();
+  zmq_close(s);
+}
+
 // ---- zmq_send and zmq_send_const ---------------------------------------------
 
 static void send_null_socket(void) { R("rc", zmq_send(NULL, "a", 1, 0)); }
@@ -1273,6 +1325,7 @@ static const struct conf_case kCases[] = {
     {"zmq_send", "multipart", send_multipart},
     {"zmq_send", "eterm", send_eterm},
     {"zmq_send", "router_mandatory", send_router_mandatory},
+    {"zmq_send", "eintr", send_eintr},
     {"zmq_send", "thread_safe", send_thread_safe},
     {"zmq_send_const", "roundtrip", send_const_roundtrip},
     {"zmq_send_const", "dontwait", send_const_dontwait},
@@ -1282,6 +1335,7 @@ static const struct conf_case kCases[] = {
     {"zmq_recv", "req_first", recv_req_first},
     {"zmq_recv", "reqrep", recv_reqrep},
     {"zmq_recv", "eterm", recv_eterm},
+    {"zmq_recv", "eintr", recv_eintr},
     {"zmq_recv", "push", recv_push},
     {"zmq_recv", "null_socket", recv_null_socket},
     {"zmq_msg_send", "roundtrip", msg_send_roundtrip},
@@ -1317,6 +1371,7 @@ static const struct conf_case kCases[] = {
     {"zmq_poll", "raw_fds", poll_raw_fds},
     {"zmq_poll", "own_fd", poll_own_fd},
     {"zmq_poll", "eterm", poll_eterm},
+    {"zmq_poll", "eintr", poll_eintr},
     {"zmq_poll", "not_socket", poll_not_socket},
     {"zmq_proxy", "null", proxy_null},
     {"zmq_proxy", "eterm", proxy_eterm},
