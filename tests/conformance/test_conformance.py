@@ -16,14 +16,15 @@ LIB = os.environ["ZMQ_GUARD_LIB"]
 MODES = ["off", "abort", "warn", "serialize"]
 
 
-def run(preload_mode=None, options="", shared=False):
+def run(preload_mode=None, options="", shared=False, case=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZMQ_GUARD_") and k != "LD_PRELOAD"}
     if preload_mode:
         env["LD_PRELOAD"] = LIB
         env["ZMQ_GUARD_OPTIONS"] = "mode=" + preload_mode + options
     if shared:
         env["CONFORM_SHARED"] = "1"
-    return subprocess.run([DRIVER], env=env, capture_output=True, text=True, timeout=600)
+    argv = [DRIVER] + ([case] if case else [])
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
 
 
 def rows(stdout):
@@ -65,10 +66,35 @@ def differences(plain_rows, guard_rows, mode):
     return lines
 
 
+def timing_only(diff_lines):
+    """The cases whose every difference is a time class (".time" fields)."""
+    cases, other = set(), set()
+    for line in diff_lines:
+        case, _, rest = line.partition(": ")
+        case = case.split(" ", 1)[1]
+        (cases if rest.split(":")[0].endswith(".time") else other).add(case)
+    return cases - other
+
+
+def compare(want_rows, got_rows, mode, preload_mode, options="", shared=False):
+    """The differences, after running again (plain and guarded) each case
+    that differed only in a time class: a loaded machine can stall one call
+    past half its timeout, once; a real difference comes back."""
+    diff = differences(want_rows, got_rows, mode)
+    for case in timing_only(diff):
+        for _ in range(2):
+            want = rows(run(shared=shared, case=case).stdout)
+            got = rows(run(preload_mode, options, shared, case).stdout)
+            if not differences(want, got, mode):
+                diff = [line for line in diff if not line.startswith(f"mode={mode} {case}: ")]
+                break
+    return diff
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_same_as_libzmq(plain, mode):
     r = run(mode)
-    diff = differences(plain, rows(r.stdout), mode)
+    diff = compare(plain, rows(r.stdout), mode, mode)
     assert not diff, "\n".join(diff)
     assert r.stderr == "", f"mode={mode}: the guard printed:\n{r.stderr}"
     assert r.returncode == 0, f"mode={mode}: exit status {r.returncode}"
@@ -83,7 +109,7 @@ def test_shared_sockets_serialized_same_as_libzmq(tmp_path):
     assert want.returncode == 0 and want.stderr == "", want.stdout + want.stderr
     opts = f":log_path={tmp_path}/guard.%p.log:json_path={tmp_path}/guard.%p.json"
     r = run("serialize", opts, shared=True)
-    diff = differences(rows(want.stdout), rows(r.stdout), "serialize (shared)")
+    diff = compare(rows(want.stdout), rows(r.stdout), "serialize-shared", "serialize", opts, shared=True)
     assert not diff, "\n".join(diff)
     assert r.stderr == "" and r.returncode == 0, r.stderr
     kinds = []
@@ -112,3 +138,7 @@ def test_differences_are_named():
     b = {"x/y": {"rc": "-1", "rc.errno": "ENOTSOCK"}}
     assert differences(a, b, "m") == ["mode=m x/y: rc.errno: libzmq EINVAL, guard ENOTSOCK", "mode=m x/z: no row"]
     assert differences(a, a, "m") == []
+    # Only a case all of whose differences are time classes is run again.
+    lines = ["mode=m x/y: rc.time: libzmq now, guard waited", "mode=m x/z: rc.time: libzmq now, guard waited",
+             "mode=m x/z: rc: libzmq 0, guard -1"]
+    assert timing_only(lines) == {"x/y"}
