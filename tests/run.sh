@@ -1,15 +1,17 @@
 #!/bin/bash
 # The whole test suite, what CI runs: installs what it needs, builds, runs
 # every suite through meson (unit, end-to-end native, Python, bindings,
-# stress, hostile input, the wrapper, install, demo smoke), then the same
-# library and test programs built with AddressSanitizer and
-# UndefinedBehaviorSanitizer over the suites that can run that way, and
-# the libFuzzer harnesses for a bounded time; it ends with one
-# "N passed, N failed" line counting the individual test cases of both runs.
+# conformance, stress, hostile input, the wrapper, install, demo smoke),
+# and ends with one "N passed, N failed" line counting the individual test
+# cases.
 #
-#   tests/run.sh                      everything, as above
-#   tests/run.sh --plain [TEST...]    the plain build only (meson test names)
-#   tests/run.sh TEST...              the same
+#   tests/run.sh [TEST...]            the plain build (meson test names)
+#   tests/run.sh --all                that, then the library and test
+#                                     programs built with AddressSanitizer
+#                                     and UndefinedBehaviorSanitizer over
+#                                     the suites that can run that way, and
+#                                     the libFuzzer harnesses for a bounded
+#                                     time; one closing line for all of it
 #   tests/run.sh --sanitize=address,undefined [TEST...]   one sanitizer run
 #   tests/run.sh --sanitize=thread [TEST...]
 # The sanitizer builds live in build-asan, build-tsan and build-fuzz;
@@ -80,12 +82,7 @@ case "${1:-}" in
     sanitized "$s" "$@"
     rc=$?
     ;;
-  --plain)
-    shift
-    plain "$@"
-    rc=$?
-    ;;
-  "")
+  --all)
     plain
     rc=$?
     sanitized address,undefined || rc=1

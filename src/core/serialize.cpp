@@ -63,6 +63,7 @@
 #include <sched.h>
 #include <sys/syscall.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -1027,6 +1028,21 @@ bool serialize_poll(zmq_pollitem_t* items, int nitems, long timeout, int* rc) {
 
 namespace {
 
+// A plain item's events as poll(2) takes them, and poll(2)'s answer as
+// libzmq's zmq_poll maps it (ZMQ_POLLOUT is 2, POLLOUT 4: not the same bits).
+short raw_poll_events(short zmq_events) {
+  return static_cast<short>(((zmq_events & ZMQ_POLLIN) ? POLLIN : 0) | ((zmq_events & ZMQ_POLLOUT) ? POLLOUT : 0) |
+                            ((zmq_events & ZMQ_POLLPRI) ? POLLPRI : 0));
+}
+short raw_zmq_revents(short re) {
+  short r = 0;
+  if (re & POLLIN) r |= ZMQ_POLLIN;
+  if (re & POLLOUT) r |= ZMQ_POLLOUT;
+  if (re & POLLPRI) r |= ZMQ_POLLPRI;
+  if (re & ~(POLLIN | POLLOUT | POLLPRI)) r |= ZMQ_POLLERR;
+  return r;
+}
+
 bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, const PollScratch& p) {
   // Only when every socket of the set is serialized; otherwise libzmq polls
   // (a thread-safe or unknown socket among them).
@@ -1067,19 +1083,36 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
   struct pollfd* pfd = p.pfd;
   SerWaiter* w = p.w;
   bool* registered = p.registered;
+  // The last round: the deadline passed in the wait before it.
+  bool final_round = false;
   for (;;) {
     int ready = 0, err = 0;
-    int n = 0;
     for (int i = 0; i < nitems; i++) registered[i] = false;
+    // Plain fds first, with no wait: libzmq polls every fd before it reads
+    // any socket's ZMQ_EVENTS, so a plain item that is a socket's own
+    // ZMQ_FD (czmq's zpoller allows it) is seen readable before that read
+    // takes the socket's commands in and drains the fd.
+    int nraw = 0;
+    for (int i = 0; i < nitems; i++) {
+      items[i].revents = 0;
+      if (!ss[i]) pfd[nraw++] = {items[i].fd, raw_poll_events(items[i].events), 0};
+    }
+    if (nraw > 0) {
+      struct timespec zero = {0, 0};
+      const int got = ppoll(pfd, nraw, &zero, nullptr);
+      for (int i = 0, k = 0; i < nitems; i++) {
+        if (ss[i]) continue;
+        items[i].revents = raw_zmq_revents(got > 0 ? pfd[k].revents : 0);
+        k++;
+        if (items[i].revents) ready++;
+      }
+    }
     // Each socket's readiness is read, and the waiter registered, in one
     // turn: a change after the read either signals its ZMQ_FD or reaches the
     // next turn holder's wake pass.
+    const bool will_wait = timeout != 0 && !final_round;
     for (int i = 0; i < nitems; i++) {
-      items[i].revents = 0;
-      if (!ss[i]) {
-        pfd[n++] = {items[i].fd, static_cast<short>(items[i].events & (POLLIN | POLLOUT | POLLPRI)), 0};
-        continue;
-      }
+      if (!ss[i]) continue;
       SerState* s = ss[i];
       turn_lock(&s->mu);
       if (s->st != sts[i] || s->closed.load(std::memory_order_relaxed)) {
@@ -1102,66 +1135,46 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
       wake_ready(s, events);
       items[i].revents = static_cast<short>(events & items[i].events & (ZMQ_POLLIN | ZMQ_POLLOUT));
       if (items[i].revents) ready++;
-      if (!ready && timeout != 0) {
+      if (!ready && will_wait) {
         w[i] = SerWaiter{nullptr, nullptr, me, efd, static_cast<short>(items[i].events), false, "zmq_poll", true};
         waiter_add(s, &w[i]);
         registered[i] = true;
-        if (s->zfd >= 0) pfd[n++] = {s->zfd, POLLIN, 0};
       }
       s->holder = 0;
       turn_unlock(&s->mu);
     }
-    int waited = 0;
-    bool timed_out = false;
-    if (!err) {
+    if (!err && !ready && will_wait) {
+      // Nothing yet: wait for any of the fds, the sockets' ZMQ_FDs or a
+      // wake-up, then look at everything again in the next round.
+      int n = 0;
+      for (int i = 0; i < nitems; i++) {
+        if (!ss[i]) pfd[n++] = {items[i].fd, raw_poll_events(items[i].events), 0};
+        else if (registered[i] && ss[i]->zfd >= 0) pfd[n++] = {ss[i]->zfd, POLLIN, 0};
+      }
+      if (efd >= 0) pfd[n++] = {efd, POLLIN, 0};
       struct timespec ts, *tsp = nullptr;
-      if (ready || timeout == 0) {
-        ts = {0, 0};
+      if (!forever) {
+        int64_t left = deadline - mono_ns();
+        if (left < 0) left = 0;
+        ts = {static_cast<time_t>(left / 1000000000), static_cast<long>(left % 1000000000)};
         tsp = &ts;
-      } else {
-        if (efd >= 0) pfd[n++] = {efd, POLLIN, 0};
-        if (!forever) {
-          int64_t left = deadline - mono_ns();
-          if (left < 0) left = 0;
-          ts = {static_cast<time_t>(left / 1000000000), static_cast<long>(left % 1000000000)};
+      }
+      // A socket without its ZMQ_FD (the read failed when it was made)
+      // is looked at now and then, as in wait_turn.
+      for (int i = 0; i < nitems; i++)
+        if (registered[i] && ss[i]->zfd < 0 && (!tsp || ts.tv_sec > 0 || ts.tv_nsec > 1000000)) {
+          ts = {0, 1000000};
           tsp = &ts;
         }
-        // A socket without its ZMQ_FD (the read failed when it was made)
-        // is looked at now and then, as in wait_turn.
-        for (int i = 0; i < nitems; i++)
-          if (registered[i] && ss[i]->zfd < 0 && (!tsp || ts.tv_sec > 0 || ts.tv_nsec > 1000000)) {
-            ts = {0, 1000000};
-            tsp = &ts;
-          }
-      }
       tls_sampled = 0;
       PollUndo undo{&p, nitems};
       pthread_setcancelstate(no_cancel.old, nullptr);
-      waited = ppoll_undo(&undo, pfd, n, tsp);
+      const int waited = ppoll_undo(&undo, pfd, n, tsp);
       int ignored;
       pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &ignored);
-      if (waited < 0 && errno == EINTR) {
-        if (program_signal()) err = EINTR;  // as libzmq's zmq_poll
-        waited = 0;                          // else a dump's stack sample: go round again
-      }
-      if (!forever && mono_ns() >= deadline) timed_out = true;
-      // Plain fds answer as libzmq's poll maps them.
-      int k = 0;
-      for (int i = 0; i < nitems; i++) {
-        if (ss[i]) {
-          if (registered[i] && ss[i]->zfd >= 0) k++;
-          continue;
-        }
-        short re = pfd[k++].revents;
-        if (waited <= 0) re = 0;
-        short r = 0;
-        if (re & POLLIN) r |= ZMQ_POLLIN;
-        if (re & POLLOUT) r |= ZMQ_POLLOUT;
-        if (re & POLLPRI) r |= ZMQ_POLLPRI;
-        if (re & ~(POLLIN | POLLOUT | POLLPRI)) r |= ZMQ_POLLERR;
-        items[i].revents = static_cast<short>(r & (items[i].events | ZMQ_POLLERR));
-        if (items[i].revents) ready++;
-      }
+      if (waited < 0 && errno == EINTR && program_signal()) err = EINTR;  // as libzmq's zmq_poll
+      // (else a dump's stack sample: go round again)
+      if (!forever && mono_ns() >= deadline) final_round = true;
     }
     bool woken = false;
     for (int i = 0; i < nitems; i++) {
@@ -1174,11 +1187,12 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
     }
     if (woken && efd >= 0) raw_drain(efd);
     if (err) {
+      for (int i = 0; i < nitems; i++) items[i].revents = 0;
       *rc = -1;
       errno = err;
       return true;
     }
-    if (ready || timeout == 0 || timed_out) {
+    if (ready || !will_wait) {
       *rc = ready;
       errno = zmq_errno;
       return true;
@@ -1189,12 +1203,21 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
 // zmq_proxy over serialized sockets.  libzmq's own proxy calls its sockets'
 // internals directly, past the turns; this one moves each message part by
 // part through serialized calls, so other threads may use the same sockets
-// and a proxy waiting for traffic holds none of them.
+// and a proxy waiting for traffic holds none of them.  What it does when is
+// libzmq 4.3.4's proxy (src/proxy.cpp, the socket_poller version Debian
+// builds): it reads a side only while the other side can take a message,
+// so a backend that cannot accept never keeps the control socket from
+// being served; each control command is read in a round of its own, copied
+// to the capture socket, and answered before any message moves in that
+// round; messages move in bursts of up to 1000, counted whole in the
+// statistics.  The conformance suite (tests/conformance) holds it to that.
 struct MsgFns {
   int (*init)(zmq_msg_t*);
+  int (*init_size)(zmq_msg_t*, size_t);
   int (*close)(zmq_msg_t*);
   int (*copy)(zmq_msg_t*, zmq_msg_t*);
   size_t (*size)(const zmq_msg_t*);
+  void* (*data)(zmq_msg_t*);
 };
 
 bool msg_fns(void* const* real, MsgFns* m) {
@@ -1202,11 +1225,13 @@ bool msg_fns(void* const* real, MsgFns* m) {
   void* h = path[0] ? dlopen(path, RTLD_LAZY | RTLD_NOLOAD) : nullptr;
   if (!h) return false;
   m->init = reinterpret_cast<int (*)(zmq_msg_t*)>(dlsym(h, "zmq_msg_init"));
+  m->init_size = reinterpret_cast<int (*)(zmq_msg_t*, size_t)>(dlsym(h, "zmq_msg_init_size"));
   m->close = reinterpret_cast<int (*)(zmq_msg_t*)>(dlsym(h, "zmq_msg_close"));
   m->copy = reinterpret_cast<int (*)(zmq_msg_t*, zmq_msg_t*)>(dlsym(h, "zmq_msg_copy"));
   m->size = reinterpret_cast<size_t (*)(const zmq_msg_t*)>(dlsym(h, "zmq_msg_size"));
+  m->data = reinterpret_cast<void* (*)(zmq_msg_t*)>(dlsym(h, "zmq_msg_data"));
   dlclose(h);  // still loaded: the program uses it
-  return m->init && m->close && m->copy && m->size;
+  return m->init && m->init_size && m->close && m->copy && m->size && m->data;
 }
 
 int ser_msg_recv(SocketState* st, zmq_msg_t* msg, int flags) {
@@ -1241,58 +1266,109 @@ int capture_send(SocketState* st, zmq_msg_t* msg, int flags) {
   return fn(msg, st->handle.load(), flags);
 }
 
-bool ser_more(SocketState* st) {
+// A copy of msg to the capture socket, if there is one.  -1: the proxy ends.
+int capture_copy(const MsgFns& m, SocketState* capture, zmq_msg_t* msg, bool more) {
+  if (!capture) return 0;
+  zmq_msg_t copy;
+  m.init(&copy);
+  if (m.copy(&copy, msg) < 0 || capture_send(capture, &copy, more ? ZMQ_SNDMORE : 0) < 0) {
+    int e = errno;
+    m.close(&copy);
+    errno = e;
+    return -1;
+  }
+  return 0;
+}
+
+// ZMQ_RCVMORE after a receive: 1 or 0, -1 if it could not be read.
+int ser_more(SocketState* st) {
   int more = 0;
   size_t len = sizeof more;
   int r = -1;
   if (!serialize_call<FN_zmq_getsockopt, int>(st, "zmq_proxy", CallKind::Proxy, &r, st->handle.load(),
                                              (int)ZMQ_RCVMORE, static_cast<void*>(&more), &len))
-    return false;
-  return r == 0 && more;
+    return -1;
+  return r == 0 ? more != 0 : -1;
 }
 
 struct Stats {
   uint64_t msg_in, bytes_in, msg_out, bytes_out;
 };
 
-// One whole message from -> to (and a copy to capture).  -1 with errno as
-// the failing call left it.
+constexpr int kProxyBurst = 1000;  // libzmq's proxy_burst_size (src/config.hpp)
+
+// A burst of whole messages from -> to (and copies to capture): until from
+// has none left, or kProxyBurst of them.  -1 with errno as the failing call
+// left it.  (libzmq fails the proxy when the burst's first receive finds
+// nothing; here another thread may have taken that message from a shared
+// socket, so it is the burst's end, as for the later ones.)
 int forward(const MsgFns& m, SocketState* from, SocketState* to, SocketState* capture, Stats* from_st, Stats* to_st) {
-  for (;;) {
-    zmq_msg_t msg;
-    m.init(&msg);
-    if (ser_msg_recv(from, &msg, 0) < 0) {
-      int e = errno;
-      m.close(&msg);
-      errno = e;
-      return -1;
-    }
-    size_t size = m.size(&msg);
-    bool more = ser_more(from);
-    from_st->msg_in += !more;
-    from_st->bytes_in += size;
-    if (capture) {
-      zmq_msg_t copy;
-      m.init(&copy);
-      m.copy(&copy, &msg);
-      if (capture_send(capture, &copy, more ? ZMQ_SNDMORE : 0) < 0) {
+  for (int i = 0; i < kProxyBurst; i++) {
+    size_t whole = 0;
+    for (;;) {
+      zmq_msg_t msg;
+      m.init(&msg);
+      if (ser_msg_recv(from, &msg, ZMQ_DONTWAIT) < 0) {
         int e = errno;
-        m.close(&copy);
+        m.close(&msg);
+        errno = e;
+        return e == EAGAIN ? 0 : -1;
+      }
+      whole += m.size(&msg);
+      const int more = ser_more(from);
+      if (more < 0 || capture_copy(m, capture, &msg, more) < 0 ||
+          ser_msg_send(to, &msg, more ? ZMQ_SNDMORE : 0) < 0) {
+        int e = errno;
         m.close(&msg);
         errno = e;
         return -1;
       }
+      if (!more) break;
     }
-    if (ser_msg_send(to, &msg, more ? ZMQ_SNDMORE : 0) < 0) {
-      int e = errno;
-      m.close(&msg);
-      errno = e;
-      return -1;
-    }
-    to_st->msg_out += !more;
-    to_st->bytes_out += size;
-    if (!more) return 0;
+    // A message in several parts counts once, as in libzmq.
+    from_st->msg_in++;
+    from_st->bytes_in += whole;
+    to_st->msg_out++;
+    to_st->bytes_out += whole;
   }
+  return 0;
+}
+
+// STATISTICS: eight 8-byte parts, frontend's then backend's (messages in,
+// bytes in, messages out, bytes out).  Only the first send may fail (as in
+// libzmq: after it the pipe has room for the rest).
+int reply_stats(const MsgFns& m, SocketState* control, const Stats& fs, const Stats& bs) {
+  const uint64_t v[8] = {fs.msg_in, fs.bytes_in, fs.msg_out, fs.bytes_out,
+                         bs.msg_in, bs.bytes_in, bs.msg_out, bs.bytes_out};
+  for (int i = 0; i < 8; i++) {
+    zmq_msg_t part;
+    m.init_size(&part, sizeof v[i]);
+    memcpy(m.data(&part), &v[i], sizeof v[i]);
+    int r;
+    do {
+      r = ser_msg_send(control, &part, i < 7 ? ZMQ_SNDMORE : 0);
+    } while (i > 0 && r < 0 && errno == EAGAIN);
+    if (r < 0) {
+      int e = errno;
+      m.close(&part);
+      errno = e;
+      if (i == 0) return -1;
+    }
+  }
+  return 0;
+}
+
+enum class Command : uint8_t { Pause, Resume, Terminate, Statistics, Unknown };
+
+Command command_of(const MsgFns& m, zmq_msg_t* msg) {
+  const size_t len = m.size(msg);
+  const void* d = m.data(msg);
+  auto is = [&](const char* word) { return len == strlen(word) && memcmp(d, word, len) == 0; };
+  return is("PAUSE") ? Command::Pause
+         : is("RESUME") ? Command::Resume
+         : is("TERMINATE") ? Command::Terminate
+         : is("STATISTICS") ? Command::Statistics
+                            : Command::Unknown;
 }
 
 }  // namespace
@@ -1316,85 +1392,98 @@ bool serialize_proxy(void* const* socks, int nsocks, bool steerable, int* rc) {
   SocketState* control = steerable && nsocks > 3 ? st[3] : nullptr;
   MsgFns m;
   if (!front || !back || !msg_fns(front->real, &m)) return false;
+  const bool same = front == back;
   Stats fs = {}, bs = {};
   bool paused = false;
+  // What the last look saw: front/back readable (in) and writable (out).
+  bool fi = false, fo = false, bi = false, bo = false;
+  auto fail = [&](int* out) {
+    *out = -1;
+    return true;
+  };
   for (;;) {
-    zmq_pollitem_t items[3] = {{socks[0], 0, ZMQ_POLLIN, 0}, {socks[1], 0, ZMQ_POLLIN, 0},
-                               {control ? socks[3] : nullptr, -1, ZMQ_POLLIN, 0}};
-    int n = control ? 3 : 2;
-    if (front == back) {
-      items[1] = items[2];
-      n--;
+    // The wait: the control socket always; while active, each direction's
+    // reading side while its writing side took the last message, else the
+    // writing side's room (libzmq's poller_in / *_blocked sets).
+    short fmask = 0, bmask = 0;
+    if (!paused) {
+      if (fi && !bo && !same) bmask |= ZMQ_POLLOUT;
+      else fmask |= ZMQ_POLLIN;
+      if (!same) {
+        if (bi && !fo) fmask |= ZMQ_POLLOUT;
+        else bmask |= ZMQ_POLLIN;
+      }
     }
+    zmq_pollitem_t items[3];
+    int n = 0;
+    if (fmask) items[n++] = {socks[0], 0, fmask, 0};
+    if (bmask) items[n++] = {socks[1], 0, bmask, 0};
+    if (control) items[n++] = {socks[3], 0, ZMQ_POLLIN, 0};
     int prc = -1;
-    if (!serialize_poll(items, n, -1, &prc)) {
+    if (n == 0) {
+      errno = EINVAL;  // paused without a control socket: cannot happen
+    } else if (!serialize_poll(items, n, -1, &prc)) {
       errno = ENOTSOCK;
       prc = -1;
     }
-    if (prc < 0) {
-      *rc = -1;  // ETERM when the context ends, as libzmq's proxy
-      return true;
+    if (prc < 0) return fail(rc);  // ETERM when the context ends, as libzmq's proxy
+    // Then everything, without waiting.
+    n = 0;
+    items[n++] = {socks[0], 0, ZMQ_POLLIN | ZMQ_POLLOUT, 0};
+    if (!same) items[n++] = {socks[1], 0, ZMQ_POLLIN | ZMQ_POLLOUT, 0};
+    if (control) items[n++] = {socks[3], 0, ZMQ_POLLIN, 0};
+    prc = -1;
+    if (!serialize_poll(items, n, 0, &prc)) {
+      errno = ENOTSOCK;
+      prc = -1;
     }
+    if (prc < 0) return fail(rc);
+    fi = items[0].revents & ZMQ_POLLIN;
+    fo = items[0].revents & ZMQ_POLLOUT;
+    bi = !same && (items[1].revents & ZMQ_POLLIN);
+    bo = !same && (items[1].revents & ZMQ_POLLOUT);
     if (control && (items[n - 1].revents & ZMQ_POLLIN)) {
       zmq_msg_t cmd;
       m.init(&cmd);
-      if (ser_msg_recv(control, &cmd, 0) < 0) {
-        int e = errno;
+      int more = -1;
+      if (ser_msg_recv(control, &cmd, 0) < 0 || (more = ser_more(control)) != 0 ||
+          capture_copy(m, capture, &cmd, false) < 0) {
+        int e = errno;  // a command in several parts: -1, errno as it is (libzmq's)
         m.close(&cmd);
         errno = e;
-        *rc = -1;
-        return true;
+        return fail(rc);
       }
-      char word[16] = {};
-      size_t len = m.size(&cmd);
-      using data_fn = void* (*)(zmq_msg_t*);
-      data_fn data = nullptr;
-      {
-        const char* path = reinterpret_cast<const RealTable*>(front->real)->path;
-        void* h = dlopen(path, RTLD_LAZY | RTLD_NOLOAD);
-        if (h) {
-          data = reinterpret_cast<data_fn>(dlsym(h, "zmq_msg_data"));
-          dlclose(h);
-        }
-      }
-      if (data && len < sizeof word) memcpy(word, data(&cmd), len);
+      const Command c = command_of(m, &cmd);
       m.close(&cmd);
-      if (!strcmp(word, "PAUSE")) {
-        paused = true;
-      } else if (!strcmp(word, "RESUME")) {
-        paused = false;
-      } else if (!strcmp(word, "TERMINATE")) {
-        *rc = 0;
-        return true;
-      } else if (!strcmp(word, "STATISTICS")) {
-        uint64_t v[8] = {fs.msg_in, fs.bytes_in, fs.msg_out, fs.bytes_out,
-                         bs.msg_in, bs.bytes_in, bs.msg_out, bs.bytes_out};
-        using init_size_fn = int (*)(zmq_msg_t*, size_t);
-        const char* path = reinterpret_cast<const RealTable*>(front->real)->path;
-        void* h = dlopen(path, RTLD_LAZY | RTLD_NOLOAD);
-        auto init_size = h ? reinterpret_cast<init_size_fn>(dlsym(h, "zmq_msg_init_size")) : nullptr;
-        if (h) dlclose(h);
-        for (int i = 0; init_size && data && i < 8; i++) {
-          zmq_msg_t part;
-          init_size(&part, sizeof v[i]);
-          memcpy(data(&part), &v[i], sizeof v[i]);
-          if (ser_msg_send(control, &part, i < 7 ? ZMQ_SNDMORE : 0) < 0) m.close(&part);
-        }
+      switch (c) {
+        case Command::Pause:
+          paused = true;
+          break;
+        case Command::Resume:
+          paused = false;
+          break;
+        case Command::Terminate:
+          *rc = 0;
+          return true;
+        case Command::Statistics:
+          if (reply_stats(m, control, fs, bs) < 0) return fail(rc);
+          break;
+        case Command::Unknown:
+          // libzmq asserts on it (an API error): so does the proxy here,
+          // rather than go on where libzmq's would not.
+          puts("E: invalid command sent to proxy");
+          fflush(stdout);
+          abort();
       }
-      // Anything else is ignored, as libzmq's proxy does.
     }
     if (paused) continue;
-    if (items[0].revents & ZMQ_POLLIN) {
-      if (forward(m, front, back, capture, &fs, &bs) < 0) {
-        *rc = -1;
-        return true;
-      }
+    if (fi && (bo || same)) {
+      if (forward(m, front, back, capture, &fs, &bs) < 0) return fail(rc);
+      fi = bo = false;
     }
-    if (front != back && (items[1].revents & ZMQ_POLLIN)) {
-      if (forward(m, back, front, capture, &bs, &fs) < 0) {
-        *rc = -1;
-        return true;
-      }
+    if (bi && fo) {
+      if (forward(m, back, front, capture, &bs, &fs) < 0) return fail(rc);
+      bi = fo = false;
     }
   }
 }

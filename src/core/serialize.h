@@ -502,7 +502,18 @@ __attribute__((always_inline)) inline bool serialize_call(SocketState* st, const
                                                           A... a) {
   std::tuple<A...> args(a...);
   size_t iov_count = 0;  // zmq_recviov zeroes *count when its first part fails
-  if constexpr (Id == FN_zmq_recviov) iov_count = *std::get<2>(args);
+  if constexpr (Id == FN_zmq_recviov) {
+    // No vector or no room in it: libzmq refuses the call (EINVAL, or
+    // ENOTSOCK first) before it touches the socket, so it needs no turn;
+    // and there is no *count to keep.
+    if (!std::get<1>(args) || !std::get<2>(args) || *std::get<2>(args) == 0) {
+      auto fn = reinterpret_cast<R (*)(A...)>(st->real[Id]);
+      errno = EINVAL;
+      *out = fn ? fn(a...) : static_cast<R>(-1);
+      return true;
+    }
+    iov_count = *std::get<2>(args);
+  }
   // The sole user's call: no lock (see SerBias).  ss->st: a state reused
   // for another socket while st sat closed in the quarantine is not this
   // socket's.
@@ -534,6 +545,14 @@ __attribute__((noinline)) R serialize_quick_rest(SerState* ss, SocketState* st, 
   }
   ser_end(&c);
   return r;
+}
+
+// What a failed call returns: -1, but 0 for zmq_connect_peer's routing id
+// (the wrappers' fail_value).
+template <typename R>
+constexpr R ser_fail_value() {
+  if constexpr (std::is_unsigned<R>::value) return 0;
+  else return static_cast<R>(-1);
 }
 
 // The locked protocol (a shared socket, or a sole user that must wait).
@@ -570,14 +589,14 @@ __attribute__((noinline)) bool serialize_locked(SocketState* st, const char* nam
   int begun = ser_begin(st, name, kind, dir, ser_msg_flags<Id>(flags), &c);
   if (begun == 0) return false;
   if (begun < 0) {
-    *out = static_cast<R>(-1);
+    *out = ser_fail_value<R>();
     return true;
   }
   R r;
   if (__builtin_expect(!fn, 0)) {
     ser_end(&c);
     errno = ENOTSUP;  // a draft function this libzmq does not have
-    *out = static_cast<R>(-1);
+    *out = ser_fail_value<R>();
     return true;
   }
   if constexpr (dir == SerDir::None) {

@@ -847,19 +847,8 @@ def test_notices_do_not_create_the_json_file(tmp_path):
 
 # ---------------------------------------------------------------- the library's structure
 
-def api_def_names():
-    path = os.path.join(gt.SOURCE_ROOT, "src", "interpose", "api.def")
-    names = []
-    with open(path) as fh:
-        for line in fh:
-            m = re.match(r"\s*ZG_(?:SOCK|CALL)\(\s*[^,]+?,\s*(\w+)\s*,", line)
-            if m:
-                names.append(m.group(1))
-    return names
-
-
 def test_exports_are_exactly_the_api_table():
-    names = api_def_names()
+    names = gt.api_def_names()
     assert len(names) > 30 and len(set(names)) == len(names), names
     out = subprocess.run(["nm", "-D", "--defined-only", gt.LIB], capture_output=True, text=True, check=True).stdout
     exported = {l.split()[-1].split("@")[0] for l in out.splitlines() if l.strip()}

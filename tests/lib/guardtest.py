@@ -19,10 +19,9 @@ SANITIZE = os.environ.get("ZMQ_GUARD_SANITIZE", "")
 
 def plain_only(why):
     """Marks a test that cannot run under a sanitizer (`why` says which
-    limit of the sanitizer's): the sanitizer run deselects it (tests/meson.
-    build's asan/tsan setup passes -m 'not plain_only'), the plain run,
-    which every CI run makes first, runs it.  Deselected, not skipped:
-    nothing is left unchecked."""
+    limit of the sanitizer's): the sanitizer run deselects it
+    (tests/lib/guard_plugin.py), the plain run, which every CI run makes
+    first, runs it.  Deselected, not skipped: nothing is left unchecked."""
     import pytest
     del why  # the reason is for the reader, beside the mark
     return pytest.mark.plain_only
@@ -142,3 +141,15 @@ def program(name):
 
 def functions(frames):
     return [f.get("function", "") for f in frames or []]
+
+
+def api_def_names():
+    """Every interposed function, in src/interpose/api.def's order."""
+    path = os.path.join(SOURCE_ROOT, "src", "interpose", "api.def")
+    names = []
+    with open(path) as fh:
+        for line in fh:
+            m = re.match(r"\s*ZG_(?:SOCK|CALL)\(\s*[^,]+?,\s*(\w+)\s*,", line)
+            if m:
+                names.append(m.group(1))
+    return names

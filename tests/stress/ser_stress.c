@@ -85,6 +85,11 @@
  *                                      cancellation point); the next thread
  *                                      reuses its stack; every socket still
  *                                      works, every trial
+ *   ser_stress proxy_full              zmq_proxy_steerable in its own thread
+ *                                      with a backend that cannot accept and
+ *                                      messages waiting: PAUSE, RESUME,
+ *                                      STATISTICS and TERMINATE, each sent
+ *                                      while the proxy sleeps, are obeyed
  *   ser_stress proxy_capture MESSAGES  (guard only) zmq_proxy with a
  *                                      thread-safe capture socket (SCATTER)
  *                                      while another thread also sends on
@@ -1648,6 +1653,73 @@ static int cancel(void) {
   return 0;
 }
 
+/* proxy_full: libzmq 4.3.4's proxy reads its frontend only while the
+ * backend can take a message, so a backend nobody reads (a PUSH without a
+ * peer) never keeps the control socket from being served. */
+static void* g_pf_front;
+static void* g_pf_back;
+static void* g_pf_control_end;
+static volatile pid_t g_pf_tid;
+
+static void* pf_proxy(void* arg) {
+  (void)arg;
+  g_pf_tid = (pid_t)syscall(SYS_gettid);
+  CHECK(zmq_proxy_steerable(g_pf_front, g_pf_back, NULL, g_pf_control_end) == 0); /* TERMINATE */
+  return NULL;
+}
+
+// Each command goes while the proxy sleeps in its wait, where the guard's
+// proxy sleeps at once.  libzmq's own is seldom seen asleep here: with the
+// backend full its thread stays busy (a run waiting up to 5 s per command
+// took 20 s of CPU in 23 s), so the plain run waits 300 ms at most; the
+// commands are obeyed either way.
+static void pf_wait_asleep(void) {
+  while (!g_pf_tid) usleep(100);
+  wait_asleep_in_poll(g_pf_tid, 300);
+}
+
+static int proxy_full(void) {
+  g_pf_front = zmq_socket(g_ctx, ZMQ_PULL);
+  CHECK(zmq_bind(g_pf_front, "inproc://pf_front") == 0);
+  void* in = zmq_socket(g_ctx, ZMQ_PUSH);
+  CHECK(zmq_connect(in, "inproc://pf_front") == 0);
+  for (int i = 0; i < 3; i++) CHECK(zmq_send(in, "waits", 5, 0) == 5);
+  g_pf_back = zmq_socket(g_ctx, ZMQ_PUSH);
+  CHECK(zmq_bind(g_pf_back, "inproc://pf_back") == 0);
+  g_pf_control_end = zmq_socket(g_ctx, ZMQ_PAIR);
+  CHECK(zmq_bind(g_pf_control_end, "inproc://pf_control") == 0);
+  void* control = zmq_socket(g_ctx, ZMQ_PAIR);
+  CHECK(zmq_connect(control, "inproc://pf_control") == 0);
+  pthread_t p;
+  pthread_create(&p, NULL, pf_proxy, NULL);
+  const char* const commands[] = {"PAUSE", "RESUME", "STATISTICS"};
+  for (int c = 0; c < 3; c++) {
+    pf_wait_asleep();
+    CHECK(zmq_send(control, commands[c], strlen(commands[c]), 0) == (int)strlen(commands[c]));
+  }
+  for (int i = 0; i < 8; i++) {
+    unsigned long long v = 1;
+    CHECK(zmq_recv(control, &v, sizeof v, 0) == sizeof v);
+    CHECK(v == 0); /* nothing moved */
+  }
+  pf_wait_asleep();
+  CHECK(zmq_send(control, "TERMINATE", 9, 0) == 9);
+  pthread_join(p, NULL);
+  int linger = 0;
+  for (int i = 0; i < 3; i++) {
+    char buf[8];
+    CHECK(zmq_recv(g_pf_front, buf, sizeof buf, ZMQ_DONTWAIT) == 5);
+  }
+  void* all[] = {in, g_pf_front, g_pf_back, g_pf_control_end, control};
+  for (int i = 0; i < 5; i++) {
+    zmq_setsockopt(all[i], ZMQ_LINGER, &linger, sizeof linger);
+    zmq_close(all[i]);
+  }
+  CHECK(zmq_ctx_term(g_ctx) == 0);
+  printf("ok proxy_full\n");
+  return 0;
+}
+
 /* proxy_capture: zmq_proxy(PULL, PUSH, SCATTER) forwards MESSAGES from a
  * pusher while another thread sends as many on the proxy's PUSH backend
  * itself.  The capture socket is of a thread-safe type: the guard's proxy
@@ -1675,8 +1747,15 @@ static void* pc_pusher(void* arg) {
   return NULL;
 }
 
+static volatile int g_pc_forwarding;
+
 static void* pc_backend_user(void* arg) {
   (void)arg;
+  // Only once the proxy has sent on the backend: then the two threads
+  // surely overlap on it (the proxy's thread lives until the end), which a
+  // thread scheduled late could otherwise miss, sending all its messages
+  // and exiting before the proxy's first call (a hand-off, no sharing).
+  while (!__atomic_load_n(&g_pc_forwarding, __ATOMIC_ACQUIRE)) usleep(100);
   for (int i = 0; i < g_messages; i++) CHECK(zmq_send(g_pc_back, "b", 1, 0) == 1);
   return NULL;
 }
@@ -1714,6 +1793,7 @@ static int proxy_capture(void) {
     char buf[8];
     CHECK(zmq_recv(sink, buf, sizeof buf, 0) == 1 && (buf[0] == 'p' || buf[0] == 'b'));
     got[buf[0] == 'b']++;
+    __atomic_store_n(&g_pc_forwarding, 1, __ATOMIC_RELEASE);
   }
   CHECK(got[0] == g_messages && got[1] == g_messages);
   pthread_join(pusher, NULL);
@@ -1765,6 +1845,7 @@ int main(int argc, char** argv) {
   if (!strcmp(what, "timeout_options")) return timeout_options();
   if (!strcmp(what, "cancel")) return cancel();
   if (!strcmp(what, "poll_cancel")) return poll_cancel(argc > 2 ? atoi(argv[2]) : 300);
+  if (!strcmp(what, "proxy_full")) return proxy_full();
   if (!strcmp(what, "proxy_capture")) {
     g_messages = argc > 2 ? atoi(argv[2]) : 1000;
     return proxy_capture();
