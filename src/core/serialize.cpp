@@ -956,6 +956,7 @@ struct PollScratch {
   struct pollfd* pfd;  // nitems + 1 (the wake-up fd)
   SerWaiter* w;
   bool* registered;
+  short* orig;  // the items' revents as the caller left them
   bool heap;  // freed by serialize_poll, or by poll_cancelled
 };
 
@@ -965,6 +966,7 @@ void free_scratch(const PollScratch& p) {
   free(p.pfd);
   free(p.w);
   free(p.registered);
+  free(p.orig);
 }
 
 // poll_serialized's thread cancelled in its ppoll: its waiter records (on
@@ -1009,17 +1011,18 @@ bool serialize_poll(zmq_pollitem_t* items, int nitems, long timeout, int* rc) {
     struct pollfd pfd[kStack + 1];
     SerWaiter w[kStack];
     bool registered[kStack];
-    return poll_serialized(items, nitems, timeout, rc, PollScratch{ss, sts, pfd, w, registered, false});
+    short orig[kStack];
+    return poll_serialized(items, nitems, timeout, rc, PollScratch{ss, sts, pfd, w, registered, orig, false});
   }
   const size_t n = static_cast<size_t>(nitems);
   PollScratch p{static_cast<SerState**>(calloc(n, sizeof(SerState*))),
                 static_cast<SocketState**>(calloc(n, sizeof(SocketState*))),
                 static_cast<struct pollfd*>(calloc(n + 1, sizeof(struct pollfd))),
                 static_cast<SerWaiter*>(calloc(n, sizeof(SerWaiter))), static_cast<bool*>(calloc(n, sizeof(bool))),
-                true};
+                static_cast<short*>(calloc(n, sizeof(short))), true};
   // Out of memory: libzmq's own poll, unserialized, rather than fail a poll
   // that would work without the guard.
-  bool done = p.ss && p.sts && p.pfd && p.w && p.registered && poll_serialized(items, nitems, timeout, rc, p);
+  bool done = p.ss && p.sts && p.pfd && p.w && p.registered && p.orig && poll_serialized(items, nitems, timeout, rc, p);
   int e = errno;
   free_scratch(p);
   errno = e;
@@ -1082,6 +1085,11 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
   NoCancel no_cancel;
   struct pollfd* pfd = p.pfd;
   SerWaiter* w = p.w;
+  for (int i = 0; i < nitems; i++) p.orig[i] = items[i].revents;
+  // libzmq's zmq_poll sets each item's revents in order and returns from
+  // the middle of that loop on a socket's error: the items after it keep
+  // what they had (the caller's values in its first pass, 0 after).
+  bool first_round = true;
   bool* registered = p.registered;
   // The last round: the deadline passed in the wait before it.
   bool final_round = false;
@@ -1111,6 +1119,7 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
     // turn: a change after the read either signals its ZMQ_FD or reaches the
     // next turn holder's wake pass.
     const bool will_wait = timeout != 0 && !final_round;
+    int failed_at = -1;
     for (int i = 0; i < nitems; i++) {
       if (!ss[i]) continue;
       SerState* s = ss[i];
@@ -1118,6 +1127,7 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
       if (s->st != sts[i] || s->closed.load(std::memory_order_relaxed)) {
         turn_unlock(&s->mu);
         err = ENOTSOCK;
+        failed_at = i;
         break;
       }
       s->holder = me;  // calls into libzmq follow (see serialize_thread_exit)
@@ -1126,6 +1136,7 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
       int events = 0;
       if (sockopt_int(s, ZMQ_EVENTS, &events) != 0) {
         err = errno;  // ETERM, as libzmq's zmq_poll returns it
+        failed_at = i;
         wake_ready(s, -1);
         s->holder = 0;
         turn_unlock(&s->mu);
@@ -1187,7 +1198,12 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
     }
     if (woken && efd >= 0) raw_drain(efd);
     if (err) {
-      for (int i = 0; i < nitems; i++) items[i].revents = 0;
+      if (failed_at >= 0) {
+        items[failed_at].revents = 0;
+        for (int i = failed_at + 1; i < nitems; i++) items[i].revents = first_round ? p.orig[i] : 0;
+      } else {
+        for (int i = 0; i < nitems; i++) items[i].revents = 0;  // EINTR: libzmq zeroed them in its first pass
+      }
       *rc = -1;
       errno = err;
       return true;
@@ -1197,6 +1213,7 @@ bool poll_serialized(zmq_pollitem_t* items, int nitems, long timeout, int* rc, c
       errno = zmq_errno;
       return true;
     }
+    first_round = false;
   }
 }
 

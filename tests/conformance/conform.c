@@ -1002,6 +1002,23 @@ static void poll_eterm(void) {
   W("rc", 0, zmq_poll(&it, 1, -1));
   zmq_close(s);
 }
+// An error at one item (its context shut down) leaves the items before it
+// with this round's revents, its own 0, and the ones after it as the
+// caller set them (libzmq's zmq_poll returns from the middle of its loop).
+static void poll_eterm_middle(void) {
+  void* other = zmq_ctx_new();
+  void* a = sock(ZMQ_PULL);
+  void* b = zmq_socket(other, ZMQ_PULL);
+  void* c = sock(ZMQ_PULL);
+  zmq_ctx_shutdown(other);
+  zmq_pollitem_t it[3] = {{a, 0, ZMQ_POLLIN, 0x55}, {b, 0, ZMQ_POLLIN, 0x55}, {c, 0, ZMQ_POLLIN, 0x55}};
+  R("rc", zmq_poll(it, 3, 0));
+  put("re", "%d,%d,%d", it[0].revents, it[1].revents, it[2].revents);
+  zmq_close(a);
+  zmq_close(b);
+  zmq_close(c);
+  zmq_ctx_term(other);
+}
 static void poll_not_socket(void) {
   int fake[64] = {0};
   zmq_pollitem_t it = {fake, 0, ZMQ_POLLIN, 0};
@@ -1371,6 +1388,7 @@ static const struct conf_case kCases[] = {
     {"zmq_poll", "raw_fds", poll_raw_fds},
     {"zmq_poll", "own_fd", poll_own_fd},
     {"zmq_poll", "eterm", poll_eterm},
+    {"zmq_poll", "eterm_middle", poll_eterm_middle},
     {"zmq_poll", "eintr", poll_eintr},
     {"zmq_poll", "not_socket", poll_not_socket},
     {"zmq_proxy", "null", proxy_null},
