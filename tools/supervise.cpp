@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -116,14 +117,47 @@ void exit_like(const ChildEnd& end, int status_override) {
   exit(128 + end.code);  // a signal whose default is not to terminate
 }
 
+namespace {
+
+// Held locked (flock) for the wrapper's life in <session>/.lock: a session
+// whose lock can be taken belongs to a wrapper that is gone (killed
+// outright, so it could not remove it), and the next wrapper removes it.
+// flock, not a pid in the name: a pid may be reused, or belong to another
+// pid namespace sharing the directory.
+int g_session_lock = -1;
+
+void sweep_stale(const std::string& base) {
+  DIR* d = opendir(base.c_str());
+  if (!d) return;
+  while (struct dirent* e = readdir(d)) {
+    if (strncmp(e->d_name, "zmq-guard.", 10) != 0) continue;
+    std::string dir = base + "/" + e->d_name;
+    struct stat st;
+    if (lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid()) continue;
+    int fd = open((dir + "/.lock").c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) continue;  // not a session of this kind: left alone
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) remove_session(dir);
+    close(fd);
+  }
+  closedir(d);
+}
+
+}  // namespace
+
 std::string make_session(std::string* error) {
   const char* tmp = getenv("TMPDIR");
   std::string base = tmp && tmp[0] == '/' ? tmp : "/tmp";
   for (const std::string& dir : {base, std::string("/tmp")}) {
+    sweep_stale(dir);
     std::string templ = dir + "/zmq-guard.XXXXXX";
     std::vector<char> buf(templ.begin(), templ.end());
     buf.push_back(0);
-    if (mkdtemp(buf.data())) return buf.data();
+    if (mkdtemp(buf.data())) {
+      std::string session = buf.data();
+      g_session_lock = open((session + "/.lock").c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (g_session_lock >= 0) flock(g_session_lock, LOCK_EX);
+      return session;
+    }
     *error = "cannot create a session directory in " + dir + ": " + strerror(errno);
   }
   return "";
@@ -138,11 +172,17 @@ void remove_session(const std::string& dir) {
   rmdir(dir.c_str());
 }
 
+void keep_session(const std::string& dir) {
+  // Without its lock file a session is not swept as stale: it is the
+  // user's now.
+  unlink((dir + "/.lock").c_str());
+}
+
 void pass_session_up(const std::string& dir, const std::string& outer) {
   DIR* d = opendir(dir.c_str());
   if (!d) return;
   while (struct dirent* e = readdir(d)) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    if (e->d_name[0] == '.') continue;  // ".", "..", the wrapper's lock
     int in = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (in < 0) continue;
     std::string to = outer + "/" + e->d_name;

@@ -28,6 +28,9 @@ ChildEnd run_child(char** argv, void (*started)(long pid, void* ctx), void* ctx)
 // A private directory for the run's findings (mkdtemp under $TMPDIR or
 // /tmp, mode 0700); "" with a line in *error when none can be made.
 std::string make_session(std::string* error);
+// A session that the next wrapper finds unlocked (its wrapper was killed
+// outright) is removed by it.  keep_session makes one the user's for good.
+void keep_session(const std::string& dir);
 // Removes the session's files and the directory.
 void remove_session(const std::string& dir);
 // Appends every file of a finished session to the same file in `outer`

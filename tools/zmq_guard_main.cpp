@@ -332,8 +332,12 @@ int main(int argc, char** argv) {
   write_outputs(flags, m);
   if (!session.empty()) {
     if (!outer.empty()) zgtool::pass_session_up(session, outer);
-    if (flags.keep_session) fprintf(stderr, "%ssession kept in %s\n", kPrefix, session.c_str());
-    else zgtool::remove_session(session);
+    if (flags.keep_session) {
+      zgtool::keep_session(session);
+      fprintf(stderr, "%ssession kept in %s\n", kPrefix, session.c_str());
+    } else {
+      zgtool::remove_session(session);
+    }
   }
   // The program's own status, except that a finding anywhere in the run
   // turns a success into exitcode: a test suite whose runner exits 0 while

@@ -312,6 +312,26 @@ def test_session_is_removed_after_the_run(tmp_path):
     assert list(tmp_path.iterdir()) == [], list(tmp_path.iterdir())
 
 
+def test_a_session_left_by_a_killed_wrapper_is_removed_by_the_next(tmp_path):
+    # A wrapper killed outright cannot remove its session; the next wrapper
+    # with the same TMPDIR finds its lock free and removes it.  A session
+    # kept on purpose stays.
+    env = {"TMPDIR": str(tmp_path)}
+    kept = guard(["--mode=warn", "--keep-session", "--", program("shared_dealer")], env=env)
+    assert kept.returncode == 66, kept
+    p = subprocess.Popen([gt.WRAPPER, "--", PYTHON, os.path.join(HERE, "scripts", "signals.py")],
+                         env=clean_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stdout.readline().startswith("ready"), p
+    p.kill()
+    p.wait(timeout=60)
+    p.stdout.close()
+    p.stderr.close()
+    left = sorted(os.listdir(tmp_path))
+    assert len(left) == 2 and all(n.startswith("zmq-guard.") for n in left), left
+    assert guard(["--", "true"], env=env).returncode == 0
+    assert os.listdir(tmp_path) == [k for k in left if k in kept.stderr], (os.listdir(tmp_path), kept.stderr)
+
+
 def test_a_wrapper_inside_a_wrapper_passes_its_findings_up():
     inner = [gt.WRAPPER, "--mode=warn", "--", program("shared_dealer")]
     p = guard(["--mode=warn", "--", "sh", "-c", '"$@" 2>/dev/null; exit 0', "sh"] + inner)
