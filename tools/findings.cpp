@@ -81,19 +81,12 @@ std::string occurrence_text(const Occurrence& o) {
 }
 
 // Text from a file or a program: a control character becomes '?', so that
-// every line printed is the line it seems.
-std::string plain(const std::string& s) {
+// every line printed is the line it seems (a text of several lines keeps
+// its line breaks).
+std::string plain(const std::string& s, bool keep_newlines = false) {
   std::string out = s;
   for (char& c : out)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  return out;
-}
-
-// The same, keeping the line breaks of a text of several lines.
-std::string plain_lines(const std::string& s) {
-  std::string out = s;
-  for (char& c : out)
-    if ((static_cast<unsigned char>(c) < 0x20 && c != '\n') || c == 0x7f) c = '?';
+    if ((static_cast<unsigned char>(c) < 0x20 && !(keep_newlines && c == '\n')) || c == 0x7f) c = '?';
   return out;
 }
 
@@ -352,7 +345,7 @@ std::string finding_text(const Distinct& d) {
   if (!r["detail"].text().empty()) s += "\n" + r["detail"].text() + "\n";
   s += "\nseen " + std::to_string(d.seen.size()) + " time" + (d.seen.size() == 1 ? "" : "s") + ":\n";
   for (const Occurrence& o : d.seen) s += "  " + occurrence_text(o) + "\n";
-  return plain_lines(s);
+  return plain(s, true);
 }
 
 bool write_junit(const std::string& path, const Merge& m, std::string* error) {

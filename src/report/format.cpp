@@ -400,9 +400,8 @@ void culprit(Buf& b, const UserFrame& u) {
   }
   b.plain(u.function);
   if (u.file[0]) {
-    const char* base = strrchr(u.file, '/');
     b.puts(" ");
-    b.plain(base ? base + 1 : u.file);
+    b.plain(module_base(u.file));
     b.printf(":%d", u.line);
   }
 }
