@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <functional>
 
-#include "core/policy.h"
-#include "report/format.h"
+#include "core/findings.h"
+#include "core/options.h"
 #include "zmq_guard_config.h"
 
 namespace zgtool {
@@ -88,12 +88,6 @@ std::string plain(const std::string& s, bool keep_newlines = false) {
   for (char& c : out)
     if ((static_cast<unsigned char>(c) < 0x20 && !(keep_newlines && c == '\n')) || c == 0x7f) c = '?';
   return out;
-}
-
-zg::FindingKind kind_named(const std::string& name) {
-  for (int k = 1; k < static_cast<int>(zg::FindingKind::Count); k++)
-    if (name == zg::finding_name(static_cast<zg::FindingKind>(k))) return static_cast<zg::FindingKind>(k);
-  return zg::FindingKind::None;
 }
 
 bool write_whole(const std::string& path, const std::string& text, std::string* error) {
@@ -245,7 +239,8 @@ void merge_line(const char* line, size_t len, const std::string& where, Merge* m
   // As the library's own exit status: serialize mode keeps a program
   // running and its status alone; its notices are information.
   const std::string& mode = r["mode"].text();
-  d.sets_status = r["severity"].text() != "INFO" && (mode == "warn" || mode == "abort");
+  d.sets_status = r["severity"].text() != zg::severity_text(zg::Severity::Info, false) &&
+                  (mode == zg::mode_name(zg::Mode::Warn) || mode == zg::mode_name(zg::Mode::Abort));
   d.seen.push_back(o);
   d.first = std::move(r);
   m->findings.push_back(std::move(d));
@@ -387,7 +382,7 @@ bool write_sarif(const std::string& path, const Merge& m, std::string* error) {
     if (std::find(rule_ids.begin(), rule_ids.end(), d.kind) == rule_ids.end()) rule_ids.push_back(d.kind);
   std::string rules;
   for (size_t i = 0; i < rule_ids.size(); i++) {
-    zg::FindingKind k = kind_named(rule_ids[i]);
+    zg::FindingKind k = zg::finding_named(rule_ids[i].c_str());
     std::string title = k == zg::FindingKind::None ? rule_ids[i] : zg::finding_title(k);
     std::string hint = k == zg::FindingKind::None ? "" : zg::finding_hint(k);
     rules += std::string(i ? "," : "") + "{\"id\":" + jstr(rule_ids[i]) + ",\"name\":" + jstr(rule_ids[i]) +

@@ -23,7 +23,6 @@
 
 namespace zg {
 
-Mode g_mode = Mode::Off;
 uint32_t g_fork_gen = 0;
 
 namespace {
@@ -308,13 +307,11 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
   } in_flight;
   Finding f;
   f.kind = kind;
-  bool info = kind == FindingKind::SharedSocket || kind == FindingKind::Leak;
-  f.severity = info ? "INFO" : g_mode == Mode::Abort ? "ERROR" : "WARNING";
+  const bool info = finding_is_info(kind);
+  f.severity = severity_text(finding_info(kind).severity, g_mode == Mode::Abort);
   f.call = call;
-  static const char* const modes[] = {ZG_MODES};
-  static const char* const policies[] = {ZG_POLICIES};
-  f.mode = modes[options().mode];
-  f.policy = policies[options().policy];
+  f.mode = mode_name(options().mode_value());
+  f.policy = policy_name(options().policy_value());
 
   ThreadRecord* rec = thread_self();
   Stack here;
@@ -349,7 +346,7 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
       thread_info(other, &f.owner);
       // In mode=serialize the socket has no owner; the stack kept is where
       // its first user took it.
-      if (other == owner || kind == FindingKind::SharedSocket) {
+      if (other == owner || finding_info(kind).other == OtherThread::FirstUser) {
         owner_stack = st->owner_stack;
         if (f.owner.running != 1) {
           f.owner.tid = st->owner_tid;
@@ -372,9 +369,9 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
     f.created_stack = &created_stack;
     created_py = created_python_text(st);
     pthread_mutex_unlock(&st->mu);
-    if (kind == FindingKind::ConcurrentCall || kind == FindingKind::CloseWhileInUse)
+    if (finding_inside(kind))
       f.owner_role = other == owner ? "owner, inside a call on it" : "other thread, inside a call on it";
-    if (kind == FindingKind::SharedSocket) f.owner_role = "first used by";
+    if (finding_info(kind).other == OtherThread::FirstUser) f.owner_role = "first used by";
     if (kind == FindingKind::CrossThread && st->locked) f.owner_role = "other thread, calling under the lock";
   }
   // A rule may name a frame of any of the finding's stacks, as

@@ -24,7 +24,6 @@ struct Ticket {
 // library is the one the program calls).
 void guard_stay_off();
 void guard_init();
-extern Mode g_mode;  // cached options().mode; Off until guard_init
 extern uint32_t g_fork_gen;
 
 // The slow path of a call on one socket.  Fills *real with the libzmq copy

@@ -479,7 +479,7 @@ void lifecycle_dump() {
   int pid = getpid();
   o.printf("=================================================================\n");
   o.printf("==%d==zmq-guard: live dump: %d open socket%s (mode=%s)\n", pid, list->n, list->n == 1 ? "" : "s",
-           g_mode == Mode::Serialize ? "serialize" : g_mode == Mode::Warn ? "warn" : "abort");
+           mode_name(g_mode));
   for (int k = 0; k < list->n; k++) {
     SocketState* st = list->s[k];
     pthread_mutex_lock(&st->mu);

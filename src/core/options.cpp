@@ -252,6 +252,20 @@ void expand_path(const char* pattern, int pid, char* out, size_t outlen) {
   out[n] = 0;
 }
 
+Mode g_mode = Mode::Off;
+
+const char* mode_name(Mode m) {
+  static const char* const words[] = {ZG_MODES};
+  static_assert(sizeof words / sizeof words[0] == static_cast<size_t>(Mode::Off) + 1, "a word per mode");
+  return words[static_cast<size_t>(m)];
+}
+
+const char* policy_name(Policy p) {
+  static const char* const words[] = {ZG_POLICIES};
+  static_assert(sizeof words / sizeof words[0] == static_cast<size_t>(Policy::Overlap) + 1, "a word per policy");
+  return words[static_cast<size_t>(p)];
+}
+
 const Options& options() {
   if (__builtin_expect(!g_options_ready.load(std::memory_order_acquire), 0)) options_init_from_env();
   return g_options;

@@ -26,6 +26,15 @@ struct Options {
   Policy policy_value() const { return static_cast<Policy>(policy); }
 };
 
+// The word options take for a mode or a policy ("serialize").
+const char* mode_name(Mode m);
+const char* policy_name(Policy p);
+
+// The mode this copy of the guard runs in: options().mode, cached by
+// guard_init (core/guard.h); Off before it, and when another copy of the
+// library is the one the program calls.
+extern Mode g_mode;
+
 // Receives one line per problem (unknown key, bad value).  The line has no
 // trailing newline.
 using OptionErrorFn = void (*)(const char* line, void* ctx);

@@ -4,36 +4,6 @@
 
 namespace zg {
 
-const char* finding_name(FindingKind k) {
-  switch (k) {
-    case FindingKind::None: return "none";
-    case FindingKind::CrossThread: return "cross_thread";
-    case FindingKind::ConcurrentCall: return "concurrent_call";
-    case FindingKind::CloseWhileInUse: return "close_while_in_use";
-    case FindingKind::UseAfterClose: return "use_after_close";
-    case FindingKind::UseAfterFork: return "use_after_fork";
-    case FindingKind::CtxTermOpenSockets: return "ctx_term_open_sockets";
-    case FindingKind::SharedSocket: return "shared_socket";
-    case FindingKind::Leak: return "leak";
-    case FindingKind::Count: break;
-  }
-  return "unknown";
-}
-
-const char* finding_title(FindingKind k) {
-  switch (k) {
-    case FindingKind::CrossThread: return "socket used by a thread that does not own it";
-    case FindingKind::ConcurrentCall: return "two threads inside calls on one socket at the same time";
-    case FindingKind::CloseWhileInUse: return "socket closed while another thread is inside a call on it";
-    case FindingKind::UseAfterClose: return "socket used after zmq_close";
-    case FindingKind::UseAfterFork: return "socket inherited from the parent process used after fork";
-    case FindingKind::CtxTermOpenSockets: return "zmq_ctx_term is blocked by sockets still open";
-    case FindingKind::SharedSocket: return "socket shared between threads (serialized)";
-    case FindingKind::Leak: return "socket never closed";
-    default: return "finding";
-  }
-}
-
 Decision decide(const PolicyInput& in) {
   Decision d;
   if (in.closed) {

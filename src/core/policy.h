@@ -4,6 +4,7 @@
 #pragma once
 #include <stdint.h>
 
+#include "core/findings.h"
 #include "core/options.h"
 
 namespace zg {
@@ -37,22 +38,6 @@ enum class CallKind : uint8_t {
 inline bool claims_nothing(CallKind k) {
   return k == CallKind::Query || k == CallKind::Linger || k == CallKind::TypeQuery;
 }
-
-enum class FindingKind : uint8_t {
-  None = 0,
-  CrossThread,
-  ConcurrentCall,
-  CloseWhileInUse,
-  UseAfterClose,
-  UseAfterFork,
-  CtxTermOpenSockets,
-  SharedSocket,  // serialize mode: information only
-  Leak,          // leaks=1 at exit: information only
-  Count
-};
-
-const char* finding_name(FindingKind k);   // "cross_thread", ...
-const char* finding_title(FindingKind k);  // "cross-thread use of a socket", ...
 
 struct PolicyInput {
   Policy policy = Policy::Handoff;

@@ -191,15 +191,17 @@ const char* supp_parse_line(char* line, size_t n, bool* blank, const char* path,
     char saved = *kind_end;
     *kind_end = 0;
     if (!strcmp(p, "*")) kind = -1;
-    for (int k = 1; k < static_cast<int>(FindingKind::Count); k++)
-      if (!strcmp(p, finding_name(static_cast<FindingKind>(k)))) kind = k;
+    if (FindingKind k = finding_named(p); k != FindingKind::None) kind = static_cast<int>(k);
     *kind_end = saved;
     pattern = colon + 1;
     while (*pattern == ' ' || *pattern == '\t') pattern++;
   }
   if (!colon || kind == -2 || !*pattern)
-    return "expected 'kind:pattern' with kind one of cross_thread, concurrent_call, close_while_in_use, "
-           "use_after_close, use_after_fork, ctx_term_open_sockets, leak or *";
+    return "expected 'kind:pattern' with kind * or one of:"
+#define ZG_FINDING(kind, name, severity, other, title, hint) " " #name
+#include "core/findings.def"
+#undef ZG_FINDING
+        ;
   if (strlen(pattern) >= sizeof g_rules[0].pattern) return "a pattern longer than 255 bytes";
   if (!add_rule(kind, pattern, path, lineno, nullptr)) return "more than 256 rules";
   return nullptr;

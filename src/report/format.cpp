@@ -19,39 +19,6 @@ namespace {
 
 using Buf = TextBuf;
 
-const char* default_hint(FindingKind k) {
-  switch (k) {
-    case FindingKind::CrossThread:
-      return "a ZeroMQ socket must stay with one thread: give each thread its own socket, or hand it over "
-             "to a thread the owner starts, or over an inproc PAIR pipe, after its own last use (libzmq's rule). "
-             "A socket shared under a lock needs that one lock held by every thread for every call on it; "
-             "mode=serialize keeps a sharing program running; mode=warn reports and goes on.";
-    case FindingKind::ConcurrentCall:
-      return "two threads inside libzmq on one socket corrupt it (object.cpp:170, mailbox.cpp:99, hangs). Give "
-             "each thread its own socket, or talk to the owner over an inproc pair; mode=serialize makes the "
-             "calls take turns until the program is fixed.";
-    case FindingKind::CloseWhileInUse:
-      return "stop the other thread's call before closing: zmq_ctx_shutdown makes blocking calls return "
-             "ETERM; join the thread, then close the socket.";
-    case FindingKind::UseAfterClose:
-      return "the handle is dead after zmq_close (libzmq may already have freed it or given it to a new "
-             "socket). In mode=warn the guard returns -1 with errno ENOTSOCK instead of passing it to libzmq.";
-    case FindingKind::UseAfterFork:
-      return "in a forked child only close inherited sockets and terminate the inherited context; create a "
-             "new context for the child's own sockets.";
-    case FindingKind::CtxTermOpenSockets:
-      return "zmq_ctx_term waits until every socket of the context is closed: close them (set ZMQ_LINGER "
-             "to bound the wait for unsent messages), or call zmq_ctx_shutdown first to wake their threads.";
-    case FindingKind::SharedSocket:
-      return "mode=serialize is running these calls one at a time; fix the sharing (one socket per thread) "
-             "and run without it.";
-    case FindingKind::Leak:
-      return "close every socket before terminating its context (zmq_ctx_term would block).";
-    default:
-      return "";
-  }
-}
-
 // ` "name"`, as the program named the thread.
 void quoted_name(Buf& b, const char* name) {
   b.puts(" \"");
@@ -519,8 +486,6 @@ void json_process(Buf& b) {
 
 }  // namespace
 
-const char* finding_hint(FindingKind k) { return default_hint(k); }
-
 const char* socket_type_name(int type) {
   static const char* const names[] = {"PAIR",   "PUB",     "SUB",     "REQ",    "REP",  "DEALER", "ROUTER",
                                       "PULL",   "PUSH",    "XPUB",    "XSUB",   "STREAM", "SERVER", "CLIENT",
@@ -533,7 +498,8 @@ namespace {
 
 // "SUMMARY: zmq-guard: ...": one line with both sides in the user's terms.
 void summary_line(Buf& b, const Finding& f, const UserFrame& me, const UserFrame& other) {
-  const bool inside = f.kind == FindingKind::ConcurrentCall || f.kind == FindingKind::CloseWhileInUse;
+  const bool inside = finding_inside(f.kind);
+  const bool first_user = finding_info(f.kind).other == OtherThread::FirstUser;
   const bool is_owner = !strncmp(f.owner_role, "owner", 5);
   b.printf("SUMMARY: zmq-guard: %s %s", finding_name(f.kind), f.call);
   if (f.socket) b.printf(" on %s socket %p", socket_type_name(f.socket_type), f.socket);
@@ -545,12 +511,12 @@ void summary_line(Buf& b, const Finding& f, const UserFrame& me, const UserFrame
   culprit(b, me);
   if (f.owner.known) {
     const char* name = f.owner.py_name[0] ? f.owner.py_name : f.owner.name;
-    const char* who = is_owner ? "owner" : f.kind == FindingKind::SharedSocket ? "first used by" : "other thread";
+    const char* who = is_owner ? "owner" : first_user ? "first used by" : "other thread";
     b.printf("; %s T%llu", who, (unsigned long long)f.owner.serial);
     if (name[0]) quoted_name(b, name);
     if (inside) b.puts(" was inside a call on it");
     if (f.owner_stack && f.owner_stack->n) {
-      if (f.kind != FindingKind::SharedSocket) b.puts(inside ? ", took it" : " took it");
+      if (!first_user) b.puts(inside ? ", took it" : " took it");
       culprit(b, other);
     }
   }
@@ -580,12 +546,12 @@ char* report_format_text(const Finding& f) {
     b.plain(test);
     b.puts("\n");
   }
-  bool brief = f.kind == FindingKind::SharedSocket || f.kind == FindingKind::Leak;
+  bool brief = finding_is_info(f.kind);
   b.puts("\n  ");
   thread_label(b, f.thread, false);
   b.printf(" calls %s:\n", f.call);
   text_thread_stacks(b, f.stack, f.py_stack, "Python traceback of this thread", brief);
-  bool inside = f.kind == FindingKind::ConcurrentCall || f.kind == FindingKind::CloseWhileInUse;
+  bool inside = finding_inside(f.kind);
   bool is_owner = !strncmp(f.owner_role, "owner", 5);
   if (f.owner.known) {
     b.printf("\n  %s: ", is_owner ? "owner" : f.owner_role);
@@ -611,7 +577,7 @@ char* report_format_text(const Finding& f) {
     if (f.extra[strlen(f.extra) - 1] != '\n') b.puts("\n");
   }
   b.puts("\n");
-  text_hint(b, f.hint ? f.hint : default_hint(f.kind));
+  text_hint(b, f.hint ? f.hint : finding_hint(f.kind));
   summary_line(b, f, user_frame(f.py_stack, f.stack), user_frame(f.owner_py, f.owner_stack));
   b.puts("\n=================================================================\n");
   return b.release();

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/types.h>
 
-#include "core/policy.h"
+#include "core/findings.h"
 #include "report/stack.h"
 
 namespace zg {
@@ -51,8 +51,6 @@ struct Finding {
 };
 
 const char* socket_type_name(int type);
-// What to do about a kind of finding (the report's HINT).
-const char* finding_hint(FindingKind k);
 
 // A socket's endpoints as the guard keeps them (SocketState::endpoints,
 // Finding::endpoints): entries "verb address", each ending in a NUL, then

@@ -28,15 +28,6 @@ struct Row {
   bool take;
 };
 
-const char* policy_name(Policy p) {
-  switch (p) {
-    case Policy::Handoff: return "handoff";
-    case Policy::Strict: return "strict";
-    case Policy::Overlap: return "overlap";
-  }
-  return "?";
-}
-
 const char* kind_name(CallKind k) {
   switch (k) {
     case CallKind::Setup: return "Setup";
@@ -279,12 +270,23 @@ TEST(Policy, FindingNamesAreDistinct) {
     std::string na = zg::finding_name(static_cast<FindingKind>(a));
     EXPECT_NE(na, "unknown");
     EXPECT_NE(std::string(zg::finding_title(static_cast<FindingKind>(a))), "finding") << na;
+    EXPECT_NE(std::string(zg::finding_hint(static_cast<FindingKind>(a))), "") << na;
+    EXPECT_EQ(zg::finding_named(na.c_str()), static_cast<FindingKind>(a)) << na;
     for (int b = a + 1; b < static_cast<int>(FindingKind::Count); b++)
       EXPECT_NE(na, zg::finding_name(static_cast<FindingKind>(b)));
   }
   EXPECT_STREQ(zg::finding_name(FindingKind::CrossThread), "cross_thread");
   EXPECT_STREQ(zg::finding_name(FindingKind::UseAfterClose), "use_after_close");
   EXPECT_STREQ(zg::finding_name(FindingKind::UseAfterFork), "use_after_fork");
+  EXPECT_EQ(zg::finding_named("none"), FindingKind::None);
+  EXPECT_EQ(zg::finding_named("cross-thread"), FindingKind::None);
+  EXPECT_STREQ(zg::finding_name(FindingKind::Count), "unknown");
+  // Information only: never counted, never an abort.
+  EXPECT_TRUE(zg::finding_is_info(FindingKind::SharedSocket));
+  EXPECT_TRUE(zg::finding_is_info(FindingKind::Leak));
+  EXPECT_FALSE(zg::finding_is_info(FindingKind::CrossThread));
+  EXPECT_STREQ(zg::severity_text(zg::Severity::Problem, true), "ERROR");
+  EXPECT_STREQ(zg::severity_text(zg::Severity::Problem, false), "WARNING");
 }
 
 }  // namespace
