@@ -39,6 +39,55 @@ namespace {
 
 const char* g_argv0 = "zmq-guard";
 
+// The words of an enum option, its default marked: "abort (default), warn".
+std::string enum_words(const char* name) {
+  struct Want {
+    const char* name;
+    std::string text;
+  } want{name, ""};
+  zg::options_each(
+      [](const zg::OptionInfo& o, void* p) {
+        auto* w = static_cast<Want*>(p);
+        if (strcmp(o.name, w->name) != 0 || !o.words) return;
+        for (int i = 0; o.words[i]; i++)
+          w->text += std::string(i ? ", " : "") + o.words[i] + (strcmp(o.words[i], o.def) ? "" : " (default)");
+      },
+      &want);
+  return want.text;
+}
+
+// Every option of the table as the flag that sets it, wrapped: "--leaks"
+// (a 0/1 option alone means 1), "--frames=user|all", "--exitcode=N",
+// "--log-path=FILE".
+std::string option_flags() {
+  struct Text {
+    std::string done, line = "     ";
+  } text;
+  zg::options_each(
+      [](const zg::OptionInfo& o, void* p) {
+        auto* t = static_cast<Text*>(p);
+        if (!strcmp(o.name, "help")) return;  // --help is the wrapper's own: this text
+        std::string flag = "--" + std::string(o.name);
+        for (char& c : flag)
+          if (c == '_') c = '-';
+        switch (o.type) {
+          case zg::OptionType::Bool: break;
+          case zg::OptionType::Int: flag += "=N"; break;
+          case zg::OptionType::Str: flag += "=FILE"; break;
+          case zg::OptionType::Enum:
+            for (int i = 0; o.words[i]; i++) flag += (i ? "|" : "=") + std::string(o.words[i]);
+            break;
+        }
+        if (t->line.size() + 1 + flag.size() > 100) {
+          t->done += t->line + "\n";
+          t->line = "     ";
+        }
+        t->line += " " + flag;
+      },
+      &text);
+  return text.done + text.line + "\n";
+}
+
 void usage(FILE* out) {
   fprintf(out,
           "usage: %s [options] [--] PROGRAM [ARGS...]\n"
@@ -46,25 +95,25 @@ void usage(FILE* out) {
           "       %s --dump PID\n"
           "Runs PROGRAM with libzmqguard.so preloaded: every ZeroMQ socket used by two threads is reported.\n"
           "At the end, every distinct finding of every process of the run is summed up on stderr.\n"
-          "\n"
-          "  -m, --mode=MODE        abort (default), warn, serialize, off\n"
-          "  -p, --policy=POLICY    handoff (default), strict, overlap\n"
-          "      --log-path=FILE    text reports to FILE instead of stderr (%%p: pid)\n"
-          "      --json-path=FILE   one JSON object per finding to FILE (%%p: pid)\n"
-          "      --exitcode=N       exit status after findings in warn mode (default 66)\n"
-          "      --junit=FILE       the run's findings as JUnit XML (one failing testcase each)\n"
-          "      --sarif=FILE       the run's findings as SARIF 2.1.0 (code scanning)\n"
-          "      --keep-session     keep the directory of the run's JSON findings, and say where\n"
-          "      --KEY=VALUE        any option of the table below, dashes for underscores\n"
-          "  -o, --option KEY=VALUE the same, as the library spells it\n"
-          "      --dump PID         make a guarded process print its open sockets (needs dump_signal)\n"
-          "      --help-options     list every option with its default\n"
-          "  -h, --help             this text\n"
-          "      --version          the version\n"
-          "Options already in ZMQ_GUARD_OPTIONS are kept; flags override them.\n"
-          "The exit status is the program's own; findings anywhere in the run turn a 0 into exitcode.\n"
-          "report: sums up JSON findings files (json_path=...) as a run does; exit 1 if they hold a finding.\n",
+          "\n",
           g_argv0, g_argv0, g_argv0);
+  fprintf(out, "  -m, --mode=MODE        %s\n", enum_words("mode").c_str());
+  fprintf(out, "  -p, --policy=POLICY    %s\n", enum_words("policy").c_str());
+  fputs("      --junit=FILE       the run's findings as JUnit XML (one failing testcase each)\n"
+        "      --sarif=FILE       the run's findings as SARIF 2.1.0 (code scanning)\n"
+        "      --keep-session     keep the directory of the run's JSON findings, and say where\n"
+        "  -o, --option KEY=VALUE any option of the library, as it spells it\n"
+        "      --dump PID         make a guarded process print its open sockets (needs dump_signal)\n"
+        "      --help-options     every option: what it does, its default and the values it takes\n"
+        "  -h, --help             this text\n"
+        "      --version          the version\n"
+        "Every option of the library is a flag too, dashes for underscores (a 0/1 option alone means 1):\n",
+        out);
+  fputs(option_flags().c_str(), out);
+  fputs("Options already in ZMQ_GUARD_OPTIONS are kept; flags override them.\n"
+        "The exit status is the program's own; findings anywhere in the run turn a 0 into exitcode.\n"
+        "report: sums up JSON findings files (json_path=...) as a run does; exit 1 if they hold a finding.\n",
+        out);
 }
 
 // One line per error; the usage only when asked for.

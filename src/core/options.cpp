@@ -13,11 +13,9 @@
 namespace zg {
 namespace {
 
-enum class Kind { Enum, Int, Bool, Str };
-
 struct OptionSpec {
   const char* name;
-  Kind kind;
+  OptionType kind;
   const char* def;         // default, as text
   long lo, hi;             // Int range
   const char* const* words;  // Enum values, null terminated
@@ -37,10 +35,10 @@ struct OptionSpec {
 #undef ZG_OPT_STR
 
 #define ZG_STR_(x) #x
-#define ZG_OPT_ENUM(name, def, help, ...) {#name, Kind::Enum, def, 0, 0, words_##name, help, offsetof(Options, name)},
-#define ZG_OPT_INT(name, def, lo, hi, help) {#name, Kind::Int, ZG_STR_(def), lo, hi, nullptr, help, offsetof(Options, name)},
-#define ZG_OPT_BOOL(name, def, help) {#name, Kind::Bool, (def) ? "1" : "0", 0, 1, nullptr, help, offsetof(Options, name)},
-#define ZG_OPT_STR(name, def, help) {#name, Kind::Str, def, 0, 0, nullptr, help, offsetof(Options, name)},
+#define ZG_OPT_ENUM(name, def, help, ...) {#name, OptionType::Enum, def, 0, 0, words_##name, help, offsetof(Options, name)},
+#define ZG_OPT_INT(name, def, lo, hi, help) {#name, OptionType::Int, ZG_STR_(def), lo, hi, nullptr, help, offsetof(Options, name)},
+#define ZG_OPT_BOOL(name, def, help) {#name, OptionType::Bool, (def) ? "1" : "0", 0, 1, nullptr, help, offsetof(Options, name)},
+#define ZG_OPT_STR(name, def, help) {#name, OptionType::Str, def, 0, 0, nullptr, help, offsetof(Options, name)},
 const OptionSpec kSpecs[] = {
 #include "core/options.def"
 };
@@ -63,14 +61,14 @@ bool parse_value(const OptionSpec& s, const char* v, size_t vlen, Options* out) 
   memcpy(buf, v, vlen);
   buf[vlen] = 0;
   switch (s.kind) {
-    case Kind::Enum:
+    case OptionType::Enum:
       for (int i = 0; s.words[i]; i++)
         if (strcmp(s.words[i], buf) == 0) {
           *reinterpret_cast<int*>(field) = i;
           return true;
         }
       return false;
-    case Kind::Int: {
+    case OptionType::Int: {
       // Digits, after at most a minus: strtol alone would also take
       // blanks and a plus sign.
       const char* digits = buf[0] == '-' ? buf + 1 : buf;
@@ -81,7 +79,7 @@ bool parse_value(const OptionSpec& s, const char* v, size_t vlen, Options* out) 
       *reinterpret_cast<long*>(field) = n;
       return true;
     }
-    case Kind::Bool:
+    case OptionType::Bool:
       if (!strcmp(buf, "1") || !strcmp(buf, "true") || !strcmp(buf, "yes")) {
         *reinterpret_cast<bool*>(field) = true;
         return true;
@@ -91,7 +89,7 @@ bool parse_value(const OptionSpec& s, const char* v, size_t vlen, Options* out) 
         return true;
       }
       return false;
-    case Kind::Str:
+    case OptionType::Str:
       memcpy(field, buf, vlen + 1);
       return true;
   }
@@ -100,16 +98,16 @@ bool parse_value(const OptionSpec& s, const char* v, size_t vlen, Options* out) 
 
 void accepted(const OptionSpec& s, char* out, size_t len) {
   switch (s.kind) {
-    case Kind::Enum: {
+    case OptionType::Enum: {
       size_t n = 0;
       out[0] = 0;
       for (int i = 0; s.words[i] && n < len; i++)
         n += snprintf(out + n, len - n, "%s%s", i ? ", " : "", s.words[i]);
       return;
     }
-    case Kind::Int: snprintf(out, len, "a whole number from %ld to %ld", s.lo, s.hi); return;
-    case Kind::Bool: snprintf(out, len, "0 or 1"); return;
-    case Kind::Str: snprintf(out, len, "a path of at most 511 bytes"); return;
+    case OptionType::Int: snprintf(out, len, "a whole number from %ld to %ld", s.lo, s.hi); return;
+    case OptionType::Bool: snprintf(out, len, "0 or 1"); return;
+    case OptionType::Str: snprintf(out, len, "a path of at most 511 bytes"); return;
   }
 }
 
@@ -164,7 +162,7 @@ bool check_pair(const char* key, size_t keylen, const char* val, size_t vallen, 
 
 int option_known(const char* key) {
   const OptionSpec* s = find_spec(key, strlen(key));
-  return !s ? -1 : s->kind == Kind::Bool ? 1 : 0;
+  return !s ? -1 : s->kind == OptionType::Bool ? 1 : 0;
 }
 
 namespace {
@@ -215,7 +213,9 @@ void options_each(void (*fn)(const OptionInfo& o, void* ctx), void* ctx) {
     o.name = s.name;
     o.def = s.def;
     o.help = s.help;
-    o.boolean = s.kind == Kind::Bool;
+    o.boolean = s.kind == OptionType::Bool;
+    o.type = s.kind;
+    o.words = s.words;
     accepted(s, o.accepted, sizeof o.accepted);
     fn(o, ctx);
   }

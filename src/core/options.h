@@ -61,11 +61,14 @@ bool option_check(const char* key, const char* value, char* msg, size_t msglen);
 
 // Every option of the table, in order (the man page and the wrapper's
 // usage are made from it).
+enum class OptionType { Enum, Int, Bool, Str };
 struct OptionInfo {
   const char* name;
   const char* def;
   const char* help;
   bool boolean;
+  OptionType type;
+  const char* const* words;  // Enum: the accepted words, null terminated
   char accepted[256];
 };
 void options_each(void (*fn)(const OptionInfo& o, void* ctx), void* ctx);

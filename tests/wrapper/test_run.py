@@ -275,6 +275,25 @@ def test_report_on_junk_says_which_line_and_exits_2(tmp_path, content):
     assert len(p.stdout.splitlines()) == 1 and "junk.json:1: not a zmq-guard finding" in p.stdout, p
 
 
+def test_usage_is_made_from_the_option_table():
+    usage = subprocess.run([gt.WRAPPER, "--help"], capture_output=True, text=True, timeout=60)
+    table = subprocess.run([gt.WRAPPER, "--help-options"], capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 0 and table.returncode == 0, (usage, table)
+    rows = {}
+    for line in table.stdout.splitlines()[1:]:
+        name, _, default, _ = line.split(None, 3)
+        rows[name] = (default, line[line.rindex("[") + 1:-1])
+    flags = set(re.findall(r"(?<= )--([a-z-]+)(?:=\S+)?", usage.stdout))
+    for name in rows:
+        if name != "help":  # --help is the usage itself
+            assert name.replace("_", "-") in flags, (name, usage.stdout)
+    for option, short in (("mode", "-m"), ("policy", "-p")):
+        default, words = rows[option]
+        line = next(l for l in usage.stdout.splitlines() if l.startswith("  %s, --%s=" % (short, option)))
+        assert line.split(None, 2)[2] == words.replace(default, default + " (default)", 1), line
+        assert "--%s=%s " % (option, words.replace(", ", "|")) in usage.stdout
+
+
 def test_report_refuses_a_missing_file_and_unknown_flags(tmp_path):
     p = subprocess.run([gt.WRAPPER, "report", str(tmp_path / "missing.json")], capture_output=True, text=True)
     assert p.returncode == 2 and "cannot read" in p.stdout, p
