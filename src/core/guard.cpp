@@ -1,11 +1,8 @@
 #include "core/guard.h"
 
 #include <errno.h>
-#include <time.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <atomic>
 
@@ -14,71 +11,18 @@
 #include "core/order.h"
 #include "core/probe.h"
 #include "core/serialize.h"
-#include "core/suppressions.h"
 #include "core/threads.h"
 #include "report/format.h"
-#include "report/python.h"
-#include "report/sink.h"
-#include "report/stack.h"
 
 namespace zg {
 
-uint32_t g_fork_gen = 0;
-
 namespace {
 
-std::atomic<uint64_t> g_findings{0};
-std::atomic<int> g_reports_in_flight{0};
 std::atomic<int> g_init_state{0};  // 0 new, 1 running, 2 done
-
-void capture_python(char** slot) {
-  if (!options().python) return;
-  char* py = py_traceback_current();
-  free(*slot);
-  *slot = py;
-}
-
-// Creation: recorded without text while the creator holds the GIL (pyzmq
-// keeps it to create a socket), which is nearly always; the text is made
-// if a report needs it.
-void capture_created_python(SocketState* st) {
-  if (!options().python) return;
-  free(st->created_py);
-  st->created_py = nullptr;
-  py_stack_free(st->created_pys);
-  st->created_pys = py_stack_record();
-  if (!st->created_pys) st->created_py = py_traceback_current();
-}
-
-void copy_name(char* dst, const char* src, size_t len) { snprintf(dst, len, "%s", src); }
-
-// Python thread names for the threads a report mentions: read now for those
-// still running (threading.get_ident() is the pthread id), else the name
-// noted when the thread last held the GIL at a claim.
-void python_names(Finding* f) {
-  if (!options().python || !py_running()) return;
-  ThreadInfo* who[3] = {&f->thread, &f->owner, &f->creator};
-  unsigned long idents[3] = {};
-  bool any = false;
-  for (int i = 0; i < 3; i++)
-    if (who[i]->known && who[i]->running == 1 && (idents[i] = who[i]->ident)) any = true;
-  char names[3][kPyNameLen] = {};
-  if (any) py_thread_names(idents, 3, names, 300);
-  for (int i = 0; i < 3; i++) {
-    if (!who[i]->known) continue;
-    if (names[i][0]) copy_name(who[i]->py_name, names[i], sizeof who[i]->py_name);
-    else py_noted_name(who[i]->serial, who[i]->py_name, sizeof who[i]->py_name);
-  }
-}
 
 // Records the calling thread as the owner (st->mu held).
 void take(SocketState* st, ThreadRecord* rec, const char* call) {
-  st->owner_tid = rec->tid;
-  thread_name_of(rec->tid, st->owner_name, sizeof st->owner_name);
-  stack_capture(&st->owner_stack, static_cast<int>(options().stack_depth));
-  capture_python(&st->owner_py);
-  if (options().python) py_note_thread(rec->serial.load(std::memory_order_relaxed));
-  st->owner_call = call;
+  record_taker(st, rec, call);
   st->owner.store(order_owner_word(st, rec->serial.load(std::memory_order_relaxed)), std::memory_order_release);
   order_taken(st);
   // The program's locks it holds now (st->mu, the guard's, is not one).
@@ -150,48 +94,6 @@ int socket_set_int_option(void* const* real, void* sock, int option, int value) 
   return ss(sock, option, &value, sizeof value);
 }
 
-void thread_info(uint64_t serial, ThreadInfo* out) {
-  *out = ThreadInfo();
-  if (!serial || serial == kNoOwner) return;
-  out->known = true;
-  out->serial = serial;
-  struct Ctx {
-    uint64_t serial;
-    ThreadInfo* out;
-  } ctx{serial, out};
-  out->running = 0;
-  threads_for_each(
-      [](ThreadRecord* r, void* p) {
-        auto* c = static_cast<Ctx*>(p);
-        if (r->serial.load(std::memory_order_relaxed) != c->serial) return;
-        c->out->tid = r->tid;
-        c->out->running = 1;
-        c->out->ident = static_cast<unsigned long>(r->pthread);
-        thread_name_of(r->tid, c->out->name, sizeof c->out->name);
-      },
-      &ctx);
-}
-
-uint64_t guard_finding_count() { return g_findings.load(); }
-
-void guard_wait_reports(int timeout_ms) {
-  // A report waits at most 300 ms for Python's thread names, then formats
-  // and writes: a bounded wait, from the exiting thread, which never has
-  // one of its own in flight (a report does not exit; abort() runs no
-  // destructor).
-  for (int waited = 0; g_reports_in_flight.load(std::memory_order_acquire) > 0 && waited < timeout_ms; waited++) {
-    struct timespec ms = {0, 1000000};
-    nanosleep(&ms, nullptr);
-  }
-}
-
-void guard_after_fork_child() {
-  g_findings.store(0);
-  // Reports other threads were writing stayed in the parent: the child's
-  // exit must not wait for them.
-  g_reports_in_flight.store(0);
-}
-
 static bool g_stay_off = false;
 void guard_stay_off() { g_stay_off = true; }
 
@@ -251,20 +153,7 @@ void guard_created(void* sock, void* ctx, int type, RealTable* real, const void*
   st->internal = internal;
   if (!st->thread_safe && !st->internal) st->zfd = mailbox_fd(real, sock);
   st->creator = rec->serial.load(std::memory_order_relaxed);
-  st->creator_tid = rec->tid;
-  thread_name_of(rec->tid, st->creator_name, sizeof st->creator_name);
-  capture_created_python(st);
-  if (st->created_pys && ra && !pc_in_guard(ra)) {
-    // A Python creator's native frames are the interpreter's, and unwinding
-    // them (libgcc, about 4,000 instructions a frame) cost three times the
-    // socket itself: its traceback says where, the caller of zmq_socket
-    // (the extension module) which code made the call.
-    st->created_stack.pc[0] = const_cast<void*>(ra);
-    st->created_stack.n = 1;
-  } else {
-    stack_capture(&st->created_stack, static_cast<int>(options().stack_depth));
-  }
-  if (options().python) py_note_thread(st->creator);
+  record_creator(st, rec, ra);
   if (options().policy_value() == Policy::Strict && g_mode != Mode::Serialize && !st->thread_safe && !st->internal)
     take(st, rec, "zmq_socket");
   if (g_mode == Mode::Serialize && !st->thread_safe && !st->internal) serialize_attach(st);
@@ -283,126 +172,6 @@ void guard_endpoint(void* sock, const char* verb, const char* addr) {
   endpoints_add(st->endpoints, sizeof st->endpoints, verb, addr);
   pthread_mutex_unlock(&st->mu);
   order_endpoint(st, verb, addr);
-}
-
-void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t other, const char* extra,
-                  const ReportAs* as) {
-  int saved = errno;
-  if (st) {
-    uint32_t bit = 1u << static_cast<unsigned>(kind);
-    if (st->reported.fetch_or(bit) & bit) {
-      errno = saved;
-      return;  // each finding once per socket
-    }
-  }
-  // Counted in flight until it is written: an exit meanwhile waits for it
-  // (guard_wait_reports), or the finding would be lost with the process.
-  // Not cancellable meanwhile (the Python names' wait, open and write are
-  // cancellation points): a thread cancelled inside a report would never
-  // take itself off the count, and every exit would wait for it.
-  NoCancel no_cancel;
-  struct InFlight {
-    InFlight() { g_reports_in_flight.fetch_add(1, std::memory_order_acq_rel); }
-    ~InFlight() { g_reports_in_flight.fetch_sub(1, std::memory_order_acq_rel); }
-  } in_flight;
-  Finding f;
-  f.kind = kind;
-  const bool info = finding_is_info(kind);
-  f.severity = severity_text(finding_info(kind).severity, g_mode == Mode::Abort);
-  f.call = call;
-  f.mode = mode_name(options().mode_value());
-  f.policy = policy_name(options().policy_value());
-
-  ThreadRecord* rec = thread_self();
-  Stack here;
-  char* py_here = nullptr;
-  if (as) {
-    // Reported by a guard thread on behalf of a thread that is blocked.
-    if (as->stack) here = *as->stack;
-    if (as->py) py_here = strdup(as->py);
-    thread_info(as->serial, &f.thread);
-  } else {
-    stack_capture(&here, static_cast<int>(options().stack_depth));
-    py_here = options().python ? py_traceback_current() : nullptr;
-    if (rec) thread_info(rec->serial.load(std::memory_order_relaxed), &f.thread);
-  }
-  f.stack = &here;
-  f.py_stack = py_here;
-
-  // Snapshot the socket under its lock; format outside it.
-  Stack owner_stack, created_stack;
-  char endpoints[512] = {};
-  char* owner_py = nullptr;
-  char* created_py = nullptr;
-  if (st) {
-    pthread_mutex_lock(&st->mu);
-    f.socket = st->handle.load(std::memory_order_relaxed);
-    f.socket_id = st->id;
-    f.socket_type = st->type;
-    memcpy(endpoints, st->endpoints, sizeof endpoints);
-    uint64_t owner = owner_serial_of(st);
-    if (owner == kNoOwner && st->closed.load(std::memory_order_relaxed)) owner = st->owner_at_close;
-    if (other && other != kNoOwner) {
-      thread_info(other, &f.owner);
-      // In mode=serialize the socket has no owner; the stack kept is where
-      // its first user took it.
-      if (other == owner || finding_info(kind).other == OtherThread::FirstUser) {
-        owner_stack = st->owner_stack;
-        if (f.owner.running != 1) {
-          f.owner.tid = st->owner_tid;
-          copy_name(f.owner.name, st->owner_name, sizeof f.owner.name);
-        }
-        f.owner_stack = &owner_stack;
-        f.owner_call = st->owner_call;
-        if (st->owner_py) owner_py = strdup(st->owner_py);
-      } else if (other == st->creator && f.owner.running != 1) {
-        f.owner.tid = st->creator_tid;
-        copy_name(f.owner.name, st->creator_name, sizeof f.owner.name);
-      }
-    }
-    thread_info(st->creator, &f.creator);
-    if (f.creator.running != 1) {
-      f.creator.tid = st->creator_tid;
-      copy_name(f.creator.name, st->creator_name, sizeof f.creator.name);
-    }
-    created_stack = st->created_stack;
-    f.created_stack = &created_stack;
-    created_py = created_python_text(st);
-    pthread_mutex_unlock(&st->mu);
-    if (finding_inside(kind))
-      f.owner_role = other == owner ? "owner, inside a call on it" : "other thread, inside a call on it";
-    if (finding_info(kind).other == OtherThread::FirstUser) f.owner_role = "first used by";
-    if (kind == FindingKind::CrossThread && st->locked) f.owner_role = "other thread, calling under the lock";
-  }
-  // A rule may name a frame of any of the finding's stacks, as
-  // ThreadSanitizer's do: a library's frame is often only in the owner's
-  // (czmq's actor took the socket) or where the socket was made.
-  const Stack* stacks[3] = {&here, f.owner_stack, f.created_stack};
-  const char* pys[3] = {py_here, owner_py, created_py};
-  if (suppressions_match(kind, stacks, pys, 3)) {
-    report_suppressed(kind, call);
-    free(py_here);
-    free(owner_py);
-    free(created_py);
-    errno = saved;
-    return;
-  }
-  python_names(&f);
-  f.endpoints = endpoints;
-  f.owner_py = owner_py;
-  f.created_py = created_py;
-  f.extra = extra;
-
-  if (!info) g_findings.fetch_add(1);
-  report_emit(f);
-  free(py_here);
-  free(owner_py);
-  free(created_py);
-  if (g_mode == Mode::Abort && !info && !(as && as->no_abort)) {
-    // Stop at the culprit: a core dump and a debugger land on this call.
-    abort();
-  }
-  errno = saved;
 }
 
 bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, const void* ra, Ticket* t,

@@ -1,7 +1,9 @@
 // The guard's decisions on the slow path: everything an intercepted call
-// does that is not the owner's own fast path.  The interposition layer calls
-// these and knows nothing of policies; the report layer is called from here
-// and decides nothing.
+// does that is not the owner's own fast path.  Whether a call is legal and
+// which finding it is are decided here (with core/policy.h's rules) and
+// nowhere else; the finding is then reported through core/report.h, which
+// gathers it and decides nothing.  The interposition layer calls these and
+// knows nothing of policies.
 #pragma once
 #include <stdint.h>
 
@@ -9,6 +11,9 @@
 #include "core/options.h"
 #include "core/policy.h"
 #include "core/registry.h"
+// guard_report (core/report.h) comes with the guard's interface: serialize
+// mode reports through it.
+#include "core/report.h"
 
 namespace zg {
 
@@ -24,7 +29,6 @@ struct Ticket {
 // library is the one the program calls).
 void guard_stay_off();
 void guard_init();
-extern uint32_t g_fork_gen;
 
 // The slow path of a call on one socket.  Fills *real with the libzmq copy
 // to call.  Returns false when the call must not reach libzmq (a handle used
@@ -59,32 +63,5 @@ inline CallKind getsockopt_kind(int option) {
 // setsockopt(ZMQ_LINGER) is part of closing: Linger; any other option is
 // Setup.  Inline, as getsockopt_kind.
 inline CallKind setsockopt_kind(int option) { return option == ZMQ_LINGER ? CallKind::Linger : CallKind::Setup; }
-
-// Fills a ThreadInfo-like description of a serial (report helpers).
-struct ThreadInfo;
-void thread_info(uint64_t serial, ThreadInfo* out);
-
-// A report made on behalf of another thread (one blocked in zmq_ctx_term):
-// its serial and the stacks it left when it made the call.
-struct ReportAs {
-  uint64_t serial = 0;
-  const Stack* stack = nullptr;
-  const char* py = nullptr;
-  bool no_abort = false;  // the caller aborts after a series of reports
-};
-
-// Reports a finding about st from the calling thread (dedupe, counting and
-// abort() in abort mode).  `other` is the thread the finding is against.
-void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t other, const char* extra,
-                  const ReportAs* as = nullptr);
-
-// Findings reported so far (warn mode turns them into the exit status).
-uint64_t guard_finding_count();
-// Waits (at most timeout_ms) for the reports other threads are writing:
-// called as the process exits, so that a finding made just before is
-// written (and, in abort mode, stops the process) rather than lost.
-void guard_wait_reports(int timeout_ms);
-// A forked child starts with none: the parent's findings are the parent's.
-void guard_after_fork_child();
 
 }  // namespace zg

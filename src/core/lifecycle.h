@@ -1,13 +1,17 @@
 // The process around the sockets: start-up and exit (warn mode's exit
-// status, leaks, a hint when nothing could be interposed), fork, contexts
-// (zmq_ctx_term blocked by open sockets), the live dump.
+// status, leaks), fork, contexts (one inherited across fork, zmq_ctx_term
+// blocked by open sockets: watched by the guard's thread, core/watcher.h).
 #pragma once
-#include "core/policy.h"
+#include <stdint.h>
+
 #include "core/registry.h"
-#include "core/threads.h"
-#include "report/stack.h"
+// tls_sampled (serialize mode reads it) is the watcher's.
+#include "core/watcher.h"
 
 namespace zg {
+
+// The process generation: 0, and one more in each forked child.
+extern uint32_t g_fork_gen;
 
 void lifecycle_init();
 // From the library destructor: leaks=1 listing, warn mode's exit status.
@@ -26,13 +30,5 @@ void lifecycle_socket_opening(void* ctx);
 // term_timeout_ms.  begin returns a watch id (or -1) for end.
 int lifecycle_ctx_term_begin(void* ctx, const char* call);
 void lifecycle_ctx_term_end(int watch, void* ctx, int rc);
-
-// The live dump (option dump_signal): prints every open socket, its owner
-// and the threads inside calls on it.  Also callable directly (tests).
-void lifecycle_dump();
-// Set in a thread when the live dump's signal sampled its stack: a call the
-// guard makes that fails with EINTR then calls again (serialize mode's sole
-// user waiting inside libzmq); any other signal's EINTR is the program's.
-extern __thread int tls_sampled ZG_TLS;
 
 }  // namespace zg
