@@ -38,6 +38,15 @@ void option(const zg::OptionInfo& o, void*) {
          o.def[0] ? roff(o.def).c_str() : "none");
 }
 
+// The words of an enum option: "handoff, strict or overlap".
+std::string words(const char* name) {
+  zg::OptionInfo o;
+  std::string text;
+  if (!zg::option_info(name, &o) || !o.words) return text;
+  for (int i = 0; o.words[i]; i++) text += std::string(i == 0 ? "" : o.words[i + 1] ? ", " : " or ") + roff(o.words[i]);
+  return text;
+}
+
 }  // namespace
 
 int main() {
@@ -63,9 +72,10 @@ int main() {
       "private session directory, and when the program has ended the wrapper prints each distinct finding once on "
       "its standard error, with the processes and pytest tests it happened in, and a total line; nothing when "
       "nothing was found.\n"
-      ".SH WRAPPER OPTIONS\n"
-      ".TP\n.BR \\-m \", \" \\-\\-mode =\\fImode\\fR\nabort, warn, serialize or off (see \\fBmode\\fR below).\n"
-      ".TP\n.BR \\-p \", \" \\-\\-policy =\\fIpolicy\\fR\nhandoff, strict or overlap.\n"
+      ".SH WRAPPER OPTIONS\n");
+  printf(".TP\n.BR \\-m \", \" \\-\\-mode =\\fImode\\fR\n%s (see \\fBmode\\fR below).\n", words("mode").c_str());
+  printf(".TP\n.BR \\-p \", \" \\-\\-policy =\\fIpolicy\\fR\n%s.\n", words("policy").c_str());
+  printf(
       ".TP\n.BR \\-o \", \" \\-\\-option \" \" \\fIkey\\fR=\\fIvalue\\fR\nany option of the table below.\n"
       ".TP\n.BR \\-\\-junit =\\fIfile\\fR\nthe run's findings as JUnit XML, one failing testcase each.\n"
       ".TP\n.BR \\-\\-sarif =\\fIfile\\fR\nthe run's findings as SARIF 2.1.0.\n"

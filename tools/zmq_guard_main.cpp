@@ -41,19 +41,12 @@ const char* g_argv0 = "zmq-guard";
 
 // The words of an enum option, its default marked: "abort (default), warn".
 std::string enum_words(const char* name) {
-  struct Want {
-    const char* name;
-    std::string text;
-  } want{name, ""};
-  zg::options_each(
-      [](const zg::OptionInfo& o, void* p) {
-        auto* w = static_cast<Want*>(p);
-        if (strcmp(o.name, w->name) != 0 || !o.words) return;
-        for (int i = 0; o.words[i]; i++)
-          w->text += std::string(i ? ", " : "") + o.words[i] + (strcmp(o.words[i], o.def) ? "" : " (default)");
-      },
-      &want);
-  return want.text;
+  zg::OptionInfo o;
+  std::string text;
+  if (!zg::option_info(name, &o) || !o.words) return text;
+  for (int i = 0; o.words[i]; i++)
+    text += std::string(i ? ", " : "") + o.words[i] + (strcmp(o.words[i], o.def) ? "" : " (default)");
+  return text;
 }
 
 // Every option of the table as the flag that sets it, wrapped: "--leaks"

@@ -207,18 +207,32 @@ bool option_check(const char* key, const char* value, char* msg, size_t msglen) 
   return check_pair(key, strlen(key), value, strlen(value), nullptr, msg, msglen);
 }
 
+namespace {
+
+void info_of(const OptionSpec& s, OptionInfo* o) {
+  o->name = s.name;
+  o->def = s.def;
+  o->help = s.help;
+  o->boolean = s.kind == OptionType::Bool;
+  o->type = s.kind;
+  o->words = s.words;
+  accepted(s, o->accepted, sizeof o->accepted);
+}
+
+}  // namespace
+
 void options_each(void (*fn)(const OptionInfo& o, void* ctx), void* ctx) {
   for (const OptionSpec& s : kSpecs) {
     OptionInfo o;
-    o.name = s.name;
-    o.def = s.def;
-    o.help = s.help;
-    o.boolean = s.kind == OptionType::Bool;
-    o.type = s.kind;
-    o.words = s.words;
-    accepted(s, o.accepted, sizeof o.accepted);
+    info_of(s, &o);
     fn(o, ctx);
   }
+}
+
+bool option_info(const char* name, OptionInfo* out) {
+  const OptionSpec* s = find_spec(name, strlen(name));
+  if (s) info_of(*s, out);
+  return s != nullptr;
 }
 
 void options_help(void (*line)(const char* text, void* ctx), void* ctx) {

@@ -72,6 +72,8 @@ struct OptionInfo {
   char accepted[256];
 };
 void options_each(void (*fn)(const OptionInfo& o, void* ctx), void* ctx);
+// The row of one option; false if there is none.
+bool option_info(const char* name, OptionInfo* out);
 
 // Writes the help table (one option a line, with default and accepted values).
 void options_help(void (*line)(const char* text, void* ctx), void* ctx);
