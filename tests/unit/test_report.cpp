@@ -345,6 +345,25 @@ TEST(ReportJson, BytesThatAreNotUtf8StayValidJson) {
   EXPECT_EQ(v["endpoints"], "[\"bind ipc:///tmp/caf\\ufffd\", \"connect tcp://h\\u00e9llo:1\"]");
 }
 
+// Every row of src/core/findings.def makes a whole report: its name and
+// title in the first line, its hint, its name in SUMMARY and the JSON.
+TEST(ReportText, EveryKindOfTheTable) {
+  for (int k = 1; k < static_cast<int>(zg::FindingKind::Count); k++) {
+    Fixture fx;
+    fx.f.kind = static_cast<zg::FindingKind>(k);
+    const std::string name = zg::finding_name(fx.f.kind);
+    const std::string text = text_of(fx.f);
+    char head[300];
+    snprintf(head, sizeof head, "==%d==ERROR: zmq-guard: %s: %s\n", (int)getpid(), name.c_str(),
+             zg::finding_title(fx.f.kind));
+    EXPECT_TRUE(contains(text, head)) << text;
+    const std::string hint = zg::finding_hint(fx.f.kind);
+    EXPECT_TRUE(contains(text, "\nHINT: " + hint.substr(0, hint.find(' ')) + " ")) << text;
+    EXPECT_TRUE(contains(text, "\nSUMMARY: zmq-guard: " + name + " zmq_recv on DEALER")) << text;
+    EXPECT_EQ(python_view(json_of(fx.f))["scalars"].rfind("[\"" + name + "\", ", 0), 0u) << name;
+  }
+}
+
 TEST(ReportJson, NullsForUnknownParts) {
   zgunit::use_default_options();
   zg::Finding f;
