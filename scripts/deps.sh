@@ -9,7 +9,7 @@ packages=(
   libzmq3-dev cppzmq-dev libczmq-dev
   libdw-dev
   libgtest-dev libbenchmark-dev
-  python3-zmq python3-pytest python3-ipykernel python3-jupyter-client
+  python3-zmq python3-pytest python3-ipykernel python3-jupyter-client python3-jsonschema
   patchelf valgrind
   libasan8 libzmq-ffi-perl
   clang libclang-rt-14-dev

@@ -93,8 +93,8 @@ def run(argv, flags=(), env=None, timeout=60, cwd=None, json_report=True, verbos
     full_env.pop("LD_PRELOAD", None)
     if TEST_PRELOAD:
         full_env["LD_PRELOAD"] = TEST_PRELOAD
-        # The scenario programs leave what they allocate to exit (ser_stress
-        # among others): leaks are checked by the unit and hostile suites.
+        # The scenario programs leave what they allocate to exit (the ser_*
+        # stress programs among others): leaks are checked by the unit and hostile suites.
         if "ASAN_OPTIONS" in full_env:
             full_env["ASAN_OPTIONS"] += ":detect_leaks=0"
     if env:

@@ -1,0 +1,54 @@
+"""Each serialize-mode scenario is a meson test of its own
+(tests/stress/meson.build): meson runs test_serialize.py once per scenario
+with --scenario=NAME, and each test there says which scenario it drives with
+@scenario("NAME") (a ser_NAME program, or python for ser_stress.py).  A test
+without the mark, or with a scenario meson does not run (--scenarios), stops
+the collection: no test can be left out of the suite unnoticed."""
+import os
+
+import pytest
+
+
+def pytest_addoption(parser):
+    parser.addoption("--scenario", help="run only the tests of this scenario")
+    parser.addoption("--scenarios", help="comma list of the scenarios meson runs, each as a test of its own")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "scenario(name): the serialize-mode scenario a test drives")
+
+
+def scenario_of(item):
+    mark = item.get_closest_marker("scenario")
+    return mark.args[0] if mark else None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    known = config.getoption("--scenarios")
+    for item in items:
+        if os.path.basename(str(item.fspath)) != "test_serialize.py":
+            continue
+        name = scenario_of(item)
+        if name is None:
+            raise pytest.UsageError("%s has no @scenario mark: meson would never run it" % item.nodeid)
+        if known and name not in known.split(","):
+            raise pytest.UsageError("%s: scenario %s is not one meson runs (%s)" % (item.nodeid, name, known))
+    want = config.getoption("--scenario")
+    if not want:
+        return
+    keep = [i for i in items if scenario_of(i) == want]
+    if not keep:
+        raise pytest.UsageError("no test drives scenario %s" % want)
+    gone = [i for i in items if scenario_of(i) != want]
+    if gone:
+        config.hook.pytest_deselected(items=gone)
+        items[:] = keep
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # Under a sanitizer every test of a scenario may be plain_only
+    # (guardtest.plain_only): deselected there, run by the plain suite.
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and os.environ.get("ZMQ_GUARD_SANITIZE"):
+        print("every test of this scenario is plain_only: the plain suite runs it")
+        session.exitstatus = pytest.ExitCode.OK

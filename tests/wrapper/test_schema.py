@@ -1,0 +1,62 @@
+"""doc/finding.schema.json, the JSON finding's documented format, against
+what the guard writes: every kind it can make here, from native programs and
+from pyzmq, in warn, abort and serialize modes (python3-jsonschema)."""
+import json
+import os
+
+import jsonschema
+
+import guardtest as gt
+from guardtest import program, run
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCHEMA = os.path.join(gt.SOURCE_ROOT, "doc", "finding.schema.json")
+
+
+def validator():
+    with open(SCHEMA) as f:
+        schema = json.load(f)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def check(r, kinds):
+    assert sorted(r.kinds()) == sorted(kinds), r
+    v = validator()
+    for f in r.findings:
+        errors = ["%s: %s" % ("/".join(map(str, e.absolute_path)), e.message) for e in v.iter_errors(f)]
+        assert not errors, (f["kind"], errors)
+
+
+def test_native_findings_follow_the_schema():
+    check(run([program("shared_dealer")], ["--mode=warn"]), ["cross_thread"])
+    check(run([program("use_after_close")], ["--mode=warn"]), ["use_after_close"])
+    check(run([program("shared_dealer")], ["--mode=serialize", "--leaks=1"]), ["shared_socket"])
+
+
+def test_python_findings_follow_the_schema():
+    r = run([gt.PYTHON, os.path.join(HERE, "scripts", "shared_push.py")], ["--mode=warn"])
+    check(r, ["cross_thread"])
+    assert r.findings[0]["python_stack"], r.findings[0]
+
+
+def test_abort_findings_follow_the_schema():
+    r = run([program("shared_dealer")])
+    assert r.returncode != 0 and r.findings[0]["severity"] == "ERROR", r
+    check(r, ["cross_thread"])
+
+
+def test_lifecycle_findings_follow_the_schema():
+    check(run([program("lifecycle"), "term_blocked"], ["--mode=warn", "--term-timeout-ms=300"]),
+          ["ctx_term_open_sockets"] * 2)
+    check(run([program("lifecycle"), "leaks"], ["--leaks=1"]), ["leak"] * 2)
+
+
+def test_a_kind_the_schema_does_not_list_is_refused():
+    # The check can fail: a finding of an unknown kind, or with a field the
+    # schema does not describe, is an error.
+    f = run([program("shared_dealer")], ["--mode=warn"]).findings[0]
+    v = validator()
+    assert not list(v.iter_errors(f))
+    assert list(v.iter_errors(dict(f, kind="new_kind")))
+    assert list(v.iter_errors(dict(f, extra_field=1)))
