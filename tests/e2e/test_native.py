@@ -226,10 +226,13 @@ def test_use_after_close_abort():
     assert has_fn(f["stack"], "send_late")
 
 
-@pytest.mark.parametrize("mode", ["", "trylock", "recursive"])
+@pytest.mark.parametrize("mode", ["", "trylock", "recursive", "nested-owner", "nested-second"])
 def test_sharing_under_one_mutex_is_silent(mode):
     # Each request/reply under one pthread mutex both workers hold (taken
     # with trylock by one; recursive and taken twice): libzmq's barrier.
+    # Each worker takes it before its first socket call ever, before the
+    # guard follows its mutexes; nested-*: and then another mutex, so that
+    # the lock is found by its owner field, not as the latest one it took.
     assert_silent(run([program("own_mutex")] + ([mode] if mode else [])), "done")
 
 
@@ -248,6 +251,17 @@ def test_a_call_without_the_common_mutex_is_reported_naming_the_thread():
     assert f["thread"]["name"] == "worker-b" and has_fn(f["stack"], "request"), f
     assert f["owner"]["name"] == "worker-a", f
     assert "the socket is shared under a lock" in f["detail"], f
+
+
+def test_a_first_call_without_the_mutex_another_thread_holds_is_reported():
+    # worker-b's first request ever, without the lock, while worker-a holds
+    # it (worker-a took it before its own first socket call).
+    r = run([program("own_mutex"), "forget-first"])
+    assert r.returncode == ABORTED, r
+    f = only_finding(r, "cross_thread")
+    assert f["call"] == "zmq_send", f
+    assert f["thread"]["name"] == "worker-b" and has_fn(f["stack"], "forget_first_worker"), f
+    assert f["owner"]["name"] == "worker-a", f
 
 
 @pytest.mark.parametrize("flags", [["--policy=strict"], ["--locks=0"]])

@@ -510,6 +510,15 @@ def test_a_send_without_the_common_lock_is_reported_naming_the_thread():
     assert "the socket is shared under a lock" in f["detail"], f
 
 
+@pytest.mark.parametrize("case", ["lock_forgot_first", "rlock_forgot_first"])
+def test_a_first_send_without_the_lock_another_thread_holds_is_reported(case):
+    res = run([PYTHON, script("synced.py"), case], WARN)
+    f = one(res)
+    assert f["kind"] == "cross_thread" and f["call"] == "zmq_msg_send", f
+    assert ("forgetter", line_of("synced.py", "forgot_first")) in py_frames(f["python_stack"], "synced.py"), f
+    assert f["thread"]["python_name"] == "forgetter", f
+
+
 def test_each_thread_its_own_lock_is_reported():
     res = run([PYTHON, script("synced.py"), "lock_each_its_own"], WARN)
     f = one(res)
