@@ -981,6 +981,14 @@ def test_czmq_zgossip_is_silent():
     assert_silent(run([program("czmq_gossip")]), "delivered 1")
 
 
+def test_czmq_zproxy_and_zauth_actors_are_silent():
+    # The actors' pipes order every hand-off (strict, which ignores them,
+    # reports each actor's first signal on the pipe main made).
+    assert_silent(run([program("czmq_proxy_auth")]), "proxy 1 auth 1")
+    r = run([program("czmq_proxy_auth")], ["--policy=strict", "--mode=warn"])
+    assert r.returncode == 66 and set(r.kinds()) == {"cross_thread"}, r
+
+
 # Unordered sharing stays caught, deterministically: each program fixes the
 # order of its calls with flags the guard does not see.
 @pytest.mark.parametrize("mode,call,culprit,owner", [
@@ -1061,8 +1069,13 @@ def test_print_suppressions_lists_the_built_in_rules_even_unused():
     assert m and m.group(1) == m.group(2), r.stderr
     listed = re.findall(r"^zmq-guard: +0 \S+ \(built-in\): .+$", r.stderr, re.M)
     assert len(listed) == int(m.group(2)), r.stderr
+    # An empty list says so (czmq's selftests and actors, pyzmq's devices,
+    # event loops, shadows and authenticator, ipykernel run without one).
+    empty = "zmq-guard: the built-in list is empty"
+    assert (empty in r.stderr) == (m.group(2) == "0"), r.stderr
     r = run([program("synced"), "creation"], ["--print-suppressions=1", "--builtin-suppressions=0"])
     assert "suppressions used (0 rules, 0 built-in)" in r.stderr, r
+    assert "built-in rules off (builtin_suppressions=0)" in r.stderr and empty not in r.stderr, r
 
 
 def test_summary_names_the_libraries_frame_not_start_thread():
