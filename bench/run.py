@@ -36,7 +36,7 @@ MODES = ["off", "abort", "warn", "serialize"]
 # A second unguarded run in every round: its ratio to the first is the
 # machine's own noise, the floor under every other ratio in the table.
 NOISE = "plain-again"
-SECTIONS = ["thr", "ab", "shared", "shapes", "calls", "rss", "percall", "pysockets", "tools"]
+SECTIONS = ["thr", "ab", "shared", "shapes", "calls", "locks", "rss", "percall", "pysockets", "tools"]
 
 
 def parse_args():
@@ -79,8 +79,10 @@ class Bench:
         e.pop("LD_PRELOAD", None)
         e.pop("ZMQ_GUARD_OPTIONS", None)
         if mode not in ("plain", NOISE):
+            # "abort:locks=0": a mode and further options.
+            mode, _, more = mode.partition(":")
             e["LD_PRELOAD"] = self.lib
-            e["ZMQ_GUARD_OPTIONS"] = "mode=" + mode
+            e["ZMQ_GUARD_OPTIONS"] = "mode=" + mode + (":" + more if more else "")
         return e
 
     def pinned(self, argv):
@@ -353,9 +355,9 @@ class Bench:
 
     # -- instructions per call -----------------------------------------------------
 
-    def callgrind_ir(self, count, mode, extra=()):
+    def callgrind_ir(self, count, mode, extra=(), prog="calls"):
         p = self.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-                      self.prog("calls"), f"--count={count}"] + list(extra), mode)
+                      self.prog(prog), f"--count={count}"] + list(extra), mode)
         return int(re.search(r"Collected : (\d+)", p.stderr).group(1))
 
     def section_calls(self):
@@ -379,6 +381,33 @@ class Bench:
             for m, v in per.items():
                 added = "" if m == "plain" else f"{(v - per['plain']) / 2:11.2f}"
                 print(f"{m:12} {v:11.2f} {added}")
+
+    def section_locks(self):
+        # The program's own lock operations, which the guard interposes
+        # (src/core/locks.h): what an uncontended pair costs plain and
+        # guarded, once the process has a socket.  "locks=0" is the guard
+        # with lock tracking off: the forwarding alone.
+        if not shutil.which("valgrind"):
+            print("\n## Instructions per lock pair: valgrind not installed, skipped")
+            return
+        n1, n2 = 20000, 120000
+        rows = [("mutex, thread without a socket call", []),
+                ("mutex, thread that made one (main)", ["--in=main"]),
+                ("semaphore, thread without a socket call", ["--sem"]),
+                ("semaphore, thread that made one (main)", ["--sem", "--in=main"])]
+        cols = ["plain", "abort", "abort:locks=0"]
+        print(f"\n## Instructions per uncontended lock + unlock pair (callgrind Ir, ({n2} - {n1}) pairs, "
+              "after main made a socket)\n")
+        print(f"{'':42} " + " ".join(f"{c:>14}" for c in cols) + f" {'added':>7}")
+        self.raw["locks"] = {}
+        for title, extra in rows:
+            per = {}
+            for c in cols:
+                mode = c.split(":")[0]
+                per[c] = (self.callgrind_ir(n2, c, extra, "locks") - self.callgrind_ir(n1, c, extra, "locks")) / (n2 - n1)
+            self.raw["locks"][title] = per
+            print(f"{title:42} " + " ".join(f"{per[c]:14.2f}" for c in cols) +
+                  f" {per['abort'] - per['plain']:7.2f}")
 
     # -- memory -------------------------------------------------------------------
 

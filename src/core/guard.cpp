@@ -192,6 +192,7 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
     return true;
   }
   int saved = errno;
+  const bool locks_fresh = locks_enter();  // before the guard takes a mutex of its own
   if (!st) st = registry_lookup_locked(sock);
   if (!st) {
     RealTable* rt = real_for_caller(ra);
@@ -297,12 +298,14 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
     int k = 0;
     for (int i = 0; i < st->nlockset; i++)
       if (holds(st->lockset[i])) keep[k++] = st->lockset[i];
+    for (int i = 0; k == 0 && i < st->nlockset; i++)
+      if (locks_owned(st->lockset[i])) keep[k++] = st->lockset[i];  // taken before this thread tracked
     if (k == 0) {
       d.finding = FindingKind::CrossThread;
       snprintf(lock_text, sizeof lock_text,
                "  the socket is shared under a lock: every other call on it since it was shared held %p;\n"
                "  this thread holds none of the locks those calls held",
-               st->lockset[0]);
+               lock_addr(st->lockset[0]));
       extra = lock_text;
     } else {
       holds_common = true;
@@ -314,9 +317,22 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
   } else {
     d = decide(in);
     int k = 0;
-    if (d.finding == FindingKind::CrossThread && g_locks_on && !claims_nothing(kind))
+    if (d.finding == FindingKind::CrossThread && g_locks_on && !claims_nothing(kind)) {
       for (int i = 0; i < st->ntake_locks; i++)
         if (holds(st->take_locks[i])) st->lockset[k++] = st->take_locks[i];
+      for (int i = 0; k == 0 && i < st->ntake_locks; i++)
+        if (locks_owned(st->take_locks[i])) st->lockset[k++] = st->take_locks[i];  // taken before it tracked
+      bool owner_mutex = false;
+      for (int i = 0; i < st->ntake_locks; i++) owner_mutex |= is_mutex_key(st->take_locks[i]);
+      if (k == 0 && st->take_partial && !owner_mutex) {
+        // The owner's mutexes at its take are unknown (it took them before
+        // it tracked, and its latest was another): this thread's are the
+        // candidates, and the owner's next call must hold one of them as
+        // every call from now on must.
+        for (uint32_t i = 0; i < nheld && k < 4; i++)
+          if (is_mutex_key(held[i])) st->lockset[k++] = held[i];
+      }
+    }
     if (k > 0) {
       // A second thread holding a lock its owner held when it took it: the
       // socket is shared under that lock from now on, and every call on it
@@ -338,7 +354,10 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
   if (in.owner != kNoOwner && in.owner != me && in.owner_alive && g_mode != Mode::Serialize && !lock_checked &&
       (finding == FindingKind::CrossThread || (finding == FindingKind::None && !d.take)))
     probe = in.owner;
-  if (d.take) take(st, rec, call);
+  if (d.take) {
+    take(st, rec, call);
+    st->take_partial = locks_fresh;
+  }
   if (!in.closed && finding != FindingKind::UseAfterFork) {
     if (kind == CallKind::Close) {
       // From here on every call on the handle takes the slow path and sees

@@ -16,10 +16,11 @@ namespace {
 bool g_enabled = false;
 
 // What a thread knows: its own count of releases, and the latest release
-// of each of a few other threads that it has acquired.  Written and read by
-// the thread itself only (a new thread gets its creator's copy).  A table
-// that is full forgets the oldest knowledge: an edge forgotten can only
-// make a hand-off reported, never a misuse silent.
+// of each of a few other threads that it has acquired, the most recently
+// acquired first.  Written and read by the thread itself only (a new
+// thread gets its creator's copy).  A table that is full forgets what it
+// acquired longest ago: an edge forgotten can only make a hand-off
+// reported, never a misuse silent.
 constexpr int kKnown = 8;
 struct Known {
   uint32_t serial;
@@ -56,16 +57,22 @@ void offer(SocketHot* s, uint64_t me, uint64_t offer) {
 void acquire(Clock* c, uint64_t serial, uint32_t seq) {
   if (!owner_encodable(serial) || seq == 0) return;
   const auto s = static_cast<uint32_t>(serial);
-  Known* victim = &c->known[0];
-  for (Known& k : c->known) {
-    if (k.serial == s) {
-      if (k.seq < seq) k.seq = seq;
-      return;
-    }
-    if (k.serial == 0 || (victim->serial != 0 && k.seq < victim->seq)) victim = &k;
+  // Recency, not release numbers, picks what to forget: numbers of two
+  // threads do not compare, and forgetting the lowest forgot a new actor's
+  // edge at the next acquisition (czmq's zmonitor selftest after its
+  // others: the caller starts two monitors, then binds the first's socket).
+  // Empty entries stay at the end.  i: s's entry, the first empty, or the
+  // oldest.
+  int i = 0;
+  while (i < kKnown - 1 && c->known[i].serial != s && c->known[i].serial != 0) i++;
+  Known k = c->known[i];
+  if (k.serial == s) {
+    if (k.seq < seq) k.seq = seq;
+  } else {
+    k = Known{s, seq};
   }
-  victim->serial = s;
-  victim->seq = seq;
+  memmove(&c->known[1], &c->known[0], static_cast<size_t>(i) * sizeof(Known));
+  c->known[0] = k;
 }
 
 // A pipe end: the releases of the messages sent on it that its peer has

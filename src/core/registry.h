@@ -91,6 +91,9 @@ struct SocketState : SocketHot {
   // four): a second thread holding one of them shares it under that lock.
   int ntake_locks = 0;
   void* take_locks[4] = {};
+  // The owner took it at the call where it began to track its mutexes: one
+  // it took before may be missing from take_locks (core/locks.h).
+  bool take_partial = false;
 
   bool quarantined = false;  // registry lock
   SocketState* next_quarantine = nullptr;

@@ -1,114 +1,177 @@
 // The program's lock operations, seen so that a socket shared under one
-// lock is legal (core/locks.h).  Each calls libc's function first; only
-// then, and only once the process has a checked socket, it records the
-// lock.  libc's functions are looked up when the library is loaded, and
-// lazily by a call that comes before that (another library's constructor;
-// dlsym takes the loader's own lock, not a pthread mutex, so the lookup
-// cannot come back here).
+// lock is legal (core/locks.h).  What a thread that never made a checked
+// socket call pays is the point of this file: for a mutex, a flag test,
+// one store (the latest mutex it took, for locks_thread_start) and a jump
+// into libc's function; for a semaphore before the process has a checked
+// socket, a flag test and a jump.  So the untracked paths make no frame
+// and no call of their own: each ends in a tail call through a pointer
+// that starts out at a resolver (a call before the constructor, from
+// another library's, finds libc's function there; dlsym takes the
+// loader's own lock, not a pthread mutex, so the lookup cannot come back
+// here) and is libc's function after it.  The tracked paths are functions
+// of their own, reached by a jump.
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <time.h>
 
-#include <atomic>
-
 #include "core/locks.h"
 
 #define ZG_EXPORT extern "C" __attribute__((visibility("default")))
 #define ZG_UNLIKELY(x) __builtin_expect(!!(x), 0)
-
+#define ZG_SLOW __attribute__((noinline, cold))
 
 namespace {
 
-template <typename F>
-F next_fn(std::atomic<F>* slot, const char* name) {
-  F f = slot->load(std::memory_order_acquire);
-  if (ZG_UNLIKELY(!f)) {
-    f = reinterpret_cast<F>(dlsym(RTLD_NEXT, name));
-    slot->store(f, std::memory_order_release);
-  }
-  return f;
-}
+// Plain loads (each is one aligned word): a flag that is set late is read
+// on the next call; the compiler may merge the test into one compare.
+inline bool sems_on() { return ZG_UNLIKELY(zg::g_locks_on); }
+inline bool mutexes_on() { return ZG_UNLIKELY(zg::tls_held.track); }
 
-inline int acquired(int rc, void* lock) {
-  if (ZG_UNLIKELY(__atomic_load_n(&zg::g_locks_on, __ATOMIC_RELAXED)) && rc == 0) zg::locks_push(lock);
-  return rc;
-}
-
-// sem_* report failure as -1 with errno; 0 is success, as for mutexes.
-#define ZG_NEXT(ret, name, params, args)                          \
-  using name##_fn = ret(*) params;                                \
-  std::atomic<name##_fn> g_##name{nullptr};                       \
-  inline ret next_##name params {                                 \
-    name##_fn f = next_fn(&g_##name, #name);                      \
-    if (ZG_UNLIKELY(!f)) {                                        \
-      errno = ENOSYS;                                             \
-      return ENOSYS;                                              \
-    }                                                             \
-    return f args;                                                \
-  }
+// next_NAME(args) calls libc's NAME: g_NAME holds it, or resolve_NAME
+// until it was looked up.  sem_* report failure as -1 with errno; mutexes
+// return the error.
+#define ZG_NEXT(ret, name, params, args)                                                  \
+  using name##_fn = ret(*) params;                                                      \
+  ret resolve_##name params;                                                            \
+  name##_fn g_##name = resolve_##name;                                                  \
+  __attribute__((noinline)) name##_fn lookup_##name() {                                 \
+    auto f = reinterpret_cast<name##_fn>(dlsym(RTLD_NEXT, #name));                      \
+    if (f) __atomic_store_n(&g_##name, f, __ATOMIC_RELAXED);                            \
+    return f;                                                                           \
+  }                                                                                     \
+  ret resolve_##name params {                                                           \
+    name##_fn f = lookup_##name();                                                      \
+    if (ZG_UNLIKELY(!f)) {                                                              \
+      errno = ENOSYS;                                                                   \
+      return static_cast<ret>(ENOSYS);                                                  \
+    }                                                                                   \
+    return f args;                                                                      \
+  }                                                                                     \
+  inline ret next_##name params { return __atomic_load_n(&g_##name, __ATOMIC_RELAXED) args; }
 ZG_NEXT(int, pthread_mutex_lock, (pthread_mutex_t* m), (m))
 ZG_NEXT(int, pthread_mutex_trylock, (pthread_mutex_t* m), (m))
 ZG_NEXT(int, pthread_mutex_unlock, (pthread_mutex_t* m), (m))
 ZG_NEXT(int, pthread_mutex_timedlock, (pthread_mutex_t* m, const struct timespec* t), (m, t))
 ZG_NEXT(int, pthread_mutex_clocklock, (pthread_mutex_t* m, clockid_t c, const struct timespec* t), (m, c, t))
+ZG_NEXT(int, pthread_mutex_destroy, (pthread_mutex_t* m), (m))
 ZG_NEXT(int, sem_wait, (sem_t* s), (s))
 ZG_NEXT(int, sem_trywait, (sem_t* s), (s))
 ZG_NEXT(int, sem_timedwait, (sem_t* s, const struct timespec* t), (s, t))
 ZG_NEXT(int, sem_clockwait, (sem_t* s, clockid_t c, const struct timespec* t), (s, c, t))
 ZG_NEXT(int, sem_post, (sem_t* s), (s))
 ZG_NEXT(int, sem_destroy, (sem_t* s), (s))
-ZG_NEXT(int, pthread_mutex_destroy, (pthread_mutex_t* m), (m))
 #undef ZG_NEXT
 
 // All looked up when the library is loaded, so that none is first needed
 // inside a signal handler (sem_post is async-signal-safe; dlsym is not).
 __attribute__((constructor)) void resolve_lock_functions() {
-  next_fn(&g_pthread_mutex_lock, "pthread_mutex_lock");
-  next_fn(&g_pthread_mutex_trylock, "pthread_mutex_trylock");
-  next_fn(&g_pthread_mutex_unlock, "pthread_mutex_unlock");
-  next_fn(&g_pthread_mutex_timedlock, "pthread_mutex_timedlock");
-  next_fn(&g_pthread_mutex_clocklock, "pthread_mutex_clocklock");
-  next_fn(&g_pthread_mutex_destroy, "pthread_mutex_destroy");
-  next_fn(&g_sem_wait, "sem_wait");
-  next_fn(&g_sem_trywait, "sem_trywait");
-  next_fn(&g_sem_timedwait, "sem_timedwait");
-  next_fn(&g_sem_clockwait, "sem_clockwait");
-  next_fn(&g_sem_post, "sem_post");
-  next_fn(&g_sem_destroy, "sem_destroy");
+  lookup_pthread_mutex_lock();
+  lookup_pthread_mutex_trylock();
+  lookup_pthread_mutex_unlock();
+  lookup_pthread_mutex_timedlock();
+  lookup_pthread_mutex_clocklock();
+  lookup_pthread_mutex_destroy();
+  lookup_sem_wait();
+  lookup_sem_trywait();
+  lookup_sem_timedwait();
+  lookup_sem_clockwait();
+  lookup_sem_post();
+  lookup_sem_destroy();
+}
+
+__attribute__((always_inline)) inline int acquired(int rc, void* key) {
+  if (rc == 0) zg::locks_push(key);
+  return rc;
+}
+
+// The tracked paths.  pthread_mutex_lock pushes before the lock is taken,
+// so that libc's function is a tail call (no frame of ours around it): the
+// thread waits inside it and makes no call on a socket until it returns.
+// A lock that fails (an error-checking mutex locked twice) leaves one
+// entry too many on the stack, which the next unlock of that mutex takes
+// off.
+ZG_SLOW int tracked_lock(pthread_mutex_t* m) {
+  zg::locks_push(m);
+  return next_pthread_mutex_lock(m);
+}
+ZG_SLOW int tracked_trylock(pthread_mutex_t* m) { return acquired(next_pthread_mutex_trylock(m), m); }
+ZG_SLOW int tracked_timedlock(pthread_mutex_t* m, const struct timespec* t) {
+  return acquired(next_pthread_mutex_timedlock(m, t), m);
+}
+ZG_SLOW int tracked_clocklock(pthread_mutex_t* m, clockid_t c, const struct timespec* t) {
+  return acquired(next_pthread_mutex_clocklock(m, c, t), m);
+}
+ZG_SLOW int tracked_unlock(pthread_mutex_t* m) {
+  zg::locks_pop(m);
+  return next_pthread_mutex_unlock(m);
+}
+ZG_SLOW int tracked_sem_wait(sem_t* s) { return acquired(next_sem_wait(s), zg::sem_key(s)); }
+ZG_SLOW int tracked_sem_trywait(sem_t* s) { return acquired(next_sem_trywait(s), zg::sem_key(s)); }
+ZG_SLOW int tracked_sem_timedwait(sem_t* s, const struct timespec* t) {
+  return acquired(next_sem_timedwait(s, t), zg::sem_key(s));
+}
+ZG_SLOW int tracked_sem_clockwait(sem_t* s, clockid_t c, const struct timespec* t) {
+  return acquired(next_sem_clockwait(s, c, t), zg::sem_key(s));
+}
+ZG_SLOW int tracked_sem_post(sem_t* s) {
+  zg::locks_pop(zg::sem_key(s));
+  return next_sem_post(s);
 }
 
 }  // namespace
 
-// Pushed before the lock is taken, so that libc's function is a tail call
-// (no frame of ours around it): the thread waits inside it and makes no
-// call on a socket until it returns.  A lock that fails (an error-checking
-// mutex locked twice) leaves one entry too many on the stack, which the
-// next unlock of that mutex takes off.
+// A mutex taken by a thread that does not track: remembered (the latest
+// only), so that the thread's first socket call finds it if it still holds
+// it (trylock's failure included: the owner field tells).
+#define ZG_UNTRACKED_MUTEX(m)                           \
+  do {                                                  \
+    zg::tls_held.last = static_cast<void*>(m);          \
+  } while (0)
+
 ZG_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
-  if (ZG_UNLIKELY(__atomic_load_n(&zg::g_locks_on, __ATOMIC_RELAXED))) zg::locks_push(m);
+  if (mutexes_on()) return tracked_lock(m);
+  ZG_UNTRACKED_MUTEX(m);
   return next_pthread_mutex_lock(m);
 }
-ZG_EXPORT int pthread_mutex_trylock(pthread_mutex_t* m) { return acquired(next_pthread_mutex_trylock(m), m); }
+ZG_EXPORT int pthread_mutex_trylock(pthread_mutex_t* m) {
+  if (mutexes_on()) return tracked_trylock(m);
+  ZG_UNTRACKED_MUTEX(m);
+  return next_pthread_mutex_trylock(m);
+}
 ZG_EXPORT int pthread_mutex_timedlock(pthread_mutex_t* m, const struct timespec* t) {
-  return acquired(next_pthread_mutex_timedlock(m, t), m);
+  if (mutexes_on()) return tracked_timedlock(m, t);
+  ZG_UNTRACKED_MUTEX(m);
+  return next_pthread_mutex_timedlock(m, t);
 }
 ZG_EXPORT int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t c, const struct timespec* t) {
-  return acquired(next_pthread_mutex_clocklock(m, c, t), m);
+  if (mutexes_on()) return tracked_clocklock(m, c, t);
+  ZG_UNTRACKED_MUTEX(m);
+  return next_pthread_mutex_clocklock(m, c, t);
 }
 ZG_EXPORT int pthread_mutex_unlock(pthread_mutex_t* m) {
-  if (ZG_UNLIKELY(__atomic_load_n(&zg::g_locks_on, __ATOMIC_RELAXED))) zg::locks_pop(m);
+  if (mutexes_on()) return tracked_unlock(m);
   return next_pthread_mutex_unlock(m);
 }
-ZG_EXPORT int sem_wait(sem_t* s) { return acquired(next_sem_wait(s), s); }
-ZG_EXPORT int sem_trywait(sem_t* s) { return acquired(next_sem_trywait(s), s); }
-ZG_EXPORT int sem_timedwait(sem_t* s, const struct timespec* t) { return acquired(next_sem_timedwait(s, t), s); }
+ZG_EXPORT int sem_wait(sem_t* s) {
+  if (sems_on()) return tracked_sem_wait(s);
+  return next_sem_wait(s);
+}
+ZG_EXPORT int sem_trywait(sem_t* s) {
+  if (sems_on()) return tracked_sem_trywait(s);
+  return next_sem_trywait(s);
+}
+ZG_EXPORT int sem_timedwait(sem_t* s, const struct timespec* t) {
+  if (sems_on()) return tracked_sem_timedwait(s, t);
+  return next_sem_timedwait(s, t);
+}
 ZG_EXPORT int sem_clockwait(sem_t* s, clockid_t c, const struct timespec* t) {
-  return acquired(next_sem_clockwait(s, c, t), s);
+  if (sems_on()) return tracked_sem_clockwait(s, c, t);
+  return next_sem_clockwait(s, c, t);
 }
 ZG_EXPORT int sem_post(sem_t* s) {
-  if (ZG_UNLIKELY(__atomic_load_n(&zg::g_locks_on, __ATOMIC_RELAXED))) zg::locks_pop(s);
+  if (sems_on()) return tracked_sem_post(s);
   return next_sem_post(s);
 }
 
@@ -116,10 +179,11 @@ ZG_EXPORT int sem_post(sem_t* s) {
 // signal (CPython's Condition waiters) leaves the waiter's stack here, and
 // its address, reused for another lock, would look held.
 ZG_EXPORT int sem_destroy(sem_t* s) {
-  if (ZG_UNLIKELY(__atomic_load_n(&zg::g_locks_on, __ATOMIC_RELAXED))) zg::locks_forget(s);
+  if (sems_on()) zg::locks_forget(zg::sem_key(s));
   return next_sem_destroy(s);
 }
 ZG_EXPORT int pthread_mutex_destroy(pthread_mutex_t* m) {
-  if (ZG_UNLIKELY(__atomic_load_n(&zg::g_locks_on, __ATOMIC_RELAXED))) zg::locks_forget(m);
+  if (mutexes_on()) zg::locks_forget(m);
+  if (zg::tls_held.last == m) zg::tls_held.last = nullptr;
   return next_pthread_mutex_destroy(m);
 }

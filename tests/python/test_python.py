@@ -510,11 +510,36 @@ def test_a_send_without_the_common_lock_is_reported_naming_the_thread():
     assert "the socket is shared under a lock" in f["detail"], f
 
 
+@pytest.mark.parametrize("case", ["lock_forgot_first", "rlock_forgot_first"])
+def test_a_first_send_without_the_lock_another_thread_holds_is_reported(case):
+    res = run([PYTHON, script("synced.py"), case], WARN)
+    f = one(res)
+    assert f["kind"] == "cross_thread" and f["call"] == "zmq_msg_send", f
+    assert ("forgetter", line_of("synced.py", "forgot_first")) in py_frames(f["python_stack"], "synced.py"), f
+    assert f["thread"]["python_name"] == "forgetter", f
+
+
 def test_each_thread_its_own_lock_is_reported():
     res = run([PYTHON, script("synced.py"), "lock_each_its_own"], WARN)
     f = one(res)
     assert f["call"] == "zmq_msg_send", f
     assert ("sender", line_of("synced.py", "locked")) in py_frames(f["python_stack"], "synced.py"), f
+
+
+@pytest.mark.parametrize("case", ["thread_device", "thread_proxy", "process_device", "monitored_queue",
+                                  "ioloop_stream", "ioloop_thread", "asyncio_sockets", "shadows",
+                                  "authenticator", "log_handler"])
+def test_pyzmq_own_helpers_run_silent_without_built_in_rules(case):
+    # pyzmq's devices, event loops, shadows, ZAP thread and logging handler
+    # (from several threads, under logging's RLock): legal by the policy
+    # itself, in abort mode, with the built-in list empty.
+    res = run([PYTHON, script("pyzmq_patterns.py"), case], ["--print-suppressions=1"], timeout=120)
+    assert not res.timed_out and res.guard_active and res.returncode == 0 and res.findings == [], res
+    assert "ok " + case in res.stdout, res
+    # Nothing but the list of rules, none of which matched anything.
+    lines = [l for l in res.stderr.splitlines() if l.strip()]
+    assert lines and all(l.startswith("zmq-guard: ") for l in lines), res
+    assert "suppressions used" in res.stderr and not re.search(r"^zmq-guard: +[1-9]\d* ", res.stderr, re.M), res
 
 
 def test_real_ipykernel_iopub_thread_is_not_reported():

@@ -2,7 +2,9 @@
 // acquired the release (by its creation, or by receiving the message a
 // pipe end carried) is ordered after it.  Real threads, fake handles, no
 // libzmq.
+#include <errno.h>
 #include <pthread.h>
+#include <sys/mman.h>
 
 #include <thread>
 
@@ -189,6 +191,44 @@ TEST(Locks, PushPopOutOfOrderForgetAndOverflow) {
   for (uint32_t i = 0; i < zg::kHeldMax + 3; i++) zg::locks_push(&b);
   EXPECT_EQ(zg::tls_held.n, zg::kHeldMax + 3);
   for (uint32_t i = 0; i < zg::kHeldMax + 3; i++) zg::locks_pop(&b);
+  EXPECT_EQ(zg::tls_held.n, 0u);
+  zg::tls_held = saved;
+}
+
+// A mutex taken before the thread followed its mutexes is found by glibc's
+// owner field, read safely: held here, held by another thread, unmapped, a
+// semaphore (never asked), and the latest one taken when tracking starts.
+TEST(Locks, OwnerFieldFindsAMutexTakenBeforeTracking) {
+  zg::HeldLocks saved = zg::tls_held;
+  zg::tls_held = zg::HeldLocks{};
+  pthread_mutex_t mine = PTHREAD_MUTEX_INITIALIZER, theirs = PTHREAD_MUTEX_INITIALIZER;
+  pthread_mutex_lock(&mine);
+  EXPECT_TRUE(zg::locks_owned(&mine));
+  ASSERT_EQ(zg::tls_held.n, 1u);
+  EXPECT_EQ(zg::tls_held.held[0], &mine);
+  EXPECT_FALSE(zg::locks_owned(&mine));  // already listed: not pushed twice
+  EXPECT_EQ(zg::tls_held.n, 1u);
+  std::thread([&] { pthread_mutex_lock(&theirs); }).join();  // held by a thread that exited
+  EXPECT_FALSE(zg::locks_owned(&theirs));
+  EXPECT_FALSE(zg::locks_owned(zg::sem_key(&mine)));
+  void* page = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(page, MAP_FAILED);
+  munmap(page, 4096);
+  errno = 1234;
+  EXPECT_FALSE(zg::locks_owned(page));  // freed: an error, not a fault
+  EXPECT_EQ(errno, 1234);
+  zg::locks_pop(&mine);
+  EXPECT_EQ(zg::tls_held.n, 0u);
+  // Tracking starts: the latest mutex, still held, joins the list.
+  zg::tls_held.last = &mine;
+  zg::locks_thread_start();
+  EXPECT_EQ(zg::tls_held.track, 1u);
+  ASSERT_EQ(zg::tls_held.n, 1u);
+  EXPECT_EQ(zg::tls_held.held[0], &mine);
+  pthread_mutex_unlock(&mine);
+  zg::tls_held = zg::HeldLocks{};
+  zg::tls_held.last = &mine;  // released since: not listed
+  zg::locks_thread_start();
   EXPECT_EQ(zg::tls_held.n, 0u);
   zg::tls_held = saved;
 }

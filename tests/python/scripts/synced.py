@@ -75,28 +75,50 @@ def main_goes_on():
     ctx.term()
 
 
-def shared_under_lock(lock, forget=False):
-    # Two threads send on one PUSH, each send under one lock both hold (the
-    # seed article's fix): legal.  With forget, the second thread sends once
-    # without it after both have sent under it: reported, naming it.  With
-    # lock None each thread has a lock of its own, which orders nothing.
+def push_pull():
     ctx = zmq.Context()
     pull = ctx.socket(zmq.PULL)
     pull.bind("inproc://locked")
     push = ctx.socket(zmq.PUSH)
     push.connect("inproc://locked")
+    return ctx, pull, push
+
+
+def close_all(ctx, *socks):
+    for s in socks:
+        s.close()
+    ctx.term()
+
+
+def shared_under_lock(lock, forget=False):
+    # Two threads send on one PUSH, each send under one lock both hold (the
+    # seed article's fix): legal.  With forget, the second thread sends once
+    # without it after both have sent under it: reported, naming it.  With
+    # lock None each thread has a lock of its own, which orders nothing.
+    # Those two are misuse that warn mode lets go on: the threads then take
+    # turns (events the guard does not see, set after each send), so that
+    # libzmq is never inside two sends at once and cannot crash the test.
+    ctx, pull, push = push_pull()
     both = threading.Barrier(2)
     rounds = 50
     locks = [lock, lock] if lock is not None else [threading.Lock(), threading.Lock()]
+    turns = forget or lock is None
+    turn = [threading.Event(), threading.Event()]
+    turn[0].set()
 
     def sender(n):
         both.wait()
         for i in range(rounds):
+            if turns:
+                turn[n].wait()
+                turn[n].clear()
             if forget and n == 1 and i == 10:
                 push.send(b"x")  # @forgot
             else:
                 with locks[n]:
                     push.send(b"x")  # @locked
+            if turns:
+                turn[1 - n].set()
             if i == 0:
                 both.wait()
 
@@ -107,12 +129,40 @@ def shared_under_lock(lock, forget=False):
         pull.recv()
     for t in threads:
         t.join()
-    push.close()
-    pull.close()
-    ctx.term()
+    close_all(ctx, push, pull)
+
+
+def lock_forgot_first(lock):
+    # sender-1's first send ever is without the lock, made while sender-0
+    # holds it after its own first send under it: reported, naming sender-1.
+    ctx, pull, push = push_pull()
+    a_first = threading.Barrier(2)
+    done = threading.Barrier(2)
+
+    def holder():
+        with lock:
+            push.send(b"x")
+            a_first.wait()
+            done.wait()
+
+    def forgetter():
+        a_first.wait()
+        push.send(b"x")  # @forgot_first
+        done.wait()
+
+    threads = [threading.Thread(target=holder, name="holder"), threading.Thread(target=forgetter, name="forgetter")]
+    for t in threads:
+        t.start()
+    for _ in range(2):
+        pull.recv()
+    for t in threads:
+        t.join()
+    close_all(ctx, push, pull)
 
 
 CASES = {
+    "lock_forgot_first": lambda: lock_forgot_first(threading.Lock()),
+    "rlock_forgot_first": lambda: lock_forgot_first(threading.RLock()),
     "lock": lambda: shared_under_lock(threading.Lock()),
     "rlock": lambda: shared_under_lock(threading.RLock()),
     "lock_forgot": lambda: shared_under_lock(threading.Lock(), forget=True),
