@@ -19,7 +19,7 @@
 #include "core/clock.h"
 #include "core/guard.h"
 #include "core/order.h"
-#include "core/serialize.h"
+#include "core/hooks.h"
 #include "core/suppressions.h"
 #include "core/options.h"
 #include "core/probe.h"
@@ -254,7 +254,7 @@ void fork_child() {
   threads_after_fork_child();
   registry_fork_child();
   order_after_fork_child();
-  serialize_after_fork_child();
+  if (auto hook = g_core_hooks.after_fork_child.load(std::memory_order_acquire)) hook();
   sink_after_fork_child();
   symbolize_after_fork_child();
   py_after_fork_child();
@@ -530,15 +530,16 @@ void lifecycle_dump() {
     InCall calls[33] = {};
     int ncalls = 0;
     if (inside) calls[ncalls++] = InCall{inside, nullptr, false};
-    ser_for_each_thread(
-        st,
-        [](uint64_t serial, const char* call, bool waiting, void* p) {
-          auto* c = static_cast<InCall*>(p);
-          int i = 0;
-          while (c[i].serial) i++;
-          if (i < 32) c[i] = InCall{serial, call, waiting};
-        },
-        calls + ncalls);
+    if (auto hook = g_core_hooks.threads_on_socket.load(std::memory_order_acquire))
+      hook(
+          st,
+          [](uint64_t serial, const char* call, bool waiting, void* p) {
+            auto* c = static_cast<InCall*>(p);
+            int i = 0;
+            while (c[i].serial) i++;
+            if (i < 32) c[i] = InCall{serial, call, waiting};
+          },
+          calls + ncalls);
     while (ncalls < 33 && calls[ncalls].serial) ncalls++;
     if (ncalls == 0) o.printf("    no thread is inside a call on it\n");
     for (int i = 0; i < ncalls; i++) {

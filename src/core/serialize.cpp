@@ -76,6 +76,7 @@
 
 #include "core/clock.h"
 #include "core/guard.h"
+#include "core/hooks.h"
 #include "core/lifecycle.h"
 #include "core/options.h"
 #include "core/probe.h"
@@ -1593,6 +1594,14 @@ void serialize_after_fork_child() {
     tls_wake_fd = -1;
     pthread_setspecific(g_fd_key, nullptr);
   }
+}
+
+void serialize_init() {
+  if (g_mode != Mode::Serialize) return;
+  g_core_hooks.socket_made.store(&serialize_attach, std::memory_order_release);
+  g_core_hooks.thread_exit.store(&serialize_thread_exit, std::memory_order_release);
+  g_core_hooks.after_fork_child.store(&serialize_after_fork_child, std::memory_order_release);
+  g_core_hooks.threads_on_socket.store(&ser_for_each_thread, std::memory_order_release);
 }
 
 }  // namespace zg

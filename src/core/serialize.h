@@ -268,6 +268,9 @@ struct SerCall {
   int saved_errno = 0;
 };
 
+// Registers serialize mode's hooks with the core (core/hooks.h): from the
+// interposition layer's init, before the program's first socket.
+void serialize_init();
 // Gives st (st->mu held, mode=serialize, not thread-safe) its turn state.
 void serialize_attach(SocketState* st);
 // In the child after fork: fresh locks, no waiters, no reservations.

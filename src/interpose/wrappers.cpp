@@ -531,7 +531,10 @@ __attribute__((always_inline)) inline R socket_call(void* sock, K kind, A... a) 
   return lookup_call<Id, Draft, R, A...>(a..., sock, kind(), __builtin_return_address(0));
 }
 
-inline void ensure_init() { guard_init(); }
+inline void ensure_init() {
+  guard_init();
+  serialize_init();
+}
 
 // Marks one socket of a multi-socket call (poll, proxy).
 struct Entry {
