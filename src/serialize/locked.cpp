@@ -8,7 +8,6 @@
 
 namespace zg {
 
-static_assert(std::is_standard_layout<SerState>::value, "ser_bias() casts a SerState to its first member");
 __thread SerState* tls_ser_rcv_ss ZG_TLS = nullptr;
 __thread SerCarry tls_ser_carry ZG_TLS = {nullptr, MsgDir::None, 0};
 

@@ -131,7 +131,9 @@ inline bool ser_nobody_to_wake(const SerState* ss) {
 }
 
 extern uint32_t g_fork_gen;  // guard.h
-// SerBias is the first member of the standard-layout SerState.
+// SerBias is the first member of the standard-layout SerState (and a
+// turn is a SerState's mu: ser_turn_lock_slow finds its state from it).
+static_assert(std::is_standard_layout<SerState>::value, "ser_bias() casts a SerState to its first member");
 inline SerBias* ser_bias(SerState* ss) { return reinterpret_cast<SerBias*>(ss); }
 // This thread's last locked receive: on which state, and its RCVMORE.  A
 // biased receive clears it (libzmq's own answer is right again).

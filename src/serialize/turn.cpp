@@ -15,47 +15,30 @@
 
 namespace zg {
 
-// Off the uncontended path; errno kept (see SerTurn).  A thread that finds
-// the turn taken sleeps in the kernel at once, as a mutex's waiter does.
-// It does not watch the turn first: a watcher on the other CPU takes the
-// turn at the holder's next release, the holder coming back a moment later
-// finds it taken and watches in its turn, and the socket's own state (its
-// pipes and queues in libzmq) then crosses between the CPUs with every
-// message.  Measured with 4 threads sharing a socket on two CPUs (see the
-// README's Performance section): watching for about 2.5 us made the
-// turns 20% faster than a mutex on one cloud VM (an AMD EPYC) and half as
-// fast on another (an Intel Xeon, 574,000 changes of hands per 4 million
-// messages instead of 36,000).
-//
-// What a mutex does next is what costs it: every release that finds a
-// sleeper wakes one, a futex system call on the holder's own path, and the
-// woken thread nearly always finds the turn taken again (the holder came
-// back first) and goes back to sleep, another system call, after which the
-// next release wakes again.  Four threads sharing a socket made 100,000 to
-// 250,000 such calls per million messages under glibc's mutex, and spent a
-// third to a half of their time in the kernel (perf stat, two phases of
-// the same VM).  So a release wakes a sleeper only if
-// no release has woken one in the last kSerTurnQuantumNs; while sleepers are
-// skipped that way they wake on their own after kSerTurnQuantumNs (a timed
-// wait) and try again.  The holder then pays one wake-up per quantum at
-// most, a thread waits at most a quantum longer than it would under the
-// mutex (plus the kernel's timer slack), and only under contention that
-// goes on: a release after a quiet quantum wakes at once.  After
-// kSerTurnShortNaps naps (0.8 ms) a sleeper's naps double, up to
-// kSerTurnNapMaxNs (25.6 ms), so that a turn held long (a holder stopped in a
-// debugger, a revoker waiting out the sole user's call, a connect
-// resolving a name) costs each sleeper a few dozen wake-ups a second, and
-// a wait is at most about twice what it would be.  Doubling from the first
-// nap cost 5% in the shared-socket benchmark; from the sixteenth, nothing
-// that showed.  With the doubling capped at 1.6 ms, 64 sleepers of a turn
-// held for a second took 0.2 s of CPU and 38,000 context switches between
-// them (a reviewer's measurement).  Letting only one sleeper nap and the
-// others sleep until woken made that one thread's cost, but cost 10% of
-// the shared-socket throughput: the napper that took the turn left nobody
-// napping, so its releases had to wake.
+// Off the uncontended path; errno kept (see SerTurn).  The measurements
+// behind each choice are in bench/README.md ("The turn lock").
+//  - A thread that finds the turn taken sleeps in the kernel at once, as a
+//    mutex's waiter does.  One that watched the turn first took it at the
+//    holder's next release, and the socket's state in libzmq then crossed
+//    between the CPUs with every message.
+//  - A release wakes a sleeper only if no release has woken one in the
+//    last kSerTurnQuantumNs.  A mutex wakes one at every release that finds
+//    a sleeper (a system call on the holder's path), and the woken thread
+//    nearly always finds the turn taken again and sleeps again.  Sleepers
+//    skipped that way wake on their own after a quantum (a timed wait) and
+//    try again: a thread waits at most a quantum longer than under a mutex
+//    (plus the kernel's timer slack), only while contention goes on; a
+//    release after a quiet quantum wakes at once.
+//  - After kSerTurnShortNaps naps (0.8 ms) a sleeper's naps double, up to
+//    kSerTurnNapMaxNs (25.6 ms), so that a turn held long (a holder stopped
+//    in a debugger, a revoker waiting out the sole user's call, a connect
+//    resolving a name) costs each sleeper a few dozen wake-ups a second,
+//    and a wait is at most about twice what it would be.  Every sleeper
+//    naps: a napper that took the turn must leave others napping, or its
+//    releases have to wake.
 void ser_turn_lock_slow(SerTurn* l, int c) {
   int e = errno;
-  // Every turn is a SerState's (standard layout, checked below).
+  // Every turn is a SerState's (standard layout, checked in state.h).
   auto* ss = reinterpret_cast<SerState*>(reinterpret_cast<char*>(l) - offsetof(SerState, mu));
   if (const uint64_t me = tls_hot.me) {
     // This thread holds the turn itself: a call of its own that held it was
