@@ -2,7 +2,9 @@
 // api.def, and nothing else.  The owner's call is the hot path: the socket
 // announced in a thread-local word, a per-thread hint checked against the
 // handle and the thread's serial, and a jump into libzmq.  Everything else
-// is out of line in the core.
+// is out of line: in the core (core/call.h has the slow path of a call) and,
+// in mode=serialize, in serialize mode's module, reached only through
+// serialize/serialize.h.
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
@@ -23,8 +25,8 @@
 #include "core/registry.h"
 #include "core/threads.h"
 #include "interpose/copies.h"
-#include "serialize/serialize.h"
 #include "report/sink.h"
+#include "serialize/serialize.h"
 #include "zmq_guard.h"
 #include "zmq_guard_config.h"
 

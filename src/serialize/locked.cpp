@@ -97,7 +97,8 @@ bool ser_after(SerCall* c, bool ok) {
     if (c->dir == MsgDir::Send) {
       ss->send_res = (c->flags & ZMQ_SNDMORE) ? c->me : 0;
       // The call that got the bias: its sends from now on leave their
-      // flags in send_flags (ser_unbias reads them), so this one's go there too.
+      // flags in send_flags (ser_unbias reads them), so this one's go there
+      // too.
       if (ss->b.bias.load(std::memory_order_relaxed) == c->me) ss->b.send_flags = c->flags;
     } else if (c->dir == MsgDir::Recv) {
       int more = 0;
