@@ -244,7 +244,7 @@ void guard_created(void* sock, void* ctx, int type, RealTable* real, const void*
   }
   pthread_mutex_lock(&st->mu);
   st->real = real->fn;
-  st->owner_fn = real->fn;  // serialize mode's socket_made hook may replace it
+  st->owner_fn = real->fn;  // hook_socket_made may replace it
   st->ctx = ctx;
   st->type = type;
   st->fork_gen = g_fork_gen;
@@ -268,8 +268,7 @@ void guard_created(void* sock, void* ctx, int type, RealTable* real, const void*
   if (options().python) py_note_thread(st->creator);
   if (options().policy_value() == Policy::Strict && g_mode != Mode::Serialize && !st->thread_safe && !st->internal)
     take(st, rec, "zmq_socket");
-  if (g_mode == Mode::Serialize && !st->thread_safe && !st->internal)
-    if (auto hook = g_core_hooks.socket_made.load(std::memory_order_acquire)) hook(st);
+  if (g_mode == Mode::Serialize && !st->thread_safe && !st->internal) hook_socket_made(st);
   pthread_mutex_unlock(&st->mu);
   if (order_enabled() && options().locks && !st->thread_safe && !st->internal && !g_locks_on) locks_start();
   lifecycle_socket_created(st, ctx);

@@ -28,4 +28,18 @@ struct CoreHooks {
 };
 inline CoreHooks g_core_hooks;
 
+// The core's calls of them.
+inline void hook_socket_made(SocketState* st) {
+  if (auto hook = g_core_hooks.socket_made.load(std::memory_order_acquire)) hook(st);
+}
+inline void hook_thread_exit(uint64_t serial) {
+  if (auto hook = g_core_hooks.thread_exit.load(std::memory_order_acquire)) hook(serial);
+}
+inline void hook_after_fork_child() {
+  if (auto hook = g_core_hooks.after_fork_child.load(std::memory_order_acquire)) hook();
+}
+inline void hook_threads_on_socket(SocketState* st, CoreHooks::ThreadFn fn, void* ctx) {
+  if (auto hook = g_core_hooks.threads_on_socket.load(std::memory_order_acquire)) hook(st, fn, ctx);
+}
+
 }  // namespace zg

@@ -254,7 +254,7 @@ void fork_child() {
   threads_after_fork_child();
   registry_fork_child();
   order_after_fork_child();
-  if (auto hook = g_core_hooks.after_fork_child.load(std::memory_order_acquire)) hook();
+  hook_after_fork_child();
   sink_after_fork_child();
   symbolize_after_fork_child();
   py_after_fork_child();
@@ -530,16 +530,15 @@ void lifecycle_dump() {
     InCall calls[33] = {};
     int ncalls = 0;
     if (inside) calls[ncalls++] = InCall{inside, nullptr, false};
-    if (auto hook = g_core_hooks.threads_on_socket.load(std::memory_order_acquire))
-      hook(
-          st,
-          [](uint64_t serial, const char* call, bool waiting, void* p) {
-            auto* c = static_cast<InCall*>(p);
-            int i = 0;
-            while (c[i].serial) i++;
-            if (i < 32) c[i] = InCall{serial, call, waiting};
-          },
-          calls + ncalls);
+    hook_threads_on_socket(
+        st,
+        [](uint64_t serial, const char* call, bool waiting, void* p) {
+          auto* c = static_cast<InCall*>(p);
+          int i = 0;
+          while (c[i].serial) i++;
+          if (i < 32) c[i] = InCall{serial, call, waiting};
+        },
+        calls + ncalls);
     while (ncalls < 33 && calls[ncalls].serial) ncalls++;
     if (ncalls == 0) o.printf("    no thread is inside a call on it\n");
     for (int i = 0; i < ncalls; i++) {

@@ -37,8 +37,7 @@ pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
 
 void on_thread_exit(void* p) {
   auto* rec = static_cast<ThreadRecord*>(p);
-  if (auto hook = g_core_hooks.thread_exit.load(std::memory_order_acquire))
-    hook(rec->serial.load(std::memory_order_relaxed));
+  hook_thread_exit(rec->serial.load(std::memory_order_relaxed));
   pthread_mutex_lock(&g_lock);
   rec->alive.store(false, std::memory_order_release);
   // The record goes back to the pool with its serial cleared; sockets that
