@@ -126,7 +126,7 @@ static inline const bench_api_t* bench_api_for(long i) {
 
 // mode=serialize gives the socket of a thread that has it to itself
 // wake-up timeouts (ZMQ_RCVTIMEO and ZMQ_SNDTIMEO of 20 ms, see
-// ser_wake_timeout in src/core/serialize.h) and keeps them from the user's
+// ser_wake_timeout in src/serialize/state.h) and keeps them from the user's
 // calls, which it answers as if they were not there.  libzmq's own
 // functions in the A blocks do see them: a wait longer than that comes back
 // with EAGAIN, and the call is made again.  Both kinds of block run the

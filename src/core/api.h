@@ -47,8 +47,26 @@ RealTable* real_for_caller(const void* ra);
 // True if pc lies in the code of a loaded libzmq (calls libzmq makes to its
 // own API).
 bool pc_in_libzmq(const void* pc);
-// mode=serialize: what the owner path of a serialized socket calls, indexed
-// by FnId (see SocketHot::owner_fn), or null where there is no such table.
-void* const* serialize_owner_fns();
+
+// Which way a function moves messages: the pipe order of a send and a
+// receive (core/order.h), the direction a serialized call waits for.
+enum class MsgDir : uint8_t { None, Send, Recv };
+constexpr MsgDir msg_dir(FnId id) {
+  switch (id) {
+    case FN_zmq_send:
+    case FN_zmq_send_const:
+    case FN_zmq_msg_send:
+    case FN_zmq_sendmsg:
+    case FN_zmq_sendiov:
+      return MsgDir::Send;
+    case FN_zmq_recv:
+    case FN_zmq_msg_recv:
+    case FN_zmq_recvmsg:
+    case FN_zmq_recviov:
+      return MsgDir::Recv;
+    default:
+      return MsgDir::None;
+  }
+}
 
 }  // namespace zg

@@ -10,7 +10,8 @@
 #include "core/locks.h"
 #include "core/order.h"
 #include "core/probe.h"
-#include "core/serialize.h"
+#include "core/report.h"
+#include "core/hooks.h"
 #include "core/threads.h"
 #include "report/format.h"
 
@@ -145,7 +146,7 @@ void guard_created(void* sock, void* ctx, int type, RealTable* real, const void*
   }
   pthread_mutex_lock(&st->mu);
   st->real = real->fn;
-  st->owner_fn = real->fn;  // serialize_attach may replace it
+  st->owner_fn = real->fn;  // hook_socket_made may replace it
   st->ctx = ctx;
   st->type = type;
   st->fork_gen = g_fork_gen;
@@ -156,7 +157,7 @@ void guard_created(void* sock, void* ctx, int type, RealTable* real, const void*
   record_creator(st, rec, ra);
   if (options().policy_value() == Policy::Strict && g_mode != Mode::Serialize && !st->thread_safe && !st->internal)
     take(st, rec, "zmq_socket");
-  if (g_mode == Mode::Serialize && !st->thread_safe && !st->internal) serialize_attach(st);
+  if (g_mode == Mode::Serialize && !st->thread_safe && !st->internal) hook_socket_made(st);
   pthread_mutex_unlock(&st->mu);
   if (order_enabled() && options().locks && !st->thread_safe && !st->internal && !g_locks_on) locks_start();
   lifecycle_socket_created(st, ctx);

@@ -11,9 +11,6 @@
 #include "core/options.h"
 #include "core/policy.h"
 #include "core/registry.h"
-// guard_report (core/report.h) comes with the guard's interface: serialize
-// mode reports through it.
-#include "core/report.h"
 
 namespace zg {
 

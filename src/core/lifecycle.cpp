@@ -10,7 +10,7 @@
 #include "core/order.h"
 #include "core/registry.h"
 #include "core/report.h"
-#include "core/serialize.h"
+#include "core/hooks.h"
 #include "core/suppressions.h"
 #include "core/threads.h"
 #include "core/watcher.h"
@@ -50,7 +50,7 @@ void fork_child() {
   threads_after_fork_child();
   registry_fork_child();
   order_after_fork_child();
-  serialize_after_fork_child();
+  hook_after_fork_child();
   sink_after_fork_child();
   symbolize_after_fork_child();
   py_after_fork_child();

@@ -5,8 +5,6 @@
 #include <stdint.h>
 
 #include "core/registry.h"
-// tls_sampled (serialize mode reads it) is the watcher's.
-#include "core/watcher.h"
 
 namespace zg {
 

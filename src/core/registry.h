@@ -75,7 +75,7 @@ struct SocketState : SocketHot {
 
   char endpoints[512] = {};  // "bind tcp://..." NUL "connect ..." NUL NUL (endpoints_add)
 
-  // Serialize mode (see serialize.cpp).
+  // Serialize mode's turn state (serialize/state.h, SerState).
   void* ser = nullptr;
   // A pipe end (core/order.h): an inproc PAIR whose peer the guard saw.
   std::atomic<void*> pipe{nullptr};

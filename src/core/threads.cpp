@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "core/registry.h"
-#include "core/serialize.h"
+#include "core/hooks.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -37,7 +37,7 @@ pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
 
 void on_thread_exit(void* p) {
   auto* rec = static_cast<ThreadRecord*>(p);
-  serialize_thread_exit(rec->serial.load(std::memory_order_relaxed));
+  hook_thread_exit(rec->serial.load(std::memory_order_relaxed));
   pthread_mutex_lock(&g_lock);
   rec->alive.store(false, std::memory_order_release);
   // The record goes back to the pool with its serial cleared; sockets that

@@ -14,7 +14,7 @@
 namespace zg {
 
 struct SocketHot;
-constexpr int kHotSlots = 64;  // at least one per interposed function (checked in wrappers.cpp)
+constexpr int kHotSlots = 64;  // at least one per interposed function (checked in core/call.h)
 
 // What the owner's fast path reads and writes, in one thread-local block so
 // that one TLS offset serves all of it:

@@ -20,7 +20,7 @@
 #include "core/probe.h"
 #include "core/registry.h"
 #include "core/report.h"
-#include "core/serialize.h"
+#include "core/hooks.h"
 #include "report/format.h"
 #include "report/python.h"
 #include "report/sink.h"
@@ -442,7 +442,7 @@ void watcher_dump() {
     InCall calls[33] = {};
     int ncalls = 0;
     if (inside) calls[ncalls++] = InCall{inside, nullptr, false};
-    ser_for_each_thread(
+    hook_threads_on_socket(
         st,
         [](uint64_t serial, const char* call, bool waiting, void* p) {
           auto* c = static_cast<InCall*>(p);

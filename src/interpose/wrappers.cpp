@@ -2,7 +2,9 @@
 // api.def, and nothing else.  The owner's call is the hot path: the socket
 // announced in a thread-local word, a per-thread hint checked against the
 // handle and the thread's serial, and a jump into libzmq.  Everything else
-// is out of line in the core.
+// is out of line: in the core (core/call.h has the slow path of a call) and,
+// in mode=serialize, in serialize mode's module, reached only through
+// serialize/serialize.h.
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
@@ -15,21 +17,20 @@
 #include <utility>
 
 #include "core/api.h"
+#include "core/call.h"
 #include "core/guard.h"
 #include "core/lifecycle.h"
 #include "core/options.h"
 #include "core/order.h"
 #include "core/registry.h"
-#include "core/serialize.h"
 #include "core/threads.h"
 #include "interpose/copies.h"
 #include "report/sink.h"
+#include "serialize/serialize.h"
 #include "zmq_guard.h"
 #include "zmq_guard_config.h"
 
 #define ZG_EXPORT extern "C" __attribute__((visibility("default")))
-#define ZG_LIKELY(x) __builtin_expect(!!(x), 1)
-#define ZG_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define ZG_RA __builtin_return_address(0)
 #define ZG_UNPAREN(...) __VA_ARGS__
 
@@ -41,13 +42,6 @@ void resolve_exit_notice();
 extern std::atomic<void* const*> g_sole_copy;
 
 namespace {
-
-template <typename R>
-R fail_value() {
-  if constexpr (std::is_pointer<R>::value) return nullptr;
-  else if constexpr (std::is_unsigned<R>::value) return 0;
-  else return static_cast<R>(-1);
-}
 
 // After-call bookkeeping for a few functions (endpoints for the report).
 // Their owner path comes back through the wrapper; every other one ends in
@@ -84,94 +78,6 @@ R call_real(void* const* real, const void* ra, A... a) {
   return fn(a...);
 }
 
-// Message parts a send or receive moves: one, but for the vectors (a
-// receive's count is what it wrote back).
-template <FnId Id, typename... A>
-size_t pipe_parts(A... a) {
-  if constexpr (Id == FN_zmq_sendiov) {
-    return std::get<2>(std::tuple<A...>(a...));
-  } else if constexpr (Id == FN_zmq_recviov) {
-    size_t* n = std::get<2>(std::tuple<A...>(a...));
-    return n ? *n : 1;
-  } else {
-    return 1;
-  }
-}
-
-template <FnId Id, typename R, typename... A>
-__attribute__((noinline)) R slow_call(SocketState* st, void* sock, CallKind kind, const void* ra, A... a) {
-  if (st && registry_is_sentinel(st)) st = nullptr;  // a caller passed the sentinel's address
-  Ticket t;
-  void* const* real = nullptr;
-  const char* name = kFnNames[Id];
-  if (g_mode == Mode::Serialize && !tls_bypass) {
-    if (!st) st = registry_lookup_locked(sock);  // a lock-free miss must not skip the turn
-    R r;
-    if (st && st->ser && serialize_call<Id, R>(st, name, kind, &r, a...)) return r;
-  }
-  if (!guard_enter(sock, st, name, kind, ra, &t, &real)) {
-    errno = ENOTSOCK;
-    return fail_value<R>();
-  }
-  auto fn = reinterpret_cast<R (*)(A...)>(real ? real[Id] : nullptr);
-  if (ZG_UNLIKELY(!fn)) {
-    guard_leave(t, name);
-    errno = ENOTSUP;  // a draft function this libzmq does not have
-    return fail_value<R>();
-  }
-  R r;
-  // A pipe end's send releases before the call (its message may be
-  // received before the call returns); its receive acquires after it.
-  constexpr SerDir dir = SerTraits<Id>::dir;
-  [[maybe_unused]] uint64_t token = 0;
-  if constexpr (dir == SerDir::Send) {
-    if (ZG_UNLIKELY(t.pipe)) token = order_sending(t.st, t.me, pipe_parts<Id>(a...));
-  }
-  {
-    // libzmq forwards some calls through its own exported API
-    // (zmq_recvmsg calls zmq_msg_recv): those are part of this call, and a
-    // nested mark would clear ours and look like a second thread.
-    Bypass b;
-    r = fn(a...);
-  }
-  if constexpr (dir != SerDir::None) {
-    if (ZG_UNLIKELY(t.pipe)) {
-      int e = errno;
-      const bool ok = r != static_cast<R>(-1);
-      if constexpr (dir == SerDir::Send) order_sent(t.st, token, pipe_parts<Id>(a...), ok);
-      else if (ok) order_received(t.st, pipe_parts<Id>(a...));
-      errno = e;
-    }
-  }
-  if (t.marked) {
-    int e = errno;
-    guard_leave(t, name);
-    errno = e;
-  }
-  return r;
-}
-
-// Per thread and per wrapper, the state its last owner call used: a hint
-// that saves the table probe in the loops that matter (a thread receiving
-// on one socket and sending on another hits every time), and a second one,
-// the state the first held before (a forwarder alternating two sockets on
-// each function hits the one or the other).  Each is checked in
-// full, handle and owner, exactly as a table slot is: states are never
-// freed, only recycled, so a stale hint is a state whose handle or owner no
-// longer matches.  Unused entries hold the table's sentinel, which never
-// matches, so the hit needs no null test.
-static_assert(FN_COUNT <= kHotSlots, "tls_hot.last needs a slot per interposed function");
-
-// A new state for the hint; the one it replaces becomes the second hint
-// (HotTls::prev).
-template <FnId Id>
-inline void hint_set(SocketHot* st) {
-  SocketHot* old = tls_hot.last[Id];
-  if (old == st) return;
-  tls_hot.prev[Id] = old;
-  tls_hot.last[Id] = st;
-}
-
 // The owner's own call.  It goes straight on into libzmq (or serialize
 // mode's trampoline) as a tail call: no frame, no mark, nothing after it.
 // A mark would need the wrapper to come back after the call, and that
@@ -196,253 +102,6 @@ __attribute__((always_inline)) inline R owner_call(SocketHot* st, uint64_t me, A
     st->in_call.store(0, std::memory_order_relaxed);
     return r;
   }
-}
-
-
-template <FnId Id, bool Draft, typename R, typename... A>
-R lookup_rest(A... a, void* sock, CallKind kind, const void* ra);
-
-// mode=serialize, everything but the sole user's successful attempt: the
-// locked protocol, waits, sockets found only by a probe, thread-safe ones.
-template <FnId Id, bool Draft, typename R, typename... A>
-__attribute__((noinline)) R ser_slow(A... a, void* sock, CallKind kind, const void* ra) {
-  // A biased wait revoked on its way here (ser_entry) carries its deadline
-  // to serialize_locked; if the call goes elsewhere it is nobody's.
-  [[maybe_unused]] SerCarryDrop carry_drop;
-  if (!tls_bypass) {
-    // A serialized socket never has an owner, so the wrapper's hint never
-    // hits; here it saves the probe.  A hint whose handle matches is the
-    // table's state for that handle (a replaced or recycled state has its
-    // handle changed first), exactly what the probe would find.
-    SocketHot* h = tls_hot.last[Id];
-    SocketState* st;
-    if (relaxed_peek(h->handle) == sock && h != &g_registry_empty) {
-      st = static_cast<SocketState*>(h);
-    } else {
-      st = registry_lookup(sock);
-      if (!st) return slow_call<Id, R, A...>(nullptr, sock, kind, ra, a...);
-      if (st->ser) hint_set<Id>(st);
-    }
-    R r;
-    if (st->ser && serialize_call<Id, R>(st, kFnNames[Id], kind, &r, a...)) return r;
-  }
-  // Not serialized (a thread-safe socket) or a pass-through call: as in the
-  // other modes.
-  return lookup_rest<Id, Draft, R, A...>(a..., sock, kind, ra);
-}
-
-// ser_shared's attempt failed, or left waiters to wake: the rest of the
-// locked protocol, the turn still this thread's, and with it the arguments
-// in ss->held (and ss->st, which ser_quick_held checked is this socket).
-template <FnId Id, typename R, typename... A, size_t... I>
-__attribute__((noinline)) R ser_shared_rest(SerState* ss, R r, std::index_sequence<I...>) {
-  const std::tuple<A...> args(ser_held<A>(&ss->held, I)...);
-  return serialize_quick_rest<Id, R>(ss, ss->st, kFnNames[Id], r, 0, std::get<I>(args)...);
-}
-
-// ser_shared with the turn taken and checked (ser_quick_held): one attempt
-// and the turn given up.  The arguments wait in the turn's held words, not
-// in saved registers (see ser_owner): only ser_shared_rest reads them back.
-template <FnId Id, typename R, typename... A>
-__attribute__((always_inline)) inline R ser_shared_turn(SerState* ss, R (*fn)(A...), A... a) {
-  constexpr SerDir dir = SerTraits<Id>::dir;
-  ser_hold(&ss->held, std::index_sequence_for<A...>{}, a...);
-  std::tuple<A...> args(a...);
-  std::get<sizeof...(A) - 1>(args) |= ZMQ_DONTWAIT;
-  R r = ser_attempt<Id>(fn, args, 0);
-  if (ZG_LIKELY(r != static_cast<R>(-1)) &&
-      ser_quick_end(ss, dir, ser_msg_flags<Id>(ser_held<int>(&ss->held, sizeof...(A) - 1))))
-    return r;
-  return ser_shared_rest<Id, R, A...>(ss, r, std::index_sequence_for<A...>{});
-}
-
-// The turn is held but the straight path may not go on (ser_quick_held
-// said no): give it up, and go the whole protocol's way.
-template <FnId Id, bool Draft, typename R, typename... A>
-__attribute__((noinline)) R ser_shared_bail(SerState* ss, A... a, void* sock, CallKind kind, const void* ra) {
-  turn_unlock(&ss->mu);
-  return ser_slow<Id, Draft, R, A...>(a..., sock, kind, ra);
-}
-
-// ser_shared when the turn was taken: waits for it (turn_lock), then the
-// same.  Apart, so that ser_shared itself makes no call before libzmq's and
-// keeps nothing alive across one but its state and result.
-template <FnId Id, bool Draft, typename R, typename... A>
-__attribute__((noinline)) R ser_shared_wait(A... a, void* sock, CallKind kind, const void* ra) {
-  constexpr SerDir dir = SerTraits<Id>::dir;
-  auto* st = static_cast<SocketState*>(tls_hot.last[Id]);
-  auto* ss = static_cast<SerState*>(st->ser);
-  turn_lock(&ss->mu);
-  if (ZG_LIKELY(ser_quick_held(ss, st, dir, kFnNames[Id])))
-    return ser_shared_turn<Id, R>(ss, reinterpret_cast<R (*)(A...)>(st->real[Id]), a...);
-  return ser_shared_bail<Id, Draft, R, A...>(ss, a..., sock, kind, ra);
-}
-
-// mode=serialize, a send or receive on a socket shared by several threads
-// (lookup_call or ser_entry found the hint, not this thread's bias): the turn, one
-// attempt, the turn given up, in a straight line when nothing is in the way
-// (ser_quick_ok, ser_quick_held); anything else through the whole protocol.
-// Both callers have checked the hint (tls_hot.last[Id] is sock's state), so
-// it is not checked again; ser_quick_held checks the state under the turn.
-template <FnId Id, bool Draft, typename R, typename... A>
-__attribute__((noinline)) R ser_shared(A... a, void* sock, CallKind kind, const void* ra) {
-  constexpr SerDir dir = SerTraits<Id>::dir;
-  static_assert(dir != SerDir::None && Id != FN_zmq_recviov, "ser_entry's calls only");
-  auto* st = static_cast<SocketState*>(tls_hot.last[Id]);
-  auto fn = reinterpret_cast<R (*)(A...)>(st->real[Id]);
-  auto* ss = static_cast<SerState*>(st->ser);
-  if (ZG_LIKELY(fn != nullptr) && ZG_LIKELY(ser_quick_ok(st, ss))) {
-    int seen;
-    if (ZG_UNLIKELY(!turn_try(&ss->mu, &seen))) return ser_shared_wait<Id, Draft, R, A...>(a..., sock, kind, ra);
-    if (ZG_LIKELY(ser_quick_held(ss, st, dir, kFnNames[Id]))) return ser_shared_turn<Id, R>(ss, fn, a...);
-    return ser_shared_bail<Id, Draft, R, A...>(ss, a..., sock, kind, ra);
-  }
-  return ser_slow<Id, Draft, R, A...>(a..., sock, kind, ra);
-}
-
-// mode=serialize, the sole user's call found by the hint but not through
-// the owner path (the owner path was handed off, or the wrapper's hint held
-// another socket).  Kept small so that it saves few registers; anything
-// else goes to ser_shared or ser_slow.
-template <FnId Id, bool Draft, typename R, typename... A>
-__attribute__((noinline)) R ser_entry(A... a, void* sock, CallKind kind, const void* ra) {
-  constexpr SerDir dir = SerTraits<Id>::dir;
-  if constexpr (dir != SerDir::None && Id != FN_zmq_recviov) {
-    SocketHot* h = tls_hot.last[Id];
-    const uint64_t self = tls_hot.me;  // 0 inside a Bypass: never the bias
-    if (ZG_LIKELY(relaxed_peek(h->handle) == sock) && ZG_LIKELY(h != &g_registry_empty)) {
-      SocketState* st = static_cast<SocketState*>(h);
-      auto* ss = static_cast<SerState*>(st->ser);
-      SerBias* b = ser_bias(ss);
-      if (ZG_LIKELY(ss != nullptr) && ZG_LIKELY(relaxed_peek(b->bias) == self) && self != 0 && b->st == st &&
-          st->real[Id]) {
-        R r;
-        if (ZG_LIKELY((ser_biased_call<Id, R>(st, b, self, &r, 0, a...) == Biased::Done))) return r;
-        // The bias was revoked: the locked protocol takes over.
-      } else {
-        return ser_shared<Id, Draft, R, A...>(a..., sock, kind, ra);
-      }
-    }
-  }
-  return ser_slow<Id, Draft, R, A...>(a..., sock, kind, ra);
-}
-
-// mode=serialize: the owner-path trampoline's everything-but-the-call.
-template <FnId Id, bool Draft, typename R, typename... A>
-__attribute__((noinline)) R ser_owner_rest(A... a, void* sock, CallKind kind, const void* ra) {
-  auto* st = static_cast<SocketState*>(tls_hot.last[Id]);
-  R out;
-  if (serialize_call<Id, R>(st, kFnNames[Id], kind, &out, a...)) return out;
-  return slow_call<Id, R, A...>(st, sock, kind, ra, a...);
-}
-
-// mode=serialize: the sole user's owner-path attempt came back with -1.
-// b is still busy, so b->held is still this call's arguments and b->st
-// this socket.  A non-blocking attempt is done; a waiting one waits on as
-// ser_biased_call's would (ser_biased_wait), or, if a second thread
-// revoked the bias meanwhile, goes on under the turn.
-template <FnId Id, bool Draft, typename R, typename... A, size_t... I>
-__attribute__((noinline)) R ser_owner_failed(SerBias* b, R r, CallKind kind, const void* ra,
-                                             std::index_sequence<I...>) {
-  constexpr SerDir dir = SerTraits<Id>::dir;
-  const std::tuple<A...> args(ser_held<A>(&b->held, I)...);
-  const int flags = std::get<sizeof...(A) - 1>(args);
-  if (flags & ZMQ_DONTWAIT) {
-    b->busy.store(0, std::memory_order_release);
-    ser_biased_after<dir>(b, r, ser_msg_flags<Id>(flags));
-    return r;
-  }
-  void* sock = relaxed_peek(b->st->handle);  // read while busy: the socket cannot be closed yet
-  R out;
-  if (ser_biased_wait<Id, R>(b, &out, 0, std::get<I>(args)...) == Biased::Done) return out;
-  return ser_owner_rest<Id, Draft, R, A...>(std::get<I>(args)..., sock, kind, ra);
-}
-
-template <FnId Id, bool Draft, typename R, typename... A>
-R lookup_call(A... a, void* sock, CallKind kind, const void* ra);
-
-// mode=serialize: a zmq_sendiov of several parts without ZMQ_SNDMORE, which
-// libzmq sends as that many messages, one zmq_msg_send each (ZMQ_SNDMORE
-// only ever joins the parts into one message, and is cleared on the last).
-// Sent whole, one part that has to wait (the guard's ZMQ_DONTWAIT attempt,
-// or the sole user's wake-up period) fails the vector with the parts before
-// it already sent, and the call made again sends them again: the guard
-// sends the parts one zmq_sendiov each instead, as libzmq does, so that
-// only the part that waited is tried again.  (With ZMQ_SNDMORE the parts
-// after the first never wait: libzmq counts whole messages against the
-// high-water mark.)
-template <bool Draft>
-__attribute__((noinline)) int ser_sendiov_parts(void* s, struct iovec* iov, size_t count, int flags, void* sock,
-                                                CallKind kind, const void* ra) {
-  int r = -1;
-  for (size_t i = 0; i < count; i++) {
-    r = lookup_call<FN_zmq_sendiov, Draft, int, void*, struct iovec*, size_t, int>(s, iov + i, 1, flags, sock, kind,
-                                                                                   ra);
-    if (r < 0) break;
-  }
-  return r;
-}
-// Whether a zmq_sendiov goes part by part (ser_sendiov_parts).
-template <FnId Id, typename... A>
-__attribute__((always_inline)) inline bool ser_by_parts(A... a) {
-  if constexpr (Id == FN_zmq_sendiov) {
-    std::tuple<A...> args(a...);
-    return std::get<2>(args) > 1 && std::get<1>(args) && !(std::get<3>(args) & ZMQ_SNDMORE) && !tls_bypass;
-  } else {
-    return false;
-  }
-}
-
-// mode=serialize: what the owner path jumps to (SocketHot::owner_fn) for
-// the thread holding a serialized socket's bias, which serialize.cpp makes
-// the socket's owner while it holds it.  So the sole user's send or receive
-// pays the owner path's hint check and then only its call, straight into
-// libzmq: no probe, no lock; its busy mark is what a revoker waits out
-// (unbias in serialize.cpp).  Invariants that make it check nothing else:
-// owner_call is the only caller, and both of its callers (the wrapper's
-// hint, and lookup_rest) have tls_hot.last[Id] pointing at this socket's
-// state; owner_fn is this table only once st->ser is set, and st->ser
-// stays this socket's turn state until its close, which revokes the bias
-// (and the ownership) before it goes on.
-//
-// The call needs a frame (busy is cleared after it), and what makes a
-// frame dear is keeping the arguments alive across the call for the rare
-// attempt made again: saved registers, each a push, a move and a pop.  So
-// they are stored in b->held, one store each, and only b stays in a
-// register.  This is ser_biased_call, laid out for that; calls that
-// libzmq forwards through its own API (a pass-through region around them)
-// and zmq_recviov (its *count restored before each attempt) take that one.
-template <FnId Id, bool Draft, typename R, typename... A>
-__attribute__((always_inline)) inline R ser_owner(void* sock, CallKind kind, A... a) {
-  constexpr SerDir dir = SerTraits<Id>::dir;
-  if constexpr (Id == FN_zmq_sendiov) {
-    if (ser_by_parts<Id>(a...)) return ser_sendiov_parts<Draft>(a..., sock, kind, __builtin_return_address(0));
-  }
-  if constexpr (dir != SerDir::None && Id != FN_zmq_recviov && !ForwardsThroughApi<Id>::value) {
-    auto* st = static_cast<SocketState*>(tls_hot.last[Id]);
-    SerBias* b = ser_bias(static_cast<SerState*>(st->ser));
-    auto fn = reinterpret_cast<R (*)(A...)>(st->real[Id]);
-    b->busy.store(2, std::memory_order_relaxed);
-    __asm__ __volatile__("" ::: "memory");  // the revoker's membarrier orders this store before the load below
-    if (ZG_LIKELY(relaxed_peek(b->bias) == tls_hot.me)) {
-      ser_hold(&b->held, std::index_sequence_for<A...>{}, a...);
-      R r = fn(a...);
-      if (ZG_UNLIKELY(r == static_cast<R>(-1)))
-        return ser_owner_failed<Id, Draft, R, A...>(b, r, kind, __builtin_return_address(0),
-                                                    std::index_sequence_for<A...>{});
-      b->busy.store(0, std::memory_order_release);
-      ser_biased_after<dir>(b, r, ser_msg_flags<Id>(ser_held<int>(&b->held, sizeof...(A) - 1)));
-      return r;
-    }
-    b->busy.store(0, std::memory_order_release);
-  } else if constexpr (dir != SerDir::None && Id != FN_zmq_recviov) {
-    auto* st = static_cast<SocketState*>(tls_hot.last[Id]);
-    R r;
-    if (ZG_LIKELY((ser_biased_call<Id, R>(st, ser_bias(static_cast<SerState*>(st->ser)), tls_hot.me, &r, 0, a...) ==
-                   Biased::Done)))
-      return r;
-  }
-  return ser_owner_rest<Id, Draft, R, A...>(a..., sock, kind, __builtin_return_address(0));
 }
 
 template <FnId Id, bool Draft, typename R, typename... A>
@@ -484,21 +143,7 @@ __attribute__((noinline)) R off_call(A... a, void* sock, CallKind kind, const vo
 template <FnId Id, bool Draft, typename R, typename... A>
 __attribute__((noinline)) R lookup_call(A... a, void* sock, CallKind kind, const void* ra) {
   if (g_mode == Mode::Off) return off_call<Id, Draft, R, A...>(a..., sock, kind, ra);
-  if (g_mode == Mode::Serialize) {
-    if constexpr (Id == FN_zmq_sendiov) {
-      if (ser_by_parts<Id>(a...)) return ser_sendiov_parts<Draft>(a..., sock, kind, ra);
-    }
-    if constexpr (SerTraits<Id>::dir != SerDir::None && Id != FN_zmq_recviov) {
-      // A shared socket (nobody's bias) skips ser_entry's frame.  Only
-      // loads here, so this function stays two plain jumps.
-      SocketHot* h = tls_hot.last[Id];
-      if (relaxed_peek(h->handle) == sock && h != &g_registry_empty) {
-        auto* ss = static_cast<SerState*>(static_cast<SocketState*>(h)->ser);
-        if (ss && relaxed_peek(ser_bias(ss)->bias) == 0) return ser_shared<Id, Draft, R, A...>(a..., sock, kind, ra);
-      }
-    }
-    return ser_entry<Id, Draft, R, A...>(a..., sock, kind, ra);
-  }
+  if (g_mode == Mode::Serialize) return ser_call<Id, Draft, R, A...>(a..., sock, kind, ra);
   return lookup_rest<Id, Draft, R, A...>(a..., sock, kind, ra);
 }
 
@@ -531,7 +176,10 @@ __attribute__((always_inline)) inline R socket_call(void* sock, K kind, A... a) 
   return lookup_call<Id, Draft, R, A...>(a..., sock, kind(), __builtin_return_address(0));
 }
 
-inline void ensure_init() { guard_init(); }
+inline void ensure_init() {
+  guard_init();
+  ser_init();
+}
 
 // Marks one socket of a multi-socket call (poll, proxy).
 struct Entry {
@@ -600,30 +248,6 @@ using namespace zg;
 #undef ZG_SOCK
 #undef ZG_CALL
 
-namespace zg {
-namespace {
-#define ZG_SOCK(ret, name, params, args, sock, kind, draft) \
-  ret ser_owner_##name params { return ser_owner<FN_##name, draft, ret>(sock, kind, ZG_UNPAREN args); }
-#define ZG_CALL(ret, name, params, args, draft)
-#include "interpose/api.def"
-#undef ZG_SOCK
-#undef ZG_CALL
-}  // namespace
-
-void* const* serialize_owner_fns() {
-  // A function-local static: initialized on first use, whatever the order
-  // of the library's constructors and the program's first zmq_socket.
-  static void* const table[FN_COUNT] = {
-#define ZG_SOCK(ret, name, params, args, sock, kind, draft) reinterpret_cast<void*>(&ser_owner_##name),
-#define ZG_CALL(ret, name, params, args, draft) nullptr,
-#include "interpose/api.def"
-#undef ZG_SOCK
-#undef ZG_CALL
-  };
-  return table;
-}
-}  // namespace zg
-
 ZG_EXPORT void* zmq_socket(void* ctx, int type) {
   const void* ra = ZG_RA;
   ensure_init();
@@ -674,7 +298,7 @@ ZG_EXPORT int zmq_poll(zmq_pollitem_t* items, int nitems, long timeout) {
     return call_real<FN_zmq_poll, int>(nullptr, ra, items, nitems, timeout);
   if (g_mode == Mode::Serialize) {
     int rc;  // waits without holding any socket's turn
-    if (serialize_poll(items, nitems, timeout, &rc)) return rc;
+    if (ser_poll(items, nitems, timeout, &rc)) return rc;
   }
   Entry local[16];
   Entry* entries = nitems <= 16 ? local : static_cast<Entry*>(malloc(sizeof(Entry) * nitems));
@@ -711,7 +335,7 @@ int proxy_call(const char* name, const void* ra, void* const* socks, int nsocks,
   if (g_mode == Mode::Off || tls_bypass) return call_real<Id, int>(nullptr, ra, a...);
   if (g_mode == Mode::Serialize) {
     int rc;  // moves messages through the turns; waits holding none
-    if (serialize_proxy(socks, nsocks, Id == FN_zmq_proxy_steerable, &rc)) return rc;
+    if (ser_proxy(socks, nsocks, Id == FN_zmq_proxy_steerable, &rc)) return rc;
   }
   Entry entries[4];
   void* const* real = nullptr;

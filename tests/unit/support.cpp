@@ -31,7 +31,6 @@ bool pc_in_libzmq(const void* pc) {
   auto a = reinterpret_cast<uintptr_t>(pc);
   return a >= zgunit::g_libzmq_lo && a < zgunit::g_libzmq_hi;
 }
-void* const* serialize_owner_fns() { return nullptr; }
 }  // namespace zg
 
 // Kept out of line and followed by code so it is a real frame, never a tail

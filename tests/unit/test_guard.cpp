@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "core/guard.h"
+#include "core/report.h"
 #include "core/threads.h"
 #include "support.h"
 

@@ -1,6 +1,6 @@
-// serialize mode's turn lock (core/serialize.h): one holder at a time, and
+// serialize mode's turn lock (serialize/turn.h): one holder at a time, and
 // no sleeper left behind when a release does not wake it (the wake-up
-// throttle of turn_unlock_slow).
+// throttle of ser_turn_unlock_slow).
 #include <linux/futex.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -18,7 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "core/clock.h"
-#include "core/serialize.h"
+#include "serialize/state.h"
 #include "support.h"
 
 namespace {
@@ -32,9 +32,9 @@ struct Taker {
   explicit Taker(zg::SerState* s) : ss(s) {
     t = std::thread([this] {
       tid = static_cast<pid_t>(syscall(SYS_gettid));
-      zg::turn_lock(&ss->mu);
+      zg::ser_turn_lock(&ss->mu);
       got = true;
-      zg::turn_unlock(&ss->mu);
+      zg::ser_turn_unlock(&ss->mu);
     });
   }
   // Until it sleeps on the turn's futex word (about 5 s at most).
@@ -63,11 +63,11 @@ void one_holder_at_a_time(int kThreads, int kRounds) {
   for (int i = 0; i < kThreads; i++)
     ts.emplace_back([&] {
       for (int r = 0; r < kRounds; r++) {
-        zg::turn_lock(&ss.mu);
+        zg::ser_turn_lock(&ss.mu);
         if (inside.fetch_add(1) != 0) overlaps++;
         counter++;
         inside.fetch_sub(1);
-        zg::turn_unlock(&ss.mu);
+        zg::ser_turn_unlock(&ss.mu);
       }
     });
   for (auto& t : ts) t.join();
@@ -81,18 +81,18 @@ TEST(Turn, OneHolderAtATimeAmongMany) { one_holder_at_a_time(32, 10000); }
 
 TEST(Turn, ReleaseAfterAQuietQuantumWakesTheSleeper) {
   zg::SerState ss;
-  zg::turn_lock(&ss.mu);
+  zg::ser_turn_lock(&ss.mu);
   Taker b(&ss);
   ASSERT_TRUE(b.wait_asleep());
   const int64_t before = zg::mono_ns();
-  zg::turn_unlock(&ss.mu);
+  zg::ser_turn_unlock(&ss.mu);
   EXPECT_GE(ss.mu.woke_at.load(), before) << "the release woke the sleeper and noted when";
   EXPECT_TRUE(b.wait_got());
 }
 
 TEST(Turn, SleeperSkippedByAReleaseStillGetsTheTurn) {
   zg::SerState ss;
-  zg::turn_lock(&ss.mu);
+  zg::ser_turn_lock(&ss.mu);
   Taker b(&ss);
   ASSERT_TRUE(b.wait_asleep());
   // As if a release had just woken somebody else: this one does not wake
@@ -100,7 +100,7 @@ TEST(Turn, SleeperSkippedByAReleaseStillGetsTheTurn) {
   // it free on its own.
   const int64_t noted = zg::mono_ns() + int64_t(3600) * 1000000000;
   ss.mu.woke_at.store(noted);
-  zg::turn_unlock(&ss.mu);
+  zg::ser_turn_unlock(&ss.mu);
   EXPECT_EQ(ss.mu.woke_at.load(), noted) << "the release did not wake (the throttle)";
   EXPECT_TRUE(b.wait_got()) << "a sleeper the release skipped was left asleep with the turn free";
 }
@@ -124,7 +124,7 @@ TEST(Turn, SleepersOfATurnHeldLongWakeSeldom) {
   // (16 naps of 50 us, then doubling up to 25.6 ms), not thousands of
   // times a second each.
   zg::SerState ss;
-  zg::turn_lock(&ss.mu);
+  zg::ser_turn_lock(&ss.mu);
   std::vector<std::unique_ptr<Taker>> takers;
   for (int i = 0; i < 6; i++) {
     takers.emplace_back(new Taker(&ss));
@@ -140,17 +140,17 @@ TEST(Turn, SleepersOfATurnHeldLongWakeSeldom) {
     long woke = switches_of(takers[i]->tid) - before[i];
     EXPECT_LT(woke, 60) << "sleeper " << i << " woke on its own " << woke << " times in 0.5 s";
   }
-  zg::turn_unlock(&ss.mu);
+  zg::ser_turn_unlock(&ss.mu);
   for (auto& t : takers) EXPECT_TRUE(t->wait_got());
 }
 
 TEST(Turn, ReleaseKeepsErrno) {
   zg::SerState ss;
-  zg::turn_lock(&ss.mu);
+  zg::ser_turn_lock(&ss.mu);
   Taker b(&ss);
   ASSERT_TRUE(b.wait_asleep());
   errno = EAGAIN;
-  zg::turn_unlock(&ss.mu);
+  zg::ser_turn_unlock(&ss.mu);
   EXPECT_EQ(errno, EAGAIN) << "the slow release keeps libzmq's errno for the caller";
   EXPECT_TRUE(b.wait_got());
 }
