@@ -63,8 +63,10 @@ const char* module_base(const char* module) {
 bool native_binding(const Frame& f) {
   const char* mod = module_base(f.module);
   const char* file = module_base(f.file);
-  return starts(mod, "libzmq") || starts(mod, "libczmq") || starts(f.function, "zmq::") || !strcmp(file, "zmq.hpp") ||
-         !strcmp(file, "zmq_addon.hpp");
+  // "zmq::" is cppzmq's namespace and the Rust crate's; the crate's trait
+  // impls read "<T as zmq::Sendable>::send".
+  return starts(mod, "libzmq") || starts(mod, "libczmq") || starts(f.function, "zmq::") ||
+         strstr(f.function, " as zmq::") || !strcmp(file, "zmq.hpp") || !strcmp(file, "zmq_addon.hpp");
 }
 
 FrameClass classify_native(const Frame& f) {
