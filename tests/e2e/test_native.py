@@ -559,6 +559,21 @@ def test_renamed_copy_taken_with_dlsym_is_guarded(renamed_libzmq):
     assert_silent(run([program("dlsym_zmq"), "ok", renamed_libzmq]), "done")
 
 
+def test_two_copies_each_get_their_own_calls(renamed_libzmq):
+    # The linked libzmq and a renamed copy opened RTLD_LOCAL, used at once
+    # and then each with the other's interposed functions made to trap
+    # (two_copies_dlsym.c): a call sent to the wrong copy would die.
+    plain = subprocess.run([program("two_copies_dlsym"), renamed_libzmq], capture_output=True, text=True,
+                           timeout=60)
+    # Without the guard the copies' own calls to their exported functions
+    # meet in the global scope: copy B's zmq_poll calls A's zmq_getsockopt,
+    # which traps.  The guard's wrapper is found there and sends it to B.
+    assert plain.returncode == -signal.SIGILL and "two copies ok" not in plain.stdout, plain
+    r = run([program("two_copies_dlsym"), renamed_libzmq])
+    assert sorted(map(os.path.realpath, r.guarded)) == sorted([os.path.realpath(LIBZMQ), renamed_libzmq]), r
+    assert_silent(r, "two copies ok")
+
+
 @pytest.mark.parametrize("order", ["guard_first", "guard_second"])
 def test_rtld_next_keeps_its_meaning_beside_another_preload(order):
     # A second preload library wraps getpid() and zmq_send() with
