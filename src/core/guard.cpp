@@ -265,7 +265,7 @@ void guard_created(void* sock, void* ctx, int type, RealTable* real, const void*
   } else {
     stack_capture(&st->created_stack, static_cast<int>(options().stack_depth));
   }
-  if (options().python) py_note_thread(st->creator);
+  if (options().python) py_note_thread_once(st->creator);
   if (options().policy_value() == Policy::Strict && g_mode != Mode::Serialize && !st->thread_safe && !st->internal)
     take(st, rec, "zmq_socket");
   if (g_mode == Mode::Serialize && !st->thread_safe && !st->internal) serialize_attach(st);

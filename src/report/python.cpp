@@ -77,6 +77,10 @@ bool py_lookup() {
                     sym(&g_py.gc_disable, "PyGC_Disable") && sym(&g_py.gc_enable, "PyGC_Enable");
       g_py.compact = g_py.frames && sym(&g_py.frame_lasti, "PyFrame_GetLasti") &&
                      sym(&g_py.code_addr2line, "PyCode_Addr2Line");
+      sym(&g_py.incref, "Py_IncRef");
+      sym(&g_py.version, "Py_GetVersion");
+      void* ref_total = nullptr;
+      g_py.ref_debug = sym(&ref_total, "_Py_RefTotal");
       g_py.state.store(1, std::memory_order_release);
     } else {
       g_py.absent_adds.store(adds, std::memory_order_relaxed);
@@ -250,6 +254,14 @@ void py_thread_names(const unsigned long* idents, int n, char (*names)[kPyNameLe
     for (int i = 0; i < r->n; i++) memcpy(names[i], r->names[i], kPyNameLen);
   pthread_mutex_unlock(&r->mu);
   put(r);
+}
+
+void py_note_thread_once(unsigned long long key) {
+  // Per thread: the key it noted last (a serial is never reused).
+  static __thread unsigned long long tls_noted ZG_PY_TLS;
+  if (tls_noted == key) return;
+  py_note_thread(key);
+  tls_noted = key;
 }
 
 void py_note_thread(unsigned long long key) {

@@ -59,6 +59,11 @@ struct Py {
   bool compact;
   int (*frame_lasti)(void*);          // PyFrame_GetLasti: bytes, or -1
   int (*code_addr2line)(void*, int);  // PyCode_Addr2Line: reads no Python state
+  // Optional: 3.11's frames read in place (python_stack.cpp), which a build
+  // with reference debugging (_Py_RefTotal) lays out otherwise.
+  void (*incref)(void*);         // Py_IncRef
+  const char* (*version)();      // Py_GetVersion
+  bool ref_debug;
 };
 extern Py g_py;
 

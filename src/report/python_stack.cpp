@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <atomic>
 
@@ -62,53 +63,205 @@ char* field_text(void* code, const char* attr_name, bool quoted) {
   return t.ok ? t.release() : nullptr;
 }
 
-// The index of code's entry, made if it is new; -1 when the table is full
-// or out of memory.  GIL held.  Takes over the caller's reference to code
-// when it makes the entry, else leaves it to the caller.
-int code_entry(void* code, bool* kept) {
-  *kept = false;
-  CodeTable* t = g_codes.load(std::memory_order_acquire);
-  if (t) {
-    for (uint32_t i = code_hash(code);; i = (i + 1) & (kCodeSlots - 1)) {
-      uint32_t v = t->slots[i].load(std::memory_order_acquire);
-      if (v == 0) break;
-      if (t->entries[v - 1].code == code) return static_cast<int>(v - 1);
-    }
+CodeTable* codes_table() { return g_codes.load(std::memory_order_acquire); }
+
+// The index of code's entry, or -1.  Needs no lock: entries are only added.
+int code_find(const CodeTable* t, const void* code) {
+  if (!t) return -1;
+  for (uint32_t i = code_hash(code);; i = (i + 1) & (kCodeSlots - 1)) {
+    uint32_t v = t->slots[i].load(std::memory_order_acquire);
+    if (v == 0) return -1;
+    if (t->entries[v - 1].code == code) return static_cast<int>(v - 1);
   }
+}
+
+// The index of code's entry, made if it is new (with a reference of its
+// own to code); -1 when the table is full or out of memory.  GIL held, the
+// garbage collector off, no exception set.
+int code_entry(void* code) {
+  int found = code_find(codes_table(), code);
+  if (found >= 0) return found;
   pthread_mutex_lock(&g_codes_mu);
-  t = g_codes.load(std::memory_order_relaxed);
+  CodeTable* t = g_codes.load(std::memory_order_relaxed);
   if (!t) {
     t = static_cast<CodeTable*>(calloc(1, sizeof(CodeTable)));
     g_codes.store(t, std::memory_order_release);
   }
-  int found = -1;
-  if (t) {
-    uint32_t i = code_hash(code);
-    for (;; i = (i + 1) & (kCodeSlots - 1)) {
-      uint32_t v = t->slots[i].load(std::memory_order_relaxed);
-      if (v == 0) break;
-      if (t->entries[v - 1].code == code) {
-        found = static_cast<int>(v - 1);
-        break;
-      }
-    }
-    if (found < 0 && t->n < kMaxCodes) {
-      char* file = field_text(code, "co_filename", true);
-      char* name = field_text(code, "co_name", false);
-      if (file && name) {
-        found = static_cast<int>(t->n++);
-        t->entries[found] = CodeEntry{code, file, name};
-        t->slots[i].store(static_cast<uint32_t>(found) + 1, std::memory_order_release);
-        *kept = true;
-      } else {
-        free(file);
-        free(name);
-      }
+  found = code_find(t, code);
+  if (t && found < 0 && t->n < kMaxCodes) {
+    char* file = field_text(code, "co_filename", true);
+    char* name = field_text(code, "co_name", false);
+    if (file && name) {
+      uint32_t i = code_hash(code);
+      while (t->slots[i].load(std::memory_order_relaxed) != 0) i = (i + 1) & (kCodeSlots - 1);
+      found = static_cast<int>(t->n++);
+      g_py.incref(code);
+      t->entries[found] = CodeEntry{code, file, name};
+      t->slots[i].store(static_cast<uint32_t>(found) + 1, std::memory_order_release);
+    } else {
+      free(file);
+      free(name);
     }
   }
   pthread_mutex_unlock(&g_codes_mu);
   return found;
 }
+
+// What a recorded stack holds before it is copied out.
+struct Walk {
+  uint32_t codes[kPyMaxDepth];
+  int lastis[kPyMaxDepth];
+  int n = 0;
+  bool truncated = false;
+  bool failed = false;
+};
+
+// A pending exception kept as it was and the garbage collector off while
+// the C API runs (frame objects made for frames that had none could start
+// it, and with it any __del__).
+struct Quiet {
+  void *et, *ev, *tb;
+  int gc_was;
+  Quiet() {
+    g_py.err_fetch(&et, &ev, &tb);
+    gc_was = g_py.gc_disable();
+  }
+  // False if the C API left an exception of its own.
+  bool clean() {
+    if (!g_py.err_occurred()) return true;
+    g_py.err_clear();
+    return false;
+  }
+  ~Quiet() {
+    if (gc_was) g_py.gc_enable();
+    g_py.err_restore(et, ev, tb);
+  }
+};
+
+// The frames through the C API, most recent first: PyThreadState_GetFrame
+// and PyFrame_GetBack make a frame object for each frame that has none.
+// About 120 instructions a frame.  `raw` (if given) gets the code objects
+// themselves, for direct_check.
+void walk_api(void* ts, Walk* w, void** raw) {
+  Quiet q;
+  void* frame = g_py.tstate_frame(ts);
+  while (frame) {
+    if (w->n == kPyMaxDepth) {
+      w->truncated = true;
+      g_py.decref(frame);
+      break;
+    }
+    void* code = g_py.frame_code(frame);
+    int e = code ? code_entry(code) : -1;
+    if (raw) raw[w->n] = code;
+    if (code) g_py.decref(code);  // the table's entry holds its own
+    if (e < 0) {
+      w->failed = true;  // the table is full: the caller makes the text now
+      g_py.decref(frame);
+      break;
+    }
+    w->codes[w->n] = static_cast<uint32_t>(e);
+    w->lastis[w->n] = g_py.frame_lasti(frame);
+    w->n++;
+    void* back = g_py.frame_back(frame);
+    g_py.decref(frame);
+    frame = back;
+  }
+  if (!q.clean()) w->failed = true;
+}
+
+// 3.11's frames read in place, as py-spy and the interpreter's own dumper
+// read them: PyThreadState.cframe, _PyCFrame.current_frame, and in each
+// _PyInterpreterFrame f_code, previous and prev_instr.  No frame object is
+// made, nothing is called but for a code object seen for the first time:
+// about 30 instructions a frame.  The offsets are 3.11's (Include/cpython/
+// pystate.h, Include/internal/pycore_frame.h); the offset of a code
+// object's instructions is learnt, and all of it checked once against the
+// C API (direct_check) before it is used.
+constexpr size_t kTsCframe = 56, kCframeCurrent = 8, kFrameCode = 32, kFramePrevious = 48, kFramePrevInstr = 56;
+
+struct Direct {
+  std::atomic<int> state{0};  // 0 unchecked, 1 on, 2 off
+  ptrdiff_t code_start = 0;   // offset of co_code_adaptive in a code object
+};
+Direct g_direct;
+
+const char* at(const void* base, size_t off) {
+  const char* p;
+  memcpy(&p, static_cast<const char*>(base) + off, sizeof p);
+  return p;
+}
+
+const char* first_frame(void* ts) {
+  const char* cframe = at(ts, kTsCframe);
+  return cframe ? at(cframe, kCframeCurrent) : nullptr;
+}
+
+// Byte offset of a frame's last instruction (PyFrame_GetLasti's unit);
+// negative for a frame that has not started.
+ptrdiff_t lasti_of(const char* f, const char* code) {
+  return at(f, kFramePrevInstr) - (code + g_direct.code_start);
+}
+
+// The last entries found, by code object: the table's probe costs more
+// than the rest of a frame.  Only ever used with the GIL held (3.11 has one
+// GIL a process), which orders its users.
+struct Recent {
+  const void* code;
+  int entry;
+};
+constexpr size_t kRecent = 256;
+Recent g_recent[kRecent];
+
+void walk_direct(void* ts, Walk* w) {
+  const CodeTable* t = codes_table();
+  for (const char* f = first_frame(ts); f; f = at(f, kFramePrevious)) {
+    const char* code = at(f, kFrameCode);
+    ptrdiff_t lasti = lasti_of(f, code);
+    if (lasti < 0) continue;  // pushed, not started: the C API skips it too
+    if (w->n == kPyMaxDepth) {
+      w->truncated = true;
+      return;
+    }
+    Recent& r = g_recent[(reinterpret_cast<uintptr_t>(code) >> 4) & (kRecent - 1)];
+    int e = r.code == code ? r.entry : code_find(t, code);
+    if (e >= 0) {
+      r.code = code;
+      r.entry = e;
+    } else {
+      Quiet q;
+      e = code_entry(const_cast<char*>(code));
+      t = codes_table();
+      if (!q.clean()) e = -1;
+    }
+    if (e < 0) {
+      w->failed = true;
+      return;
+    }
+    w->codes[w->n] = static_cast<uint32_t>(e);
+    w->lastis[w->n] = static_cast<int>(lasti);
+    w->n++;
+  }
+}
+
+// Once per process: does the direct walk see what the C API sees, on this
+// stack, frame for frame?  Only 3.11 release builds are tried; a stack with
+// a frame not yet started (which the C API skips) fails the check, and the
+// C API stays.
+bool direct_check(void* ts, const Walk& api, void* const* raw) {
+  const char* v = g_py.version ? g_py.version() : "";
+  if (strncmp(v, "3.11.", 5) != 0 || g_py.ref_debug || !g_py.incref || api.failed || api.n == 0) return false;
+  const char* f = first_frame(ts);
+  for (int i = 0; i < api.n; i++, f = at(f, kFramePrevious)) {
+    if (!f || at(f, kFrameCode) != raw[i] || api.lastis[i] < 0) return false;
+    ptrdiff_t start = at(f, kFramePrevInstr) - api.lastis[i] - static_cast<const char*>(raw[i]);
+    if (i == 0) g_direct.code_start = start;
+    if (start != g_direct.code_start) return false;
+  }
+  // The two walks end together (unless the C API stopped at its limit).
+  return api.truncated || !f;
+}
+
 }  // namespace
 
 struct PyStack {
@@ -124,50 +277,24 @@ PyStack* py_stack_record() {
   if (!py_running() || !g_py.compact || !py_holds_gil() || g_py.is_finalizing()) return nullptr;
   void* ts = g_py.this_tstate();
   if (!ts) return nullptr;
-  void *et, *ev, *tb;
-  g_py.err_fetch(&et, &ev, &tb);
-  int gc_was = g_py.gc_disable();
-  uint32_t codes[kPyMaxDepth];
-  int lastis[kPyMaxDepth];
-  int n = 0;
-  bool failed = false, truncated = false;
-  void* frame = g_py.tstate_frame(ts);
-  while (frame) {
-    if (n == kPyMaxDepth) {
-      truncated = true;
-      g_py.decref(frame);
-      break;
-    }
-    void* code = g_py.frame_code(frame);
-    bool kept = false;
-    int e = code ? code_entry(code, &kept) : -1;
-    if (code && !kept) g_py.decref(code);
-    if (e < 0) {
-      failed = true;  // the table is full: the caller makes the text now
-      g_py.decref(frame);
-      break;
-    }
-    codes[n] = static_cast<uint32_t>(e);
-    lastis[n] = g_py.frame_lasti(frame);
-    n++;
-    void* back = g_py.frame_back(frame);
-    g_py.decref(frame);
-    frame = back;
+  Walk w;
+  int direct = g_direct.state.load(std::memory_order_acquire);
+  if (direct == 1) {
+    walk_direct(ts, &w);
+  } else {
+    void* raw[kPyMaxDepth];
+    walk_api(ts, &w, direct == 0 ? raw : nullptr);
+    // Checked on the first stack seen (the GIL orders the callers).
+    if (direct == 0) g_direct.state.store(direct_check(ts, w, raw) ? 1 : 2, std::memory_order_release);
   }
-  if (g_py.err_occurred()) {
-    g_py.err_clear();
-    failed = true;
-  }
-  if (gc_was) g_py.gc_enable();
-  g_py.err_restore(et, ev, tb);
-  if (failed || n == 0) return nullptr;
-  auto* st = static_cast<PyStack*>(malloc(sizeof(PyStack) + sizeof(PyStack::frames[0]) * (n - 1)));
+  if (w.failed || w.n == 0) return nullptr;
+  auto* st = static_cast<PyStack*>(malloc(sizeof(PyStack) + sizeof(PyStack::frames[0]) * (w.n - 1)));
   if (!st) return nullptr;
-  st->n = n;
-  st->truncated = truncated;
-  for (int i = 0; i < n; i++) {
-    st->frames[i].code = codes[i];
-    st->frames[i].lasti = lastis[i];
+  st->n = w.n;
+  st->truncated = w.truncated;
+  for (int i = 0; i < w.n; i++) {
+    st->frames[i].code = w.codes[i];
+    st->frames[i].lasti = w.lastis[i];
   }
   return st;
 }
