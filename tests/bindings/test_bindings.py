@@ -3,7 +3,8 @@ program that shares a socket between threads is reported (in abort mode,
 naming the program's own function), a correct one is silent.  Perl's
 ZMQ::FFI and Python's cffi reach libzmq through dlopen + dlsym; Rust's zmq
 crate and Java's jzmq link it.  Python's ctypes and pyzmq are in
-tests/python, C, C++ and czmq in tests/e2e.  PHP: see test_php_*.
+tests/python, C, C++ and czmq in tests/e2e.  PHP cannot share a socket
+between threads (below); its misuse is the forked child's.
 The packages come from scripts/deps.sh."""
 import filecmp
 import os
@@ -204,3 +205,36 @@ def test_java_shared_socket_aborts_naming_jzmq_and_the_threads(java_classes):
 
 def test_java_socket_handed_to_a_new_thread_is_silent(java_classes):
     assert_silent(run(java(java_classes, "ok"), timeout=120), "java done")
+
+
+# --- PHP's zmq extension (linked, loaded with RTLD_DEEPBIND) ------------------
+# Debian's PHP is built without thread safety (php -i: "Thread Safety =>
+# disabled") and Debian ships no threading extension for it (no parallel,
+# no pthreads): one PHP process runs one thread, so no PHP program can
+# share a socket between threads.  What PHP programs do get wrong is
+# pcntl_fork() with the parent's sockets.  PHP loads extensions with
+# RTLD_DEEPBIND, which binds zmq.so to libzmq past the preloaded guard:
+# the guard points zmq.so's entries at its wrappers (deepbind.cpp), and
+# without that neither program below would be checked at all.
+
+def test_php_child_using_the_parents_socket_is_reported():
+    res = run([PHP, os.path.join(HERE, "php_pair.php"), "fork"], ABORT)
+    assert not res.timed_out, res
+    # The child aborted; the parent saw it and finished.
+    assert "child status 0 signaled %d" % signal.SIGABRT in res.stdout and "php done" in res.stdout, res
+    assert res.returncode == 66, res
+    assert [f["kind"] for f in res.findings] == ["use_after_fork"], res
+    f = res.findings[0]
+    assert f["call"] == "zmq_sendmsg" and f["socket_type"] == "PUSH", res
+    # php-zmq's method (ZMQSocket::send), then the Zend engine's frames: no
+    # PHP file and line.
+    assert "zim_zmqsocket_send" in guardtest.functions(f["stack"]), res
+    assert "zim_zmqcontext_getsocket" in guardtest.functions(f["created_stack"]), res
+    assert f["user_frame"]["function"] == "zim_zmqsocket_send", res
+    assert "use_after_fork" in summary(res) and "in zim_zmqsocket_send" in summary(res), res
+
+
+def test_php_single_thread_program_is_silent_and_checked():
+    res = run([PHP, os.path.join(HERE, "php_pair.php"), "ok"])
+    assert_silent(res, "php done")
+    assert any("libzmq.so.5" in path for path in res.guarded), res

@@ -467,6 +467,23 @@ def test_plugin_loaded_rtld_local_correct_is_silent():
     assert_silent(r, "plugin returned 0")
 
 
+def test_plugin_loaded_deepbind_is_guarded():
+    # RTLD_DEEPBIND binds the plugin to libzmq past the preloaded wrappers
+    # (PHP loads its extensions so); the guard points the plugin's entries
+    # at its wrappers when the host takes the plugin's entry point with
+    # dlsym.  Entries bound lazily still lead to the plugin's PLT then, and
+    # would bind past the guard at their first call: bound at load here
+    # (LD_BIND_NOW), as PHP's are (BIND_NOW).
+    env = {"PLUGIN_DEEPBIND": "1", "LD_BIND_NOW": "1"}
+    r = run([program("plugin_host"), plugin(), "share"], env=env)
+    assert "loaded: libzmq.so.5" in r.stdout, r
+    assert r.returncode == ABORTED, r
+    f = only_finding(r, "cross_thread")
+    assert f["call"] == "zmq_recv" and f["socket_type"] == "DEALER"
+    assert has_fn(f["stack"], "plugin_receiver") and has_fn(f["owner_stack"], "plugin_sender"), f
+    assert_silent(run([program("plugin_host"), plugin(), "ok"], env=env), "plugin returned 0")
+
+
 @pytest.fixture
 def renamed_plugin(tmp_path):
     """A wheel-like layout: the plugin needs libzmq-abc123.so.5, a renamed

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MIT
+// Objects that bind libzmq past the guard.  An object loaded with
+// RTLD_DEEPBIND looks its symbols up in its own dependencies before the
+// global scope, so its calls to libzmq skip the preloaded wrappers: PHP
+// (8.2, Debian 12) loads every extension so, php-zmq's zmq.so included,
+// and would run unchecked.  Such an object's GOT entries for the
+// interposed functions are pointed at the guard's wrappers, bound to the
+// copy of libzmq they pointed at: its calls then go exactly where they
+// went, through the guard.
+//
+// When: a loader that dlopens a plugin takes its entry point with dlsym
+// at once (PHP's get_module, as every plugin system's), so dlsym's hook
+// (dlsym.cpp) calls deepbind_check() when it sees a handle other than the
+// last one, which costs a look at the loader's count of loaded objects,
+// and a scan only when objects were loaded since the last.  Objects bound
+// lazily are left alone: their entries still lead to their PLT, and the
+// first call would bind past the guard (PHP binds at load: BIND_NOW).
+#include <elf.h>
+#include <link.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "core/api.h"
+#include "interpose/copies.h"
+#include "interpose/elf_symbol.h"
+
+#if defined(__x86_64__)
+
+namespace zg {
+namespace {
+
+std::atomic<unsigned long long> g_scanned_adds{0};
+// One scan at a time: two threads making one page writable and read-only
+// again in turn would leave one store to fault.
+pthread_mutex_t g_scan_mu = PTHREAD_MUTEX_INITIALIZER;
+
+int adds_cb(struct dl_phdr_info* info, size_t size, void* data) {
+  if (size >= offsetof(struct dl_phdr_info, dlpi_subs))
+    *static_cast<unsigned long long*>(data) = info->dlpi_adds;
+  return 1;
+}
+
+ElfW(Addr) dyn_addr(const struct dl_phdr_info* info, ElfW(Addr) p) {
+  return p < info->dlpi_addr ? p + info->dlpi_addr : p;  // as elf_symbol.h
+}
+
+bool starts(const char* s, const char* prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
+
+// One GOT entry: if it holds copy k's own function `id`, it gets the
+// wrapper for copy k.  RELRO pages are made writable for the store.
+void redirect(const struct dl_phdr_info* info, void** slot, int id) {
+  void* v = __atomic_load_n(slot, __ATOMIC_RELAXED);
+  int k = resolve_copy_index(v);
+  if (k < 0 || resolve_copy(k)->fn[id] != v) return;
+  void* want = bound_wrappers(k)[id];
+  uintptr_t at = reinterpret_cast<uintptr_t>(slot);
+  bool relro = false;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    uintptr_t lo = info->dlpi_addr + ph.p_vaddr;
+    if (ph.p_type == PT_GNU_RELRO && at >= lo && at < lo + ph.p_memsz) relro = true;
+  }
+  long page = sysconf(_SC_PAGESIZE);
+  void* base = reinterpret_cast<void*>(at & ~static_cast<uintptr_t>(page - 1));
+  if (relro && mprotect(base, static_cast<size_t>(page), PROT_READ | PROT_WRITE) != 0) return;
+  __atomic_store_n(slot, want, __ATOMIC_RELEASE);
+  if (relro) mprotect(base, static_cast<size_t>(page), PROT_READ);
+}
+
+void redirect_relocs(const struct dl_phdr_info* info, const ElfW(Rela)* r, size_t bytes, const ElfW(Sym)* symtab,
+                     const char* strtab) {
+  for (size_t i = 0; r && i < bytes / sizeof(ElfW(Rela)); i++) {
+    unsigned type = ELF64_R_TYPE(r[i].r_info);
+    if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT) continue;
+    const char* name = strtab + symtab[ELF64_R_SYM(r[i].r_info)].st_name;
+    if (name[0] != 'z' || !starts(name, "zmq_")) continue;
+    for (int id = 0; id < FN_COUNT; id++)
+      if (zg_elf_same(kFnNames[id], name)) {
+        redirect(info, reinterpret_cast<void**>(info->dlpi_addr + r[i].r_offset), id);
+        break;
+      }
+  }
+}
+
+// Each object that needs a libzmq: its entries for the interposed functions.
+int scan_cb(struct dl_phdr_info* info, size_t, void*) {
+  const ElfW(Dyn)* dyn = nullptr;
+  for (int i = 0; i < info->dlpi_phnum; i++)
+    if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+      dyn = reinterpret_cast<const ElfW(Dyn)*>(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+  if (!dyn || !info->dlpi_name || !info->dlpi_name[0]) return 0;  // the executable binds globally
+  const char* strtab = nullptr;
+  const ElfW(Sym)* symtab = nullptr;
+  const ElfW(Rela) *jmprel = nullptr, *rela = nullptr;
+  size_t jmprel_bytes = 0, rela_bytes = 0;
+  bool rela_plt = true;
+  for (const ElfW(Dyn)* d = dyn; d->d_tag != DT_NULL; d++) {
+    switch (d->d_tag) {
+      case DT_STRTAB: strtab = reinterpret_cast<const char*>(dyn_addr(info, d->d_un.d_ptr)); break;
+      case DT_SYMTAB: symtab = reinterpret_cast<const ElfW(Sym)*>(dyn_addr(info, d->d_un.d_ptr)); break;
+      case DT_JMPREL: jmprel = reinterpret_cast<const ElfW(Rela)*>(dyn_addr(info, d->d_un.d_ptr)); break;
+      case DT_PLTRELSZ: jmprel_bytes = d->d_un.d_val; break;
+      case DT_PLTREL: rela_plt = d->d_un.d_val == DT_RELA; break;
+      case DT_RELA: rela = reinterpret_cast<const ElfW(Rela)*>(dyn_addr(info, d->d_un.d_ptr)); break;
+      case DT_RELASZ: rela_bytes = d->d_un.d_val; break;
+      default: break;
+    }
+  }
+  if (!strtab || !symtab || !rela_plt) return 0;
+  bool needs = false;
+  for (const ElfW(Dyn)* d = dyn; d->d_tag != DT_NULL && !needs; d++)
+    if (d->d_tag == DT_NEEDED && starts(strtab + d->d_un.d_val, "libzmq") &&
+        !starts(strtab + d->d_un.d_val, "libzmqguard"))
+      needs = true;
+  if (!needs) return 0;
+  redirect_relocs(info, jmprel, jmprel_bytes, symtab, strtab);
+  redirect_relocs(info, rela, rela_bytes, symtab, strtab);
+  return 0;
+}
+
+}  // namespace
+
+void deepbind_check() {
+  unsigned long long adds = 0;
+  dl_iterate_phdr(adds_cb, &adds);
+  if (adds == g_scanned_adds.load(std::memory_order_relaxed)) return;
+  pthread_mutex_lock(&g_scan_mu);
+  if (adds != g_scanned_adds.load(std::memory_order_relaxed)) {
+    resolve_init();  // the copies loaded with the new objects
+    dl_iterate_phdr(scan_cb, nullptr);
+    g_scanned_adds.store(adds, std::memory_order_relaxed);
+  }
+  pthread_mutex_unlock(&g_scan_mu);
+}
+
+}  // namespace zg
+
+#else
+
+namespace zg {
+void deepbind_check() {}
+}  // namespace zg
+
+#endif  // __x86_64__
