@@ -134,11 +134,18 @@ bool runtime_module(const char* path) {
   return false;
 }
 
-// Rust's legacy mangling comes out of the C++ demangler as a path whose
-// last element is a hash ("::h" and 16 hex digits) and whose punctuation is
-// escaped ("_$LT$T$u20$as$u20$zmq..Sendable$GT$::send::h0123..."): made
-// into what rustc-demangle prints ("<T as zmq::Sendable>::send"), in place.
-// Anything else is left alone.
+void copy_demangled(const char* name, char* out, size_t len) {
+  int status = -1;
+  char* dem = (name[0] == '_' && name[1] == 'Z') ? abi::__cxa_demangle(name, nullptr, nullptr, &status) : nullptr;
+  snprintf(out, len, "%s", (dem && status == 0) ? dem : name);
+  free(dem);
+  rust_legacy_clean(out);
+}
+
+}  // namespace
+
+// Rust's legacy mangling: the last path element is a hash ("::h" and 16 hex
+// digits), punctuation is escaped ($LT$, $u20$, ...) and ".." is "::".
 void rust_legacy_clean(char* s) {
   size_t n = strlen(s);
   if (n < 19 || strncmp(s + n - 19, "::h", 3) != 0) return;
@@ -187,16 +194,6 @@ void rust_legacy_clean(char* s) {
   }
   s[w] = 0;
 }
-
-void copy_demangled(const char* name, char* out, size_t len) {
-  int status = -1;
-  char* dem = (name[0] == '_' && name[1] == 'Z') ? abi::__cxa_demangle(name, nullptr, nullptr, &status) : nullptr;
-  snprintf(out, len, "%s", (dem && status == 0) ? dem : name);
-  free(dem);
-  rust_legacy_clean(out);
-}
-
-}  // namespace
 
 void symbolize_after_fork_child() {
   // A parent thread may have been symbolizing at the fork: the lock and the
