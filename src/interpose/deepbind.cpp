@@ -58,17 +58,21 @@ void redirect(const struct dl_phdr_info* info, void** slot, int id) {
   if (k < 0 || resolve_copy(k)->fn[id] != v) return;
   void* want = bound_wrappers(k)[id];
   uintptr_t at = reinterpret_cast<uintptr_t>(slot);
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  // Read-only after relocation: the RELRO segment's whole pages, as ld.so
+  // protects it (its end rounded down; a last partial page stays writable
+  // and must stay so).
   bool relro = false;
   for (int i = 0; i < info->dlpi_phnum; i++) {
     const ElfW(Phdr)& ph = info->dlpi_phdr[i];
-    uintptr_t lo = info->dlpi_addr + ph.p_vaddr;
-    if (ph.p_type == PT_GNU_RELRO && at >= lo && at < lo + ph.p_memsz) relro = true;
+    uintptr_t lo = (info->dlpi_addr + ph.p_vaddr) & ~(page - 1);
+    uintptr_t hi = (info->dlpi_addr + ph.p_vaddr + ph.p_memsz) & ~(page - 1);
+    if (ph.p_type == PT_GNU_RELRO && at >= lo && at < hi) relro = true;
   }
-  long page = sysconf(_SC_PAGESIZE);
-  void* base = reinterpret_cast<void*>(at & ~static_cast<uintptr_t>(page - 1));
-  if (relro && mprotect(base, static_cast<size_t>(page), PROT_READ | PROT_WRITE) != 0) return;
+  void* base = reinterpret_cast<void*>(at & ~(page - 1));
+  if (relro && mprotect(base, page, PROT_READ | PROT_WRITE) != 0) return;
   __atomic_store_n(slot, want, __ATOMIC_RELEASE);
-  if (relro) mprotect(base, static_cast<size_t>(page), PROT_READ);
+  if (relro) mprotect(base, page, PROT_READ);
 }
 
 void redirect_relocs(const struct dl_phdr_info* info, const ElfW(Rela)* r, size_t bytes, const ElfW(Sym)* symtab,
