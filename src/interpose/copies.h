@@ -31,5 +31,7 @@ void* const* plain_wrappers();
 // (loaded with RTLD_DEEPBIND: PHP's extensions) at the wrappers, if
 // objects were loaded since the last look (deepbind.cpp).
 void deepbind_check();
+// At exit: names each object some entry of which still leads past the guard.
+void deepbind_exit_notice();
 
 }  // namespace zg

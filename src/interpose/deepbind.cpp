@@ -14,7 +14,9 @@
 // last one, which costs a look at the loader's count of loaded objects,
 // and a scan only when objects were loaded since the last.  Objects bound
 // lazily are left alone: their entries still lead to their PLT, and the
-// first call would bind past the guard (PHP binds at load: BIND_NOW).
+// first call would bind past the guard (PHP binds at load: BIND_NOW); at
+// exit such an object is named (deepbind_exit_notice), so a clean run is
+// not mistaken for a checked one.
 #include <elf.h>
 #include <link.h>
 #include <pthread.h>
@@ -27,6 +29,7 @@
 #include "core/api.h"
 #include "interpose/copies.h"
 #include "interpose/elf_symbol.h"
+#include "report/sink.h"
 
 #if defined(__x86_64__)
 
@@ -50,12 +53,22 @@ ElfW(Addr) dyn_addr(const struct dl_phdr_info* info, ElfW(Addr) p) {
 
 bool starts(const char* s, const char* prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
 
-// One GOT entry: if it holds copy k's own function `id`, it gets the
-// wrapper for copy k.  RELRO pages are made writable for the store.
-void redirect(const struct dl_phdr_info* info, void** slot, int id) {
+// What a scan does with an entry that leads past the guard.
+enum class Scan { Redirect, Report };
+
+struct ScanCtx {
+  Scan what;
+  int reported;
+};
+
+// One GOT entry: if it holds copy k's own function `id`, it leads past the
+// guard.  Redirect: it gets the wrapper for copy k (RELRO pages are made
+// writable for the store).  True if it led past the guard.
+bool redirect(const struct dl_phdr_info* info, void** slot, int id, Scan what) {
   void* v = __atomic_load_n(slot, __ATOMIC_RELAXED);
   int k = resolve_copy_index(v);
-  if (k < 0 || resolve_copy(k)->fn[id] != v) return;
+  if (k < 0 || resolve_copy(k)->fn[id] != v) return false;
+  if (what == Scan::Report) return true;
   void* want = bound_wrappers(k)[id];
   uintptr_t at = reinterpret_cast<uintptr_t>(slot);
   const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
@@ -70,13 +83,17 @@ void redirect(const struct dl_phdr_info* info, void** slot, int id) {
     if (ph.p_type == PT_GNU_RELRO && at >= lo && at < hi) relro = true;
   }
   void* base = reinterpret_cast<void*>(at & ~(page - 1));
-  if (relro && mprotect(base, page, PROT_READ | PROT_WRITE) != 0) return;
+  if (relro && mprotect(base, page, PROT_READ | PROT_WRITE) != 0) return true;
   __atomic_store_n(slot, want, __ATOMIC_RELEASE);
   if (relro) mprotect(base, page, PROT_READ);
+  return true;
 }
 
-void redirect_relocs(const struct dl_phdr_info* info, const ElfW(Rela)* r, size_t bytes, const ElfW(Sym)* symtab,
-                     const char* strtab) {
+// The first interposed function an entry of which led past the guard, or
+// null.
+const char* redirect_relocs(const struct dl_phdr_info* info, const ElfW(Rela)* r, size_t bytes,
+                            const ElfW(Sym)* symtab, const char* strtab, Scan what) {
+  const char* past = nullptr;
   for (size_t i = 0; r && i < bytes / sizeof(ElfW(Rela)); i++) {
     unsigned type = ELF64_R_TYPE(r[i].r_info);
     if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT) continue;
@@ -84,14 +101,17 @@ void redirect_relocs(const struct dl_phdr_info* info, const ElfW(Rela)* r, size_
     if (name[0] != 'z' || !starts(name, "zmq_")) continue;
     for (int id = 0; id < FN_COUNT; id++)
       if (zg_elf_same(kFnNames[id], name)) {
-        redirect(info, reinterpret_cast<void**>(info->dlpi_addr + r[i].r_offset), id);
+        if (redirect(info, reinterpret_cast<void**>(info->dlpi_addr + r[i].r_offset), id, what) && !past)
+          past = kFnNames[id];
         break;
       }
   }
+  return past;
 }
 
 // Each object that needs a libzmq: its entries for the interposed functions.
-int scan_cb(struct dl_phdr_info* info, size_t, void*) {
+int scan_cb(struct dl_phdr_info* info, size_t, void* data) {
+  auto* ctx = static_cast<ScanCtx*>(data);
   const ElfW(Dyn)* dyn = nullptr;
   for (int i = 0; i < info->dlpi_phnum; i++)
     if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
@@ -121,8 +141,13 @@ int scan_cb(struct dl_phdr_info* info, size_t, void*) {
         !starts(strtab + d->d_un.d_val, "libzmqguard"))
       needs = true;
   if (!needs) return 0;
-  redirect_relocs(info, jmprel, jmprel_bytes, symtab, strtab);
-  redirect_relocs(info, rela, rela_bytes, symtab, strtab);
+  const char* past = redirect_relocs(info, jmprel, jmprel_bytes, symtab, strtab, ctx->what);
+  if (!past) past = redirect_relocs(info, rela, rela_bytes, symtab, strtab, ctx->what);
+  if (past && ctx->what == Scan::Report && ctx->reported++ < 4)
+    sink_notice(
+        "zmq-guard: %s calls libzmq (%s) directly, past the guard (loaded with RTLD_DEEPBIND and bound lazily?): "
+        "its sockets are not checked",
+        info->dlpi_name, past);
   return 0;
 }
 
@@ -135,9 +160,18 @@ void deepbind_check() {
   pthread_mutex_lock(&g_scan_mu);
   if (adds != g_scanned_adds.load(std::memory_order_relaxed)) {
     resolve_init();  // the copies loaded with the new objects
-    dl_iterate_phdr(scan_cb, nullptr);
+    ScanCtx ctx{Scan::Redirect, 0};
+    dl_iterate_phdr(scan_cb, &ctx);
     g_scanned_adds.store(adds, std::memory_order_relaxed);
   }
+  pthread_mutex_unlock(&g_scan_mu);
+}
+
+void deepbind_exit_notice() {
+  pthread_mutex_lock(&g_scan_mu);
+  resolve_init();
+  ScanCtx ctx{Scan::Report, 0};
+  dl_iterate_phdr(scan_cb, &ctx);
   pthread_mutex_unlock(&g_scan_mu);
 }
 
@@ -147,6 +181,7 @@ void deepbind_check() {
 
 namespace zg {
 void deepbind_check() {}
+void deepbind_exit_notice() {}
 }  // namespace zg
 
 #endif  // __x86_64__

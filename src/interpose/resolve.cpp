@@ -360,6 +360,7 @@ bool elf_defines(const char* path, const char* name) {
 // out libzmq's own functions; a libzmq linked into the executable is called
 // directly.  Neither goes through the preload.
 void resolve_exit_notice() {
+  deepbind_exit_notice();
   if (g_socket_call.load(std::memory_order_relaxed)) return;
   Found f{};
   dl_iterate_phdr(collect, &f);
