@@ -33,5 +33,7 @@ void* const* plain_wrappers();
 void deepbind_check();
 // At exit: names each object some entry of which still leads past the guard.
 void deepbind_exit_notice();
+// In a forked child: its lock made fresh (a parent thread may have held it).
+void deepbind_after_fork_child();
 
 }  // namespace zg

@@ -167,6 +167,11 @@ void deepbind_check() {
   pthread_mutex_unlock(&g_scan_mu);
 }
 
+void deepbind_after_fork_child() {
+  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+  g_scan_mu = fresh;
+}
+
 void deepbind_exit_notice() {
   pthread_mutex_lock(&g_scan_mu);
   resolve_init();
@@ -181,7 +186,13 @@ void deepbind_exit_notice() {
 
 namespace zg {
 void deepbind_check() {}
+void deepbind_after_fork_child() {
+  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+  g_scan_mu = fresh;
+}
+
 void deepbind_exit_notice() {}
+void deepbind_after_fork_child() {}
 }  // namespace zg
 
 #endif  // __x86_64__

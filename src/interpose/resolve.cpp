@@ -162,6 +162,7 @@ RealTable* table_containing(const void* p) {
 void resolve_after_fork_child() {
   pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
   g_mu = fresh;
+  deepbind_after_fork_child();
 }
 
 void resolve_init() {
