@@ -18,6 +18,7 @@
 // exit such an object is named (deepbind_exit_notice), so a clean run is
 // not mistaken for a checked one.
 #include <elf.h>
+#include <errno.h>
 #include <link.h>
 #include <pthread.h>
 #include <string.h>
@@ -157,6 +158,7 @@ void deepbind_check() {
   unsigned long long adds = 0;
   dl_iterate_phdr(adds_cb, &adds);
   if (adds == g_scanned_adds.load(std::memory_order_relaxed)) return;
+  const int saved = errno;  // the caller's dlsym must not see ours
   pthread_mutex_lock(&g_scan_mu);
   if (adds != g_scanned_adds.load(std::memory_order_relaxed)) {
     resolve_init();  // the copies loaded with the new objects
@@ -165,6 +167,7 @@ void deepbind_check() {
     g_scanned_adds.store(adds, std::memory_order_relaxed);
   }
   pthread_mutex_unlock(&g_scan_mu);
+  errno = saved;
 }
 
 void deepbind_after_fork_child() {
