@@ -451,26 +451,35 @@ class Bench:
     # -- socket creation from Python ---------------------------------------------
 
     def section_pysockets(self):
-        # A socket's creation records its Python traceback: its cost per
-        # socket, plain and guarded runs interleaved, at two stack depths.
+        # A socket's creation records the creator's stack: its cost per
+        # socket (create + close), plain and guarded runs interleaved, at two
+        # stack depths, from Python (pyzmq) and from C side by side.  Wall
+        # time, and the process's CPU time (all threads), which a machine
+        # shared with other work disturbs less.
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "py_sockets.py")
         py = "/usr/bin/python3"  # Debian's, with python3-zmq
-        if subprocess.run([py, "-c", "import zmq"], capture_output=True).returncode != 0:
-            print("\n## Socket creation from Python: pyzmq missing, skipped")
-            return
-        print("\n## Socket creation from Python (ctx.socket(zmq.REQ) + close(), us per socket, "
+        have_py = subprocess.run([py, "-c", "import zmq"], capture_output=True).returncode == 0
+        print("\n## Socket creation (create + close a REQ socket, us per socket, "
               f"medians of {self.runs} interleaved runs, mode=abort)\n")
-        print(f"{'stack depth':12} {'plain':>9} {'guarded':>9} {'ratio':>7}")
+        print(f"{'':8} {'stack depth':12} {'plain':>8} {'guarded':>8} {'x plain':>8}   "
+              f"{'cpu plain':>9} {'guarded':>8} {'x plain':>8}")
         res = {}
-        for depth in (30, 200):
-            cell = {"plain": [], "abort": []}
-            for _ in range(self.runs):
-                for m in random.sample(list(cell), len(cell)):
-                    out = self.run([py, script, "--count=3000", f"--depth={depth}"], m, pin=True).stdout
-                    cell[m].append(self.field(out, "us_per_socket"))
-            p, g = statistics.median(cell["plain"]), statistics.median(cell["abort"])
-            res[depth] = cell
-            print(f"{depth:<12} {p:9.1f} {g:9.1f} {p / g:7.3f}")
+        langs = ([("python", [py, script, "--count=3000"])] if have_py else []) + \
+            [("c", [self.prog("sockets"), "--count=3000"])]
+        for lang, argv in langs:
+            for depth in (30, 200):
+                cell = {"plain": [], "abort": []}
+                for _ in range(self.runs):
+                    for m in random.sample(list(cell), len(cell)):
+                        out = self.run(argv + [f"--depth={depth}"], m, pin=True).stdout
+                        cell[m].append((self.field(out, "us_per_socket"), self.field(out, "cpu_us_per_socket")))
+                p = [statistics.median(x[k] for x in cell["plain"]) for k in (0, 1)]
+                g = [statistics.median(x[k] for x in cell["abort"]) for k in (0, 1)]
+                res[f"{lang}/{depth}"] = cell
+                print(f"{lang:8} {depth:<12} {p[0]:8.1f} {g[0]:8.1f} {g[0] / p[0]:8.2f}   "
+                      f"{p[1]:9.1f} {g[1]:8.1f} {g[1] / p[1]:8.2f}")
+        if not have_py:
+            print("(pyzmq missing: the Python rows are left out)")
         self.raw["pysockets"] = res
 
     # -- Helgrind and DRD ----------------------------------------------------------

@@ -12,6 +12,10 @@ packages=(
   python3-zmq python3-pytest python3-ipykernel python3-jupyter-client python3-jsonschema
   patchelf valgrind
   libasan8 libzmq-ffi-perl
+  python3-cffi
+  cargo rustc librust-zmq-dev
+  default-jdk-headless libzmq-java libzmq-jni
+  php-cli php-zmq
   clang libclang-rt-14-dev
 )
 

@@ -163,7 +163,7 @@ void record_creator(SocketState* st, ThreadRecord* rec, const void* ra) {
   } else {
     stack_capture(&st->created_stack, static_cast<int>(options().stack_depth));
   }
-  if (options().python) py_note_thread(st->creator);
+  if (options().python) py_note_thread_once(st->creator);
 }
 
 void record_taker(SocketState* st, ThreadRecord* rec, const char* call) {

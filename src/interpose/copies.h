@@ -27,4 +27,13 @@ bool resolve_any_copy_has(int id);
 void* const* bound_wrappers(int k);
 void* const* plain_wrappers();
 
+// Points the GOT entries of objects that bind libzmq past the guard
+// (loaded with RTLD_DEEPBIND: PHP's extensions) at the wrappers, if
+// objects were loaded since the last look (deepbind.cpp).
+void deepbind_check();
+// At exit: names each object some entry of which still leads past the guard.
+void deepbind_exit_notice();
+// In a forked child: its lock made fresh (a parent thread may have held it).
+void deepbind_after_fork_child();
+
 }  // namespace zg

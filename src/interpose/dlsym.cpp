@@ -160,6 +160,7 @@ ZG_NO_SANITIZE bool is_draft(int id) {
 }
 
 __thread int tls_in_hook ZG_TLS;
+std::atomic<void*> g_last_handle{nullptr};
 
 // What the real lookup `p` of interposed function `id` becomes.
 ZG_NO_SANITIZE void* translate(void* p, int id) {
@@ -188,11 +189,20 @@ ZG_NO_SANITIZE int hook(void* handle, const char* name, const char* version, con
     *out = nullptr;  // no libc dlsym to be found: nothing sensible to call
     return 1;
   }
+  uintptr_t a = reinterpret_cast<uintptr_t>(ra);
+  const bool own = a >= g_self_lo.load(std::memory_order_relaxed) && a < g_self_hi.load(std::memory_order_relaxed);
+  // A handle other than the last one: perhaps a plugin just loaded, whose
+  // entry point its loader takes now (deepbind.cpp).
+  if (handle != RTLD_NEXT && handle != RTLD_DEFAULT && !own && !tls_in_hook &&
+      handle != g_last_handle.load(std::memory_order_relaxed)) {
+    g_last_handle.store(handle, std::memory_order_relaxed);
+    tls_in_hook = 1;
+    deepbind_check();
+    tls_in_hook = 0;
+  }
   // The cheap tests first: programs that call dlsym in loops pay two compares.
   if (!name || name[0] != 'z' || name[1] != 'm' || name[2] != 'q' || name[3] != '_') return 0;
-  uintptr_t a = reinterpret_cast<uintptr_t>(ra);
-  if (a >= g_self_lo.load(std::memory_order_relaxed) && a < g_self_hi.load(std::memory_order_relaxed)) return 0;
-  if (tls_in_hook) return 0;
+  if (own || tls_in_hook) return 0;
   int id = interposed_id(name);
   if (id < 0) return 0;
   if (handle == RTLD_NEXT) return 0;  // the caller's meaning, which only libc knows

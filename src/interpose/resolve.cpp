@@ -162,6 +162,7 @@ RealTable* table_containing(const void* p) {
 void resolve_after_fork_child() {
   pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
   g_mu = fresh;
+  deepbind_after_fork_child();
 }
 
 void resolve_init() {
@@ -360,6 +361,7 @@ bool elf_defines(const char* path, const char* name) {
 // out libzmq's own functions; a libzmq linked into the executable is called
 // directly.  Neither goes through the preload.
 void resolve_exit_notice() {
+  deepbind_exit_notice();
   if (g_socket_call.load(std::memory_order_relaxed)) return;
   Found f{};
   dl_iterate_phdr(collect, &f);

@@ -24,7 +24,8 @@ bool system_dir(const char* path) {
 bool runtime_module(const char* base) {
   static const char* const kRuntime[] = {"libc.so",   "libc-",     "ld-linux", "ld-",        "libpthread",
                                          "libdl.",    "libdl-",    "librt.",   "libm.so",    "libgcc_s",
-                                         "libzmq",    "libpython", "linux-vdso", "libffi",   "python"};
+                                         "libzmq",    "libpython", "linux-vdso", "libffi",   "python",
+                                         "php",       "libperl",   "perl"};
   for (const char* r : kRuntime)
     if (starts(base, r)) return true;
   return false;
@@ -63,8 +64,10 @@ const char* module_base(const char* module) {
 bool native_binding(const Frame& f) {
   const char* mod = module_base(f.module);
   const char* file = module_base(f.file);
-  return starts(mod, "libzmq") || starts(mod, "libczmq") || starts(f.function, "zmq::") || !strcmp(file, "zmq.hpp") ||
-         !strcmp(file, "zmq_addon.hpp");
+  // "zmq::" is cppzmq's namespace and the Rust crate's; the crate's trait
+  // impls read "<T as zmq::Sendable>::send".
+  return starts(mod, "libzmq") || starts(mod, "libczmq") || starts(f.function, "zmq::") ||
+         strstr(f.function, " as zmq::") || !strcmp(file, "zmq.hpp") || !strcmp(file, "zmq_addon.hpp");
 }
 
 FrameClass classify_native(const Frame& f) {

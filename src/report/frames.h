@@ -11,7 +11,8 @@
 //            cppzmq's header, pyzmq, the test runner, Python's standard
 //            library and every installed package
 //   Runtime  what runs everything: libc, the dynamic loader, libgcc,
-//            libzmq, libpython and the python executable, the guard itself,
+//            libzmq, libpython and the python executable, the php and perl
+//            interpreters (libperl), the guard itself,
 //            Python's frozen modules
 #pragma once
 #include <stddef.h>

@@ -56,6 +56,11 @@ void py_thread_names(const unsigned long* idents, int n, char (*names)[kPyNameLe
 // if it can be read without waiting (the thread holds the GIL), so a report
 // can still name a thread that has exited.  Cheap when Python is absent.
 void py_note_thread(unsigned long long key);
+// The same, only the first time the calling thread asks for `key`: for a
+// socket's creation, where reading the name again for every socket cost
+// more than the rest of the Python record (a thread's later claims still
+// note it afresh, and a running thread's name is read when a report is).
+void py_note_thread_once(unsigned long long key);
 // The name noted for `key`; false if none.
 bool py_noted_name(unsigned long long key, char* out, size_t len);
 

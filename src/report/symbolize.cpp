@@ -1,5 +1,6 @@
 #include "report/symbolize.h"
 
+#include <ctype.h>
 #include <cxxabi.h>
 #include <dlfcn.h>
 #include <elfutils/libdwfl.h>
@@ -138,9 +139,61 @@ void copy_demangled(const char* name, char* out, size_t len) {
   char* dem = (name[0] == '_' && name[1] == 'Z') ? abi::__cxa_demangle(name, nullptr, nullptr, &status) : nullptr;
   snprintf(out, len, "%s", (dem && status == 0) ? dem : name);
   free(dem);
+  rust_legacy_clean(out);
 }
 
 }  // namespace
+
+// Rust's legacy mangling: the last path element is a hash ("::h" and 16 hex
+// digits), punctuation is escaped ($LT$, $u20$, ...) and ".." is "::".
+void rust_legacy_clean(char* s) {
+  size_t n = strlen(s);
+  if (n < 19 || strncmp(s + n - 19, "::h", 3) != 0) return;
+  for (size_t i = n - 16; i < n; i++)
+    if (!isxdigit(static_cast<unsigned char>(s[i]))) return;
+  s[n - 19] = 0;
+  static const struct {
+    const char* code;
+    char c;
+  } kEscapes[] = {{"$SP$", '@'}, {"$BP$", '*'}, {"$RF$", '&'}, {"$LT$", '<'},
+                  {"$GT$", '>'}, {"$LP$", '('}, {"$RP$", ')'}, {"$C$", ','}};
+  size_t w = 0;
+  for (size_t r = 0; s[r];) {
+    bool elem_start = r == 0 || (r >= 2 && s[r - 1] == ':' && s[r - 2] == ':');
+    if (elem_start && s[r] == '_' && s[r + 1] == '$') {
+      r++;
+      continue;
+    }
+    if (s[r] == '.' && s[r + 1] == '.') {
+      s[w++] = ':';
+      s[w++] = ':';
+      r += 2;
+      continue;
+    }
+    bool done = false;
+    if (s[r] == '$') {
+      for (const auto& e : kEscapes) {
+        size_t k = strlen(e.code);
+        if (!strncmp(s + r, e.code, k)) {
+          s[w++] = e.c;
+          r += k;
+          done = true;
+          break;
+        }
+      }
+      unsigned v = 0;
+      int used = 0;
+      if (!done && s[r + 1] == 'u' && sscanf(s + r + 2, "%2x$%n", &v, &used) == 1 && used == 3 && v >= 0x20 &&
+          v < 0x7F) {
+        s[w++] = static_cast<char>(v);
+        r += 5;
+        done = true;
+      }
+    }
+    if (!done) s[w++] = s[r++];
+  }
+  s[w] = 0;
+}
 
 void symbolize_after_fork_child() {
   // A parent thread may have been symbolizing at the fork: the lock and the
@@ -165,7 +218,8 @@ void symbolize(void* pc, bool is_return_address, Frame* out) {
   uintptr_t lookup = is_return_address && addr > 0 ? addr - 1 : addr;
 
   Dl_info info;
-  if (dladdr(reinterpret_cast<void*>(lookup), &info)) {
+  const bool mapped = dladdr(reinterpret_cast<void*>(lookup), &info) != 0;
+  if (mapped) {
     if (info.dli_fname) snprintf(out->module, sizeof out->module, "%s", info.dli_fname);
     out->offset = addr - reinterpret_cast<uintptr_t>(info.dli_fbase);
     if (info.dli_sname) copy_demangled(info.dli_sname, out->function, sizeof out->function);
@@ -197,8 +251,10 @@ void symbolize(void* pc, bool is_return_address, Frame* out) {
     }
   }
   pthread_mutex_unlock(&g_mu);
-  if (!out->module[0]) {
+  if (!out->module[0] && mapped) {
     // The main executable: dladdr gives its name only through the link map.
+    // (Code in no object at all, a JIT's, keeps no module: it is not the
+    // executable's.)
     char exe[256];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {

@@ -22,6 +22,12 @@ struct Frame {
 // the call instruction).  Never fails: unknown parts stay empty.
 void symbolize(void* pc, bool is_return_address, Frame* out);
 
+// A Rust legacy symbol as the C++ demangler leaves it
+// ("_$LT$T$u20$as$u20$zmq..Sendable$GT$::send::h0123456789abcdef") made
+// into what rustc-demangle prints ("<T as zmq::Sendable>::send"), in
+// place; any other name is left alone.  symbolize() applies it.
+void rust_legacy_clean(char* name);
+
 // Drops cached module lists (after dlopen of new objects the next report
 // refreshes anyway).
 void symbolize_reset();

@@ -1,15 +1,64 @@
-"""Bindings that reach libzmq through dlopen + dlsym, run through the real
-zmq-guard wrapper: misuse reported, correct programs silent.  Python's
-ctypes is in tests/python, a C program doing what every FFI does in
-tests/e2e (dlsym_zmq.c)."""
+"""Each binding Debian ships, run through the real zmq-guard wrapper: a
+program that shares a socket between threads is reported (in abort mode,
+naming the program's own function), a correct one is silent.  Perl's
+ZMQ::FFI and Python's cffi reach libzmq through dlopen + dlsym; Rust's zmq
+crate and Java's jzmq link it.  Python's ctypes and pyzmq are in
+tests/python, C, C++ and czmq in tests/e2e.  PHP cannot share a socket
+between threads (below); its misuse is the forked child's.
+The packages come from scripts/deps.sh."""
+import filecmp
 import os
+import re
+import shutil
+import signal
+import subprocess
+
+import pytest
 
 import guardtest
 from guardtest import run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(guardtest.BUILD_ROOT, "tests", "bindings")
 PERL = "/usr/bin/perl"
+PHP = "/usr/bin/php"
+JZMQ_JAR = "/usr/share/java/zmq.jar"
 WARN = ["--mode=warn"]
+ABORT = ["--mode=abort"]
+ABORTED = -signal.SIGABRT  # the wrapper dies the way its program did
+
+
+def line_of(path, marker):
+    """Line number of the `@marker` comment in a source file."""
+    with open(path) as f:
+        for n, text in enumerate(f, 1):
+            if re.search(r"(#|//) @%s$" % re.escape(marker), text.rstrip()):
+                return n
+    raise AssertionError("no @%s in %s" % (marker, path))
+
+
+def assert_silent(res, done):
+    assert not res.timed_out and res.guard_active, res
+    assert res.returncode == 0, res
+    assert res.findings == [], res
+    assert "zmq-guard" not in res.stderr, res
+    assert done in res.stdout, res
+
+
+def aborted_once(res):
+    """The one cross_thread finding of a run that abort mode ended."""
+    assert not res.timed_out, res
+    assert res.returncode == ABORTED, res
+    assert [f["kind"] for f in res.findings] == ["cross_thread"], res
+    assert "cross_thread" in summary(res), res
+    return res.findings[0]
+
+
+def summary(res):
+    """The report's SUMMARY line."""
+    lines = [l for l in res.stderr.splitlines() if l.startswith("SUMMARY: zmq-guard: ")]
+    assert len(lines) == 1, res
+    return lines[0]
 
 
 def perl_script(name):
@@ -40,3 +89,152 @@ def test_perl_zmq_ffi_socket_per_thread_is_silent():
     assert res.findings == [], res
     assert "zmq-guard" not in res.stderr, res
     assert "perl done" in res.stdout, res
+
+
+# --- Python cffi, ABI mode (dlopen + dlsym) -----------------------------------
+
+def py_frames(frames, path):
+    return [(f["function"], f["line"]) for f in frames or [] if f["file"] == path]
+
+
+def test_cffi_shared_socket_aborts_naming_the_program():
+    path = os.path.join(HERE, "cffi_pair.py")
+    res = run([guardtest.PYTHON, path, "shared"], ABORT)
+    f = aborted_once(res)
+    assert f["call"] == "zmq_send" and f["socket_type"] == "PAIR", res
+    assert ("send_job", line_of(path, "send")) in py_frames(f["python_stack"], path), res
+    assert ("main", line_of(path, "main-send")) in py_frames(f["owner_python_stack"], path), res
+    assert ("main", line_of(path, "create")) in py_frames(f["created_python_stack"], path), res
+    assert f["thread"]["python_name"] == "worker" and f["owner"]["python_name"] == "MainThread", res
+    assert f["user_frame"]["function"] == "send_job", res
+    assert "in send_job cffi_pair.py:%d" % line_of(path, "send") in summary(res), res
+    assert "cffi done" not in res.stdout, res
+
+
+def test_cffi_socket_handed_to_a_new_thread_is_silent():
+    assert_silent(run([guardtest.PYTHON, os.path.join(HERE, "cffi_pair.py"), "ok"]), "cffi done")
+
+
+# --- Rust's zmq crate (linked) ------------------------------------------------
+
+def copy_if_changed(src, dst):
+    """Copies src over dst unless they are equal, keeping src's time, so
+    that cargo sees a change only when there is one."""
+    if os.path.exists(dst) and filecmp.cmp(src, dst, shallow=False):
+        return
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    shutil.copy2(src, dst)
+
+
+@pytest.fixture(scope="session")
+def rust_pair():
+    """tests/bindings/rust built with Debian's cargo and rustc, offline,
+    from Debian's crate registry (librust-zmq-dev), in the build directory:
+    the first run compiles the zmq crate (a few seconds), later runs find
+    it built.  A debug build (debuginfo): the report names functions."""
+    src = os.path.join(OUT, "rust-src")
+    for rel in ("Cargo.toml", os.path.join("src", "main.rs")):
+        copy_if_changed(os.path.join(HERE, "rust", rel), os.path.join(src, rel))
+    home = os.path.join(OUT, "cargo-home")
+    os.makedirs(home, exist_ok=True)
+    with open(os.path.join(home, "config.toml"), "w") as f:
+        f.write('[source.crates-io]\nreplace-with = "debian"\n'
+                '[source.debian]\ndirectory = "/usr/share/cargo/registry"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CARGO", "RUSTUP", "RUSTC"))}
+    # Debian's cargo and rustc, whatever else is first on PATH.
+    env.update(CARGO_HOME=home, CARGO_TARGET_DIR=os.path.join(OUT, "rust-target"), RUSTC="/usr/bin/rustc")
+    subprocess.run(["/usr/bin/cargo", "build", "--offline", "--quiet"], cwd=src, env=env, check=True, timeout=600)
+    return os.path.join(OUT, "rust-target", "debug", "zg_rust_pair")
+
+
+def test_rust_shared_socket_aborts_naming_the_program(rust_pair):
+    main_rs = os.path.join(HERE, "rust", "src", "main.rs")
+    res = run([rust_pair, "shared"], ABORT)
+    f = aborted_once(res)
+    assert f["call"] == "zmq_msg_send" and f["socket_type"] == "PAIR", res
+    names = guardtest.functions(f["stack"])
+    # Rust's symbols demangled as rustc-demangle prints them, no hash.
+    assert names[:3] == ["<T as zmq::Sendable>::send", "zmq::Socket::send", "zg_rust_pair::send_job"], res
+    assert "zg_rust_pair::send_job" in guardtest.functions(f["owner_stack"]), res
+    assert "zg_rust_pair::main" in guardtest.functions(f["created_stack"]), res
+    # The program's own function, not the crate's: SUMMARY and user_frame.
+    u = f["user_frame"]
+    assert u["function"] == "zg_rust_pair::send_job" and u["line"] == line_of(main_rs, "send"), res
+    assert u["file"].endswith("/src/main.rs"), res
+    assert "in zg_rust_pair::send_job main.rs:%d" % u["line"] in summary(res), res
+    assert f["thread"]["name"] == "rust-worker" and f["owner"]["tid"] == res.pid, res
+    assert "rust done" not in res.stdout, res
+
+
+def test_rust_socket_moved_to_a_new_thread_is_silent(rust_pair):
+    assert_silent(run([rust_pair, "ok"]), "rust done")
+
+
+# --- Java's jzmq (linked by its JNI library) ----------------------------------
+
+@pytest.fixture(scope="session")
+def java_classes():
+    """JzmqPair.java compiled against Debian's jzmq into the build
+    directory, again only when the source is newer."""
+    out = os.path.join(OUT, "java")
+    src = os.path.join(HERE, "JzmqPair.java")
+    cls = os.path.join(out, "JzmqPair.class")
+    if not os.path.exists(cls) or os.path.getmtime(cls) < os.path.getmtime(src):
+        os.makedirs(out, exist_ok=True)
+        subprocess.run(["javac", "-cp", JZMQ_JAR, "-d", out, src], check=True, timeout=300)
+    return out
+
+
+def java(classes, mode):
+    return ["java", "-Xshare:auto", "-cp", JZMQ_JAR + ":" + classes, "JzmqPair", mode]
+
+
+def test_java_shared_socket_aborts_naming_jzmq_and_the_threads(java_classes):
+    # The JVM's frames are JIT or interpreter code, in no object and with no
+    # unwind tables: the native stack ends at jzmq's JNI function.  Java
+    # threads carry their Java names as OS names (HotSpot sets them).
+    res = run(java(java_classes, "shared"), ABORT, timeout=120)
+    f = aborted_once(res)
+    assert f["call"] == "zmq_sendmsg" and f["socket_type"] == "PAIR", res
+    assert guardtest.functions(f["stack"])[0] == "Java_org_zeromq_ZMQ_00024Socket_send", res
+    assert guardtest.functions(f["created_stack"])[0] == "Java_org_zeromq_ZMQ_00024Socket_construct", res
+    assert f["user_frame"]["function"] == "Java_org_zeromq_ZMQ_00024Socket_send", res
+    assert f["thread"]["name"] == "jzmq-worker", res
+    assert "java done" not in res.stdout, res
+
+
+def test_java_socket_handed_to_a_new_thread_is_silent(java_classes):
+    assert_silent(run(java(java_classes, "ok"), timeout=120), "java done")
+
+
+# --- PHP's zmq extension (linked, loaded with RTLD_DEEPBIND) ------------------
+# Debian's PHP is built without thread safety (php -i: "Thread Safety =>
+# disabled") and Debian ships no threading extension for it (no parallel,
+# no pthreads): one PHP process runs one thread, so no PHP program can
+# share a socket between threads.  What PHP programs do get wrong is
+# pcntl_fork() with the parent's sockets.  PHP loads extensions with
+# RTLD_DEEPBIND, which binds zmq.so to libzmq past the preloaded guard:
+# the guard points zmq.so's entries at its wrappers (deepbind.cpp), and
+# without that neither program below would be checked at all.
+
+def test_php_child_using_the_parents_socket_is_reported():
+    res = run([PHP, os.path.join(HERE, "php_pair.php"), "fork"], ABORT)
+    assert not res.timed_out, res
+    # The child aborted; the parent saw it and finished.
+    assert "child status 0 signaled %d" % signal.SIGABRT in res.stdout and "php done" in res.stdout, res
+    assert res.returncode == 66, res
+    assert [f["kind"] for f in res.findings] == ["use_after_fork"], res
+    f = res.findings[0]
+    assert f["call"] == "zmq_sendmsg" and f["socket_type"] == "PUSH", res
+    # php-zmq's method (ZMQSocket::send), then the Zend engine's frames: no
+    # PHP file and line.
+    assert "zim_zmqsocket_send" in guardtest.functions(f["stack"]), res
+    assert "zim_zmqcontext_getsocket" in guardtest.functions(f["created_stack"]), res
+    assert f["user_frame"]["function"] == "zim_zmqsocket_send", res
+    assert "use_after_fork" in summary(res) and "in zim_zmqsocket_send" in summary(res), res
+
+
+def test_php_single_thread_program_is_silent_and_checked():
+    res = run([PHP, os.path.join(HERE, "php_pair.php"), "ok"])
+    assert_silent(res, "php done")
+    assert any("libzmq.so.5" in path for path in res.guarded), res

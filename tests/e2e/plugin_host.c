@@ -3,10 +3,15 @@
 // the plugin's private namespace, out of the guard's RTLD_NEXT reach.
 //
 //   plugin_host PLUGIN.so share|ok
+//
+// With PLUGIN_DEEPBIND set, the plugin is opened RTLD_DEEPBIND as PHP
+// opens its extensions: its own libzmq comes before the global scope.
+// With PLUGIN_LAZY set, RTLD_LAZY: its functions are bound at first call.
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <link.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int list_libzmq(struct dl_phdr_info* info, size_t size, void* data) {
@@ -23,7 +28,8 @@ int main(int argc, char** argv) {
     fprintf(stderr, "usage: plugin_host PLUGIN.so share|ok\n");
     return 2;
   }
-  void* h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+  int flags = (getenv("PLUGIN_LAZY") ? RTLD_LAZY : RTLD_NOW) | RTLD_LOCAL;
+  void* h = dlopen(argv[1], flags | (getenv("PLUGIN_DEEPBIND") ? RTLD_DEEPBIND : 0));
   if (!h) {
     fprintf(stderr, "plugin_host: %s\n", dlerror());
     return 3;

@@ -481,6 +481,39 @@ def test_plugin_loaded_rtld_local_correct_is_silent():
     assert_silent(r, "plugin returned 0")
 
 
+# ASan refuses dlopen with RTLD_DEEPBIND ("please remove RTLD_DEEPBIND from
+# dlopen flags"): the program ends before the plugin runs.
+DEEPBIND_PLAIN = gt.plain_only("the ASan runtime refuses RTLD_DEEPBIND")
+
+
+@DEEPBIND_PLAIN
+def test_plugin_loaded_deepbind_is_guarded():
+    # RTLD_DEEPBIND binds the plugin to libzmq past the preloaded wrappers
+    # (PHP loads its extensions so); the guard points the plugin's entries
+    # at its wrappers when the host takes the plugin's entry point with
+    # dlsym.  Bound at load here (RTLD_NOW), as PHP's extensions are.
+    env = {"PLUGIN_DEEPBIND": "1"}
+    r = run([program("plugin_host"), plugin(), "share"], env=env)
+    assert "loaded: libzmq.so.5" in r.stdout, r
+    assert r.returncode == ABORTED, r
+    f = only_finding(r, "cross_thread")
+    assert f["call"] == "zmq_recv" and f["socket_type"] == "DEALER"
+    assert has_fn(f["stack"], "plugin_receiver") and has_fn(f["owner_stack"], "plugin_sender"), f
+    assert_silent(run([program("plugin_host"), plugin(), "ok"], env=env), "plugin returned 0")
+
+
+@DEEPBIND_PLAIN
+def test_plugin_loaded_deepbind_lazily_is_named_at_exit():
+    # Bound lazily, the plugin's entries still lead to its PLT when the
+    # guard looks; each first call then binds past the guard.  Its misuse
+    # goes unseen, and the guard says so at exit, naming the plugin.
+    r = run([program("plugin_host"), plugin(), "share"], env={"PLUGIN_DEEPBIND": "1", "PLUGIN_LAZY": "1"})
+    assert not r.timed_out and r.guard_active, r
+    assert r.findings == [] and "plugin returned 0" in r.stdout, r
+    assert re.search(r"zmq-guard: \S*libshare_plugin\.so calls libzmq \(zmq_\w+\) directly, past the guard .*"
+                     r"its sockets are not checked", r.stderr), r
+
+
 @pytest.fixture
 def renamed_plugin(tmp_path):
     """A wheel-like layout: the plugin needs libzmq-abc123.so.5, a renamed
@@ -571,6 +604,21 @@ def test_renamed_copy_taken_with_dlsym_is_guarded(renamed_libzmq):
     f = only_finding(r, "cross_thread")
     assert has_fn(f["stack"], "send_job") and has_fn(f["owner_stack"], "owner"), f
     assert_silent(run([program("dlsym_zmq"), "ok", renamed_libzmq]), "done")
+
+
+def test_two_copies_each_get_their_own_calls(renamed_libzmq):
+    # The linked libzmq and a renamed copy opened RTLD_LOCAL, used at once
+    # and then each with the other's interposed functions made to trap
+    # (two_copies_dlsym.c): a call sent to the wrong copy would die.
+    plain = subprocess.run([program("two_copies_dlsym"), renamed_libzmq], capture_output=True, text=True,
+                           timeout=60)
+    # Without the guard the copies' own calls to their exported functions
+    # meet in the global scope: copy B's zmq_poll calls A's zmq_getsockopt,
+    # which traps.  The guard's wrapper is found there and sends it to B.
+    assert plain.returncode == -signal.SIGILL and "two copies ok" not in plain.stdout, plain
+    r = run([program("two_copies_dlsym"), renamed_libzmq])
+    assert sorted(map(os.path.realpath, r.guarded)) == sorted([os.path.realpath(LIBZMQ), renamed_libzmq]), r
+    assert_silent(r, "two copies ok")
 
 
 @pytest.mark.parametrize("order", ["guard_first", "guard_second"])

@@ -235,11 +235,17 @@ def check_dumped_misuse(f, path):
     assert ("worker", line_of(DEEP, "own")) in frames_in(f["owner_python_stack"], dumped_name(path)), f
 
 
+WARM = {"first": [], "warm": ["--warm"]}
+
+
+@pytest.mark.parametrize("warm", list(WARM))
 @pytest.mark.parametrize("depth", [50, 0])
-def test_traceback_of_a_thread_holding_the_gil_is_read_from_its_frames(deep_copy, depth):
+def test_traceback_of_a_thread_holding_the_gil_is_read_from_its_frames(deep_copy, depth, warm):
     # pyzmq keeps the GIL to create a socket: every level of the recursion,
-    # in order, with its line, from the file as it is named.
-    res = run([PYTHON, deep_copy, str(depth)], WARN)
+    # in order, with its line, from the file as it is named.  The first
+    # stack is read through the C API and checks the fast walk, which reads
+    # the later ones ("warm").
+    res = run([PYTHON, deep_copy] + WARM[warm] + [str(depth)], WARN)
     f = one(res, ("cross_thread",))
     assert "exc_info kept" in res.stdout, res  # made in an except block
     created = frames_in(f["created_python_stack"], deep_copy)
@@ -252,10 +258,11 @@ def test_traceback_of_a_thread_holding_the_gil_is_read_from_its_frames(deep_copy
     check_dumped_misuse(f, deep_copy)
 
 
-def test_traceback_read_from_the_frames_keeps_the_dumpers_depth_limit(deep_copy):
+@pytest.mark.parametrize("warm", list(WARM))
+def test_traceback_read_from_the_frames_keeps_the_dumpers_depth_limit(deep_copy, warm):
     # The dumper gives the 100 most recent frames: 2 of pyzmq, by_pyzmq,
     # the recursion's bottom and 96 of its 150 levels.
-    res = run([PYTHON, deep_copy, "150"], WARN)
+    res = run([PYTHON, deep_copy] + WARM[warm] + ["150"], WARN)
     f = one(res, ("cross_thread",))
     assert len(f["created_python_stack"]) == 100, res
     assert frames_in(f["created_python_stack"], deep_copy) == (
@@ -264,10 +271,11 @@ def test_traceback_read_from_the_frames_keeps_the_dumpers_depth_limit(deep_copy)
     check_dumped_misuse(f, deep_copy)
 
 
-def test_traceback_read_from_the_frames_keeps_a_pending_exception(deep_copy):
+@pytest.mark.parametrize("warm", list(WARM))
+def test_traceback_read_from_the_frames_keeps_a_pending_exception(deep_copy, warm):
     # C code holding the GIL makes the socket with a KeyError pending, which
     # ctypes raises when the call returns: still there, the same one.
-    res = run([PYTHON, deep_copy, "--pending", plugin()], WARN)
+    res = run([PYTHON, deep_copy] + WARM[warm] + ["--pending", plugin()], WARN)
     f = one(res, ("cross_thread",))
     assert "pending kept" in res.stdout, res
     assert "exc_info kept" in res.stdout, res

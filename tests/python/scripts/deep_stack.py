@@ -9,6 +9,9 @@ interpreter's dumper.  The socket is made in an except block; prints
   deep_stack.py --pending PLUGIN   made by the plugin with a KeyError
                                    pending, then misused; prints "pending
                                    kept" when the call raised just that
+  deep_stack.py --warm ...         first a socket made and closed, so that
+                                   the guard's check of its fast frame walk
+                                   (python_stack.cpp) is behind it
   deep_stack.py --gc PLUGIN        no misuse: 40 sockets made by the plugin
                                    from new frames 20-26 calls deep, a
                                    collection at nearly every tracked
@@ -106,6 +109,9 @@ def collections(plugin):
 
 
 def main():
+    if sys.argv[1:2] == ["--warm"]:
+        del sys.argv[1]
+        ctx.socket(zmq.PUSH).close(linger=0)
     if sys.argv[1:2] == ["--gc"]:
         print("collections %d, inside zmq_socket %d" % collections(Plugin(sys.argv[2])))
     elif sys.argv[1:2] == ["--pending"]:

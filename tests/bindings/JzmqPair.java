@@ -1,0 +1,45 @@
+// Java's jzmq (Debian's libzmq-java; libjzmq.so links libzmq).
+//   shared  main starts a worker, then sends on its PAIR; the worker then
+//           sends on the same socket (a CountDownLatch orders them, but it
+//           is not an edge the guard sees)
+//   ok      the PAIR is made in main and handed to a worker main starts,
+//           which alone uses it
+import java.util.concurrent.CountDownLatch;
+import org.zeromq.ZMQ;
+
+public class JzmqPair {
+    static void sendJob(ZMQ.Socket sock) {
+        if (!sock.send("job".getBytes(), 0)) throw new RuntimeException("send");
+    }
+
+    public static void main(String[] args) throws Exception {
+        boolean shared = args.length > 0 && args[0].equals("shared");
+        ZMQ.Context ctx = ZMQ.context(1);
+        ZMQ.Socket tx = ctx.socket(ZMQ.PAIR);
+        ZMQ.Socket rx = ctx.socket(ZMQ.PAIR);
+        tx.bind("inproc://jzmq");
+        rx.connect("inproc://jzmq");
+        CountDownLatch go = new CountDownLatch(1);
+        Thread worker = new Thread(() -> {
+            try {
+                if (shared) go.await();
+                sendJob(tx); // @worker-send
+                if (!shared) sendJob(tx);
+            } catch (InterruptedException e) {
+                throw new RuntimeException(e);
+            }
+        }, "jzmq-worker");
+        worker.start();
+        if (shared) {
+            sendJob(tx);
+            go.countDown();
+        }
+        worker.join();
+        rx.recv(0);
+        rx.recv(0);
+        tx.close();
+        rx.close();
+        ctx.term();
+        System.out.println("java done");
+    }
+}

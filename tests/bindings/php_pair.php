@@ -1,0 +1,34 @@
+<?php
+// PHP's zmq extension (Debian's php-zmq; zmq.so links libzmq, and PHP loads
+// it with RTLD_DEEPBIND: src/interpose/deepbind.cpp).  Debian's
+// PHP is built without thread safety (NTS) and ships no threading
+// extension (no parallel, no pthreads): a PHP program cannot run two
+// threads, so it cannot share a socket between threads.  What it can do
+// wrong is fork (pcntl) and use the parent's socket in the child.
+//   ok    a PUSH/PULL pair used by the one thread PHP has
+//   fork  the child of pcntl_fork() sends on the socket its parent made
+function send_job($sock) {
+    $sock->send("job");
+}
+
+$mode = $argv[1] ?? "ok";
+$ctx = new ZMQContext(1);
+$pull = $ctx->getSocket(ZMQ::SOCKET_PULL);
+$pull->bind("inproc://php");
+$push = $ctx->getSocket(ZMQ::SOCKET_PUSH);
+$push->connect("inproc://php");
+if ($mode === "fork") {
+    $pid = pcntl_fork();
+    if ($pid === 0) {
+        send_job($push); // @child-send
+        exit(0);
+    }
+    pcntl_waitpid($pid, $status);
+    echo "child status ", pcntl_wexitstatus($status), " signaled ", pcntl_wifsignaled($status) ? pcntl_wtermsig($status) : 0, "\n";
+} else {
+    send_job($push);
+    send_job($push);
+    $pull->recv();
+    $pull->recv();
+}
+echo "php done\n";
