@@ -18,6 +18,7 @@
 #include "core/threads.h"
 #include "report/format.h"
 #include "report/python.h"
+#include "report/ruby.h"
 #include "report/sink.h"
 #include "report/stack.h"
 
@@ -78,6 +79,7 @@ void take(SocketState* st, ThreadRecord* rec, const char* call) {
   thread_name_of(rec->tid, st->owner_name, sizeof st->owner_name);
   stack_capture(&st->owner_stack, static_cast<int>(options().stack_depth));
   capture_python(&st->owner_py);
+  ruby_capture(&st->owner_rb);
   if (options().python) py_note_thread(rec->serial.load(std::memory_order_relaxed));
   st->owner_call = call;
   st->owner.store(order_owner_word(st, rec->serial.load(std::memory_order_relaxed)), std::memory_order_release);
@@ -255,7 +257,16 @@ void guard_created(void* sock, void* ctx, int type, RealTable* real, const void*
   st->creator_tid = rec->tid;
   thread_name_of(rec->tid, st->creator_name, sizeof st->creator_name);
   capture_created_python(st);
-  if (st->created_pys && ra && !pc_in_guard(ra)) {
+  ruby_capture(&st->created_rb);
+  if (st->created_rb) {
+    // A Ruby creator: its backtrace says where; its native frames are
+    // libffi's and the VM's (about 3,000 instructions each to unwind, more
+    // than the rest of the creation).  ffi-rzmq's zmq_socket comes through
+    // a wrapper of the guard's bound to its libzmq copy (dlsym.cpp): then
+    // there is no caller outside the guard to keep.
+    st->created_stack.n = 0;
+    if (ra && !pc_in_guard(ra)) st->created_stack.pc[st->created_stack.n++] = const_cast<void*>(ra);
+  } else if (st->created_pys && ra && !pc_in_guard(ra)) {
     // A Python creator's native frames are the interpreter's, and unwinding
     // them (libgcc, about 4,000 instructions a frame) cost three times the
     // socket itself: its traceback says where, the caller of zmq_socket
@@ -319,6 +330,7 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
   ThreadRecord* rec = thread_self();
   Stack here;
   char* py_here = nullptr;
+  char* rb_here = nullptr;  // a report made on another thread's behalf has none
   if (as) {
     // Reported by a guard thread on behalf of a thread that is blocked.
     if (as->stack) here = *as->stack;
@@ -327,16 +339,19 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
   } else {
     stack_capture(&here, static_cast<int>(options().stack_depth));
     py_here = options().python ? py_traceback_current() : nullptr;
+    rb_here = ruby_backtrace_current();
     if (rec) thread_info(rec->serial.load(std::memory_order_relaxed), &f.thread);
   }
   f.stack = &here;
   f.py_stack = py_here;
+  f.rb_stack = rb_here;
 
   // Snapshot the socket under its lock; format outside it.
   Stack owner_stack, created_stack;
   char endpoints[512] = {};
   char* owner_py = nullptr;
   char* created_py = nullptr;
+  char *owner_rb = nullptr, *created_rb = nullptr;
   if (st) {
     pthread_mutex_lock(&st->mu);
     f.socket = st->handle.load(std::memory_order_relaxed);
@@ -358,6 +373,7 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
         f.owner_stack = &owner_stack;
         f.owner_call = st->owner_call;
         if (st->owner_py) owner_py = strdup(st->owner_py);
+        owner_rb = ruby_stack_text(st->owner_rb);
       } else if (other == st->creator && f.owner.running != 1) {
         f.owner.tid = st->creator_tid;
         copy_name(f.owner.name, st->creator_name, sizeof f.owner.name);
@@ -371,6 +387,7 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
     created_stack = st->created_stack;
     f.created_stack = &created_stack;
     created_py = created_python_text(st);
+    created_rb = ruby_stack_text(st->created_rb);
     pthread_mutex_unlock(&st->mu);
     if (kind == FindingKind::ConcurrentCall || kind == FindingKind::CloseWhileInUse)
       f.owner_role = other == owner ? "owner, inside a call on it" : "other thread, inside a call on it";
@@ -387,6 +404,7 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
     free(py_here);
     free(owner_py);
     free(created_py);
+    free(rb_here), free(owner_rb), free(created_rb);
     errno = saved;
     return;
   }
@@ -394,6 +412,8 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
   f.endpoints = endpoints;
   f.owner_py = owner_py;
   f.created_py = created_py;
+  f.owner_rb = owner_rb;
+  f.created_rb = created_rb;
   f.extra = extra;
 
   if (!info) g_findings.fetch_add(1);
@@ -401,6 +421,7 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
   free(py_here);
   free(owner_py);
   free(created_py);
+  free(rb_here), free(owner_rb), free(created_rb);
   if (g_mode == Mode::Abort && !info && !(as && as->no_abort)) {
     // Stop at the culprit: a core dump and a debugger land on this call.
     abort();

@@ -81,6 +81,7 @@
 #include "core/probe.h"
 #include "core/threads.h"
 #include "report/python.h"
+#include "report/ruby.h"
 #include "report/stack.h"
 
 namespace zg {
@@ -661,6 +662,7 @@ void note_user(SerState* ss, SocketState* st, const char* call, CallKind kind, u
       free(st->owner_py);
       st->owner_py = py_traceback_current();
     }
+    ruby_capture(&st->owner_rb);
     st->owner_call = call;
   } else if (cl != me && !ss->shared.load(std::memory_order_relaxed)) {
     ss->shared.store(true, std::memory_order_relaxed);

@@ -10,6 +10,7 @@
 #include "core/options.h"
 #include "report/frames.h"
 #include "report/python.h"
+#include "report/ruby.h"
 #include "report/sink.h"
 #include "report/symbolize.h"
 #include "report/text.h"
@@ -247,8 +248,11 @@ void text_native(Buf& b, const Stack* s, bool has_py, bool brief) {
 }
 
 // One thread's part of a report: Python first when there is Python.
-void text_thread_stacks(Buf& b, const Stack* s, const char* py, const char* py_title, bool brief) {
+void text_thread_stacks(Buf& b, const Stack* s, const char* py, const char* py_title, bool brief,
+                        const char* rb = nullptr) {
   if (py) text_py(b, py, py_title);
+  if (rb) ruby_text(b, rb, py_title);
+  if (rb && (!s || s->n == 0)) return;  // a Ruby creation keeps no native frames (guard.cpp)
   text_native(b, s, py != nullptr, brief);
 }
 
@@ -279,6 +283,7 @@ void text_hint(Buf& b, const char* hint) {
 struct UserFrame {
   bool have = false;
   bool python = false;
+  bool ruby = false;
   char function[256] = {};
   char file[512] = {};
   char module[256] = {};
@@ -331,7 +336,7 @@ int rank_native(const Frame& f) {
   return 0;
 }
 
-UserFrame user_frame(const char* py_stack, const Stack* stack) {
+UserFrame user_frame(const char* py_stack, const Stack* stack, const char* rb_stack) {
   UserFrame u;
   // The innermost frame of the best rank, Python before native at equal
   // rank (a Python program's own line says more than its interpreter's C).
@@ -364,6 +369,15 @@ UserFrame user_frame(const char* py_stack, const Stack* stack) {
       native = fr;
       native_rank = r;
     }
+  }
+  RbFrame rb;
+  const int rb_rank = rb_stack ? ruby_best_frame(rb_stack, &rb) : 0;
+  if (rb_rank > 0 && rb_rank >= native_rank && rb_rank >= py.rank) {  // as a Python frame, for Ruby
+    u.have = u.ruby = true;
+    copy_field(u.function, sizeof u.function, rb.label);
+    copy_field(u.file, sizeof u.file, rb.file);
+    u.line = rb.line;
+    return u;
   }
   if (py.rank > 0 && py.rank >= native_rank) {
     u.have = u.python = true;
@@ -418,7 +432,7 @@ void json_user_frame(Buf& b, const UserFrame& u) {
   b.printf(",\"line\":%d,\"module\":", u.line);
   b.json_str(u.module);
   b.printf(",\"offset\":\"0x%lx\"", (unsigned long)u.offset);
-  b.printf(",\"python\":%s}", u.python ? "true" : "false");
+  b.printf(",\"python\":%s,\"ruby\":%s}", u.python ? "true" : "false", u.ruby ? "true" : "false");
 }
 
 // The test the process was running at the moment of the finding: pytest's
@@ -584,7 +598,7 @@ char* report_format_text(const Finding& f) {
   b.puts("\n  ");
   thread_label(b, f.thread, false);
   b.printf(" calls %s:\n", f.call);
-  text_thread_stacks(b, f.stack, f.py_stack, "Python traceback of this thread", brief);
+  text_thread_stacks(b, f.stack, f.py_stack, "Python traceback of this thread", brief, f.rb_stack);
   bool inside = f.kind == FindingKind::ConcurrentCall || f.kind == FindingKind::CloseWhileInUse;
   bool is_owner = !strncmp(f.owner_role, "owner", 5);
   if (f.owner.known) {
@@ -594,7 +608,8 @@ char* report_format_text(const Finding& f) {
     if (f.owner_stack && f.owner_stack->n) {
       b.printf("%s took the socket%s%s here:\n", inside ? "; it" : ", which", f.owner_call ? " with " : "",
                f.owner_call ? f.owner_call : "");
-      text_thread_stacks(b, f.owner_stack, f.owner_py, "Python traceback where it took the socket", brief);
+      text_thread_stacks(b, f.owner_stack, f.owner_py, "Python traceback where it took the socket", brief,
+                         f.owner_rb);
     } else {
       b.puts("\n");
     }
@@ -603,7 +618,8 @@ char* report_format_text(const Finding& f) {
     b.puts("\n  socket created by ");
     thread_label(b, f.creator, true);
     b.puts(" here:\n");
-    text_thread_stacks(b, f.created_stack, f.created_py, "Python traceback where it was created", brief);
+    text_thread_stacks(b, f.created_stack, f.created_py, "Python traceback where it was created", brief,
+                       f.created_rb);
   }
   if (f.extra && f.extra[0]) {
     b.puts("\n");
@@ -612,7 +628,7 @@ char* report_format_text(const Finding& f) {
   }
   b.puts("\n");
   text_hint(b, f.hint ? f.hint : default_hint(f.kind));
-  summary_line(b, f, user_frame(f.py_stack, f.stack), user_frame(f.owner_py, f.owner_stack));
+  summary_line(b, f, user_frame(f.py_stack, f.stack, f.rb_stack), user_frame(f.owner_py, f.owner_stack, f.owner_rb));
   b.puts("\n=================================================================\n");
   return b.release();
 }
@@ -661,9 +677,15 @@ char* report_format_json(const Finding& f) {
   json_py(b, f.owner_py);
   b.puts(",\"created_python_stack\":");
   json_py(b, f.created_py);
+  b.puts(",\"ruby_stack\":");
+  ruby_json(b, f.rb_stack);
+  b.puts(",\"owner_ruby_stack\":");
+  ruby_json(b, f.owner_rb);
+  b.puts(",\"created_ruby_stack\":");
+  ruby_json(b, f.created_rb);
   b.puts(",\"detail\":");
   b.json_str(f.extra ? f.extra : "");
-  UserFrame me = user_frame(f.py_stack, f.stack), other = user_frame(f.owner_py, f.owner_stack);
+  UserFrame me = user_frame(f.py_stack, f.stack, f.rb_stack), other = user_frame(f.owner_py, f.owner_stack, f.owner_rb);
   b.puts(",\"user_frame\":");
   json_user_frame(b, me);
   b.puts(",\"owner_user_frame\":");
