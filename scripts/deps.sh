@@ -12,6 +12,7 @@ packages=(
   python3-zmq python3-pytest python3-ipykernel python3-jupyter-client
   patchelf valgrind
   libasan8 libzmq-ffi-perl
+  ruby ruby-ffi-rzmq
   clang libclang-rt-14-dev
 )
 
