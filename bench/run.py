@@ -36,7 +36,7 @@ MODES = ["off", "abort", "warn", "serialize"]
 # A second unguarded run in every round: its ratio to the first is the
 # machine's own noise, the floor under every other ratio in the table.
 NOISE = "plain-again"
-SECTIONS = ["thr", "ab", "shared", "shapes", "calls", "rss", "percall", "pysockets", "tools"]
+SECTIONS = ["thr", "ab", "shared", "shapes", "calls", "rss", "percall", "pysockets", "rbsockets", "tools"]
 
 
 def parse_args():
@@ -429,7 +429,20 @@ class Bench:
         if subprocess.run([py, "-c", "import zmq"], capture_output=True).returncode != 0:
             print("\n## Socket creation from Python: pyzmq missing, skipped")
             return
-        print("\n## Socket creation from Python (ctx.socket(zmq.REQ) + close(), us per socket, "
+        self.creation_table("pysockets", "Python (ctx.socket(zmq.REQ) + close()", [py, script])
+
+    def section_rbsockets(self):
+        # The same for Ruby's ffi-rzmq: a socket's creation records its Ruby
+        # backtrace.
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rb_sockets.rb")
+        rb = "/usr/bin/ruby"  # Debian's, with ruby-ffi-rzmq
+        if subprocess.run([rb, "-e", "require 'ffi-rzmq'"], capture_output=True).returncode != 0:
+            print("\n## Socket creation from Ruby: ruby-ffi-rzmq missing, skipped")
+            return
+        self.creation_table("rbsockets", "Ruby (ctx.socket(ZMQ::REQ).close with ffi-rzmq", [rb, script])
+
+    def creation_table(self, key, what, argv):
+        print(f"\n## Socket creation from {what}, us per socket, "
               f"medians of {self.runs} interleaved runs, mode=abort)\n")
         print(f"{'stack depth':12} {'plain':>9} {'guarded':>9} {'ratio':>7}")
         res = {}
@@ -437,12 +450,12 @@ class Bench:
             cell = {"plain": [], "abort": []}
             for _ in range(self.runs):
                 for m in random.sample(list(cell), len(cell)):
-                    out = self.run([py, script, "--count=3000", f"--depth={depth}"], m, pin=True).stdout
+                    out = self.run(argv + ["--count=3000", f"--depth={depth}"], m, pin=True).stdout
                     cell[m].append(self.field(out, "us_per_socket"))
             p, g = statistics.median(cell["plain"]), statistics.median(cell["abort"])
             res[depth] = cell
             print(f"{depth:<12} {p:9.1f} {g:9.1f} {p / g:7.3f}")
-        self.raw["pysockets"] = res
+        self.raw[key] = res
 
     # -- Helgrind and DRD ----------------------------------------------------------
 
