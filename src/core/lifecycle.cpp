@@ -26,6 +26,7 @@
 #include "core/threads.h"
 #include "report/format.h"
 #include "report/python.h"
+#include "report/ruby.h"
 #include "report/sink.h"
 #include "report/symbolize.h"
 #include "report/text.h"
@@ -258,6 +259,7 @@ void fork_child() {
   sink_after_fork_child();
   symbolize_after_fork_child();
   py_after_fork_child();
+  ruby_after_fork_child();
   // The guard's thread stayed in the parent, and its eventfd is shared
   // with it: a new one, and a new thread when next needed.
   pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;

@@ -328,6 +328,12 @@ void ruby_capture(RbStack** slot) {
   *slot = st;
 }
 
+void ruby_after_fork_child() {
+  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+  g_frames_mu = fresh;
+  g_lookup_mu = fresh;
+}
+
 char* ruby_backtrace_current() {
   RbStack* st = ruby_stack_record();
   char* text = ruby_stack_text(st);

@@ -45,6 +45,10 @@ void ruby_stack_free(RbStack* st);
 // *slot replaced by the calling thread's record (the old one freed).
 void ruby_capture(RbStack** slot);
 
+// In a forked child (Ruby servers fork workers): the locks a parent thread
+// may have held are made fresh.
+void ruby_after_fork_child();
+
 // Calls fn for each frame of such a text, most recent call first.  Returns
 // the number of frames.
 int ruby_frames(const char* text, void (*fn)(const RbFrame& f, void* ctx), void* ctx);

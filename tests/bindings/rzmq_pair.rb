@@ -4,6 +4,8 @@
 #           "intruder" sends on the same socket: a misuse
 #   gvl     as shared, but the intruder's send is a libzmq function attached
 #           without :blocking, so it is made with the GVL held
+#   fork    main has sockets when it forks; the child makes its own context
+#           and runs `shared` there (Ruby servers fork their workers)
 #   ok      each thread its own PUSH on one context, and a PULL handed to a
 #           thread before it is used: silent
 require 'ffi-rzmq'
@@ -74,8 +76,20 @@ def ok(ctx)
   collector.join
 end
 
+def forked(ctx)
+  tx, rx = make_pair(ctx, 'parent')
+  pid = fork do
+    shared(ZMQ::Context.new)
+    exit!(0) # the inherited context is the parent's to terminate
+  end
+  Process.wait(pid)
+  raise "child failed: #{$?.inspect}" unless $?.success?
+  [tx, rx].each(&:close)
+end
+
 ctx = ZMQ::Context.new
 case ARGV[0]
+when 'fork' then forked(ctx)
 when 'shared' then shared(ctx)
 when 'gvl' then shared(ctx, true)
 else ok(ctx)

@@ -116,6 +116,19 @@ def test_ruby_backtrace_of_a_call_made_with_the_gvl_held():
     assert "in send_holding_gvl rzmq_pair.rb:%d; owner T2" % held[1] in f["summary"], res
 
 
+def test_ruby_backtrace_in_a_forked_child():
+    # The child's creation and report record and read its Ruby frames (the
+    # guard's frame table and its locks start fresh in the child).
+    res = run([RUBY, RZMQ, "fork"], ["--mode=warn"])
+    assert not res.timed_out and "ruby done" in res.stdout, res
+    assert [f["kind"] for f in res.findings] == ["cross_thread"], res
+    f = res.findings[0]
+    assert f["pid"] != res.pid, res  # the child's
+    assert (RZMQ, rb_line("sock.send_string"), "send_job") in rb_frames(f["ruby_stack"]), res
+    created = [m for _, _, m in rb_frames(f["created_ruby_stack"])]
+    assert created[-4:] == ["shared", "forked", "forked", "<main>"], res
+
+
 def test_ruby_ffi_rzmq_socket_per_thread_and_hand_off_are_silent():
     res = run([RUBY, RZMQ, "ok"], ["--mode=abort"])
     assert not res.timed_out and res.guard_active, res
