@@ -399,7 +399,8 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
   // (czmq's actor took the socket) or where the socket was made.
   const Stack* stacks[3] = {&here, f.owner_stack, f.created_stack};
   const char* pys[3] = {py_here, owner_py, created_py};
-  if (suppressions_match(kind, stacks, pys, 3)) {
+  const char* rbs[3] = {rb_here, owner_rb, created_rb};
+  if (suppressions_match(kind, stacks, pys, 3, rbs)) {
     report_suppressed(kind, call);
     free(py_here);
     free(owner_py);

@@ -129,6 +129,17 @@ def test_ruby_backtrace_in_a_forked_child():
     assert created[-4:] == ["shared", "forked", "forked", "<main>"], res
 
 
+def test_a_suppression_names_a_ruby_method(tmp_path):
+    # The rule names the program's own method, found only in the Ruby
+    # backtraces (no native frame is called send_job).
+    supp = tmp_path / "zmq-guard.supp"
+    supp.write_text("cross_thread:send_job\n")
+    res = run([RUBY, RZMQ, "shared"], ["--mode=warn", "--suppressions=" + str(supp)])
+    assert not res.timed_out and res.guard_active, res
+    assert res.returncode == 0 and res.findings == [], res
+    assert "zmq-guard" not in res.stderr and "ruby done" in res.stdout, res
+
+
 def test_ruby_ffi_rzmq_socket_per_thread_and_hand_off_are_silent():
     res = run([RUBY, RZMQ, "ok"], ["--mode=abort"])
     assert not res.timed_out and res.guard_active, res
