@@ -36,7 +36,7 @@ MODES = ["off", "abort", "warn", "serialize"]
 # A second unguarded run in every round: its ratio to the first is the
 # machine's own noise, the floor under every other ratio in the table.
 NOISE = "plain-again"
-SECTIONS = ["thr", "ab", "shared", "shapes", "calls", "locks", "rss", "percall", "pysockets", "tools"]
+SECTIONS = ["thr", "ab", "shared", "shapes", "calls", "locks", "rss", "percall", "pysockets", "rbsockets", "tools"]
 
 
 def parse_args():
@@ -459,13 +459,28 @@ class Bench:
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "py_sockets.py")
         py = "/usr/bin/python3"  # Debian's, with python3-zmq
         have_py = subprocess.run([py, "-c", "import zmq"], capture_output=True).returncode == 0
+        langs = ([("python", [py, script, "--count=3000"])] if have_py else []) + \
+            [("c", [self.prog("sockets"), "--count=3000"])]
+        self.creation_table("pysockets", langs)
+        if not have_py:
+            print("(pyzmq missing: the Python rows are left out)")
+
+    def section_rbsockets(self):
+        # The same for Ruby's ffi-rzmq: a socket's creation records its Ruby
+        # backtrace.
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rb_sockets.rb")
+        rb = "/usr/bin/ruby"  # Debian's, with ruby-ffi-rzmq
+        if subprocess.run([rb, "-e", "require 'ffi-rzmq'"], capture_output=True).returncode != 0:
+            print("\n## Socket creation from Ruby: ruby-ffi-rzmq missing, skipped")
+            return
+        self.creation_table("rbsockets", [("ruby", [rb, script, "--count=3000"])])
+
+    def creation_table(self, key, langs):
         print("\n## Socket creation (create + close a REQ socket, us per socket, "
               f"medians of {self.runs} interleaved runs, mode=abort)\n")
         print(f"{'':8} {'stack depth':12} {'plain':>8} {'guarded':>8} {'x plain':>8}   "
               f"{'cpu plain':>9} {'guarded':>8} {'x plain':>8}")
         res = {}
-        langs = ([("python", [py, script, "--count=3000"])] if have_py else []) + \
-            [("c", [self.prog("sockets"), "--count=3000"])]
         for lang, argv in langs:
             for depth in (30, 200):
                 cell = {"plain": [], "abort": []}
@@ -478,9 +493,7 @@ class Bench:
                 res[f"{lang}/{depth}"] = cell
                 print(f"{lang:8} {depth:<12} {p[0]:8.1f} {g[0]:8.1f} {g[0] / p[0]:8.2f}   "
                       f"{p[1]:9.1f} {g[1]:8.1f} {g[1] / p[1]:8.2f}")
-        if not have_py:
-            print("(pyzmq missing: the Python rows are left out)")
-        self.raw["pysockets"] = res
+        self.raw[key] = res
 
     # -- Helgrind and DRD ----------------------------------------------------------
 

@@ -16,6 +16,7 @@ packages=(
   cargo rustc librust-zmq-dev
   default-jdk-headless libzmq-java libzmq-jni
   php-cli php-zmq
+  ruby ruby-ffi-rzmq
   clang libclang-rt-14-dev
 )
 

@@ -15,6 +15,7 @@
 #include "core/threads.h"
 #include "core/watcher.h"
 #include "report/python.h"
+#include "report/ruby.h"
 #include "report/sink.h"
 #include "report/symbolize.h"
 
@@ -54,6 +55,7 @@ void fork_child() {
   sink_after_fork_child();
   symbolize_after_fork_child();
   py_after_fork_child();
+  ruby_after_fork_child();
   pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
   g_ctx_mu = fresh;
   watcher_after_fork_child();

@@ -6,6 +6,7 @@
 #include <new>
 
 #include "report/python.h"
+#include "report/ruby.h"
 
 namespace zg {
 namespace {
@@ -94,6 +95,9 @@ void recycle(SocketState* s) {
   free(s->owner_py);
   py_stack_free(s->created_pys);
   s->created_py = s->owner_py = nullptr;
+  ruby_stack_free(s->created_rb);
+  ruby_stack_free(s->owner_rb);
+  s->created_rb = s->owner_rb = nullptr;
   s->created_pys = nullptr;
   s->next_free = g_free;
   g_free = s;

@@ -14,6 +14,7 @@
 #include "core/threads.h"
 #include "report/format.h"
 #include "report/python.h"
+#include "report/ruby.h"
 
 namespace zg {
 namespace {
@@ -73,6 +74,9 @@ struct Gathered {
   char* py_here = nullptr;
   char* owner_py = nullptr;
   char* created_py = nullptr;
+  char* rb_here = nullptr;  // a report made on another thread's behalf has none
+  char* owner_rb = nullptr;
+  char* created_rb = nullptr;
   Gathered() = default;
   Gathered(const Gathered&) = delete;
   Gathered& operator=(const Gathered&) = delete;
@@ -80,6 +84,9 @@ struct Gathered {
     free(py_here);
     free(owner_py);
     free(created_py);
+    free(rb_here);
+    free(owner_rb);
+    free(created_rb);
   }
 };
 
@@ -96,10 +103,12 @@ void gather_caller(Gathered* g, const ReportAs* as) {
     ThreadRecord* rec = thread_self();
     stack_capture(&g->here, static_cast<int>(options().stack_depth));
     g->py_here = options().python ? py_traceback_current() : nullptr;
+    g->rb_here = ruby_backtrace_current();
     if (rec) thread_info(rec->serial.load(std::memory_order_relaxed), &f.thread);
   }
   f.stack = &g->here;
   f.py_stack = g->py_here;
+  f.rb_stack = g->rb_here;
 }
 
 // The socket, snapshot under its lock (formatted outside it): the other
@@ -127,6 +136,7 @@ void gather_socket(Gathered* g, FindingKind kind, SocketState* st, uint64_t othe
       f.owner_stack = &g->owner_stack;
       f.owner_call = st->owner_call;
       if (st->owner_py) g->owner_py = strdup(st->owner_py);
+      g->owner_rb = ruby_stack_text(st->owner_rb);
     } else if (other == st->creator && f.owner.running != 1) {
       f.owner.tid = st->creator_tid;
       copy_name(f.owner.name, st->creator_name, sizeof f.owner.name);
@@ -140,6 +150,7 @@ void gather_socket(Gathered* g, FindingKind kind, SocketState* st, uint64_t othe
   g->created_stack = st->created_stack;
   f.created_stack = &g->created_stack;
   g->created_py = created_python_text(st);
+  g->created_rb = ruby_stack_text(st->created_rb);
   pthread_mutex_unlock(&st->mu);
   if (role == OtherThread::Inside)
     f.owner_role = other == owner ? "owner, inside a call on it" : "other thread, inside a call on it";
@@ -153,7 +164,16 @@ void record_creator(SocketState* st, ThreadRecord* rec, const void* ra) {
   st->creator_tid = rec->tid;
   thread_name_of(rec->tid, st->creator_name, sizeof st->creator_name);
   capture_created_python(st);
-  if (st->created_pys && ra && !pc_in_guard(ra)) {
+  ruby_capture(&st->created_rb);
+  if (st->created_rb) {
+    // A Ruby creator: its backtrace says where; its native frames are
+    // libffi's and the VM's (about 3,000 instructions each to unwind, more
+    // than the rest of the creation).  ffi-rzmq's zmq_socket comes through
+    // a wrapper of the guard's bound to its libzmq copy (dlsym.cpp): then
+    // there is no caller outside the guard to keep.
+    st->created_stack.n = 0;
+    if (ra && !pc_in_guard(ra)) st->created_stack.pc[st->created_stack.n++] = const_cast<void*>(ra);
+  } else if (st->created_pys && ra && !pc_in_guard(ra)) {
     // A Python creator's native frames are the interpreter's, and unwinding
     // them (libgcc, about 4,000 instructions a frame) cost three times the
     // socket itself: its traceback says where, the caller of zmq_socket
@@ -171,6 +191,7 @@ void record_taker(SocketState* st, ThreadRecord* rec, const char* call) {
   thread_name_of(rec->tid, st->owner_name, sizeof st->owner_name);
   stack_capture(&st->owner_stack, static_cast<int>(options().stack_depth));
   capture_python(&st->owner_py);
+  ruby_capture(&st->owner_rb);
   if (options().python) py_note_thread(rec->serial.load(std::memory_order_relaxed));
   st->owner_call = call;
 }
@@ -253,7 +274,8 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
   // (czmq's actor took the socket) or where the socket was made.
   const Stack* stacks[3] = {&g.here, f.owner_stack, f.created_stack};
   const char* pys[3] = {g.py_here, g.owner_py, g.created_py};
-  if (suppressions_match(kind, stacks, pys, 3)) {
+  const char* rbs[3] = {g.rb_here, g.owner_rb, g.created_rb};
+  if (suppressions_match(kind, stacks, pys, 3, rbs)) {
     report_suppressed(kind, call);
     errno = saved;
     return;
@@ -262,6 +284,8 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
   f.endpoints = g.endpoints;
   f.owner_py = g.owner_py;
   f.created_py = g.created_py;
+  f.owner_rb = g.owner_rb;
+  f.created_rb = g.created_rb;
   f.extra = extra;
 
   if (!info) g_findings.fetch_add(1);

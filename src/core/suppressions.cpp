@@ -13,6 +13,7 @@
 
 #include "core/options.h"
 #include "report/python.h"
+#include "report/ruby.h"
 #include "report/sink.h"
 #include "report/symbolize.h"
 
@@ -72,7 +73,7 @@ bool match_frame(const char* pattern, const char* text) {
   return base && fnmatch(pattern, base + 1, 0) == 0;
 }
 
-bool rule_matches(const Rule& rule, const Stack* stack, const char* py) {
+bool rule_matches(const Rule& rule, const Stack* stack, const char* py, const char* rb) {
   for (int i = 0; stack && i < stack->n; i++) {
     Frame f;
     symbolize(stack->pc[i], true, &f);
@@ -89,6 +90,13 @@ bool rule_matches(const Rule& rule, const Stack* stack, const char* py) {
       [](const PyFrame& f, void* p) {
         auto* c = static_cast<Ctx*>(p);
         if (match_frame(c->pattern, f.function) || match_frame(c->pattern, f.file)) c->hit = true;
+      },
+      &ctx);
+  ruby_frames(
+      rb,
+      [](const RbFrame& f, void* p) {
+        auto* c = static_cast<Ctx*>(p);
+        if (match_frame(c->pattern, f.label) || match_frame(c->pattern, f.file)) c->hit = true;
       },
       &ctx);
   return ctx.hit;
@@ -260,13 +268,14 @@ void suppressions_init() {
   if (o.suppressions[0]) suppressions_load(o.suppressions);
 }
 
-bool suppressions_match(FindingKind kind, const Stack* const* stacks, const char* const* pys, int n) {
+bool suppressions_match(FindingKind kind, const Stack* const* stacks, const char* const* pys, int n,
+                        const char* const* rbs) {
   const int nrules = g_nrules.load(std::memory_order_acquire);
   for (int r = 0; r < nrules; r++) {
     Rule& rule = g_rules[r];
     if (rule.kind != -1 && rule.kind != static_cast<int>(kind)) continue;
     for (int i = 0; i < n; i++) {
-      if (rule_matches(rule, stacks[i], pys[i])) {
+      if (rule_matches(rule, stacks[i], pys[i], rbs ? rbs[i] : nullptr)) {
         rule.hits.fetch_add(1, std::memory_order_relaxed);
         return true;
       }

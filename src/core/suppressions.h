@@ -31,9 +31,11 @@ void suppressions_clear();
 void suppressions_add_builtin();
 
 // True if a rule of kind `kind` matches a frame of one of the n stacks
-// (stacks[i] native, pys[i] a Python traceback's text; either may be
-// null).  The first rule that matches counts one hit.
-bool suppressions_match(FindingKind kind, const Stack* const* stacks, const char* const* pys, int n);
+// (stacks[i] native, pys[i] a Python traceback's text, rbs[i] a Ruby
+// backtrace's (report/ruby.h); any may be null).  The first rule that
+// matches counts one hit.
+bool suppressions_match(FindingKind kind, const Stack* const* stacks, const char* const* pys, int n,
+                        const char* const* rbs = nullptr);
 // One stack (the offending thread's), for callers that have only that.
 inline bool lifecycle_suppressed(FindingKind kind, const Stack* stack, const char* py) {
   return suppressions_match(kind, &stack, &py, 1);

@@ -5,6 +5,7 @@
 
 #include "report/frames.h"
 #include "report/python.h"
+#include "report/ruby.h"
 #include "report/symbolize.h"
 
 namespace zg {
@@ -57,7 +58,7 @@ int rank_native(const Frame& f) {
 
 }  // namespace
 
-UserFrame user_frame(const char* py_stack, const Stack* stack) {
+UserFrame user_frame(const char* py_stack, const Stack* stack, const char* rb_stack) {
   UserFrame u;
   // The innermost frame of the best rank, Python before native at equal
   // rank (a Python program's own line says more than its interpreter's C).
@@ -90,6 +91,15 @@ UserFrame user_frame(const char* py_stack, const Stack* stack) {
       native = fr;
       native_rank = r;
     }
+  }
+  RbFrame rb;
+  const int rb_rank = rb_stack ? ruby_best_frame(rb_stack, &rb) : 0;
+  if (rb_rank > 0 && rb_rank >= native_rank && rb_rank >= py.rank) {  // as a Python frame, for Ruby
+    u.have = u.ruby = true;
+    copy_field(u.function, sizeof u.function, rb.label);
+    copy_field(u.file, sizeof u.file, rb.file);
+    u.line = rb.line;
+    return u;
   }
   if (py.rank > 0 && py.rank >= native_rank) {
     u.have = u.python = true;
@@ -144,7 +154,7 @@ void json_user_frame(TextBuf& b, const UserFrame& u) {
   b.printf(",\"line\":%d,\"module\":", u.line);
   b.json_str(u.module);
   b.printf(",\"offset\":\"0x%lx\"", (unsigned long)u.offset);
-  b.printf(",\"python\":%s}", u.python ? "true" : "false");
+  b.printf(",\"python\":%s,\"ruby\":%s}", u.python ? "true" : "false", u.ruby ? "true" : "false");
 }
 
 }  // namespace zg

@@ -14,6 +14,7 @@ namespace zg {
 struct UserFrame {
   bool have = false;
   bool python = false;
+  bool ruby = false;
   char function[256] = {};
   char file[512] = {};
   char module[256] = {};
@@ -23,7 +24,7 @@ struct UserFrame {
 
 // Picked from a thread's Python traceback (text as python.h gives it) and
 // its native stack; .have is false when neither has a frame worth naming.
-UserFrame user_frame(const char* py_stack, const Stack* stack);
+UserFrame user_frame(const char* py_stack, const Stack* stack, const char* rb_stack = nullptr);
 // " in send_requests client.py:27", or nothing.
 void culprit(TextBuf& b, const UserFrame& u);
 // Its JSON object, or null.

@@ -169,6 +169,45 @@ TEST(ReportText, PythonTracebacks) {
   EXPECT_TRUE(contains(summary, "\"shared\" in worker b.py:12; owner T2 \"main\" took it in worker b.py:12")) << summary;
 }
 
+// A Ruby backtrace as report/ruby.h records it: most recent call first,
+// "file<TAB>line<TAB>label".
+const char* const kRbText =
+    "/usr/lib/ruby/vendor_ruby/ffi-rzmq/socket.rb\t580\t__sendmsg__\n"
+    "/usr/lib/ruby/vendor_ruby/ffi-rzmq/socket.rb\t246\tsend_string\n"
+    "/app/worker.rb\t7\tsend_job\n"
+    "/app/worker.rb\t20\tblock in run\n"
+    "<internal:kernel>\t90\ttap\n";
+
+TEST(ReportText, RubyBacktraces) {
+  Fixture fx;
+  fx.f.rb_stack = kRbText;
+  fx.f.owner_rb = kRbText;
+  fx.f.created_rb = kRbText;
+  std::string text = text_of(fx.f);
+  const char* bt =
+      "    Ruby backtrace of this thread (most recent call first):\n"
+      "      ... 2 frames in ffi-rzmq (frames=all shows them)\n"
+      "      /app/worker.rb:7:in `send_job'\n"
+      "      /app/worker.rb:20:in `block in run'\n"
+      "      ... 1 frame in <internal:kernel> (frames=all shows them)\n";
+  EXPECT_TRUE(contains(text, bt)) << text;
+  EXPECT_TRUE(contains(text, "    Ruby backtrace where it took the socket (most recent call first):\n")) << text;
+  EXPECT_TRUE(contains(text, "    Ruby backtrace where it was created (most recent call first):\n")) << text;
+  // The culprit is the program's innermost Ruby frame, not ffi-rzmq's.
+  std::string summary = line_starting(lines_of(text), "SUMMARY: ");
+  EXPECT_TRUE(contains(summary, "\"shared\" in send_job worker.rb:7; owner T2 \"main\" took it in send_job worker.rb:7"))
+      << summary;
+  std::string json = json_of(fx.f);
+  EXPECT_TRUE(contains(json, "\"ruby_stack\":[{\"file\":\"/usr/lib/ruby/vendor_ruby/ffi-rzmq/socket.rb\",\"line\":580,"
+                             "\"method\":\"__sendmsg__\",\"class\":\"library\"},"))
+      << json;
+  EXPECT_TRUE(contains(json, "{\"file\":\"/app/worker.rb\",\"line\":7,\"method\":\"send_job\",\"class\":\"user\"}")) << json;
+  EXPECT_TRUE(contains(json, "{\"file\":\"<internal:kernel>\",\"line\":90,\"method\":\"tap\",\"class\":\"runtime\"}]"))
+      << json;
+  EXPECT_TRUE(contains(json, "\"user_frame\":{\"function\":\"send_job\",\"file\":\"/app/worker.rb\",\"line\":7,")) << json;
+  EXPECT_TRUE(contains(json, "\"python\":false,\"ruby\":true}")) << json;
+}
+
 TEST(ReportText, ProgramTextCannotBreakALine) {
   // A thread name, an endpoint and a Python file name are the program's:
   // a newline in them must not split a report line (tests and CI grep
@@ -212,7 +251,8 @@ print('lines', text.count('\n'), 'ends_nl', text.endswith('\n'))
 o = json.loads(text)
 top = ['kind', 'severity', 'call', 'socket', 'socket_id', 'socket_type', 'endpoints', 'pid', 'mode',
        'policy', 'thread', 'owner', 'creator', 'owner_role', 'stack', 'owner_stack', 'created_stack',
-       'python_stack', 'owner_python_stack', 'created_python_stack', 'detail', 'user_frame', 'owner_user_frame',
+       'python_stack', 'owner_python_stack', 'created_python_stack', 'ruby_stack', 'owner_ruby_stack',
+       'created_ruby_stack', 'detail', 'user_frame', 'owner_user_frame',
        'summary', 'test', 'cmdline']
 print('missing', ','.join(k for k in top if k not in o) or '-')
 print('extra', ','.join(sorted(k for k in o if k not in top)) or '-')
@@ -223,7 +263,8 @@ for k in ('stack', 'owner_stack', 'created_stack'):
     keys = sorted(set(tuple(sorted(f)) for f in v))
     print(k, len(v), json.dumps(keys), json.dumps([f['function'] for f in v[:1]]),
           json.dumps([f['line'] for f in v[:1]]), all(f['address'].startswith('0x') and f['offset'].startswith('0x') for f in v))
-for k in ('python_stack', 'owner_python_stack', 'created_python_stack'):
+for k in ('python_stack', 'owner_python_stack', 'created_python_stack', 'ruby_stack', 'owner_ruby_stack',
+          'created_ruby_stack'):
     print(k, json.dumps(o[k]))
 print('endpoints', json.dumps(o['endpoints']))
 for k in ('user_frame', 'owner_user_frame'):
@@ -270,11 +311,12 @@ TEST(ReportJson, ValidWithEveryField) {
   EXPECT_EQ(v["owner_python_stack"], "null");
   EXPECT_EQ(v["created_python_stack"], "null");
   EXPECT_EQ(v["endpoints"], "[\"connect inproc://echo\"]");
+  for (const char* k : {"ruby_stack", "owner_ruby_stack", "created_ruby_stack"}) EXPECT_EQ(v[k], "null") << k;
   // The frames SUMMARY names, for CI annotations: the innermost Python frame
   // of the offending thread, the owner's native frame (a file made absolute).
   EXPECT_EQ(v["user_frame"],
             "{\"file\": \"/a/b.py\", \"function\": \"worker\", \"line\": 12, \"module\": \"\", \"offset\": \"0x0\", "
-            "\"python\": true}");
+            "\"python\": true, \"ruby\": false}");
   EXPECT_TRUE(contains(v["owner_user_frame"], "\"function\": \"zgunit_capture_site")) << v["owner_user_frame"];
   EXPECT_TRUE(contains(v["owner_user_frame"], "/tests/unit/support.cpp\", \"function\"")) << v["owner_user_frame"];
   EXPECT_TRUE(contains(v["owner_user_frame"], "\"file\": \"/")) << v["owner_user_frame"];

@@ -1,0 +1,476 @@
+// SPDX-License-Identifier: MIT
+#include "report/ruby.h"
+
+#include <dlfcn.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <atomic>
+
+#include "core/options.h"
+#include "report/text.h"
+
+namespace zg {
+namespace {
+
+// A VALUE is a machine word; the few facts about it the guard relies on
+// have held since Ruby 2.3: an object is an aligned pointer whose first
+// word (RBasic.flags) holds its type in the low five bits.
+using VALUE = uintptr_t;
+constexpr unsigned kTypeString = 0x05;  // RUBY_T_STRING
+constexpr unsigned kTypeImemo = 0x1a;   // RUBY_T_IMEMO: iseqs and method entries
+
+struct Rb {
+  std::atomic<int> state{0};  // 0 unknown, 1 found, 2 absent or not understood
+  std::atomic<unsigned long long> absent_adds{0};
+  int (*native_thread_p)();  // ruby_native_thread_p: the caller is a Ruby thread
+  int (*profile_frames)(int, int, VALUE*, int*);
+  VALUE (*frame_path)(VALUE);
+  VALUE (*frame_label)(VALUE);
+  char* (*string_ptr)(volatile VALUE*);
+  void* const* vm;  // ruby_current_vm_ptr: null before the VM is made and after it is gone
+};
+Rb g_rb;
+pthread_mutex_t g_lookup_mu = PTHREAD_MUTEX_INITIALIZER;
+
+int count_adds(struct dl_phdr_info* info, size_t size, void* data) {
+  if (size >= offsetof(struct dl_phdr_info, dlpi_subs)) *static_cast<unsigned long long*>(data) = info->dlpi_adds;
+  return 1;
+}
+
+template <typename F>
+bool find(F* out, const char* name) {
+  *out = reinterpret_cast<F>(dlsym(RTLD_DEFAULT, name));
+  return *out != nullptr;
+}
+
+// Ruby 2.3 to 3.x: the profiling API (2.1) and imemo frames (2.3).  Any
+// other major version is not read: its reports show native frames only.
+bool understood() {
+  const int* api = static_cast<const int*>(dlsym(RTLD_DEFAULT, "ruby_api_version"));
+  return api && (api[0] == 3 || (api[0] == 2 && api[1] >= 3));
+}
+
+bool lookup() {
+  int s = g_rb.state.load(std::memory_order_acquire);
+  if (s == 1) return true;
+  // libruby may come later (a C program embedding Ruby): looked up again
+  // only when more objects are loaded than at the last look.
+  unsigned long long adds = 0;
+  dl_iterate_phdr(count_adds, &adds);
+  if (s == 2 && adds == g_rb.absent_adds.load(std::memory_order_relaxed)) return false;
+  pthread_mutex_lock(&g_lookup_mu);
+  bool ok = g_rb.state.load(std::memory_order_relaxed) == 1;
+  if (!ok) {
+    ok = find(&g_rb.native_thread_p, "ruby_native_thread_p") && find(&g_rb.profile_frames, "rb_profile_frames") &&
+         find(&g_rb.frame_path, "rb_profile_frame_path") && find(&g_rb.frame_label, "rb_profile_frame_label") &&
+         find(&g_rb.string_ptr, "rb_string_value_ptr") && find(&g_rb.vm, "ruby_current_vm_ptr") && understood();
+    if (ok) {
+      g_rb.state.store(1, std::memory_order_release);
+    } else {
+      g_rb.absent_adds.store(adds, std::memory_order_relaxed);
+      g_rb.state.store(2, std::memory_order_release);
+    }
+  }
+  pthread_mutex_unlock(&g_lookup_mu);
+  return ok;
+}
+
+bool is_object(VALUE v, unsigned type) {
+  if (v == 0 || (v & 7) != 0 || v < 4096) return false;  // nil, false, fixnums, symbols, flonums
+  return (*reinterpret_cast<const VALUE*>(v) & 0x1f) == type;
+}
+
+// A string's bytes, a tab or newline made '?' (they separate the record's
+// fields), cut at 400 bytes.  Copied whole: a creation records up to 100
+// frames, and a byte at a time cost five times the socket itself.
+void put_string(TextBuf& t, VALUE s) {
+  if (!is_object(s, kTypeString)) {
+    t.add("?", 1);
+    return;
+  }
+  volatile VALUE v = s;
+  const char* p = g_rb.string_ptr(&v);
+  const size_t n = p ? strnlen(p, 400) : 0, at = t.n;
+  t.add(p, n);
+  if (t.n != at + n || (!memchr(p, '\t', n) && !memchr(p, '\n', n))) return;  // (t.ok says if it was cut)
+  for (char* c = t.p + at; c < t.p + t.n; c++)
+    if (*c == '\t' || *c == '\n') *c = '?';
+}
+
+// "\t<line>\t", without printf's cost.
+void put_line(TextBuf& t, int line) {
+  char buf[16];
+  char* e = buf + sizeof buf;
+  char* b = e;
+  *--b = '\t';
+  unsigned u = line > 0 ? static_cast<unsigned>(line) : 0;
+  do *--b = static_cast<char>('0' + u % 10);
+  while (u /= 10);
+  *--b = '\t';
+  t.add(b, size_t(e - b));
+}
+
+// What Ruby's own backtraces stop at is far deeper; 100 frames name the
+// program's code (the innermost) at any depth, as Python's dumper's do.
+constexpr int kMaxDepth = 100;
+
+enum class RbClass { User, Library, Binding, Runtime };
+
+bool has(const char* s, const char* part) { return strstr(s, part) != nullptr; }
+
+RbClass classify(const char* file) {
+  if (!strncmp(file, "<internal:", 10)) return RbClass::Runtime;
+  if (has(file, "/ffi-rzmq") || has(file, "/vendor_ruby/ffi/") || has(file, "/gems/ffi-")) return RbClass::Binding;
+  if (!strncmp(file, "/usr/lib/ruby/", 14) || !strncmp(file, "/usr/share/ruby", 15) ||
+      !strncmp(file, "/usr/local/lib/ruby/", 20) || has(file, "/gems/") || has(file, "/vendor_ruby/") ||
+      has(file, "/site_ruby/"))
+    return RbClass::Library;
+  return RbClass::User;
+}
+
+const char* class_name(RbClass c) {
+  return c == RbClass::User ? "user" : c == RbClass::Runtime ? "runtime" : "library";
+}
+
+int rank(RbClass c) { return c == RbClass::User ? 3 : c == RbClass::Library ? 2 : c == RbClass::Binding ? 1 : 0; }
+
+// For a fold line: the gem or standard library a file belongs to
+// ("ffi-rzmq", "monitor"), or the file itself.
+void short_name(const char* file, char* out, size_t size) {
+  const char* p = file;
+  static const char* const dirs[] = {"/vendor_ruby/", "/site_ruby/", "/gems/"};
+  for (const char* dir : dirs)
+    if (const char* at = strstr(file, dir)) p = at + strlen(dir);
+  if (p == file && !strncmp(file, "/usr/lib/ruby/", 14)) {
+    p = strchr(file + 14, '/');  // past the version directory
+    p = p ? p + 1 : file;
+  }
+  if (p == file) {
+    const char* slash = strrchr(file, '/');
+    p = slash ? slash + 1 : file;
+  }
+  size_t n = strcspn(p, "/");
+  if (p[n] == 0) {  // a file of its own: without .rb
+    const char* dot = strstr(p, ".rb");
+    if (dot) n = size_t(dot - p);
+  }
+  snprintf(out, size, "%.*s", static_cast<int>(n), p);
+}
+
+}  // namespace
+
+bool ruby_running() { return options().ruby && lookup() && *g_rb.vm != nullptr; }
+
+namespace {
+
+// --- stacks recorded cheaply, made text when a report needs them --------
+//
+// A socket's creation records its creator's backtrace, and almost never is
+// it reported.  Copying every frame's file and label at once cost about
+// 600 instructions a frame (100 frames at a depth of 200).  So each frame
+// (an iseq or a method entry) gets an entry in a process-wide table the
+// first time it is seen, with its file and label copied once; a record is
+// entry numbers and lines.  An entry is found again by the frame's address
+// and its path and label objects' addresses, all three read from the live
+// frame: an address Ruby's GC freed and gave to a new frame matches only if
+// its path and label objects are the same ones too.  Entries are never
+// removed (frames are few and long-lived); once the table is full, stacks
+// are recorded as text.
+
+struct FrameEntry {
+  VALUE frame, path, label;
+  char* text;  // "path\t" ... "\tlabel": the line goes between
+  uint32_t split;  // where the line goes
+};
+
+constexpr uint32_t kMaxEntries = 8192;
+constexpr uint32_t kSlots = 2 * kMaxEntries;  // a power of two
+
+struct FrameTable {
+  FrameEntry entries[kMaxEntries];
+  std::atomic<uint32_t> slots[kSlots];  // entry index + 1; 0: empty
+  uint32_t n;
+};
+
+std::atomic<FrameTable*> g_frames{nullptr};
+pthread_mutex_t g_frames_mu = PTHREAD_MUTEX_INITIALIZER;
+
+uint32_t slot_of(VALUE frame) {
+  return static_cast<uint32_t>((frame * 0x9E3779B97F4A7C15ull) >> 40) & (kSlots - 1);
+}
+
+int find_entry(FrameTable* t, VALUE frame, VALUE path, VALUE label, uint32_t* free_slot) {
+  for (uint32_t i = slot_of(frame);; i = (i + 1) & (kSlots - 1)) {
+    uint32_t v = t->slots[i].load(std::memory_order_acquire);
+    if (v == 0) {
+      if (free_slot) *free_slot = i;
+      return -1;
+    }
+    const FrameEntry& e = t->entries[v - 1];
+    if (e.frame == frame && e.path == path && e.label == label) return static_cast<int>(v - 1);
+  }
+}
+
+// The entry of a frame, made if it is new; -1 when the table is full.
+int entry_of(VALUE frame, VALUE path, VALUE label) {
+  FrameTable* t = g_frames.load(std::memory_order_acquire);
+  if (t) {
+    int e = find_entry(t, frame, path, label, nullptr);
+    if (e >= 0) return e;
+  }
+  pthread_mutex_lock(&g_frames_mu);
+  t = g_frames.load(std::memory_order_relaxed);
+  if (!t) {
+    t = static_cast<FrameTable*>(calloc(1, sizeof(FrameTable)));
+    g_frames.store(t, std::memory_order_release);
+  }
+  int e = -1;
+  uint32_t slot = 0;
+  if (t && (e = find_entry(t, frame, path, label, &slot)) < 0 && t->n < kMaxEntries) {
+    TextBuf b;
+    put_string(b, path);
+    const uint32_t split = static_cast<uint32_t>(b.n);
+    put_string(b, label);
+    if (b.ok) {
+      e = static_cast<int>(t->n++);
+      t->entries[e] = FrameEntry{frame, path, label, b.release(), split};
+      t->slots[slot].store(static_cast<uint32_t>(e) + 1, std::memory_order_release);
+    }
+  }
+  pthread_mutex_unlock(&g_frames_mu);
+  return e;
+}
+
+void put_entry(TextBuf& b, const FrameEntry& e, int line) {
+  b.add(e.text, e.split);
+  put_line(b, line);
+  b.puts(e.text + e.split);
+  b.add("\n", 1);
+}
+
+}  // namespace
+
+struct RbStack {
+  char* text;  // when the table was full: the text itself
+  int n;
+  struct {
+    uint32_t entry;
+    int line;
+  } frames[1];
+};
+
+RbStack* ruby_stack_record() {
+  if (!ruby_running() || !g_rb.native_thread_p()) return nullptr;
+  VALUE frames[kMaxDepth];
+  int lines[kMaxDepth];
+  int n = g_rb.profile_frames(0, kMaxDepth, frames, lines);
+  if (n <= 0) return nullptr;
+  if (n > kMaxDepth) n = kMaxDepth;
+  auto* st = static_cast<RbStack*>(malloc(sizeof(RbStack) + sizeof(RbStack::frames[0]) * (n - 1)));
+  if (!st) return nullptr;
+  st->text = nullptr;
+  st->n = 0;
+  TextBuf full;  // used only once the table is full
+  for (int i = 0; i < n; i++) {
+    // A method written in C (FFI's attached function) has no file: Ruby's
+    // own backtraces give it its caller's line, which the next frame shows.
+    // The VM's own top frame of a script (line 0) is not in Ruby's.
+    if (!is_object(frames[i], kTypeImemo) || lines[i] <= 0) continue;
+    VALUE path = g_rb.frame_path(frames[i]);
+    if (!is_object(path, kTypeString)) continue;
+    VALUE label = g_rb.frame_label(frames[i]);
+    int e = full.n ? -1 : entry_of(frames[i], path, label);
+    if (e < 0 && !full.n) {  // the frames so far, as text
+      FrameTable* t = g_frames.load(std::memory_order_acquire);
+      for (int k = 0; t && k < st->n; k++) put_entry(full, t->entries[st->frames[k].entry], st->frames[k].line);
+    }
+    if (e >= 0) {
+      st->frames[st->n].entry = static_cast<uint32_t>(e);
+      st->frames[st->n++].line = lines[i];
+    } else {
+      put_string(full, path);
+      put_line(full, lines[i]);
+      put_string(full, label);
+      full.add("\n", 1);
+    }
+  }
+  if (full.p && full.n) st->text = full.release();
+  if (st->n == 0 && !st->text) {
+    free(st);
+    return nullptr;
+  }
+  return st;
+}
+
+char* ruby_stack_text(const RbStack* st) {
+  if (!st) return nullptr;
+  if (st->text) return strdup(st->text);
+  FrameTable* t = g_frames.load(std::memory_order_acquire);
+  if (!t) return nullptr;
+  TextBuf b;
+  for (int i = 0; i < st->n; i++) put_entry(b, t->entries[st->frames[i].entry], st->frames[i].line);
+  return b.ok && b.n ? b.release() : nullptr;
+}
+
+void ruby_stack_free(RbStack* st) {
+  if (st) free(st->text);
+  free(st);
+}
+
+void ruby_capture(RbStack** slot) {
+  RbStack* st = ruby_stack_record();
+  ruby_stack_free(*slot);
+  *slot = st;
+}
+
+void ruby_after_fork_child() {
+  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+  g_frames_mu = fresh;
+  g_lookup_mu = fresh;
+}
+
+char* ruby_backtrace_current() {
+  RbStack* st = ruby_stack_record();
+  char* text = ruby_stack_text(st);
+  ruby_stack_free(st);
+  return text;
+}
+
+int ruby_frames(const char* text, void (*fn)(const RbFrame& f, void* ctx), void* ctx) {
+  int n = 0;
+  for (const char* p = text; p && *p;) {
+    const char* eol = strchr(p, '\n');
+    size_t len = eol ? size_t(eol - p) : strlen(p);
+    const char* tab1 = static_cast<const char*>(memchr(p, '\t', len));
+    const char* tab2 = tab1 ? static_cast<const char*>(memchr(tab1 + 1, '\t', len - (tab1 + 1 - p))) : nullptr;
+    if (tab2) {
+      RbFrame f;
+      snprintf(f.file, sizeof f.file, "%.*s", static_cast<int>(tab1 - p), p);
+      f.line = atoi(tab1 + 1);
+      snprintf(f.label, sizeof f.label, "%.*s", static_cast<int>(len - (tab2 + 1 - p)), tab2 + 1);
+      fn(f, ctx);
+      n++;
+    }
+    p = eol ? eol + 1 : p + len;
+  }
+  return n;
+}
+
+namespace {
+
+struct Listed {
+  static constexpr int kMax = kMaxDepth;
+  RbFrame frames[kMax];
+  RbClass cls[kMax];
+  int n = 0;
+};
+
+Listed* list_frames(const char* text) {
+  auto* l = static_cast<Listed*>(calloc(1, sizeof(Listed)));
+  if (!l) return nullptr;
+  ruby_frames(
+      text,
+      [](const RbFrame& f, void* ctx) {
+        auto* l = static_cast<Listed*>(ctx);
+        if (l->n == Listed::kMax) return;
+        l->cls[l->n] = classify(f.file);
+        l->frames[l->n++] = f;
+      },
+      l);
+  return l;
+}
+
+}  // namespace
+
+void ruby_text(TextBuf& b, const char* text, const char* title) {
+  if (!text) return;
+  Listed* l = list_frames(text);
+  if (!l) return;
+  // With frames=user, the program's own frames; what they called and what
+  // called them (ffi-rzmq, the standard library) one counted line a run.
+  // A backtrace without a frame of the program's own is shown whole.
+  bool any_user = false;
+  for (int i = 0; i < l->n; i++) any_user |= l->cls[i] == RbClass::User;
+  const bool all = options().frames == 1 || !any_user;
+  // The Python part's title, "Python traceback of this thread", in Ruby's
+  // words: one title per place in the report.
+  const char* tail = strstr(title, "traceback");
+  b.printf("    Ruby backtrace%s (most recent call first):\n", tail ? tail + 9 : "");
+  for (int i = 0; i < l->n;) {
+    if (all || l->cls[i] == RbClass::User) {
+      const RbFrame& f = l->frames[i++];
+      b.puts("      ");
+      b.plain(f.file);
+      b.printf(":%d:in `", f.line);
+      b.plain(f.label);
+      b.puts("'\n");
+      continue;
+    }
+    int j = i;
+    char names[3][64] = {};
+    int k = 0;
+    bool more = false;
+    for (; j < l->n && l->cls[j] != RbClass::User; j++) {
+      char name[64];
+      short_name(l->frames[j].file, name, sizeof name);
+      bool seen = false;
+      for (int m = 0; m < k; m++) seen |= !strcmp(names[m], name);
+      if (seen) continue;
+      if (k < 3) memcpy(names[k++], name, sizeof name);
+      else more = true;
+    }
+    b.printf("      ... %d frame%s in ", j - i, j - i == 1 ? "" : "s");
+    for (int m = 0; m < k; m++) {
+      if (m) b.puts(", ");
+      b.plain(names[m]);
+    }
+    b.puts(more ? ", ... (frames=all shows them)\n" : " (frames=all shows them)\n");
+    i = j;
+  }
+  free(l);
+}
+
+void ruby_json(TextBuf& b, const char* text) {
+  if (!text) {
+    b.puts("null");
+    return;
+  }
+  Listed* l = list_frames(text);
+  b.puts("[");
+  for (int i = 0; l && i < l->n; i++) {
+    if (i) b.puts(",");
+    b.puts("{\"file\":");
+    b.json_str(l->frames[i].file);
+    b.printf(",\"line\":%d,\"method\":", l->frames[i].line);
+    b.json_str(l->frames[i].label);
+    b.printf(",\"class\":\"%s\"}", class_name(l->cls[i]));
+  }
+  b.puts("]");
+  free(l);
+}
+
+int ruby_best_frame(const char* text, RbFrame* out) {
+  struct Best {
+    RbFrame* out;
+    int rank;
+  } best{out, 0};
+  ruby_frames(
+      text,
+      [](const RbFrame& f, void* ctx) {
+        auto* b = static_cast<Best*>(ctx);
+        int r = rank(classify(f.file));
+        if (r > b->rank) {  // most recent first: the first of a rank is the innermost
+          *b->out = f;
+          b->rank = r;
+        }
+      },
+      &best);
+  return best.rank;
+}
+
+}  // namespace zg
