@@ -237,8 +237,8 @@ void guard_created(void* sock, void* ctx, int type, RealTable* real, const void*
   // the program closed, and libzmq's calls on it must not meet that one's
   // state.
   ThreadRecord* rec = thread_self();
-  SocketState* st = registry_create(sock);
-  if (!st || !rec) {
+  SocketState* st = rec ? registry_new(sock) : nullptr;
+  if (!st) {
     errno = saved;
     return;
   }
@@ -270,6 +270,7 @@ void guard_created(void* sock, void* ctx, int type, RealTable* real, const void*
     take(st, rec, "zmq_socket");
   if (g_mode == Mode::Serialize && !st->thread_safe && !st->internal) serialize_attach(st);
   pthread_mutex_unlock(&st->mu);
+  registry_publish(st);  // filled first: see registry_create
   if (order_enabled() && options().locks && !st->thread_safe && !st->internal && !g_locks_on) locks_start();
   lifecycle_socket_created(st, ctx);
   errno = saved;

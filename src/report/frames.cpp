@@ -24,7 +24,9 @@ bool system_dir(const char* path) {
 bool runtime_module(const char* base) {
   static const char* const kRuntime[] = {"libc.so",   "libc-",     "ld-linux", "ld-",        "libpthread",
                                          "libdl.",    "libdl-",    "librt.",   "libm.so",    "libgcc_s",
-                                         "libzmq",    "libpython", "linux-vdso", "libffi",   "python"};
+                                         "libzmq",    "libpython", "linux-vdso", "libffi",   "python",
+                                         // the sanitizers' runtimes: their thread start wraps every thread's
+                                         "libasan",   "libtsan",   "libubsan"};
   for (const char* r : kRuntime)
     if (starts(base, r)) return true;
   return false;
