@@ -303,6 +303,7 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
   // cancellation points): a thread cancelled inside a report would never
   // take itself off the count, and every exit would wait for it.
   NoCancel no_cancel;
+  NoSignals no_signals;
   struct InFlight {
     InFlight() { g_reports_in_flight.fetch_add(1, std::memory_order_acq_rel); }
     ~InFlight() { g_reports_in_flight.fetch_sub(1, std::memory_order_acq_rel); }
@@ -592,7 +593,10 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
       // A call holding the common lock cannot overlap another that holds
       // it: the one inside lacks it and was reported by its own entry, as
       // the thread that forgot the lock.
-      if (prev != 0 && prev != me && g_mode != Mode::Serialize && !holds_common) {
+      // A mark whose thread is gone is a call that never returned: its
+      // thread was cancelled inside it (pthread_cancel unwinds through the
+      // wrappers, which run nothing after the call), so nobody is inside.
+      if (prev != 0 && prev != me && g_mode != Mode::Serialize && !holds_common && thread_alive(prev)) {
         finding = kind == CallKind::Close ? FindingKind::CloseWhileInUse : FindingKind::ConcurrentCall;
         other = prev;
         probe = 0;
