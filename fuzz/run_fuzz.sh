@@ -9,6 +9,9 @@ cp -n "$seeds"/* "$work"/ 2>/dev/null
 # -close_fd_mask=2: the parsers' own lines about bad input go to stderr
 # (a crash report is still shown).  A crashing input lands in the work
 # directory: it goes into the seed corpus with its fix.
+# UBSan reports are errors (they would go to the stderr that
+# -close_fd_mask=2 closes, and the run would go on).
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 rc=0
 "$harness" -max_total_time="$seconds" -close_fd_mask=2 -print_final_stats=1 -timeout=10 -rss_limit_mb=1024 \
   -artifact_prefix="$work/" "$work" >"$work.log" 2>&1 || rc=$?

@@ -27,7 +27,12 @@ struct Json {
   bool is_null() const { return type == Null; }
   // The string's text, or "" for anything that is not a string.
   const std::string& text() const;
-  long integer(long fallback = 0) const { return type == Number ? static_cast<long>(number) : fallback; }
+  // The number as a long; fallback for anything else, a number out of
+  // long's range included (1e400 reads as infinity: the cast would be
+  // undefined, found by fuzz/fuzz_json.cpp).
+  long integer(long fallback = 0) const {
+    return type == Number && number > -9.2e18 && number < 9.2e18 ? static_cast<long>(number) : fallback;
+  }
   bool truthy() const { return type == Bool && boolean; }
 };
 

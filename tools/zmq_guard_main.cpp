@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "core/options.h"
+#include "args.h"
 #include "findings.h"
 #include "supervise.h"
 #include "zmq_guard_config.h"
@@ -142,35 +143,6 @@ std::string find_library() {
   return "";
 }
 
-// A report file's directory must take a new file: the library would say so
-// only at its first report, in the middle of the run.
-void check_report_path(const std::string& key, const std::string& value) {
-  if (key != "log_path" && key != "json_path") return;
-  // A file that is there and writable needs nothing of its directory
-  // (/dev/stderr, a log made ahead in a read-only directory).
-  if (value.find("%p") == std::string::npos && access(value.c_str(), W_OK) == 0) return;
-  size_t slash = value.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : value.substr(0, slash);
-  if (access(dir.c_str(), W_OK | X_OK) != 0)
-    bad(("cannot create " + key + " '" + value + "': directory '" + dir + "': " + strerror(errno)).c_str());
-}
-
-void add_option(std::string& opts, const std::string& key, const std::string& value) {
-  char msg[1024];
-  if (!zg::option_check(key.c_str(), value.c_str(), msg, sizeof msg)) {
-    // The library goes on with the default; the wrapper refuses instead.
-    if (char* tail = strstr(msg, "; using the default")) *tail = 0;
-    bad(msg + strlen("zmq-guard: "));
-  }
-  // ZMQ_GUARD_OPTIONS separates its pairs with ':' and ',', and has no
-  // way to quote one.
-  if (value.find_first_of(":,") != std::string::npos)
-    bad(("the value of " + key + " cannot contain ':' or ',': '" + value + "'").c_str());
-  check_report_path(key, value);
-  if (!opts.empty()) opts += ":";
-  opts += key + "=" + value;
-}
-
 void help_line(const char* text, void*) { printf("%s\n", text); }
 
 int dump(const char* pid_text);
@@ -181,10 +153,7 @@ namespace {
 
 const char kPrefix[] = "==zmq-guard== ";
 
-struct RunFlags {
-  std::string junit, sarif;
-  bool keep_session = false;
-};
+using zgtool::RunFlags;
 
 // The merged files a run or `report` was asked for; false if one failed.
 bool write_outputs(const RunFlags& f, const zgtool::Merge& m) {
@@ -201,35 +170,10 @@ bool write_outputs(const RunFlags& f, const zgtool::Merge& m) {
   return ok;
 }
 
-// --junit=FILE / --sarif=FILE / --keep-session: the wrapper's own flags.
-bool wrapper_flag(const std::string& a, RunFlags* f) {
-  if (a.rfind("--junit=", 0) == 0) f->junit = a.substr(8);
-  else if (a.rfind("--sarif=", 0) == 0) f->sarif = a.substr(8);
-  else if (a == "--keep-session") f->keep_session = true;
-  else return false;
-  if ((a[2] == 'j' && f->junit.empty()) || (a[2] == 's' && f->sarif.empty())) bad("option " + a + " needs a file");
-  return true;
-}
-
 // zmq-guard report [--junit=FILE] [--sarif=FILE] JSONFILE...
-int report_main(int argc, char** argv) {
-  RunFlags flags;
-  std::vector<std::string> files;
-  bool options_done = false;
-  for (int i = 0; i < argc; i++) {
-    std::string a = argv[i];
-    if (!options_done && a == "--") {
-      options_done = true;
-    } else if (!options_done && (a == "-h" || a == "--help")) {
-      usage(stdout);
-      return 0;
-    } else if (!options_done && a.size() > 1 && a[0] == '-' && !wrapper_flag(a, &flags)) {
-      bad("report: unknown option " + a);
-    } else if (options_done || a.size() <= 1 || a[0] != '-') {
-      files.push_back(a);
-    }
-  }
-  if (files.empty()) bad("report needs at least one JSON findings file");
+int report_main(const zgtool::Args& args) {
+  const RunFlags& flags = args.flags;
+  const std::vector<std::string>& files = args.files;
   zgtool::Merge m;
   for (const std::string& f : files) zgtool::merge_file(f, &m);
   zgtool::print_summary(stdout, m, kPrefix);
@@ -252,77 +196,29 @@ int main(int argc, char** argv) {
     const char* base = strrchr(argv[0], '/');
     g_argv0 = base ? base + 1 : argv[0];
   }
-  if (argc > 1 && strcmp(argv[1], "report") == 0) return report_main(argc - 2, argv + 2);
-  std::string opts;
-  RunFlags flags;
-  int i = 1;
-  for (; i < argc; i++) {
-    std::string a = argv[i];
-    if (a == "--") {
-      i++;
-      break;
-    }
-    if (a.empty() || a[0] != '-') break;
-    if (a == "-h" || a == "--help") {
+  zgtool::Args args = zgtool::parse_args(argc, argv);
+  switch (args.what) {
+    case zgtool::Args::Bad:
+      bad(args.error);
+    case zgtool::Args::Help:
       usage(stdout);
       return 0;
-    }
-    if (a == "--version") {
+    case zgtool::Args::Version:
       printf("zmq-guard %s\n", ZMQ_GUARD_VERSION);
       return 0;
-    }
-    if (a == "--help-options") {
+    case zgtool::Args::HelpOptions:
       zg::options_help(help_line, nullptr);
       return 0;
-    }
-    if (a == "--dump") {
-      if (i + 1 >= argc) bad("--dump needs a PID");
-      return dump(argv[i + 1]);
-    }
-    if (wrapper_flag(a, &flags)) continue;
-    std::string key, value;
-    bool has_value = false;
-    if (a == "-m" || a == "-p" || a == "-o" || a == "--option") {
-      if (i + 1 >= argc || strcmp(argv[i + 1], "--") == 0) bad("option " + a + " needs a value");
-      value = argv[++i];
-      has_value = true;
-      if (a == "-m") key = "mode";
-      else if (a == "-p") key = "policy";
-      else {
-        size_t eq = value.find('=');
-        if (eq == std::string::npos) bad("-o needs KEY=VALUE, got '" + value + "'");
-        key = value.substr(0, eq);
-        value = value.substr(eq + 1);
-      }
-    } else if (a.rfind("--", 0) == 0) {
-      size_t eq = a.find('=');
-      key = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
-      if (eq != std::string::npos) {
-        value = a.substr(eq + 1);
-        has_value = true;
-      }
-      for (char& c : key)
-        if (c == '-') c = '_';
-      if (key == "json") key = "json_path";
-      if (key == "log") key = "log_path";
-      int known = zg::option_known(key.c_str());
-      if (known < 0) bad("unknown option " + a.substr(0, eq));
-      if (!has_value) {
-        // --leaks, --verbose: booleans may stand alone; others take the next word.
-        if (known == 1) {
-          value = "1";
-        } else if (i + 1 < argc && strcmp(argv[i + 1], "--") != 0) {
-          value = argv[++i];
-        } else {
-          bad("option " + a + " needs a value");
-        }
-      }
-    } else {
-      bad("unknown option " + a);
-    }
-    add_option(opts, key, value);
+    case zgtool::Args::Dump:
+      return dump(args.dump_pid.c_str());
+    case zgtool::Args::Report:
+      return report_main(args);
+    case zgtool::Args::Run:
+      break;
   }
-  if (i >= argc) bad("no program to run");
+  const std::string& opts = args.opts;
+  const RunFlags& flags = args.flags;
+  const int i = args.program;
 
   std::string lib = find_library();
   if (lib.empty()) {

@@ -139,8 +139,8 @@ void guard_created(void* sock, void* ctx, int type, RealTable* real, const void*
   // the program closed, and libzmq's calls on it must not meet that one's
   // state.
   ThreadRecord* rec = thread_self();
-  SocketState* st = registry_create(sock);
-  if (!st || !rec) {
+  SocketState* st = rec ? registry_new(sock) : nullptr;
+  if (!st) {
     errno = saved;
     return;
   }
@@ -159,6 +159,7 @@ void guard_created(void* sock, void* ctx, int type, RealTable* real, const void*
     take(st, rec, "zmq_socket");
   if (g_mode == Mode::Serialize && !st->thread_safe && !st->internal) hook_socket_made(st);
   pthread_mutex_unlock(&st->mu);
+  registry_publish(st);  // filled first: see registry_create
   if (order_enabled() && options().locks && !st->thread_safe && !st->internal && !g_locks_on) locks_start();
   lifecycle_socket_created(st, ctx);
   errno = saved;
@@ -377,7 +378,10 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
       // A call holding the common lock cannot overlap another that holds
       // it: the one inside lacks it and was reported by its own entry, as
       // the thread that forgot the lock.
-      if (prev != 0 && prev != me && g_mode != Mode::Serialize && !holds_common) {
+      // A mark whose thread is gone is a call that never returned: its
+      // thread was cancelled inside it (pthread_cancel unwinds through the
+      // wrappers, which run nothing after the call), so nobody is inside.
+      if (prev != 0 && prev != me && g_mode != Mode::Serialize && !holds_common && thread_alive(prev)) {
         finding = kind == CallKind::Close ? FindingKind::CloseWhileInUse : FindingKind::ConcurrentCall;
         other = prev;
         probe = 0;

@@ -163,7 +163,7 @@ SocketState* registry_lookup_locked(void* h) {
   return s;
 }
 
-SocketState* registry_create(void* h) {
+SocketState* registry_new(void* h) {
   pthread_mutex_lock(&g_mu);
   forget_locked(h);
   SocketState* s = g_free;
@@ -180,11 +180,26 @@ SocketState* registry_create(void* h) {
   }
   s->id = g_next_id++;
   s->handle.store(h, std::memory_order_relaxed);
+  pthread_mutex_unlock(&g_mu);
+  return s;
+}
+
+void registry_publish(SocketState* s) {
+  pthread_mutex_lock(&g_mu);
+  // A stale call on the handle (the program's use after close of the
+  // socket that had this address) may have adopted it meanwhile: the
+  // socket zmq_socket made is the one that counts.
+  forget_locked(s->handle.load(std::memory_order_relaxed));
   grow_if_needed();
-  place(table(), s);
+  place(table(), s);  // a release store: everything filled in is seen with it
   g_count++;
   g_open++;
   pthread_mutex_unlock(&g_mu);
+}
+
+SocketState* registry_create(void* h) {
+  SocketState* s = registry_new(h);
+  if (s) registry_publish(s);
   return s;
 }
 

@@ -176,6 +176,13 @@ SocketState* registry_lookup_locked(void* h);
 
 // A fresh state for handle h, replacing (and retiring) any earlier state
 // for the same handle: a handle that zmq_socket returns again is a new socket.
+// registry_new leaves it out of the table: the caller fills it in, then
+// publishes it with registry_publish, so that a lock-free reader on another
+// thread (libzmq's I/O thread using the monitor PAIR it was handed) sees
+// the filled state through the slot's release store.  registry_create does
+// both at once.
+SocketState* registry_new(void* h);
+void registry_publish(SocketState* s);
 SocketState* registry_create(void* h);
 
 // Drops whatever the registry knew about handle h (a socket it will not

@@ -254,6 +254,7 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
   // cancellation points): a thread cancelled inside a report would never
   // take itself off the count, and every exit would wait for it.
   NoCancel no_cancel;
+  NoSignals no_signals;
   struct InFlight {
     InFlight() { g_reports_in_flight.fetch_add(1, std::memory_order_acq_rel); }
     ~InFlight() { g_reports_in_flight.fetch_sub(1, std::memory_order_acq_rel); }

@@ -4,6 +4,7 @@
 // exited owner is never confused with a new thread that got its ids.
 #pragma once
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -90,6 +91,27 @@ struct NoCancel {
   ~NoCancel() { pthread_setcancelstate(old, nullptr); }
   NoCancel(const NoCancel&) = delete;
   NoCancel& operator=(const NoCancel&) = delete;
+};
+
+// The program's signal handlers held off this thread for a scope (a
+// report): a handler that calls exit(), longjmps or reports itself would
+// otherwise run on top of a report half made, holding the report lock, and
+// exit would wait for a report that can never end (found by
+// tests/hostile/test_processes.py).  The synchronous signals stay open (a
+// fault inside must still kill), and a signal sent to the process goes to
+// another of its threads meanwhile.
+struct NoSignals {
+  sigset_t old;
+  NoSignals() {
+    sigset_t all;
+    sigfillset(&all);
+    static const int kSync[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT};
+    for (int sig : kSync) sigdelset(&all, sig);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+  }
+  ~NoSignals() { pthread_sigmask(SIG_SETMASK, &old, nullptr); }
+  NoSignals(const NoSignals&) = delete;
+  NoSignals& operator=(const NoSignals&) = delete;
 };
 
 struct Bypass {

@@ -25,7 +25,9 @@ bool runtime_module(const char* base) {
   static const char* const kRuntime[] = {"libc.so",   "libc-",     "ld-linux", "ld-",        "libpthread",
                                          "libdl.",    "libdl-",    "librt.",   "libm.so",    "libgcc_s",
                                          "libzmq",    "libpython", "linux-vdso", "libffi",   "python",
-                                         "php",       "libperl",   "perl"};
+                                         "php",       "libperl",   "perl",
+                                         // the sanitizers' runtimes: their thread start wraps every thread's
+                                         "libasan",   "libtsan",   "libubsan"};
   for (const char* r : kRuntime)
     if (starts(base, r)) return true;
   return false;

@@ -21,7 +21,7 @@ TIMEOUT = 20  # a hang is the bug these tests catch: far above a normal run's 0.
 
 def preload(argv, options, lib=None, timeout=TIMEOUT, **kw):
     env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ZMQ_GUARD_OPTIONS")}
-    env["LD_PRELOAD"] = " ".join(filter(None, [gt.TEST_PRELOAD, lib or gt.LIB]))
+    env["LD_PRELOAD"] = gt.preload_value(lib or gt.LIB)
     if options is not None:
         env["ZMQ_GUARD_OPTIONS"] = options
     env["DEBUGINFOD_URLS"] = ""
@@ -222,7 +222,7 @@ def test_junk_options_give_short_lines_and_never_crash(junk):
     # Not a word from a process without sockets.
     env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD",)}
     env = {k.encode(): v.encode() for k, v in env.items()}
-    env[b"LD_PRELOAD"] = " ".join(filter(None, [gt.TEST_PRELOAD, gt.LIB])).encode()
+    env[b"LD_PRELOAD"] = gt.preload_value(gt.LIB).encode()
     env[b"ZMQ_GUARD_OPTIONS"] = env_text
     quiet = subprocess.run(["/bin/sh", "-c", "echo ok"], env=env, capture_output=True, timeout=TIMEOUT)
     assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, b"ok\n", b""), quiet

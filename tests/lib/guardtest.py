@@ -17,6 +17,19 @@ TEST_PRELOAD = os.environ.get("ZMQ_GUARD_TEST_PRELOAD", "")
 SANITIZE = os.environ.get("ZMQ_GUARD_SANITIZE", "")
 
 
+def preload_value(libs):
+    """LD_PRELOAD for a program run with the guard preloaded directly (not
+    through the wrapper): `libs` (the guard, or copies of it) and, in a
+    sanitizer run, the sanitizer's runtime.  ASan's runtime comes first,
+    where it wants to be.  ThreadSanitizer's comes after the guard, as the
+    wrapper puts it: the guard's pthread_create forwards to the next one,
+    and with TSan's first the guard's (instrumented) thread start would run
+    before TSan's interceptor had set up the new thread, and crash."""
+    if "thread" in SANITIZE:
+        return " ".join(filter(None, [libs, TEST_PRELOAD]))
+    return " ".join(filter(None, [TEST_PRELOAD, libs]))
+
+
 def plain_only(why):
     """Marks a test that cannot run under a sanitizer (`why` says which
     limit of the sanitizer's): the sanitizer run deselects it
@@ -25,6 +38,16 @@ def plain_only(why):
     import pytest
     del why  # the reason is for the reader, beside the mark
     return pytest.mark.plain_only
+
+
+def not_under(sanitizer, why):
+    """Marks a test that cannot run under one sanitizer (`address` or
+    `thread`, as ZMQ_GUARD_SANITIZE names it): that sanitizer's run
+    deselects it, the plain run and the other sanitizer's run keep it.
+    `why` says which limit, as for plain_only."""
+    import pytest
+    del why
+    return pytest.mark.not_under(sanitizer)
 
 
 # The two lines option verbose=1 adds (src/interpose/wrappers.cpp's

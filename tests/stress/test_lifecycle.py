@@ -12,6 +12,16 @@ from guardtest import PYTHON, functions, program, run
 
 FAST_TERM = ("-o", "term_timeout_ms=200")
 
+# gcc 12's AddressSanitizer runtime (libasan8) takes none of its locks around
+# fork (LLVM added its pthread_atfork handler in 2023, after gcc 12's copy):
+# a child forked while another thread (libzmq's I/O thread, the reaper) is
+# inside ASan's allocator inherits that lock held, and its first malloc waits
+# for ever.  The ASan-built lifecycle program hangs so in its child about 1
+# run in 40 with or without the guard (doc/reliability.md).  The tests that
+# fork from a process with threads are deselected under ASan; the plain run
+# has them.
+FORKS_UNDER_ASAN = "a fork while another thread holds ASan's allocator lock hangs the child"
+
 
 def by_type(findings):
     return {f["socket_type"]: f for f in findings}
@@ -91,6 +101,7 @@ def test_no_leak_listing_by_default():
     assert r.returncode == 0 and r.guard_active and r.findings == [] and r.stderr == "", r
 
 
+@guardtest.not_under("address", FORKS_UNDER_ASAN)
 def test_fork_child_cleanup_is_silent():
     for mode in ("--mode=abort", "--mode=warn", "--mode=serialize"):
         r = run([program("lifecycle"), "fork_clean"], (mode,), timeout=60)
@@ -99,6 +110,7 @@ def test_fork_child_cleanup_is_silent():
         assert r.guard_active and r.stderr == "" and r.findings == [], r
 
 
+@guardtest.not_under("address", FORKS_UNDER_ASAN)
 def test_fork_child_sending_on_inherited_socket():
     r = run([program("lifecycle"), "fork_send"], ("--mode=warn",), timeout=60)
     # The parent is fine ("ok") and exits 0; the run's verdict is the
@@ -112,6 +124,7 @@ def test_fork_child_sending_on_inherited_socket():
     assert "child_sends" in functions(f["stack"])  # the child's own stack
 
 
+@guardtest.not_under("address", FORKS_UNDER_ASAN)
 def test_fork_child_sending_on_inherited_socket_serialize():
     # The parent's thread held the sockets' bias (their owner path) when it
     # forked; in the child the same thread's calls must not take it.
@@ -122,6 +135,7 @@ def test_fork_child_sending_on_inherited_socket_serialize():
     assert "child_sends" in functions(r.findings[0]["stack"])
 
 
+@guardtest.not_under("address", FORKS_UNDER_ASAN)
 def test_fork_child_socket_on_inherited_context():
     for mode, child in (("--mode=warn", "child exit 66"), ("--mode=abort", "child signal 6")):
         r = run([program("lifecycle"), "fork_socket"], (mode,), timeout=60)
@@ -136,6 +150,7 @@ def test_fork_child_socket_on_inherited_context():
         assert "inherited from its parent" in f["detail"]
 
 
+@guardtest.not_under("address", FORKS_UNDER_ASAN)
 def test_fork_child_does_not_inherit_the_parents_findings():
     # warn mode's exit status counts the findings of the process itself: a
     # child that reported nothing exits with its own status.

@@ -82,6 +82,22 @@ TEST(Json, NestingIsBounded) {
   parse_ok(ok);
 }
 
+TEST(Json, NumbersOutOfRangeAreNoInteger) {
+  // Found by fuzz/fuzz_json.cpp (corpus: numbers): a pid of 1e400 was
+  // cast from infinity to long.
+  Json j = parse_ok("{\"a\":1e400,\"b\":-1e400,\"c\":9.3e18,\"d\":-42.9,\"e\":\"7\"}");
+  EXPECT_EQ(j["a"].integer(-1), -1);
+  EXPECT_EQ(j["b"].integer(-1), -1);
+  EXPECT_EQ(j["c"].integer(-1), -1);
+  EXPECT_EQ(j["d"].integer(-1), -42);
+  EXPECT_EQ(j["e"].integer(-1), -1);
+  zgtool::Merge m;
+  std::string line = "{\"kind\":\"leak\",\"pid\":1e400,\"severity\":\"INFO\",\"mode\":\"warn\"}";
+  zgtool::merge_line(line.data(), line.size(), "f", &m);
+  ASSERT_EQ(m.findings.size(), 1u);
+  EXPECT_EQ(m.findings[0].seen[0].pid, 0);
+}
+
 TEST(Merge, SameSiteInTwoProcessesIsOneFinding) {
   zgtool::Merge m;
   for (std::string r : {record("cross_thread", "worker", 7, 100, "t.py::test_a"),
