@@ -267,7 +267,7 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
   pthread_mutex_lock(&st->mu);
   PolicyInput in;
   in.policy = options().policy_value();
-  if (g_mode == Mode::Serialize) in.policy = Policy::Overlap;  // serialize.cpp decides sharing
+  if (g_mode == Mode::Serialize) in.policy = Policy::Overlap;  // src/serialize/ decides sharing (ser_note_user)
   in.kind = kind;
   in.closed = st->closed.load(std::memory_order_relaxed);
   in.inherited = st->fork_gen != g_fork_gen;
@@ -369,7 +369,7 @@ bool guard_enter(void* sock, SocketState* st, const char* call, CallKind kind, c
       st->owner_at_close = owner_serial_of(st);
       st->owner.store(kNoOwner, std::memory_order_release);
     }
-    // A serialized socket's calls take turns instead (serialize.cpp, which
+    // A serialized socket's calls take turns instead (src/serialize/, which
     // also keeps who is inside one for the live dump): no mark.
     if (!(g_mode == Mode::Serialize && st->ser)) {
       uint64_t prev = st->in_call.exchange(me, std::memory_order_acq_rel);

@@ -192,7 +192,7 @@ bool ser_proxy(void* const* socks, int nsocks, bool steerable, int* rc) {
     // no turn (capture_send).  The others are waited on too, which needs
     // their ZMQ_FD (a thread-safe socket has none).
     if (i == 2 && st[i] && st[i]->thread_safe && !st[i]->closed.load(std::memory_order_relaxed)) continue;
-    // Not all serialized: libzmq proxies, past the turns (README, Limits).
+    // Not all serialized: libzmq proxies, past the turns (doc/serialize.md, Limits).
     if (!st[i] || !ser_usable(st[i])) return false;
   }
   SocketState* front = st[0];
