@@ -154,8 +154,16 @@ std::string make_session(std::string* error) {
     buf.push_back(0);
     if (mkdtemp(buf.data())) {
       std::string session = buf.data();
-      g_session_lock = open((session + "/.lock").c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-      if (g_session_lock >= 0) flock(g_session_lock, LOCK_EX);
+      // Locked before it is named .lock: another wrapper's sweep that
+      // opened a .lock not yet locked would take it for a dead wrapper's
+      // and remove this live session.  Until the rename the directory has
+      // no .lock, and a sweep leaves it alone.
+      std::string fresh = session + "/.lock.new";
+      g_session_lock = open(fresh.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (g_session_lock >= 0) {
+        flock(g_session_lock, LOCK_EX);
+        rename(fresh.c_str(), (session + "/.lock").c_str());
+      }
       return session;
     }
     *error = "cannot create a session directory in " + dir + ": " + strerror(errno);
