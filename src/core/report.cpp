@@ -57,7 +57,7 @@ void python_names(Finding* f) {
   for (int i = 0; i < 3; i++)
     if (who[i]->known && who[i]->running == 1 && (idents[i] = who[i]->ident)) any = true;
   char names[3][kPyNameLen] = {};
-  if (any) py_thread_names(idents, 3, names, 300);
+  if (any) py_thread_names(idents, 3, names, kPyNamesWaitMs);
   for (int i = 0; i < 3; i++) {
     if (!who[i]->known) continue;
     if (names[i][0]) copy_name(who[i]->py_name, names[i], sizeof who[i]->py_name);

@@ -318,7 +318,7 @@ void py_thread_name(char* out, size_t len) {
   if (!py_running() || !g_py.this_tstate()) return;
   unsigned long ident = static_cast<unsigned long>(pthread_self());
   char name[1][kPyNameLen];
-  py_thread_names(&ident, 1, name, 300);
+  py_thread_names(&ident, 1, name, kPyNamesWaitMs);
   snprintf(out, len, "%s", name[0]);
 }
 

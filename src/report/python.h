@@ -50,6 +50,10 @@ void py_thread_name(char* out, size_t len);
 // helper thread takes the GIL while the caller waits at most `timeout_ms`
 // and then gives up, leaving the names it could not get empty.
 constexpr int kPyNameLen = 64;
+// How long a report waits for a helper thread to read Python thread names
+// under the GIL (python.cpp): a busy machine can take a few hundred ms to
+// schedule it; a GIL holder that waits for the reporter never gives it.
+constexpr int kPyNamesWaitMs = 1000;
 void py_thread_names(const unsigned long* idents, int n, char (*names)[kPyNameLen], int timeout_ms);
 
 // Remembers the calling thread's Python name under `key` (a thread serial)
