@@ -60,3 +60,14 @@ def test_a_kind_the_schema_does_not_list_is_refused():
     assert not list(v.iter_errors(f))
     assert list(v.iter_errors(dict(f, kind="new_kind")))
     assert list(v.iter_errors(dict(f, extra_field=1)))
+
+
+def test_the_schema_lists_the_kinds_of_the_findings_table():
+    # src/core/findings.def is the one list of kinds; the schema's "kind"
+    # enum is written by hand and must follow it.
+    import re
+    with open(os.path.join(gt.SOURCE_ROOT, "src", "core", "findings.def")) as f:
+        table = re.findall(r"^ZG_FINDING\(\w+, (\w+),", f.read(), re.M)
+    with open(SCHEMA) as f:
+        documented = json.load(f)["properties"]["kind"]["enum"]
+    assert len(table) >= 8 and table == documented, (table, documented)
