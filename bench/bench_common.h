@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Shared by the bench programs: clock, argument parsing, resident memory.
 // The programs follow libzmq's perf/ tools (local_thr, local_lat, ...) but
 // run both ends in one process, so the guard sees each side's thread.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The instruction-count subject: one thread moves --count 8-byte messages
 // through a PUSH/PULL pair over inproc with zmq_msg_send/zmq_msg_recv, one
 // message at a time.  Run it under callgrind at two counts; the difference

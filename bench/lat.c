@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Latency: REQ in the main thread, REP in a second thread, --count round
 // trips of --size bytes.  Prints "lat rtt_us=... secs=...".  --ab=BLOCK: the
 // in-process A/B of bench_common.h over blocks of round trips, timed by

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The cost of an uncontended pthread_mutex_lock/unlock pair under the
 // guard, which interposes them (src/core/locks.h): main makes a socket (so
 // the guard tracks semaphores from then on, and main's mutexes), then

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Per-call cost of each interposed path, with Google Benchmark.  Run the
 // same binary with and without the preload library; the difference per
 // iteration is what the guard adds (bench/run.py does both).  Every socket

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Round trips over an inproc PAIR pipe between two threads (a czmq actor's
 // pipe): every send and receive on a pipe end takes the guard's slow path,
 // and each send is a release (src/core/order.h).  --sockets=N first opens N

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """One PUSH socket shared by --shared=N Python threads (pyzmq), the main
 thread receiving on a PULL, inproc, 8-byte messages: the Python shape of
 zg_bench_thr --shared.  --lock puts a threading.Lock around each send (the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Socket creation from Python: COUNT times ctx.socket(zmq.REQ) and close(),
 made DEPTH Python calls deep (a socket's creation records its Python
 traceback, whose cost grows with the stack).  Prints the wall time and the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Socket creation from Ruby (ffi-rzmq): COUNT times ctx.socket(ZMQ::REQ) and
 # close, made DEPTH Ruby calls deep (a socket's creation records its Ruby
 # backtrace, whose cost grows with the stack).  Prints us_per_socket.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Memory: --cycles create/close cycles of a socket (closed by the thread
 // that made it, the legal pattern), printing resident memory every --every
 // cycles: "rss cycle=N kib=K".  With the guard, the registry must follow

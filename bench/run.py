@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """zmq-guard benchmarks, side by side.
 
 Runs the bench programs plain (no preload) and guarded (mode=off, abort,

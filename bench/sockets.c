@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Socket creation from C, the figure bench/py_sockets.py gives for Python:
 // --count times zmq_socket(ZMQ_REQ) and zmq_close, --depth calls deep (a
 // socket's creation records the creator's native stack).  Prints the wall

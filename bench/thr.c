@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Throughput: one PULL socket in the main thread receives --count messages
 // of --size bytes from PUSH senders.
 //

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The demo's client, and its bug: one DEALER socket shared by two threads.
 
 One thread sends requests in a loop while another receives the replies,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The zmq-guard demo, in three acts:
 #
 #   1. a Python DEALER client whose two threads share one socket, talking to

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The demo's server: a plain, correct cppzmq ROUTER that echoes every
 // request back to the DEALER that sent it.  One thread, one socket: nothing
 // here is ever reported by the guard.

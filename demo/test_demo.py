@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """demo-smoke: the demo's second act, checked.
 
 The C++ ROUTER server runs unguarded; the Python DEALER client, whose two

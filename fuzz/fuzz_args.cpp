@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer harness: the wrapper's command line (tools/args.cpp,
 // parse_args), over any argument vector: the input is split at NUL bytes
 // into words after argv[0].  Checked beyond "no crash": the outcome is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer harness: the JSON reader of `zmq-guard report` (tools/json.cpp)
 // and what the merge makes of a line (tools/findings.cpp: merge_line, the
 // summary, the report text JUnit carries).  Any bytes are a findings file a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer harness: ZMQ_GUARD_OPTIONS's parser (options_parse) and the
 // %p expansion of path options.  Any bytes are an options string as the
 // environment may hold it (cut at the first NUL, as getenv would give it).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer harness: the suppressions file parser (suppressions_parse),
 // over any bytes a file may hold.  The lines it says go to stderr; run it
 // with -close_fd_mask=2 to keep them out of the fuzzer's output.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # run_fuzz.sh HARNESS SEED_DIR WORK_DIR SECONDS: a bounded libFuzzer run
 # from the seed corpus; fails on the first crash, leak, timeout or abort of
 # the harness's own checks, and prints the executions made.

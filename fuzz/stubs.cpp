@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What the interposition layer gives the core, for harnesses that link the
 // core alone: no libzmq copy.
 #include "core/api.h"

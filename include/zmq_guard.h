@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* zmq-guard public API.
  *
  * Usable with or without the guard: every function is looked up at run

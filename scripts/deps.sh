@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Installs the Debian 12 packages zmq-guard needs to build, test and demo.
 # Idempotent and quiet when everything is there; needs root (or sudo) only
 # when something is missing.

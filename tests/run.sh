@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The whole test suite, what CI runs (.ci/run): installs what it needs,
 # builds, runs every suite through meson, and ends with one "N passed,
 # N failed" line counting the individual test cases of all its parts:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // zmq-guard: run a program with the guard preloaded.
 //
 //   zmq-guard [options] [--] PROGRAM [ARGS...]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Function ids for the interposed libzmq API (from interpose/api.def), so
 // the core can call a socket's own copy of libzmq (serialize mode needs
 // send/recv/getsockopt/poll) without knowing how the copy was found.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One call on a socket the owner's fast path did not take: the guard's
 // checks around it (guard_enter, guard_leave), the pipe order of a send or
 // receive (core/order.h), and the call into the socket's libzmq copy.  For

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The guard's one clock: CLOCK_MONOTONIC in nanoseconds (deadlines, waits,
 // how long a thread has been watched or a zmq_ctx_term has blocked).
 #pragma once

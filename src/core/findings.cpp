@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "core/findings.h"
 
 #include <string.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The kinds of finding, made from one table (core/findings.def): the enum,
 // the names, titles, hints, severities and who a report's second thread
 // is.  A kind is added there, in one row; see doc/report.md.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "core/guard.h"
 
 #include <errno.h>

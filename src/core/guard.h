@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The guard's decisions on the slow path: everything an intercepted call
 // does that is not the owner's own fast path.  Whether a call is legal and
 // which finding it is are decided here (with core/policy.h's rules) and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Where serialize mode (src/serialize/, a layer above the core) joins the
 // core's events, so that the core never calls it by name: a function
 // pointer per event, set by ser_init from the interposition layer's init

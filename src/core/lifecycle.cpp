@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "core/lifecycle.h"
 
 #include <errno.h>

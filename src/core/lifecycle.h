@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The process around the sockets: start-up and exit (warn mode's exit
 // status, leaks), fork, contexts (one inherited across fork, zmq_ctx_term
 // blocked by open sockets: watched by the guard's thread, core/watcher.h).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "core/locks.h"
 
 #include <errno.h>

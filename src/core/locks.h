@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The program's locks (policy=handoff, modes abort and warn): which
 // mutexes and semaphores each thread holds, so that a socket shared by
 // several threads, each call under one lock all of them hold, is legal

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Options: one table (options.def) gives the fields, defaults, parser and
 // help text.  Parsed once, before the first socket is seen; read without
 // locks afterwards.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "core/order.h"
 
 #include <pthread.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Hand-offs the program orders (policy=handoff, modes abort and warn).
 //
 // libzmq lets a socket move from one thread to another when a full memory

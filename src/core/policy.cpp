@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "core/policy.h"
 
 #include "core/registry.h"

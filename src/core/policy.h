@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Policies: who may call on a socket.  A pure function of what the guard
 // knows about the socket and the calling thread, so every rule is unit
 // tested without threads or libzmq.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Is another thread inside a libzmq call on a socket right now?
 //
 // The owner's own calls go straight into libzmq: the wrapper ends in a jump,

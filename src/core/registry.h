@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The socket registry: handle -> per-socket state.
 //
 // Readers (every intercepted call) never lock: an open-addressed table of

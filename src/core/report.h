@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A finding, from the guard's records to the written report.  What a
 // report needs is recorded as it happens (where a socket was created,
 // where its owner took it: native stacks, Python tracebacks, thread names),

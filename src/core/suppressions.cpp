@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "core/suppressions.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Suppressions: findings to ignore, matched as ThreadSanitizer matches
 // its own: a rule names a finding kind and a shell glob, and it matches
 // when the glob matches a function, module or source file of ANY stack of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Thread identity.  A thread is known by a serial number drawn from a
 // process-wide counter the first time it reaches the guard's slow path; a
 // serial is never reused, unlike pthread_t and (eventually) tids, so an

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "core/watcher.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The guard's own thread ("zmq-guard"): it reports the open sockets of a
 // context whose zmq_ctx_term stays blocked, and prints the live dump when
 // dump_signal arrives.  Started when first needed (a zmq_ctx_term to watch,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What the interposition layer's pieces share about the loaded copies of
 // libzmq (resolve.cpp finds them; dlsym.cpp hands out wrappers bound to one;
 // wrappers.cpp makes those wrappers).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // dlsym and dlvsym: FFI bindings (ctypes, cffi, Perl's ZMQ::FFI, Node,
 // Julia) open libzmq with dlopen and take its functions with dlsym on that
 // handle, past the preloaded wrappers.  Here a lookup of an interposed name

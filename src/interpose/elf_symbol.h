@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Looking a symbol up in a loaded object's own dynamic symbol table, past
  * dlsym and whatever wraps it: the guard finds libc's dlsym this way
  * (interpose/dlsym.cpp), and the benchmarks' A/B finds libzmq's own

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The program's lock operations, seen so that a socket shared under one
 // lock is legal (core/locks.h).  What a thread that never made a checked
 // socket call pays is the point of this file: for a mutex, a flag test,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Finding the real libzmq functions.
 //
 // RTLD_NEXT finds libzmq when it is in the global scope (a program linked

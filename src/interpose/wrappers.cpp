@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The interposition layer: thin extern "C" wrappers, one per row of
 // api.def, and nothing else.  The owner's call is the hot path: the socket
 // announced in a thread-local word, a per-thread hint checked against the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "report/format.h"
 
 #include <stdarg.h>

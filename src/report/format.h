@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Reports: stable, sanitizer-like text that tests and people can read, and
 // one JSON object per finding.  The report layer formats and writes; it
 // never decides what is a finding or what happens next.

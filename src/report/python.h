@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Python tracebacks without Python headers: the interpreter's exported
 // helpers are looked up in the process at run time.  With the GIL released
 // (pyzmq drops it around blocking calls), PyGILState_GetThisThreadState()

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "report/sink.h"
 
 #include <errno.h>

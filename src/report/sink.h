@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Where reports go: text to stderr or log_path, JSON lines to json_path and
 // to the zmq-guard wrapper's session (options_session()).
 // One report at a time (a process-wide lock); every write is a write(2) of

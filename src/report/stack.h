@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Stack capture: raw return addresses only.  Cheap enough (well under a
 // microsecond) to run whenever a socket is created or changes owner; never
 // on the owner's own calls.  Symbolization happens only when printing.

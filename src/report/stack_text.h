@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A thread's stacks in a text report: its Python traceback, then its
 // native frames; with frames=user the runtime's and libraries' frames are
 // folded into counted lines (report/frames.h says whose a frame is).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "report/symbolize.h"
 
 #include <ctype.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Turning return addresses into frames: function (demangled), file:line
 // when debug information exists, module+offset and build-id always.
 // libdw is dlopen()ed on the first report; without it, dladdr() names the

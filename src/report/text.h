@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Text for reports and dumps: a growing buffer with the few shapes every
 // report shares (numbered native frames, Python frames, JSON strings).
 // Reports are rare, so malloc is fine here.

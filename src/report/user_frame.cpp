@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "report/user_frame.h"
 
 #include <stdio.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Where each thread of a report was, as one frame: the SUMMARY line's
 // culprits, the JSON's user_frame (and through it SARIF's locations).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "serialize/bias.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The sole user's bias: while one thread is a socket's only user it calls
 // libzmq without the turn, as it would without the guard (SerBias), and a
 // second thread revokes the bias before it takes the turn.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The interposition layer's calls on sockets in mode=serialize, from the
 // wrapper's lookup (ser_call, serialize/serialize.h) and from the owner
 // path's trampolines (ser_owner, serialize/owner.cpp), to the sole user's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "serialize/locked.h"
 
 #include <errno.h>

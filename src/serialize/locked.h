@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The locked protocol: one call on a socket that threads share, under the
 // turn, its sends and receives with ZMQ_DONTWAIT; a call that would block
 // waits without the turn (serialize/wait.h) and tries again.  And the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // mode=serialize: the trampolines the owner path of a serialized socket
 // jumps to (SocketHot::owner_fn), one per socket function of
 // interpose/api.def, and their table.  ser_attach hands the table to each

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // zmq_poll over serialized sockets: each socket's readiness read under its
 // turn, the wait made holding none of them.
 #include <errno.h>

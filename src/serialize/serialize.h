@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // mode=serialize: calls on a socket that threads share take turns, without
 // holding the socket across a blocking wait; the interposition layer's one
 // door into it (doc/serialize.md says what it guarantees).

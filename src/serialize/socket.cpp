@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "serialize/socket.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A serialized socket's life: its turn state given at creation (from a pool
 // of states that are never freed), who has used it, its close, and what a
 // thread's exit, a fork and the live dump need of every state.  The core

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A serialized socket's turn state (SerState) and the small pieces every
 // path of serialize mode shares: the sole user's bias as its fast path reads
 // it, the waiter records, one call in progress, one attempt in libzmq.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "serialize/turn.h"
 
 #include <errno.h>

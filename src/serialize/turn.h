@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The turn: serialize mode's lock on one socket, a futex word.
 #pragma once
 #include <stdint.h>

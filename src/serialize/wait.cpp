@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "serialize/wait.h"
 
 #include <errno.h>

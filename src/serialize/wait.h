@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Waiting without the turn: a thread whose call cannot go on now (EAGAIN,
 // another thread's multipart message) registers as a waiter, gives the
 // turn up and sleeps on the socket's ZMQ_FD and its own eventfd; whoever

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Java's jzmq (Debian's libzmq-java; libjzmq.so links libzmq).
 //   shared  main starts a worker, then sends on its PAIR; the worker then
 //           sends on the same socket (a CountDownLatch orders them, but it

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Python cffi in ABI mode: ffi.dlopen() of libzmq, each function taken
 with dlsym on its handle (as PyPy's pyzmq does).  cffi releases the GIL
 around each call.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Perl's ZMQ::FFI (FFI::Platypus: dlopen + dlsym on libzmq) with ithreads.
 #   shared  main sends on a PAIR (it owns it), then a thread sends on the
 #           same socket: ithreads clone the socket object, and the clone

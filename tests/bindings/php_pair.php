@@ -1,4 +1,5 @@
 <?php
+// SPDX-License-Identifier: MIT
 // PHP's zmq extension (Debian's php-zmq; zmq.so links libzmq, and PHP loads
 // it with RTLD_DEEPBIND: src/interpose/deepbind.cpp).  Debian's
 // PHP is built without thread safety (NTS) and ships no threading

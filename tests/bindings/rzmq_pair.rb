@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Ruby's ffi-rzmq (Ruby FFI: dlopen + dlsym on libzmq, every call made with
 # the GVL released) with Ruby threads.
 #   shared  thread "sender-main" sends on a PAIR (it owns it), then thread

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Each binding Debian ships, run through the real zmq-guard wrapper: a
 program that shares a socket between threads is reported (in abort mode,
 naming the program's own function), a correct one is silent.  Perl's
@@ -28,13 +29,7 @@ ABORT = ["--mode=abort"]
 ABORTED = -signal.SIGABRT  # the wrapper dies the way its program did
 
 
-def line_of(path, marker):
-    """Line number of the `@marker` comment in a source file."""
-    with open(path) as f:
-        for n, text in enumerate(f, 1):
-            if re.search(r"(#|//) @%s$" % re.escape(marker), text.rstrip()):
-                return n
-    raise AssertionError("no @%s in %s" % (marker, path))
+line_of = guardtest.line_of
 
 
 def assert_silent(res, done):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The differential conformance driver: a table of cases, each a few calls of
 // one interposed function (src/interpose/api.def) at an edge of libzmq's API,
 // each recording what the calls gave back: return value, errno, message

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The differential conformance suite: the driver (conform.c) runs its table
 of cases plainly and under the preloaded guard in every mode; every row must
 come out the same, field by field, and the guard must print nothing (the

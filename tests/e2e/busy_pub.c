@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Two threads publish on one PUB socket in a tight loop: every call is
 // short, so only a guard that sees overlapping calls however brief they are
 // catches it under policy=overlap.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Misuse: main closes a socket while the thread that owns it is blocked in
 // zmq_recv on it.  That receive is the thread's first call on the socket,
 // the one that takes it (the guard's slow path, which marks the call);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A daemon's start: close every descriptor it inherited, open its own
 // files (which get the lowest numbers again), then use ZeroMQ, with one
 // misuse for the guard to report.  Whatever the guard opened before main

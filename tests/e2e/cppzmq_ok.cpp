@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Correct: cppzmq (zmq::socket_t::send/recv use zmq_msg_send/zmq_msg_recv).
 // An echo server thread owns its ROUTER; main owns its DEALER.
 #include <cstdio>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Misuse with cppzmq: one zmq::socket_t, a sending std::thread and a
 // receiving std::thread (the sender stays alive while the other receives).
 #include <condition_variable>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Correct: a czmq actor (czmq creates the pipe socket in the caller and
 // hands the other end to the actor's thread), a zsock in main, messages both
 // ways, then zactor_destroy.

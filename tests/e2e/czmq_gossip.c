@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Correct: czmq's zgossip, three nodes over inproc.  Each node is an actor
 // whose thread uses sockets the caller's commands set up; the pipes order
 // those uses.  The program waits for the tuple alpha published to reach

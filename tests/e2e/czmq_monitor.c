@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Correct: czmq's zmonitor actor on a socket of the caller's.  The caller
 // sends commands on the actor's pipe and waits (zsock_wait); the actor's
 // thread calls zmq_socket_monitor on the caller's socket and signals back;

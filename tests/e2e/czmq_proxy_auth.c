@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Correct: czmq's zproxy and zauth actors, driven as their selftests drive
 // them.  Each actor's thread makes its own sockets and the caller talks to
 // it over the actor's pipe, waiting for each reply (zsock_wait); the proxy

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Misuse with czmq: one zsock_t DEALER, a sending and a receiving thread
 // (czmq moves data with the deprecated zmq_sendmsg/zmq_recvmsg).
 #include <czmq.h>

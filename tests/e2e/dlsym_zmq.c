@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libzmq reached the way FFI bindings reach it (ctypes, cffi, Perl's
 // ZMQ::FFI, Node, Julia): not linked, dlopen'ed, each function taken with
 // dlsym on its handle.

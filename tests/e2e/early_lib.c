@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A library whose constructor uses libzmq.  Linked by early_main, so its
 // constructor runs during start-up, possibly before the guard's own.
 #include "scenario.h"

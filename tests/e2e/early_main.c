@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Uses a socket made by a library constructor that ran before main (and
 // possibly before the guard's constructor).  "ok": main alone uses it;
 // "share": a sending and a receiving thread share it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A socket passed back and forth between two live threads, with the
 // program's own synchronization: legal only because each side declares the
 // hand-off with zmq_guard_handoff() (include/zmq_guard.h).  With argv[1] ==

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Correct: main makes and binds a PULL, reads its ZMQ_FD (to hand the
 // worker's event loop) and its ZMQ_RCVMORE (a plain read, as any option but
 // ZMQ_EVENTS), then passes the socket to a new thread, which alone uses it:

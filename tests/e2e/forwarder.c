@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A forwarder: one thread receives from two sockets in turn and sends each
 // message on to one of two others, so each function's calls alternate
 // between two sockets (the guard's wrapper then hits its second hint).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Correct: sockets created, used and closed by one thread, then the next
 // socket by another thread; libzmq often hands out the same address again.
 // A new socket at an old address is a new socket: nothing to report.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Correct (libzmq's own tests do this): main creates and binds sockets,
 // hands them to a new thread that uses and closes them, and meanwhile sits
 // in zmq_ctx_term until those closes (the thread's last zmq_recv is what

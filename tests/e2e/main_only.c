@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Correct: the most common program, every socket used by main alone.
 #include "scenario.h"
 

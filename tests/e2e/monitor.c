@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Correct: zmq_socket_monitor on a socket owned by main; the monitor's PAIR
 // is created in main and read by another thread.  libzmq sends the events
 // from its own I/O threads on its own PAIR socket.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Correct: a monitor whose PAIR socket (made by libzmq inside
 // zmq_socket_monitor, through its own API) gets the address of a PAIR the
 // program closed just before; libzmq's malloc hands the freed block of the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The program beside next_preload.c: linked with libzmq, it asks what
 // RTLD_NEXT and RTLD_DEFAULT mean from the executable, calls the wrapped
 // getpid() and sends one message on a socket only main uses.

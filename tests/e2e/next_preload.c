@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A second preload library of the common kind beside the guard: it wraps
 // getpid() and zmq_send() and finds what it wraps with dlsym(RTLD_NEXT),
 // which must mean "the objects after this library", wherever the guard

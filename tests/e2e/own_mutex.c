@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Two threads share one DEALER, each request/reply under the program's own
 // mutex: legal by libzmq's rule (the lock is the barrier between them), and
 // silent under handoff and overlap.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Correct: a thread uses a socket and exits; a later thread (not the
 // creator) closes it.
 #include "scenario.h"

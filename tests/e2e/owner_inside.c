@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The owner's calls after its first one take the guard's owner path, which
 // leaves no mark saying when they return: whether the owner is inside one is
 // asked of the kernel (src/core/probe.h).  Each mode puts the owner of a

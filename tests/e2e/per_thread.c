@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Correct: every thread makes, uses and closes its own socket; main reads
 // what they send on its own PULL.
 #include "scenario.h"

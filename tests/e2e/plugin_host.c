@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A host program that does not link libzmq: it dlopen()s a plugin with
 // RTLD_LOCAL, so libzmq (or a renamed private copy of it) is loaded only in
 // the plugin's private namespace, out of the guard's RTLD_NEXT reach.

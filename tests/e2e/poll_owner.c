@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Correct: a thread that owns its sockets polls them with zmq_poll (which
 // reads ZMQ_FD and ZMQ_EVENTS through the public API) and main polls its own.
 #include "scenario.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ZeroMQ calls from the executable's .preinit_array: they run before any
 // shared library's constructor, the guard's included.  "ok": main alone
 // uses the socket; "share": two threads do.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Correct: frontend and backend are created and bound in main, then run by
 // zmq_proxy in its own thread; a client and a worker each own their socket.
 // zmq_ctx_shutdown stops everything; main closes the proxy's sockets after

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Small helpers shared by the scenario programs.  Each program is a user
 // program the guard knows nothing about: plain libzmq, pthreads, no hooks.
 #ifndef ZG_E2E_SCENARIO_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The plugin plugin_host loads: plain libzmq code.  "share" shares one
 // DEALER between a sending and a receiving thread; "ok" gives each thread
 // its own socket.

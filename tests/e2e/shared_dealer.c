@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Misuse: one DEALER, two threads.  "sender" sends, then stays alive;
 // "receiver" reads the echoes.  The two never overlap (the program orders
 // them), so libzmq survives long enough to show the warn-mode path, but the
@@ -23,7 +24,7 @@ static void* receiver(void* arg) {
   char buf[16];
   int got = 0;
   for (int i = 0; i < N; i++)
-    if (zmq_recv(dealer, buf, sizeof buf, 0) == 4) got++;
+    if (zmq_recv(dealer, buf, sizeof buf, 0) == 4) got++;  // @recv
   printf("received %d\n", got);
   fflush(stdout);
   event_set(&received);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Correct (libzmq's own tests do this): a socket handed to a thread that
 // blocks in zmq_recv until main calls zmq_ctx_shutdown; main closes the
 // socket after joining the thread.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Two std::threads send on one PUSH, each send under one std::mutex
 // (std::lock_guard): legal, silent.  With "forget", the second thread sends
 // once without it, after both have sent under it: reported, naming it.

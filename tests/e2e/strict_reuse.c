@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Thread A creates a socket, uses it and exits; thread B, started after A was
 // joined (glibc usually hands it A's pthread_t and stack), uses the socket.
 // Allowed by handoff (the owner has exited), reported by strict.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Sockets that change threads, ordered by the program (issue 17) or not.
 // Usage: synced MODE
 //   closed-probe   zmq_getsockopt(ZMQ_TYPE) on a handle this process closed

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """End-to-end scenarios: native programs (C with libzmq, C++ with cppzmq,
 C with czmq) run under the real zmq-guard wrapper.  Misuse must be reported
 with the user's own functions in the stacks; correct programs must run

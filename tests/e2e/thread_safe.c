@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Correct: CLIENT and SERVER are thread-safe socket types; several threads
 // may send and receive on one of them at the same time.  Debian's libzmq does
 // not export the draft API, but it creates these types.

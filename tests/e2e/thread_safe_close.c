@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Thread-safe sockets (CLIENT, SERVER) have a life like any socket's:
 //
 //   close            (default) correct: main makes a SERVER and a CLIENT,

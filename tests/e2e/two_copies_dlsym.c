@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Two copies of libzmq in one process: A linked (Debian's libzmq.so.5), B a
 // renamed copy of the same file (argv[1]) opened with dlopen(RTLD_LOCAL), its
 // functions taken with dlsym, as an FFI binding beside a linked program does.

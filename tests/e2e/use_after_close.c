@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Misuse: a socket used after zmq_close.  Prints what the call returned.
 #include "scenario.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // errno after every interposed call, successes included: each call is made
 // with errno set to a sentinel, and "name errno" printed after it.  The
 // test runs this without the guard and under it in every mode and expects

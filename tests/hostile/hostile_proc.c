@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Hostile processes (doc/reliability.md): programs that do to the guard what
  * real programs do to a preloaded library.  Each prints "ok SCENARIO ..." when
  * everything it checks itself held.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A program that may run set-user-ID: the dynamic loader ignores
 // LD_PRELOAD paths in such a process, so it loads the guard itself
 // (dlopen, the library's path in argv[1]) and calls the guard's wrappers

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Hostile processes: every file the guard reads or writes is input, every
 option string is input, the guard may be preloaded twice, the process may
 run set-user-ID.  The programs run with LD_PRELOAD set directly (the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Hostile processes (doc/reliability.md): signals while a report is
 written, fork and exec storms, vfork and posix_spawn children, threads
 cancelled inside their calls.  Real programs (tests/hostile/hostile_proc.c)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Two threads on one PAIR socket: the smallest misuse, for the install test. */
 #include <pthread.h>
 #include <zmq.h>

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # `meson install` into a scratch DESTDIR, then the installed wrapper must
 # find the installed library by itself and catch a shared socket, and the
 # header and pkg-config file must be usable.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // For test programs (C): is a thread of this process asleep in poll(2),
 // where libzmq waits inside a blocking call?  Lets a test act at that moment
 // without guessing a delay.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Prints one closing line for a meson test run: the test cases inside its
 suites (GoogleTest and pytest print their own counts) and the suites.
 

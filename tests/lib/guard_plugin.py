@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """pytest plugin of the project's suites (loaded with -p guard_plugin from
 tests/meson.build): the plain_only and not_under marks
 (guardtest.plain_only, guardtest.not_under).  In a sanitizer run

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Helpers shared by the pytest suites: run a program under the real
 zmq-guard wrapper and look at what it reported."""
 import json
@@ -176,3 +177,13 @@ def api_def_names():
             if m:
                 names.append(m.group(1))
     return names
+
+
+def line_of(path, marker):
+    """The number of the line of a source file whose comment holds
+    `@marker`: tests name a program's lines by marker, not by number."""
+    with open(path) as f:
+        for n, text in enumerate(f, 1):
+            if re.search(r"(#|//).*@%s\b" % re.escape(marker), text):
+                return n
+    raise AssertionError("no @%s in %s" % (marker, path))

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // For test programs (C): the file name of the loaded object holding an
 // address, as dladdr sees it ("(null)" for no address), so a program can
 // print where a dlsym lookup led.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """count.py's closing line, from meson test logs made up here: it is what
 CI reads, so it must not call a failed run passed."""
 import json

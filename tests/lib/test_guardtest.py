@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """guardtest's Result: the lines of option verbose=1 that run() turns on
 are taken out of stderr and nothing else is, so no report hides behind
 them; guard_active is about the process run itself."""

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* A program with libzmq linked statically: its calls never reach the
  * preload, and the guard says so once at exit. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Python scenarios with Debian's pyzmq, run through the real zmq-guard
 wrapper: misuse is reported with the script's own functions and lines and
 the Python thread names; correct programs run silently."""

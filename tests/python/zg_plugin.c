@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* A C plugin that Python loads with ctypes.CDLL.  It links the system
  * libzmq, so beside a wheel's private copy the process holds two libzmq
  * copies; its calls go through the PLT, where the guard sits. */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Each serialize-mode scenario is a meson test of its own
 (tests/stress/meson.build): meson runs test_serialize.py once per scenario
 with --scenario=NAME, and each test there says which scenario it drives with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* What runs at exit must still run under the guard in warn mode:
  *
  *   exit_dtor finding   a second thread uses main's socket (a finding), then

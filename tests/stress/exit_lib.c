@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* A library of exit_dtor's whose destructor prints, as a coverage runtime's
  * writes its data at exit. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Scenarios for the guard's lifecycle diagnostics.
  *
  *   lifecycle term_blocked      zmq_ctx_term while two sockets are open; a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Scale: what one process may do to the guard's tables, each case bounded
 // and checked (test_scale.py runs them under the guard).
 //   sockets N        N sockets open at once, each used, then all closed

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* One scenario of mode=serialize under load, run by test_serialize.py;
  * stress.h has what the scenarios share.
  *

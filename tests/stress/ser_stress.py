@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Threads sharing one pyzmq DEALER, for mode=serialize.
 
     ser_stress.py echo THREADS MESSAGES       one-part requests, every reply counted

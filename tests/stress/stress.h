@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* What the serialize-mode stress programs (ser_*.c, one scenario each)
  * share: CHECK, the context, the arguments, a ROUTER echo peer and a DEALER
  * connected to it, the table of replies seen, a few clocks.  Each program

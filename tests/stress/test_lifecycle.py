@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Lifecycle diagnostics: zmq_ctx_term blocked by open sockets, leaks at
 exit, sockets and contexts used after fork, and the live dump."""
 import glob

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Scale: the guard's tables under many sockets, threads and contexts, each
 run bounded by its timeout and checked for silence and its "ok" line
 (doc/reliability.md has the times measured)."""

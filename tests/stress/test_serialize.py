@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """mode=serialize: threads sharing one socket take turns, lose nothing, never
 deadlock, and each shared socket is reported once, as information."""
 import subprocess

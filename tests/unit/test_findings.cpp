@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The wrapper's merge of a run's findings: its JSON reader (input from any
 // file a user names) and how reports become distinct findings.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The guard's slow path on the life of sockets it does not check for
 // ownership: thread-safe ones and libzmq's own (a monitor's PAIR).  Their
 // close ends their state like any socket's, whoever makes it and whether or

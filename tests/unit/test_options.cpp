@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Options: one table (options.def) gives defaults, parser, checks and help.
 #include <string.h>
 

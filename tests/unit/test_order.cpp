@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // core/order.h: releases offer a thread's sockets, and only a thread that
 // acquired the release (by its creation, or by receiving the message a
 // pipe end carried) is ordered after it.  Real threads, fake handles, no

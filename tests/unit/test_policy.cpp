@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // decide(): every rule of every policy, one row each.
 #include <string>
 

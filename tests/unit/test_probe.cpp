@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // core/probe: whether a thread is inside a call on a socket, from its
 // announcement and what the kernel says it does.  Real threads, really
 // asleep in poll(2), nanosleep(2) or a futex, or really running.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The socket registry: lock-free lookups, reuse of handles, the quarantine of
 // closed sockets, growth, flat memory, concurrent readers and a writer.
 #include <malloc.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Report formatting: the text shape tests and people match on, JSON that a
 // real parser accepts, and Python tracebacks.
 #include <stdlib.h>

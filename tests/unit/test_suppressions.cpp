@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // suppressions_load: good files, malformed lines, unreadable paths; and the
 // rules it loads, applied by suppressions_match to every stack of a finding.
 #include <string>

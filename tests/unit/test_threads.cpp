@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Thread identity: serials never repeat, exited threads are known to be
 // gone, Bypass regions hide the thread from the fast path.
 #include <pthread.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // serialize mode's turn lock (serialize/turn.h): one holder at a time, and
 // no sleeper left behind when a release does not wake it (the wake-up
 // throttle of ser_turn_unlock_slow).

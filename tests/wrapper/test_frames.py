@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Reports a user reads at a glance: the program's own frames, the runtime's
 and libraries' folded into counted lines (frames=user, the default), every
 frame with frames=all; each JSON frame marked with its class.  A pyzmq
@@ -8,7 +9,7 @@ import shutil
 import subprocess
 
 import guardtest as gt
-from guardtest import program, run
+from guardtest import line_of, program, run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED_PUSH = os.path.join(HERE, "scripts", "shared_push.py")
@@ -33,19 +34,19 @@ def test_pyzmq_script_shows_its_own_lines_and_folds_the_rest():
     assert r.kinds() == ["cross_thread"], r
     me = section(r.stderr, '  thread T')
     assert me[0] == "    Python traceback of this thread (most recent call last):", me
-    assert me[1] == '      File "%s", line 18, in worker' % SHARED_PUSH, me
+    assert me[1] == '      File "%s", line %d, in worker' % (SHARED_PUSH, line_of(SHARED_PUSH, "worker-send")), me
     assert me[2] == "      ... 1 frame in zmq/sugar/socket.py (frames=all shows them)", me
     assert re.fullmatch(r"    native stack: \d+ frames in socket\.cpython-\S+\.so, .* \(frames=all shows them\)",
                         me[3]), me
     assert len(me) == 4, me
     owner = section(r.stderr, "  owner: ")
-    assert owner[1] == '      File "%s", line 23, in <module>' % SHARED_PUSH, owner
+    assert owner[1] == '      File "%s", line %d, in <module>' % (SHARED_PUSH, line_of(SHARED_PUSH, "main-send")), owner
     # JSON keeps every frame, each with its class.
     f = r.findings[0]
     assert [(os.path.basename(x["file"]), x["class"]) for x in f["python_stack"]][-2:] == \
         [("shared_push.py", "user"), ("socket.py", "library")], f["python_stack"]
     assert {x["class"] for x in f["stack"]} <= {"library", "runtime"}, f["stack"]
-    assert f["user_frame"]["file"] == SHARED_PUSH and f["user_frame"]["line"] == 18, f["user_frame"]
+    assert f["user_frame"]["file"] == SHARED_PUSH and f["user_frame"]["line"] == line_of(SHARED_PUSH, "worker-send"), f["user_frame"]
 
 
 def test_frames_all_shows_every_frame():
@@ -65,11 +66,12 @@ def test_pytest_test_starts_at_the_test_function(tmp_path):
             ["--mode=warn", "--log-path=" + str(log)])
     text = log.read_text()
     me = section(text, "  thread T")
-    assert me[1] == '      File "%s/test_misuse.py", line 24, in worker' % suite, me
+    misuse = os.path.join(suite, "test_misuse.py")
+    assert me[1] == '      File "%s", line %d, in worker' % (misuse, line_of(misuse, "worker-send")), me
     owner = section(text, "  owner: ")
     # pytest's and pluggy's dozens of frames before the test are one line.
     assert re.fullmatch(r"      " + FOLD, owner[1]) and "pytest" in owner[1], owner
-    assert owner[2] == '      File "%s/test_misuse.py", line 28, in test_shares_a_socket' % suite, owner
+    assert owner[2] == '      File "%s", line %d, in test_shares_a_socket' % (misuse, line_of(misuse, "main-send")), owner
     assert owner[3] == "      ... 1 frame in zmq/sugar/socket.py (frames=all shows them)", owner
     # The JSON has them all: pytest's marked as a library.
     py = r.findings[0]["owner_python_stack"]
@@ -82,11 +84,13 @@ def test_czmq_actor_shows_the_actor_and_folds_libc():
     assert r.kinds() == ["cross_thread"] and r.returncode == 66, r
     owner = section(r.stderr, "  owner: ")
     assert re.match(r"    #0 0x[0-9a-f]+ \(libczmq\.so\.4\+0x[0-9a-f]+\)$", owner[0]), owner
-    assert re.match(r"    #1 0x[0-9a-f]+ in sending_actor \S*czmq_actor_shared\.c:15 ", owner[1]), owner
+    actor = os.path.join(gt.SOURCE_ROOT, "tests", "e2e", "czmq_actor_shared.c")
+    took, sent = line_of(actor, "actor-send"), line_of(actor, "main-send")
+    assert re.match(r"    #1 0x[0-9a-f]+ in sending_actor \S*czmq_actor_shared\.c:%d " % took, owner[1]), owner
     assert re.fullmatch(r"    \.\.\. 2 frames in libc\.so\.6 \(frames=all shows them\)", owner[-1]), owner
     assert not any("start_thread" in l or "clone" in l for l in owner), owner
-    assert re.search(r'^SUMMARY: .* in main czmq_actor_shared\.c:28; owner T\d+ "[^"]*" took it in sending_actor '
-                     r'czmq_actor_shared\.c:15$', r.stderr, re.M), r
+    assert re.search(r'^SUMMARY: .* in main czmq_actor_shared\.c:%d; owner T\d+ "[^"]*" took it in sending_actor '
+                     r'czmq_actor_shared\.c:%d$' % (sent, took), r.stderr, re.M), r
     assert "has no symbols" not in r.stderr, r  # czmq's are a library's missing names, not the program's
 
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The wrapper supervises a run: every finding of every process of the tree
 reaches the user at the end (whatever the process did with its stderr), the
 exit status carries the verdict, signals and statuses pass through, and the
@@ -20,6 +21,9 @@ import guardtest as gt
 from guardtest import program
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+MISUSE = os.path.join(HERE, "suites", "misuse", "test_misuse.py")
+SHARED_PUSH = os.path.join(HERE, "scripts", "shared_push.py")
+SHARED_DEALER = os.path.join(gt.SOURCE_ROOT, "tests", "e2e", "shared_dealer.c")
 PYTHON = gt.PYTHON
 PREFIX = "==zmq-guard== "
 
@@ -55,8 +59,8 @@ def test_warn_mode_pytest_suite_names_the_test_and_fails_the_run():
     s = summary(p)
     assert s[0] == "1 distinct finding in this run:", p.stderr
     assert re.fullmatch(r'  cross_thread zmq_msg_send on PUSH socket 0x[0-9a-f]+ by T\d+ "worker" in worker '
-                        r'test_misuse.py:24; owner T\d+ "MainThread" took it in test_shares_a_socket test_misuse.py:28',
-                        s[1]), s
+                        r'test_misuse.py:%d; owner T\d+ "MainThread" took it in test_shares_a_socket test_misuse.py:%d'
+                        % (gt.line_of(MISUSE, "worker-send"), gt.line_of(MISUSE, "main-send")), s[1]), s
     assert re.fullmatch(r"    1 time: pid \d+ in test test_misuse.py::test_shares_a_socket", s[2]), s
     assert re.fullmatch(r"total: 1 finding \(1 report in 1 process\), 0 suppressed", s[3]), s
     assert len(s) == 4, s
@@ -66,7 +70,9 @@ def test_abort_mode_pytest_dies_and_the_report_survives():
     p = guard(["--"] + pytest_args("misuse"))
     assert p.returncode == -signal.SIGABRT, p  # the wrapper dies as pytest did
     s = summary(p)
-    assert any(re.match(r"  cross_thread zmq_msg_send on PUSH socket .* in worker test_misuse.py:24;", l) for l in s), p
+    line = gt.line_of(MISUSE, "worker-send")
+    assert any(re.match(r"  cross_thread zmq_msg_send on PUSH socket .* in worker test_misuse.py:%d;" % line, l)
+               for l in s), p
     assert any(l.endswith("in test test_misuse.py::test_shares_a_socket") for l in s), s
 
 
@@ -86,8 +92,9 @@ def test_a_child_that_throws_its_stderr_away_still_fails_the_run(mode, child_sta
     # The child's own report went to /dev/null: all there is, is the summary.
     assert [l for l in p.stderr.splitlines() if not l.startswith(PREFIX)] == [], p
     s = summary(p)
-    assert any(re.match(r'  cross_thread zmq_msg_send on PUSH socket .* by T\d+ "worker" in worker shared_push.py:18;',
-                        l) for l in s), p
+    line = gt.line_of(SHARED_PUSH, "worker-send")
+    assert any(re.match(r'  cross_thread zmq_msg_send on PUSH socket .* by T\d+ "worker" in worker shared_push.py:%d;'
+                        % line, l) for l in s), p
     assert any(re.fullmatch(r"    1 time: pid \d+ \(%s %s\)" % (re.escape(PYTHON), re.escape(script)), l)
                for l in s), s
 
@@ -177,16 +184,17 @@ def test_junit_and_sarif_from_a_run(tmp_path):
     assert suite.get("tests") == "1" and suite.get("failures") == "1", ET.tostring(suite)
     case = suite.find("testcase")
     assert case.get("classname") == "zmq-guard.cross_thread", case.attrib
-    assert case.get("name") == "python3: cross_thread zmq_msg_send in worker shared_push.py:18", case.attrib
+    sent, took = gt.line_of(script, "worker-send"), gt.line_of(script, "main-send")
+    assert case.get("name") == "python3: cross_thread zmq_msg_send in worker shared_push.py:%d" % sent, case.attrib
     failure = case.find("failure")
-    assert failure.get("type") == "cross_thread" and "worker shared_push.py:18" in failure.get("message")
-    assert 'File "%s", line 18, in worker' % script in failure.text, failure.text
+    assert failure.get("type") == "cross_thread" and "worker shared_push.py:%d" % sent in failure.get("message")
+    assert 'File "%s", line %d, in worker' % (script, sent) in failure.text, failure.text
     log = check_sarif(json.loads(sarif.read_text()))
     result = log["runs"][0]["results"][0]
     loc = result["locations"][0]["physicalLocation"]
-    assert loc["artifactLocation"]["uri"] == "file://" + script and loc["region"]["startLine"] == 18, result
+    assert loc["artifactLocation"]["uri"] == "file://" + script and loc["region"]["startLine"] == sent, result
     owner = result["relatedLocations"][0]["physicalLocation"]
-    assert owner["artifactLocation"]["uri"] == "file://" + script and owner["region"]["startLine"] == 23, result
+    assert owner["artifactLocation"]["uri"] == "file://" + script and owner["region"]["startLine"] == took, result
 
 
 def test_junit_of_a_clean_run_has_no_failures(tmp_path):
@@ -250,7 +258,8 @@ def test_report_merges_files_from_several_processes(tmp_path):
     assert re.fullmatch(r"    2 times: pid \d+ \(\S+/shared_dealer\); pid \d+ \(\S+/shared_dealer\)", s[2]), s
     assert s[3] == "total: 1 finding (2 reports in 2 processes), 0 suppressed", s
     cases = ET.parse(junit).getroot().findall("testsuite/testcase")
-    assert [c.get("name") for c in cases] == ["shared_dealer: cross_thread zmq_recv in receiver shared_dealer.c:26"]
+    line = gt.line_of(SHARED_DEALER, "recv")
+    assert [c.get("name") for c in cases] == ["shared_dealer: cross_thread zmq_recv in receiver shared_dealer.c:%d" % line]
     res = check_sarif(json.loads(sarif.read_text()))["runs"][0]["results"]
     assert len(res) == 1 and res[0]["properties"]["count"] == 2, res
     uri = res[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """doc/finding.schema.json, the JSON finding's documented format, against
 what the guard writes: every kind it can make here, from native programs and
 from pyzmq, in warn, abort and serialize modes (python3-jsonschema)."""

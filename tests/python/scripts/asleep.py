@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """For the scripts: act once another thread sleeps in a given system call,
 as the kernel says in /proc/self/task/TID/syscall, without guessing a delay
 (tests/lib/asleep_in_poll.h does the same for the C programs)."""

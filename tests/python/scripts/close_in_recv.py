@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Misuse: the main thread closes a socket while its owner, a worker
 thread, sleeps in recv on it.  The worker's second recv runs on the guard's
 owner path (no mark of its own): the guard asks the kernel where the worker

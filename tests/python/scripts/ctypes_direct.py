@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """libzmq reached through ctypes (dlopen + dlsym on libzmq's handle), as
 FFI bindings do.  `ok`: a socket made in main and handed to a worker thread
 that alone uses it.  `shared`: `taker` blocks in recv on a PAIR (it owns

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A socket made deep in a recursion by a thread that holds the GIL (pyzmq
 keeps it in zmq_socket): the guard reads that traceback from the frames.
 A worker then takes the socket and main misuses it, both inside send, where

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A daemon thread misuses main's socket just as main finishes: its report
 waits for Python's thread names while main holds the GIL, and main exits
 meanwhile.  The finding must not be lost with the process: abort mode

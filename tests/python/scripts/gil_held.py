@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A report made while another thread holds the GIL for seconds in one C
 call (a regular expression that backtracks): the reporting thread runs
 Python but, inside ctypes, does not hold the GIL.  The guard must report

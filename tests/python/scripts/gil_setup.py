@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A misuse made while the offending thread holds the GIL: pyzmq calls
 zmq_setsockopt without releasing it.  The guard reads the thread names
 directly then (a helper thread could not get the GIL in time)."""

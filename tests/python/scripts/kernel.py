@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A real ipykernel (Debian's 6.17), started by jupyter_client as a
 notebook server starts it, runs one cell and shuts down.  Its IOPub thread
 takes the PULL socket main set up (ordered by the thread's creation)."""

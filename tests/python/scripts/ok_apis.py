@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Correct pyzmq programs, one per API: every socket is used by one thread
 at a time (or handed off for good).  Under the guard each must run silently
 and exit 0.  Usage: ok_apis.py NAME"""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """pyzmq's own helpers that use sockets from threads of their own or share
 them: devices in a thread and in a process, the tornado event loop (also in
 a thread of its own), zmq.asyncio, Socket shadows, the ZAP authenticator

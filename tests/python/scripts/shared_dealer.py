@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """One DEALER shared by two Python threads: `receiver` blocks in recv (it
 owns the socket), then `sender` sends on it.  With --spin a third thread
 busy-loops in Python the whole time, competing for the GIL."""

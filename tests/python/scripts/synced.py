@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """pyzmq programs whose sockets change threads in ways the program orders
 (issue 17), and the unordered ones that must still be reported.
 Usage: synced.py CASE"""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Two libzmq copies in one process: pyzmq from a wheel layout (its private
 renamed libzmq) and a C plugin linked to the system libzmq, loaded with
 ctypes.  Each misuses one DEALER; both must be reported."""

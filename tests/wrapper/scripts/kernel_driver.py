@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A Jupyter client, as nbclient or a notebook server is: starts an ipykernel
 with its stderr thrown away (a kernel manager's pipe, in real life), runs a
 cell that shares a socket between two threads, shuts the kernel down and

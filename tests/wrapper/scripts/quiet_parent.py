@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A parent that runs a misusing child with its stderr thrown away, ignores
 how the child ended, and exits 0: the run's verdict must still say it."""
 import subprocess

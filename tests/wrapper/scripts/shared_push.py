@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Misuse: a worker thread sends on a PUSH the main thread sends on.
 Nothing the guard can see orders the two: the worker was started before
 main's send, and a threading.Event is no hand-off (libzmq's rule wants the
@@ -15,12 +16,12 @@ go = threading.Event()
 
 def worker():
     go.wait()
-    push.send(b"worker")  # the line the summary must name
+    push.send(b"worker")  # @worker-send: the line the summary must name
 
 
 t = threading.Thread(target=worker, name="worker")
 t.start()
-push.send(b"main")  # main takes the socket
+push.send(b"main")  # @main-send: main takes the socket
 go.set()
 t.join()
 print(pull.recv(), pull.recv())

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Says which signals reach it.  SIGTERM: prints and exits 3.  SIGINT is
 counted; SIGUSR1 prints the count and exits 0 (signals pending together are
 handled in order of number, so an INT passed on by the wrapper before the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Rust's zmq crate (Debian's librust-zmq-dev; zmq-sys links libzmq).
 //   shared  main starts a worker, then sends on its PAIR; the worker then
 //           sends on the same socket, shared by reference (a Socket is

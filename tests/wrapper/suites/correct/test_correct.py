@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A correct suite: each thread uses its own socket."""
 import threading
 

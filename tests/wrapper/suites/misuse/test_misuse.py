@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A small test suite with one test that shares a socket between threads
 (tests/wrapper/test_run.py runs it under the wrapper, with pytest's capture
 on).  The two uses never overlap, so libzmq survives it and warn mode goes
@@ -21,11 +22,11 @@ def test_shares_a_socket():
 
     def worker():
         go.wait()
-        push.send(b"from a worker")
+        push.send(b"from a worker")  # @worker-send
 
     t = threading.Thread(target=worker, name="worker")
     t.start()
-    push.send(b"from the main thread")
+    push.send(b"from the main thread")  # @main-send
     go.set()
     t.join()
     assert pull.recv() == b"from the main thread"
