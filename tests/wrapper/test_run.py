@@ -114,9 +114,32 @@ def test_exit_status_and_command_errors_pass_through(tmp_path):
     assert p.returncode == -signal.SIGTERM, p
 
 
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
+             signal.SIGALRM)
+
+
+def default_signals():
+    # The wrapper keeps what it inherits, as exec would: a signal blocked or
+    # ignored by whatever started the suite (a background job ignores INT
+    # and QUIT; a runner's thread may block some) would never reach it.
+    # These tests are about the wrapper, so it starts from the defaults.
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    for s in FORWARDED:
+        signal.signal(s, signal.SIG_DFL)
+
+
+def signal_state(pid):
+    """The kernel's view of a process's signals, for a failure message."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            return [l.strip() for l in f if l.startswith(("State", "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt"))]
+    except OSError as e:
+        return [str(e)]
+
+
 def start(args, **kw):
     return subprocess.Popen([gt.WRAPPER] + args, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, **kw)
+                            text=True, preexec_fn=default_signals, **kw)
 
 
 def test_signals_sent_to_the_wrapper_reach_the_program():
@@ -136,7 +159,13 @@ def test_a_program_killed_by_a_passed_signal_kills_the_wrapper_the_same_way(sig)
                                    "signal.pause()\n"])
     assert p.stdout.readline() == "ready\n"
     p.send_signal(sig)
-    p.communicate(timeout=60)
+    try:
+        p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        state = signal_state(p.pid)
+        children = subprocess.run(["ps", "-o", "pid,stat,cmd", "--ppid", str(p.pid)], capture_output=True, text=True)
+        p.kill()
+        raise AssertionError("the wrapper did not end: %s; its children: %s" % (state, children.stdout))
     assert p.returncode == -sig, p.returncode
 
 
