@@ -1,13 +1,17 @@
 # SPDX-License-Identifier: MIT
-"""Each serialize-mode scenario is a meson test of its own
-(tests/stress/meson.build): meson runs test_serialize.py once per scenario
-with --scenario=NAME, and each test there says which scenario it drives with
-@scenario("NAME") (a ser_NAME program, or python for ser_stress.py).  A test
+"""Each stress scenario is a meson test of its own (tests/stress/meson.build):
+meson runs test_serialize.py, test_lifecycle.py and test_scale.py once per
+scenario with --scenario=NAME, and each test there says which scenario it
+drives with @scenario("NAME") (a ser_NAME, life_NAME or scale_NAME program,
+or one named in meson.build beside the programs: python, exit_dtor).  A test
 without the mark, or with a scenario meson does not run (--scenarios), stops
 the collection: no test can be left out of the suite unnoticed."""
 import os
 
 import pytest
+
+
+SCENARIO_FILES = ("test_serialize.py", "test_lifecycle.py", "test_scale.py")
 
 
 def pytest_addoption(parser):
@@ -16,7 +20,7 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "scenario(name): the serialize-mode scenario a test drives")
+    config.addinivalue_line("markers", "scenario(name): the stress scenario a test drives")
 
 
 def scenario_of(item):
@@ -28,7 +32,7 @@ def scenario_of(item):
 def pytest_collection_modifyitems(config, items):
     known = config.getoption("--scenarios")
     for item in items:
-        if os.path.basename(str(item.fspath)) != "test_serialize.py":
+        if os.path.basename(str(item.fspath)) not in SCENARIO_FILES:
             continue
         name = scenario_of(item)
         if name is None:
@@ -48,8 +52,9 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    # Under a sanitizer every test of a scenario may be plain_only
-    # (guardtest.plain_only): deselected there, run by the plain suite.
+    # Under a sanitizer every test of a scenario may be plain_only or
+    # not_under it (guardtest; the fork scenarios under ASan): deselected
+    # there, run by the plain suite.
     if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and os.environ.get("ZMQ_GUARD_SANITIZE"):
-        print("every test of this scenario is plain_only: the plain suite runs it")
+        print("every test of this scenario is deselected under this sanitizer: the plain suite runs it")
         session.exitstatus = pytest.ExitCode.OK

@@ -8,8 +8,15 @@ import subprocess
 import textwrap
 import time
 
+import pytest
+
 import guardtest
 from guardtest import PYTHON, functions, program, run
+
+# The scenario a test drives: meson runs each scenario as its own test
+# (tests/stress/meson.build, conftest.py); a life_NAME program, exit_dtor,
+# or python for the tests that run no program of this directory's.
+scenario = pytest.mark.scenario
 
 FAST_TERM = ("-o", "term_timeout_ms=200")
 
@@ -17,7 +24,7 @@ FAST_TERM = ("-o", "term_timeout_ms=200")
 # fork (LLVM added its pthread_atfork handler in 2023, after gcc 12's copy):
 # a child forked while another thread (libzmq's I/O thread, the reaper) is
 # inside ASan's allocator inherits that lock held, and its first malloc waits
-# for ever.  The ASan-built lifecycle program hangs so in its child about 1
+# for ever.  The ASan-built life_fork_* programs hang so in their child about 1
 # run in 40 with or without the guard (doc/reliability.md).  The tests that
 # fork from a process with threads are deselected under ASan; the plain run
 # has them.
@@ -28,8 +35,9 @@ def by_type(findings):
     return {f["socket_type"]: f for f in findings}
 
 
+@scenario("term_blocked")
 def test_ctx_term_blocked_warn_lists_open_sockets_and_keeps_waiting():
-    r = run([program("lifecycle"), "term_blocked"], ("--mode=warn",) + FAST_TERM, timeout=60)
+    r = run([program("life_term_blocked")], ("--mode=warn",) + FAST_TERM, timeout=60)
     assert r.returncode == 66, r
     assert "ok term_blocked" in r.stdout  # the wait went on until the sockets were closed
     assert r.kinds() == ["ctx_term_open_sockets"] * 2, r
@@ -47,20 +55,23 @@ def test_ctx_term_blocked_warn_lists_open_sockets_and_keeps_waiting():
     assert "==WARNING: zmq-guard: ctx_term_open_sockets" in r.stderr
 
 
+@scenario("term_blocked")
 def test_ctx_term_blocked_abort_reports_all_then_aborts():
-    r = run([program("lifecycle"), "term_blocked"], ("--mode=abort",) + FAST_TERM, timeout=60)
+    r = run([program("life_term_blocked")], ("--mode=abort",) + FAST_TERM, timeout=60)
     assert r.returncode == -signal.SIGABRT, r
     assert "ok term_blocked" not in r.stdout
     assert sorted(f["socket_type"] for f in r.findings) == ["DEALER", "PUB"]
     assert all(f["severity"] == "ERROR" for f in r.findings)
 
 
+@scenario("term_clean")
 def test_ctx_term_woken_thread_closing_is_silent():
-    r = run([program("lifecycle"), "term_clean"], FAST_TERM, timeout=60)
+    r = run([program("life_term_clean")], FAST_TERM, timeout=60)
     assert r.returncode == 0 and "ok term_clean" in r.stdout, r
     assert r.guard_active and r.stderr == "" and r.findings == [], r
 
 
+@scenario("python")
 def test_ctx_term_python_creation_traceback(tmp_path):
     script = tmp_path / "term.py"
     script.write_text(textwrap.dedent("""\
@@ -87,8 +98,9 @@ def test_ctx_term_python_creation_traceback(tmp_path):
                for p in f["python_stack"]), f["python_stack"]
 
 
+@scenario("leaks")
 def test_leaks_listed_at_exit():
-    r = run([program("lifecycle"), "leaks"], ("--leaks",), timeout=60)
+    r = run([program("life_leaks")], ("--leaks",), timeout=60)
     assert r.returncode == 0, r  # information only
     assert sorted(r.kinds()) == ["leak", "leak"], r
     socks = by_type(r.findings)
@@ -97,23 +109,26 @@ def test_leaks_listed_at_exit():
     assert "make_forgotten_dealer" in functions(socks["DEALER"]["created_stack"])
 
 
+@scenario("leaks")
 def test_no_leak_listing_by_default():
-    r = run([program("lifecycle"), "leaks"], (), timeout=60)
+    r = run([program("life_leaks")], (), timeout=60)
     assert r.returncode == 0 and r.guard_active and r.findings == [] and r.stderr == "", r
 
 
 @guardtest.not_under("address", FORKS_UNDER_ASAN)
+@scenario("fork_clean")
 def test_fork_child_cleanup_is_silent():
     for mode in ("--mode=abort", "--mode=warn", "--mode=serialize"):
-        r = run([program("lifecycle"), "fork_clean"], (mode,), timeout=60)
+        r = run([program("life_fork_clean")], (mode,), timeout=60)
         assert r.returncode == 0, r
         assert "child exit 0" in r.stdout and "ok fork_clean" in r.stdout
         assert r.guard_active and r.stderr == "" and r.findings == [], r
 
 
 @guardtest.not_under("address", FORKS_UNDER_ASAN)
+@scenario("fork_send")
 def test_fork_child_sending_on_inherited_socket():
-    r = run([program("lifecycle"), "fork_send"], ("--mode=warn",), timeout=60)
+    r = run([program("life_fork_send")], ("--mode=warn",), timeout=60)
     # The parent is fine ("ok") and exits 0; the run's verdict is the
     # child's finding, which the wrapper sums up.
     assert r.returncode == 66, r
@@ -126,10 +141,11 @@ def test_fork_child_sending_on_inherited_socket():
 
 
 @guardtest.not_under("address", FORKS_UNDER_ASAN)
+@scenario("fork_send")
 def test_fork_child_sending_on_inherited_socket_serialize():
     # The parent's thread held the sockets' bias (their owner path) when it
     # forked; in the child the same thread's calls must not take it.
-    r = run([program("lifecycle"), "fork_send"], ("--mode=serialize",), timeout=60)
+    r = run([program("life_fork_send")], ("--mode=serialize",), timeout=60)
     assert r.returncode == 0, r
     assert "child exit 0" in r.stdout and "ok fork_send" in r.stdout, r  # exitcode is warn mode's
     assert r.kinds() == ["use_after_fork"], r
@@ -137,9 +153,10 @@ def test_fork_child_sending_on_inherited_socket_serialize():
 
 
 @guardtest.not_under("address", FORKS_UNDER_ASAN)
+@scenario("fork_socket")
 def test_fork_child_socket_on_inherited_context():
     for mode, child in (("--mode=warn", "child exit 66"), ("--mode=abort", "child signal 6")):
-        r = run([program("lifecycle"), "fork_socket"], (mode,), timeout=60)
+        r = run([program("life_fork_socket")], (mode,), timeout=60)
         # The parent exits 0; the child's finding (its abort in abort mode)
         # is the run's verdict all the same.
         assert r.returncode == 66, r
@@ -152,16 +169,18 @@ def test_fork_child_socket_on_inherited_context():
 
 
 @guardtest.not_under("address", FORKS_UNDER_ASAN)
+@scenario("fork_after_finding")
 def test_fork_child_does_not_inherit_the_parents_findings():
     # warn mode's exit status counts the findings of the process itself: a
     # child that reported nothing exits with its own status.
-    r = run([program("lifecycle"), "fork_after_finding"], ("--mode=warn",), timeout=60)
+    r = run([program("life_fork_after_finding")], ("--mode=warn",), timeout=60)
     assert "child done" in r.stdout and "ok fork_after_finding" in r.stdout, r
     assert "child exit 0" in r.stdout, r
     assert r.returncode == 66, r  # the parent's finding
     assert r.kinds() == ["cross_thread"], r
 
 
+@scenario("exit_dtor")
 def test_warn_exit_status_after_every_destructor():
     # The status becomes exitcode only once everything that runs at exit has
     # run: the program's atexit handler, its libraries' destructors (a
@@ -183,7 +202,7 @@ def start_hung(mode_flags, args, scenario="hang"):
     env = dict(os.environ)
     env.pop("ZMQ_GUARD_OPTIONS", None)
     env.pop("LD_PRELOAD", None)
-    p = subprocess.Popen([guardtest.WRAPPER] + list(mode_flags) + ["--", program("lifecycle"), scenario] + args,
+    p = subprocess.Popen([guardtest.WRAPPER] + list(mode_flags) + ["--", program("life_" + scenario)] + args,
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     line = p.stdout.readline().decode()
     if not line.startswith("ready "):
@@ -236,6 +255,7 @@ def dump_text(p, pid, target=None):
     return text[text.index("live dump"):]
 
 
+@scenario("hang")
 def test_dump_serialize_mode_shows_waiting_threads_with_stacks():
     p, pid = start_hung(("--mode=serialize", "--dump-signal=10"), ["serialize"])
     dump = dump_and_collect(p, pid, waiters=2)
@@ -245,6 +265,7 @@ def test_dump_serialize_mode_shows_waiting_threads_with_stacks():
     assert "wait_turn" not in dump  # the guard's own frames are cut
 
 
+@scenario("hang")
 def test_dump_by_the_wrappers_pid_reaches_its_program():
     # The pid a shell or a test harness holds is the wrapper's.
     p, pid = start_hung(("--mode=warn", "--dump-signal=10"), [])
@@ -256,6 +277,7 @@ def test_dump_by_the_wrappers_pid_reaches_its_program():
         p.wait()
 
 
+@scenario("dump_names")
 def test_dump_keeps_the_programs_text_on_its_lines():
     # An ipc path and a thread name are the program's: a newline in them
     # shows as '?' and does not make a line of the dump.
@@ -268,6 +290,7 @@ def test_dump_keeps_the_programs_text_on_its_lines():
     assert not [line for line in dump.splitlines() if line.startswith("==forged")], dump
 
 
+@scenario("hang")
 def test_dump_serialize_mode_sole_user_waiting():
     p, pid = start_hung(("--mode=serialize", "--dump-signal=10"), [])
     dump = dump_and_collect(p, pid, waiters=1)
@@ -275,6 +298,7 @@ def test_dump_serialize_mode_sole_user_waiting():
     assert "in hung_receiver" in dump.split("waits in zmq_recv for the socket:")[1], dump
 
 
+@scenario("hang")
 def test_dump_warn_mode_shows_owner_inside_a_call():
     p, pid = start_hung(("--mode=warn", "--dump-signal=10"), [])
     dump = dump_and_collect(p, pid)
@@ -282,16 +306,18 @@ def test_dump_warn_mode_shows_owner_inside_a_call():
     assert "T2 (tid" in dump and "is inside a libzmq call on it" in dump
 
 
+@scenario("named")
 def test_guard_thread_is_named_when_the_first_socket_is_made():
     # zmq-guard --dump finds the guard's thread by its name; a dump asked for
     # as soon as the program has made a socket must find it (it once looked
     # while the new thread had not yet run far enough to name itself).
     for _ in range(20):
-        r = run([program("lifecycle"), "named"], ("--mode=warn", "--dump-signal=10"), timeout=60)
+        r = run([program("life_named")], ("--mode=warn", "--dump-signal=10"), timeout=60)
         assert r.returncode == 0, r
         assert r.stdout == "named 1\n", r
 
 
+@scenario("hang")
 def test_dump_without_signal_configured_says_so():
     p, pid = start_hung(("--mode=warn",), [])
     try:
@@ -305,6 +331,7 @@ def test_dump_without_signal_configured_says_so():
         p.wait()
 
 
+@scenario("python")
 def test_dump_of_unguarded_process():
     d = subprocess.run([guardtest.WRAPPER, "--dump", str(os.getpid())], capture_output=True, text=True)
     assert d.returncode == 1 and "does not run under zmq-guard" in d.stderr
@@ -328,7 +355,7 @@ def has_guard_thread(pid):
 
 
 def dump_while_blocked(scenario, flags, inside):
-    """Starts lifecycle `scenario`, whose main thread blocks in a call; asks
+    """Starts life_`scenario`, whose main thread blocks in a call; asks
     for the live dump while it sleeps there, until the dump shows it
     `inside` the call; then lets the call finish.  Returns the program's
     stdout after "ready", its stderr, and the dump."""
@@ -354,6 +381,7 @@ def dump_while_blocked(scenario, flags, inside):
     return p.returncode, out.decode(), err.decode(), dump
 
 
+@scenario("dump_recv")
 def test_dump_does_not_interrupt_a_blocked_recv():
     # The dump's signal goes to the guard's own thread: main's recv, blocked
     # all along, returns the message it waited for, not EINTR.
@@ -365,6 +393,7 @@ def test_dump_does_not_interrupt_a_blocked_recv():
     assert "WARNING" not in err, err
 
 
+@scenario("dump_term")
 def test_dump_does_not_interrupt_a_blocked_ctx_term():
     # The README's case: a program hung in zmq_ctx_term asked what is open.
     # zmq_ctx_term goes on waiting, and returns 0 once the socket is closed.

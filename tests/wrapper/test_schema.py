@@ -48,9 +48,9 @@ def test_abort_findings_follow_the_schema():
 
 
 def test_lifecycle_findings_follow_the_schema():
-    check(run([program("lifecycle"), "term_blocked"], ["--mode=warn", "--term-timeout-ms=300"]),
+    check(run([program("life_term_blocked")], ["--mode=warn", "--term-timeout-ms=300"]),
           ["ctx_term_open_sockets"] * 2)
-    check(run([program("lifecycle"), "leaks"], ["--leaks=1"]), ["leak"] * 2)
+    check(run([program("life_leaks")], ["--leaks=1"]), ["leak"] * 2)
 
 
 def test_a_kind_the_schema_does_not_list_is_refused():
