@@ -11,7 +11,7 @@
 #      that way (unit, hostile, harness, e2e-native, stress);
 #   3. the libFuzzer harnesses (build-fuzz, clang), each for fuzz_seconds.
 #
-#   tests/run.sh                      all three (about 2 min plain, 4-5 more
+#   tests/run.sh                      all three (about 3 min plain, 2-3 more
 #                                     for the rest once built)
 #   tests/run.sh --plain [TEST...]    the plain build only, for a quick run
 #                                     while developing (meson test names);
