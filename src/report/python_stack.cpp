@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Python stacks recorded cheaply at a socket's creation, formatted only when
 // a report needs them.
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 
 #include "report/python.h"
 #include "report/python_api.h"
+#include "report/intern.h"
 
 namespace zg {
 namespace {
@@ -33,22 +33,7 @@ struct CodeEntry {
   char* name;
 };
 
-constexpr uint32_t kMaxCodes = 8192;
-constexpr uint32_t kCodeSlots = 2 * kMaxCodes;  // a power of two
-
-struct CodeTable {
-  CodeEntry entries[kMaxCodes];
-  std::atomic<uint32_t> slots[kCodeSlots];  // entry index + 1; 0: empty
-  uint32_t n;
-};
-
-std::atomic<CodeTable*> g_codes{nullptr};
-pthread_mutex_t g_codes_mu = PTHREAD_MUTEX_INITIALIZER;
-
-uint32_t code_hash(const void* code) {
-  uint64_t h = reinterpret_cast<uintptr_t>(code) * 0x9E3779B97F4A7C15ull;
-  return static_cast<uint32_t>(h >> 40) & (kCodeSlots - 1);
-}
+InternTable<CodeEntry, 8192> g_codes;
 
 // Field text for an entry, as traceback_from_frames writes it.
 char* field_text(void* code, const char* attr_name, bool quoted) {
@@ -63,48 +48,29 @@ char* field_text(void* code, const char* attr_name, bool quoted) {
   return t.ok ? t.release() : nullptr;
 }
 
-CodeTable* codes_table() { return g_codes.load(std::memory_order_acquire); }
-
-// The index of code's entry, or -1.  Needs no lock: entries are only added.
-int code_find(const CodeTable* t, const void* code) {
-  if (!t) return -1;
-  for (uint32_t i = code_hash(code);; i = (i + 1) & (kCodeSlots - 1)) {
-    uint32_t v = t->slots[i].load(std::memory_order_acquire);
-    if (v == 0) return -1;
-    if (t->entries[v - 1].code == code) return static_cast<int>(v - 1);
-  }
+// The index of code's entry, or -1.
+int code_find(const void* code) {
+  return g_codes.find(reinterpret_cast<uintptr_t>(code), [code](const CodeEntry& e) { return e.code == code; });
 }
 
 // The index of code's entry, made if it is new (with a reference of its
 // own to code); -1 when the table is full or out of memory.  GIL held, the
 // garbage collector off, no exception set.
 int code_entry(void* code) {
-  int found = code_find(codes_table(), code);
-  if (found >= 0) return found;
-  pthread_mutex_lock(&g_codes_mu);
-  CodeTable* t = g_codes.load(std::memory_order_relaxed);
-  if (!t) {
-    t = static_cast<CodeTable*>(calloc(1, sizeof(CodeTable)));
-    g_codes.store(t, std::memory_order_release);
-  }
-  found = code_find(t, code);
-  if (t && found < 0 && t->n < kMaxCodes) {
-    char* file = field_text(code, "co_filename", true);
-    char* name = field_text(code, "co_name", false);
-    if (file && name) {
-      uint32_t i = code_hash(code);
-      while (t->slots[i].load(std::memory_order_relaxed) != 0) i = (i + 1) & (kCodeSlots - 1);
-      found = static_cast<int>(t->n++);
-      g_py.incref(code);
-      t->entries[found] = CodeEntry{code, file, name};
-      t->slots[i].store(static_cast<uint32_t>(found) + 1, std::memory_order_release);
-    } else {
-      free(file);
-      free(name);
-    }
-  }
-  pthread_mutex_unlock(&g_codes_mu);
-  return found;
+  return g_codes.intern(
+      reinterpret_cast<uintptr_t>(code), [code](const CodeEntry& e) { return e.code == code; },
+      [code](CodeEntry* e) {
+        char* file = field_text(code, "co_filename", true);
+        char* name = field_text(code, "co_name", false);
+        if (!file || !name) {
+          free(file);
+          free(name);
+          return false;
+        }
+        g_py.incref(code);
+        *e = CodeEntry{code, file, name};
+        return true;
+      });
 }
 
 // What a recorded stack holds before it is copied out.
@@ -214,7 +180,6 @@ constexpr size_t kRecent = 256;
 Recent g_recent[kRecent];
 
 void walk_direct(void* ts, Walk* w) {
-  const CodeTable* t = codes_table();
   for (const char* f = first_frame(ts); f; f = at(f, kFramePrevious)) {
     const char* code = at(f, kFrameCode);
     ptrdiff_t lasti = lasti_of(f, code);
@@ -224,14 +189,13 @@ void walk_direct(void* ts, Walk* w) {
       return;
     }
     Recent& r = g_recent[(reinterpret_cast<uintptr_t>(code) >> 4) & (kRecent - 1)];
-    int e = r.code == code ? r.entry : code_find(t, code);
+    int e = r.code == code ? r.entry : code_find(code);
     if (e >= 0) {
       r.code = code;
       r.entry = e;
     } else {
       Quiet q;
       e = code_entry(const_cast<char*>(code));
-      t = codes_table();
       if (!q.clean()) e = -1;
     }
     if (e < 0) {
@@ -300,15 +264,14 @@ PyStack* py_stack_record() {
 }
 
 char* py_stack_text(const PyStack* st) {
-  CodeTable* t = g_codes.load(std::memory_order_acquire);
-  if (!st || !t) return nullptr;
+  if (!st || g_codes.empty()) return nullptr;
   // After Py_Finalize the code objects may be gone with the interpreter's
   // memory: the names (copies of ours) still say where.
   const bool alive = g_py.is_initialized();
   TextBuf b;
   b.puts("Stack (most recent call first):\n");
   for (int i = 0; i < st->n; i++) {
-    const CodeEntry& e = t->entries[st->frames[i].code];
+    const CodeEntry& e = g_codes.at(st->frames[i].code);
     b.puts("  File ");
     b.puts(e.file);
     int line = alive ? g_py.code_addr2line(e.code, st->frames[i].lasti) : -1;
@@ -328,8 +291,7 @@ char* py_stack_text(const PyStack* st) {
 void py_stack_free(PyStack* st) { free(st); }
 
 void py_codes_after_fork_child() {
-  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-  g_codes_mu = fresh;
+  g_codes.after_fork_child();
 }
 
 }  // namespace zg

@@ -12,6 +12,7 @@
 #include <atomic>
 
 #include "core/options.h"
+#include "report/intern.h"
 #include "report/text.h"
 
 namespace zg {
@@ -188,62 +189,21 @@ struct FrameEntry {
   uint32_t split;  // where the line goes
 };
 
-constexpr uint32_t kMaxEntries = 8192;
-constexpr uint32_t kSlots = 2 * kMaxEntries;  // a power of two
-
-struct FrameTable {
-  FrameEntry entries[kMaxEntries];
-  std::atomic<uint32_t> slots[kSlots];  // entry index + 1; 0: empty
-  uint32_t n;
-};
-
-std::atomic<FrameTable*> g_frames{nullptr};
-pthread_mutex_t g_frames_mu = PTHREAD_MUTEX_INITIALIZER;
-
-uint32_t slot_of(VALUE frame) {
-  return static_cast<uint32_t>((frame * 0x9E3779B97F4A7C15ull) >> 40) & (kSlots - 1);
-}
-
-int find_entry(FrameTable* t, VALUE frame, VALUE path, VALUE label, uint32_t* free_slot) {
-  for (uint32_t i = slot_of(frame);; i = (i + 1) & (kSlots - 1)) {
-    uint32_t v = t->slots[i].load(std::memory_order_acquire);
-    if (v == 0) {
-      if (free_slot) *free_slot = i;
-      return -1;
-    }
-    const FrameEntry& e = t->entries[v - 1];
-    if (e.frame == frame && e.path == path && e.label == label) return static_cast<int>(v - 1);
-  }
-}
+InternTable<FrameEntry, 8192> g_frames;
 
 // The entry of a frame, made if it is new; -1 when the table is full.
 int entry_of(VALUE frame, VALUE path, VALUE label) {
-  FrameTable* t = g_frames.load(std::memory_order_acquire);
-  if (t) {
-    int e = find_entry(t, frame, path, label, nullptr);
-    if (e >= 0) return e;
-  }
-  pthread_mutex_lock(&g_frames_mu);
-  t = g_frames.load(std::memory_order_relaxed);
-  if (!t) {
-    t = static_cast<FrameTable*>(calloc(1, sizeof(FrameTable)));
-    g_frames.store(t, std::memory_order_release);
-  }
-  int e = -1;
-  uint32_t slot = 0;
-  if (t && (e = find_entry(t, frame, path, label, &slot)) < 0 && t->n < kMaxEntries) {
-    TextBuf b;
-    put_string(b, path);
-    const uint32_t split = static_cast<uint32_t>(b.n);
-    put_string(b, label);
-    if (b.ok) {
-      e = static_cast<int>(t->n++);
-      t->entries[e] = FrameEntry{frame, path, label, b.release(), split};
-      t->slots[slot].store(static_cast<uint32_t>(e) + 1, std::memory_order_release);
-    }
-  }
-  pthread_mutex_unlock(&g_frames_mu);
-  return e;
+  return g_frames.intern(
+      frame, [=](const FrameEntry& e) { return e.frame == frame && e.path == path && e.label == label; },
+      [=](FrameEntry* e) {
+        TextBuf b;
+        put_string(b, path);
+        const uint32_t split = static_cast<uint32_t>(b.n);
+        put_string(b, label);
+        if (!b.ok) return false;
+        *e = FrameEntry{frame, path, label, b.release(), split};
+        return true;
+      });
 }
 
 void put_entry(TextBuf& b, const FrameEntry& e, int line) {
@@ -286,8 +246,7 @@ RbStack* ruby_stack_record() {
     VALUE label = g_rb.frame_label(frames[i]);
     int e = full.n ? -1 : entry_of(frames[i], path, label);
     if (e < 0 && !full.n) {  // the frames so far, as text
-      FrameTable* t = g_frames.load(std::memory_order_acquire);
-      for (int k = 0; t && k < st->n; k++) put_entry(full, t->entries[st->frames[k].entry], st->frames[k].line);
+      for (int k = 0; k < st->n; k++) put_entry(full, g_frames.at(st->frames[k].entry), st->frames[k].line);
     }
     if (e >= 0) {
       st->frames[st->n].entry = static_cast<uint32_t>(e);
@@ -310,10 +269,9 @@ RbStack* ruby_stack_record() {
 char* ruby_stack_text(const RbStack* st) {
   if (!st) return nullptr;
   if (st->text) return strdup(st->text);
-  FrameTable* t = g_frames.load(std::memory_order_acquire);
-  if (!t) return nullptr;
+  if (g_frames.empty()) return nullptr;
   TextBuf b;
-  for (int i = 0; i < st->n; i++) put_entry(b, t->entries[st->frames[i].entry], st->frames[i].line);
+  for (int i = 0; i < st->n; i++) put_entry(b, g_frames.at(st->frames[i].entry), st->frames[i].line);
   return b.ok && b.n ? b.release() : nullptr;
 }
 
@@ -329,8 +287,8 @@ void ruby_capture(RbStack** slot) {
 }
 
 void ruby_after_fork_child() {
+  g_frames.after_fork_child();
   pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-  g_frames_mu = fresh;
   g_lookup_mu = fresh;
 }
 
