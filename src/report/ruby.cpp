@@ -13,6 +13,7 @@
 
 #include "core/options.h"
 #include "report/intern.h"
+#include "report/script.h"
 #include "report/text.h"
 
 namespace zg {
@@ -133,12 +134,6 @@ RbClass classify(const char* file) {
     return RbClass::Library;
   return RbClass::User;
 }
-
-const char* class_name(RbClass c) {
-  return c == RbClass::User ? "user" : c == RbClass::Runtime ? "runtime" : "library";
-}
-
-int rank(RbClass c) { return c == RbClass::User ? 3 : c == RbClass::Library ? 2 : c == RbClass::Binding ? 1 : 0; }
 
 // For a fold line: the gem or standard library a file belongs to
 // ("ffi-rzmq", "monitor"), or the file itself.
@@ -299,136 +294,29 @@ char* ruby_backtrace_current() {
   return text;
 }
 
-int ruby_frames(const char* text, void (*fn)(const RbFrame& f, void* ctx), void* ctx) {
-  int n = 0;
-  for (const char* p = text; p && *p;) {
-    const char* eol = strchr(p, '\n');
-    size_t len = eol ? size_t(eol - p) : strlen(p);
-    const char* tab1 = static_cast<const char*>(memchr(p, '\t', len));
-    const char* tab2 = tab1 ? static_cast<const char*>(memchr(tab1 + 1, '\t', len - (tab1 + 1 - p))) : nullptr;
-    if (tab2) {
-      RbFrame f;
-      snprintf(f.file, sizeof f.file, "%.*s", static_cast<int>(tab1 - p), p);
-      f.line = atoi(tab1 + 1);
-      snprintf(f.label, sizeof f.label, "%.*s", static_cast<int>(len - (tab2 + 1 - p)), tab2 + 1);
-      fn(f, ctx);
-      n++;
-    }
-    p = eol ? eol + 1 : p + len;
-  }
-  return n;
-}
-
 namespace {
 
-struct Listed {
-  static constexpr int kMax = kMaxDepth;
-  RbFrame frames[kMax];
-  RbClass cls[kMax];
-  int n = 0;
-};
-
-Listed* list_frames(const char* text) {
-  auto* l = static_cast<Listed*>(calloc(1, sizeof(Listed)));
-  if (!l) return nullptr;
-  ruby_frames(
-      text,
-      [](const RbFrame& f, void* ctx) {
-        auto* l = static_cast<Listed*>(ctx);
-        if (l->n == Listed::kMax) return;
-        l->cls[l->n] = classify(f.file);
-        l->frames[l->n++] = f;
-      },
-      l);
-  return l;
+ScriptClass classify_frame(const char* file, const char*) {
+  switch (classify(file)) {
+    case RbClass::User: return ScriptClass::User;
+    case RbClass::Library: return ScriptClass::Library;
+    case RbClass::Binding: return ScriptClass::Binding;
+    case RbClass::Runtime: return ScriptClass::Runtime;
+  }
+  return ScriptClass::Runtime;
 }
+
+void short_frame_name(const char* file, const char*, char* out, size_t size) { short_name(file, out, size); }
+
+void* record() { return ruby_stack_record(); }
+char* text(const void* rec) { return ruby_stack_text(static_cast<const RbStack*>(rec)); }
+void free_record(void* rec) { ruby_stack_free(static_cast<RbStack*>(rec)); }
 
 }  // namespace
 
-void ruby_text(TextBuf& b, const char* text, const char* title) {
-  if (!text) return;
-  Listed* l = list_frames(text);
-  if (!l) return;
-  // With frames=user, the program's own frames; what they called and what
-  // called them (ffi-rzmq, the standard library) one counted line a run.
-  // A backtrace without a frame of the program's own is shown whole.
-  bool any_user = false;
-  for (int i = 0; i < l->n; i++) any_user |= l->cls[i] == RbClass::User;
-  const bool all = options().frames == 1 || !any_user;
-  // The Python part's title, "Python traceback of this thread", in Ruby's
-  // words: one title per place in the report.
-  const char* tail = strstr(title, "traceback");
-  b.printf("    Ruby backtrace%s (most recent call first):\n", tail ? tail + 9 : "");
-  for (int i = 0; i < l->n;) {
-    if (all || l->cls[i] == RbClass::User) {
-      const RbFrame& f = l->frames[i++];
-      b.puts("      ");
-      b.plain(f.file);
-      b.printf(":%d:in `", f.line);
-      b.plain(f.label);
-      b.puts("'\n");
-      continue;
-    }
-    int j = i;
-    char names[3][64] = {};
-    int k = 0;
-    bool more = false;
-    for (; j < l->n && l->cls[j] != RbClass::User; j++) {
-      char name[64];
-      short_name(l->frames[j].file, name, sizeof name);
-      bool seen = false;
-      for (int m = 0; m < k; m++) seen |= !strcmp(names[m], name);
-      if (seen) continue;
-      if (k < 3) memcpy(names[k++], name, sizeof name);
-      else more = true;
-    }
-    b.printf("      ... %d frame%s in ", j - i, j - i == 1 ? "" : "s");
-    for (int m = 0; m < k; m++) {
-      if (m) b.puts(", ");
-      b.plain(names[m]);
-    }
-    b.puts(more ? ", ... (frames=all shows them)\n" : " (frames=all shows them)\n");
-    i = j;
-  }
-  free(l);
-}
-
-void ruby_json(TextBuf& b, const char* text) {
-  if (!text) {
-    b.puts("null");
-    return;
-  }
-  Listed* l = list_frames(text);
-  b.puts("[");
-  for (int i = 0; l && i < l->n; i++) {
-    if (i) b.puts(",");
-    b.puts("{\"file\":");
-    b.json_str(l->frames[i].file);
-    b.printf(",\"line\":%d,\"method\":", l->frames[i].line);
-    b.json_str(l->frames[i].label);
-    b.printf(",\"class\":\"%s\"}", class_name(l->cls[i]));
-  }
-  b.puts("]");
-  free(l);
-}
-
-int ruby_best_frame(const char* text, RbFrame* out) {
-  struct Best {
-    RbFrame* out;
-    int rank;
-  } best{out, 0};
-  ruby_frames(
-      text,
-      [](const RbFrame& f, void* ctx) {
-        auto* b = static_cast<Best*>(ctx);
-        int r = rank(classify(f.file));
-        if (r > b->rank) {  // most recent first: the first of a rank is the innermost
-          *b->out = f;
-          b->rank = r;
-        }
-      },
-      &best);
-  return best.rank;
-}
+extern const LangOps kRubyLang = {
+    "ruby",           "Ruby backtrace", "%F:%L:in `%M'",       ruby_running, record, text, free_record,
+    classify_frame,   short_frame_name, ruby_after_fork_child,
+};
 
 }  // namespace zg
