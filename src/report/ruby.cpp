@@ -2,7 +2,6 @@
 #include "report/ruby.h"
 
 #include <dlfcn.h>
-#include <link.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 
 #include "core/options.h"
 #include "report/intern.h"
+#include "report/late_lookup.h"
 #include "report/script.h"
 #include "report/text.h"
 
@@ -27,8 +27,7 @@ constexpr unsigned kTypeString = 0x05;  // RUBY_T_STRING
 constexpr unsigned kTypeImemo = 0x1a;   // RUBY_T_IMEMO: iseqs and method entries
 
 struct Rb {
-  std::atomic<int> state{0};  // 0 unknown, 1 found, 2 absent or not understood
-  std::atomic<unsigned long long> absent_adds{0};
+  LateLookup lookup;  // the pointers below are set once it is found
   int (*native_thread_p)();  // ruby_native_thread_p: the caller is a Ruby thread
   int (*profile_frames)(int, int, VALUE*, int*);
   VALUE (*frame_path)(VALUE);
@@ -37,18 +36,6 @@ struct Rb {
   void* const* vm;  // ruby_current_vm_ptr: null before the VM is made and after it is gone
 };
 Rb g_rb;
-pthread_mutex_t g_lookup_mu = PTHREAD_MUTEX_INITIALIZER;
-
-int count_adds(struct dl_phdr_info* info, size_t size, void* data) {
-  if (size >= offsetof(struct dl_phdr_info, dlpi_subs)) *static_cast<unsigned long long*>(data) = info->dlpi_adds;
-  return 1;
-}
-
-template <typename F>
-bool find(F* out, const char* name) {
-  *out = reinterpret_cast<F>(dlsym(RTLD_DEFAULT, name));
-  return *out != nullptr;
-}
 
 // Ruby 2.3 to 3.x: the profiling API (2.1) and imemo frames (2.3).  Any
 // other major version is not read: its reports show native frames only.
@@ -58,28 +45,14 @@ bool understood() {
 }
 
 bool lookup() {
-  int s = g_rb.state.load(std::memory_order_acquire);
-  if (s == 1) return true;
-  // libruby may come later (a C program embedding Ruby): looked up again
-  // only when more objects are loaded than at the last look.
-  unsigned long long adds = 0;
-  dl_iterate_phdr(count_adds, &adds);
-  if (s == 2 && adds == g_rb.absent_adds.load(std::memory_order_relaxed)) return false;
-  pthread_mutex_lock(&g_lookup_mu);
-  bool ok = g_rb.state.load(std::memory_order_relaxed) == 1;
-  if (!ok) {
-    ok = find(&g_rb.native_thread_p, "ruby_native_thread_p") && find(&g_rb.profile_frames, "rb_profile_frames") &&
-         find(&g_rb.frame_path, "rb_profile_frame_path") && find(&g_rb.frame_label, "rb_profile_frame_label") &&
-         find(&g_rb.string_ptr, "rb_string_value_ptr") && find(&g_rb.vm, "ruby_current_vm_ptr") && understood();
-    if (ok) {
-      g_rb.state.store(1, std::memory_order_release);
-    } else {
-      g_rb.absent_adds.store(adds, std::memory_order_relaxed);
-      g_rb.state.store(2, std::memory_order_release);
-    }
-  }
-  pthread_mutex_unlock(&g_lookup_mu);
-  return ok;
+  return g_rb.lookup.ensure([] {
+    return late_sym(&g_rb.native_thread_p, "ruby_native_thread_p") &&
+           late_sym(&g_rb.profile_frames, "rb_profile_frames") &&
+           late_sym(&g_rb.frame_path, "rb_profile_frame_path") &&
+           late_sym(&g_rb.frame_label, "rb_profile_frame_label") &&
+           late_sym(&g_rb.string_ptr, "rb_string_value_ptr") && late_sym(&g_rb.vm, "ruby_current_vm_ptr") &&
+           understood();
+  });
 }
 
 bool is_object(VALUE v, unsigned type) {
@@ -283,8 +256,7 @@ void ruby_capture(RbStack** slot) {
 
 void ruby_after_fork_child() {
   g_frames.after_fork_child();
-  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-  g_lookup_mu = fresh;
+  g_rb.lookup.after_fork_child();
 }
 
 char* ruby_backtrace_current() {
