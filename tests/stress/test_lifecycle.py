@@ -393,6 +393,33 @@ def test_dump_does_not_interrupt_a_blocked_recv():
     assert "WARNING" not in err, err
 
 
+@guardtest.not_under("address", "a cancellation jumps over the guard's instrumented frames")
+@guardtest.not_under("thread", "a thread cancelled inside libzmq exits inside TSan's ignore")
+@scenario("dump_cancelled")
+def test_dump_of_a_socket_whose_caller_was_cancelled_inside_a_call():
+    # A thread cancelled inside zmq_poll never returns from it, so its
+    # in-call mark stays.  The live dump says nobody is inside a call on the
+    # socket (the thread is gone), and main closes it without a finding.
+    p, pid = start_hung(("--mode=abort", "--dump-signal=10"), [], scenario="dump_cancelled")
+    try:
+        deadline = time.monotonic() + 15
+        while not has_guard_thread(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        dump = dump_text(p, pid)
+        p.stdin.write(b"go\n")
+        p.stdin.flush()
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert "(PULL, #1), bind inproc://cancelled" in dump, dump
+    assert "no thread is inside a call on it" in dump, dump
+    assert "is inside a libzmq call on it" not in dump, dump
+    assert p.returncode == 0 and out.decode() == "closed\n", (p.returncode, out, err)
+    assert b"ERROR" not in err, err
+
+
 @scenario("dump_term")
 def test_dump_does_not_interrupt_a_blocked_ctx_term():
     # The README's case: a program hung in zmq_ctx_term asked what is open.
