@@ -354,21 +354,22 @@ def has_guard_thread(pid):
     return False
 
 
-def dump_while_blocked(scenario, flags, inside):
+def dump_while_blocked(scenario, flags, inside, mode="warn"):
     """Starts life_`scenario`, whose main thread blocks in a call; asks
     for the live dump while it sleeps there, until the dump shows it
-    `inside` the call; then lets the call finish.  Returns the program's
+    `inside` the call (None: one dump, once the guard's thread is there);
+    then lets the call finish.  Returns the program's exit status, its
     stdout after "ready", its stderr, and the dump."""
-    p, pid = start_hung(("--mode=warn", "--dump-signal=10") + flags, [], scenario=scenario)
+    p, pid = start_hung(("--mode=" + mode, "--dump-signal=10") + flags, [], scenario=scenario)
     try:
         deadline = time.monotonic() + 15
         dumps = 0
         while True:
-            while not (asleep(pid) and has_guard_thread(pid)) and time.monotonic() < deadline:
+            while not ((inside is None or asleep(pid)) and has_guard_thread(pid)) and time.monotonic() < deadline:
                 time.sleep(0.05)
             dump = dump_text(p, pid)
             dumps += 1
-            if (inside in dump and dumps >= 2) or time.monotonic() > deadline:
+            if inside is None or (inside in dump and dumps >= 2) or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
         p.stdin.write(b"go\n")
@@ -400,24 +401,12 @@ def test_dump_of_a_socket_whose_caller_was_cancelled_inside_a_call():
     # A thread cancelled inside zmq_poll never returns from it, so its
     # in-call mark stays.  The live dump says nobody is inside a call on the
     # socket (the thread is gone), and main closes it without a finding.
-    p, pid = start_hung(("--mode=abort", "--dump-signal=10"), [], scenario="dump_cancelled")
-    try:
-        deadline = time.monotonic() + 15
-        while not has_guard_thread(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        dump = dump_text(p, pid)
-        p.stdin.write(b"go\n")
-        p.stdin.flush()
-        out, err = p.communicate(timeout=30)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+    rc, out, err, dump = dump_while_blocked("dump_cancelled", (), None, mode="abort")
     assert "(PULL, #1), bind inproc://cancelled" in dump, dump
     assert "no thread is inside a call on it" in dump, dump
     assert "is inside a libzmq call on it" not in dump, dump
-    assert p.returncode == 0 and out.decode() == "closed\n", (p.returncode, out, err)
-    assert b"ERROR" not in err, err
+    assert rc == 0 and out == "closed\n", (rc, out, err)
+    assert "ERROR" not in err, err
 
 
 @scenario("dump_term")
