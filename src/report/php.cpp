@@ -244,7 +244,7 @@ bool put_string(TextBuf& t, uintptr_t s) {
 // whose neighbouring fields it proves).  A difference, or a failed read:
 // never read again.  A stack that proves nothing either way (no internal
 // frame above user code, a frame without a function, a frame handling an
-// exception) is not read, and the next one is tried.
+// exception, a class being linked) is not read, and the next one is tried.
 enum class Verdict { Match, Differ, Unsure };
 
 template <typename R>
@@ -271,10 +271,17 @@ Verdict verify(const Raw* raw, int n, bool whole) {
   int user = 0;
   while (user < n && raw[user].type == kInternalFunction) user++;
   if (user == 0 || user == n) return Verdict::Unsure;
-  if (!string_is<SafeRead>(raw[user].file, g_php.filename())) return Verdict::Differ;
+  if (!string_is<SafeRead>(raw[user].file, g_php.filename())) {
+    // While the engine links a class (an autoloader may run meanwhile),
+    // the API answers the class's file instead.
+    uintptr_t override = 1;
+    const uintptr_t at = reinterpret_cast<uintptr_t>(g_php.eg) + kEgFilenameOverride;
+    return get<SafeRead>(at, &override) && override ? Verdict::Unsure : Verdict::Differ;
+  }
   if (raw[user].line != g_php.lineno()) {
     // The engine answers the line before the exception for a frame at its
-    // exception handler: not a difference of layout.
+    // exception handler, the class's line while it links a class: not a
+    // difference of layout.
     return Verdict::Unsure;
   }
   return Verdict::Match;

@@ -15,6 +15,7 @@ namespace php82 {
 
 enum {
   kEgCurrentExecuteData = 488, /* executor_globals.current_execute_data */
+  kEgFilenameOverride = 1712,  /* .filename_override: what the API answers while the engine links a class */
   kExOpline = 0,               /* zend_execute_data.opline */
   kExFunc = 24,                /* .func */
   kExThisType = 40,            /* .This's type (u1.v.type): IS_OBJECT in a method called on an object */

@@ -20,6 +20,7 @@ _Static_assert(ZEND_MODULE_API_NO == 20220829, "php_layout.h describes PHP 8.2 (
 #error "php_layout.h describes the NTS build (executor_globals one global)"
 #endif
 SAME(offsetof(zend_executor_globals, current_execute_data), kEgCurrentExecuteData);
+SAME(offsetof(zend_executor_globals, filename_override), kEgFilenameOverride);
 SAME(offsetof(zend_execute_data, opline), kExOpline);
 SAME(offsetof(zend_execute_data, func), kExFunc);
 SAME(offsetof(zend_execute_data, This.u1.v.type), kExThisType);
