@@ -223,9 +223,9 @@ def php_at(marker, function):
     return (PHP_PAIR, line_of(PHP_PAIR, marker), function)
 
 
-def php_child_report(mode, options=ABORT):
+def php_child_report(mode, options=ABORT, php_args=()):
     """The one use_after_fork finding of php_pair.php's child."""
-    res = run([PHP, PHP_PAIR, mode], options)
+    res = run([PHP] + list(php_args) + [PHP_PAIR, mode], options)
     assert not res.timed_out, res
     # The child aborted; the parent saw it and finished.
     assert "child status 0 signaled %d" % signal.SIGABRT in res.stdout and "php done" in res.stdout, res
@@ -290,6 +290,18 @@ def test_a_suppression_names_a_php_function(tmp_path):
     # libzmq itself then refuses the parent's socket (EINTR): php-zmq throws.
     assert "child status 255 signaled 0" in res.stdout and "php done" in res.stdout, res
     assert "Uncaught ZMQSocketException" in res.stderr and "ERROR: zmq-guard" not in res.stderr, res
+
+
+@pytest.mark.parametrize("jit", ["off", "function"])
+def test_php_frames_with_opcache_and_its_jit(jit):
+    # php-fpm runs with opcache on (Debian's default): functions then live
+    # in opcache's shared memory, and with the JIT the engine's own code
+    # keeps the line of each frame where the interpreter keeps it.
+    res, f = php_child_report("method", php_args=[
+        "-d", "opcache.enable_cli=1", "-d", "opcache.jit=" + jit, "-d", "opcache.jit_buffer_size=16M"])
+    assert php_frames(f["php_stack"]) == [
+        php_at("send", "ZMQSocket->send"), php_at("send", "send_job"), php_at("closure", "Worker->{closure}"),
+        php_at("map", "array_map"), php_at("map", "Worker->run"), php_at("child-run", "{main}")], res
 
 
 def test_php_backtrace_agrees_with_phps_own():
