@@ -13,6 +13,7 @@
 // process's main thread reads it.
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -109,9 +110,10 @@ bool lookup() {
 // --- reading the frames ----------------------------------------------------
 //
 // Until the layout is verified every word is read through the kernel
-// (process_vm_readv): a wrong offset gives a failed read, never a fault.
-// Once verified, plainly: the frames are the calling thread's own, and it
-// is inside a C call, so none of them changes while it reads.
+// (process_vm_readv, or /proc/self/mem where a seccomp filter refuses the
+// call): a wrong offset gives a failed read, never a fault.  Once
+// verified, plainly: the frames are the calling thread's own, and it is
+// inside a C call, so none of them changes while it reads.
 
 struct SafeRead {
   static bool bytes(uintptr_t addr, void* out, size_t len) {
@@ -119,9 +121,14 @@ struct SafeRead {
     struct iovec local = {out, len};
     struct iovec remote = {reinterpret_cast<void*>(addr), len};
     const int saved = errno;
-    const bool ok = syscall(SYS_process_vm_readv, getpid(), &local, 1UL, &remote, 1UL, 0UL) == static_cast<ssize_t>(len);
+    ssize_t n = syscall(SYS_process_vm_readv, getpid(), &local, 1UL, &remote, 1UL, 0UL);
+    if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
+      const int fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+      n = fd < 0 ? -1 : pread(fd, out, len, static_cast<off_t>(addr));
+      if (fd >= 0) close(fd);
+    }
     errno = saved;
-    return ok;
+    return n == static_cast<ssize_t>(len);
   }
 };
 

@@ -304,6 +304,17 @@ def test_php_frames_with_opcache_and_its_jit(jit):
         php_at("map", "array_map"), php_at("map", "Worker->run"), php_at("child-run", "{main}")], res
 
 
+def test_php_frames_where_process_vm_readv_is_refused():
+    # The layout is verified through reads that cannot fault: where a
+    # seccomp filter refuses process_vm_readv (EPERM), through
+    # /proc/self/mem.  (Without that, the report fell back to native frames.)
+    res = run([os.path.join(OUT, "deny_vm_readv"), PHP, PHP_PAIR, "fork"], ABORT)
+    assert [f["kind"] for f in res.findings] == ["use_after_fork"], res
+    f = res.findings[0]
+    assert php_frames(f["php_stack"]) == [
+        php_at("send", "ZMQSocket->send"), php_at("send", "send_job"), php_at("child-send", "{main}")], res
+
+
 def test_php_backtrace_agrees_with_phps_own():
     # In warn mode the child's send goes on into libzmq, which refuses a
     # socket of the parent's (EINTR): php-zmq throws, and PHP prints its own
