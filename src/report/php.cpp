@@ -178,14 +178,17 @@ uint8_t include_kind(uintptr_t opline) {
 }
 
 // Reads up to kMaxDepth frames of the calling thread; the number read, or
-// -1 when a read failed (only SafeRead fails).  *whole: no frame was left
-// out (one without a function).
+// -1 when a read failed (only SafeRead fails).  A frame without a function
+// (the engine's stand-in for the generators that delegate, with yield
+// from, to the running one) is left out: naming them means reading the
+// generators' own structure, which nothing exported vouches for; *top:
+// the running frame was not left out.
 template <typename R>
-int walk(Raw* out, bool* whole) {
+int walk(Raw* out, bool* top) {
   uintptr_t ex = 0;
   if (!get<R>(reinterpret_cast<uintptr_t>(g_php.eg) + kEgCurrentExecuteData, &ex)) return -1;
   int n = 0;
-  *whole = true;
+  *top = true;
   int last_top = -1;  // the frame of top-level code whose caller names it
   while (ex && n < kMaxDepth) {
     uintptr_t func = 0, opline = 0, prev = 0;
@@ -216,7 +219,7 @@ int walk(Raw* out, bool* whole) {
     } else if (func) {
       return -1;  // not a function PHP 8.2 has: not this layout
     } else {
-      *whole = false;
+      if (n == 0) *top = false;
     }
     ex = prev;
   }
@@ -250,8 +253,9 @@ bool put_string(TextBuf& t, uintptr_t s) {
 // but This's type and the include opline's fields (read within structures
 // whose neighbouring fields it proves).  A difference, or a failed read:
 // never read again.  A stack that proves nothing either way (no internal
-// frame above user code, a frame without a function, a frame handling an
-// exception, a class being linked) is not read, and the next one is tried.
+// frame above user code, a running frame without a function, a frame handling an
+// exception, a class being linked) is not read, and the next one is tried
+// (up to kMaxUnsure).
 enum class Verdict { Match, Differ, Unsure };
 
 template <typename R>
@@ -262,8 +266,8 @@ bool string_is(uintptr_t s, const char* api) {
          len < (1u << 20) && strnlen(api, len + 1) == len && get<R>(s + kStrVal + len, &c) && c == 0;
 }
 
-Verdict verify(const Raw* raw, int n, bool whole) {
-  if (n <= 0 || !whole) return Verdict::Unsure;
+Verdict verify(const Raw* raw, int n, bool top_read) {
+  if (n <= 0 || !top_read) return Verdict::Unsure;
   // get_active_function_name: an internal function's name; user code's, or
   // "main" for top-level code; none for eval'd code.  get_active_class_name:
   // the function's class, or "".
@@ -294,15 +298,23 @@ Verdict verify(const Raw* raw, int n, bool whole) {
   return Verdict::Match;
 }
 
-// The frames of the calling thread, once the layout is known good.
+// The frames of the calling thread, once the layout is known good.  A
+// program whose stacks keep proving nothing is not read through the
+// kernel forever (a few hundred system calls each): after kMaxUnsure such
+// stacks it gets native frames only.
+constexpr int kMaxUnsure = 16;
+int g_unsure = 0;  // only the main thread verifies
+
 int read_frames(Raw* raw) {
   const int layout = g_php.layout.load(std::memory_order_acquire);
-  bool whole = true;
-  if (layout == 1) return walk<DirectRead>(raw, &whole);
+  bool top = true;
+  if (layout == 1) return walk<DirectRead>(raw, &top);
   if (layout == 2) return -1;
-  const int n = walk<SafeRead>(raw, &whole);
-  const Verdict v = n < 0 ? Verdict::Differ : verify(raw, n, whole);
-  if (v == Verdict::Unsure) return -1;
+  const int n = walk<SafeRead>(raw, &top);
+  if (n == 0 && top) return 0;  // no PHP running (a call at shutdown): one read, nothing to prove
+  Verdict v = n < 0 ? Verdict::Differ : verify(raw, n, top);
+  if (v == Verdict::Unsure && ++g_unsure < kMaxUnsure) return -1;
+  if (v == Verdict::Unsure) v = Verdict::Differ;
   int expected = 0;
   g_php.layout.compare_exchange_strong(expected, v == Verdict::Match ? 1 : 2, std::memory_order_acq_rel);
   return v == Verdict::Match ? n : -1;

@@ -10,6 +10,8 @@
 //   fork    the parent sends, then the child of pcntl_fork() sends on the
 //           same socket
 //   method  the child sends from a closure that array_map calls in a method
+//   generator  as fork, the sockets made in a generator that another one
+//           delegates to (yield from)
 function send_job($sock) {
     $sock->send("job"); // @send
 }
@@ -33,17 +35,30 @@ function make_socket($ctx, $type) {
     return $ctx->getSocket($type); // @create
 }
 
+function sockets($ctx) {
+    yield make_socket($ctx, ZMQ::SOCKET_PULL);
+    yield make_socket($ctx, ZMQ::SOCKET_PUSH); // @gen-push
+}
+
+function delegate($ctx) {
+    yield from sockets($ctx);
+}
+
 $mode = $argv[1] ?? "ok";
 $ctx = new ZMQContext(1);
-$pull = make_socket($ctx, ZMQ::SOCKET_PULL);
+if ($mode === "generator") {
+    [$pull, $push] = iterator_to_array(delegate($ctx), false); // @gen-made
+} else {
+    $pull = make_socket($ctx, ZMQ::SOCKET_PULL);
+    $push = make_socket($ctx, ZMQ::SOCKET_PUSH); // @push-made
+}
 $pull->bind("inproc://php");
-$push = make_socket($ctx, ZMQ::SOCKET_PUSH); // @push-made
 $push->connect("inproc://php");
-if ($mode === "fork" || $mode === "method") {
+if ($mode !== "ok") {
     send_job($push); // @parent-send
     $pid = pcntl_fork();
     if ($pid === 0) {
-        if ($mode === "fork") {
+        if ($mode !== "method") {
             send_job($push); // @child-send
         } else {
             (new Worker($push))->run(); // @child-run

@@ -304,6 +304,17 @@ def test_php_frames_with_opcache_and_its_jit(jit):
         php_at("map", "array_map"), php_at("map", "Worker->run"), php_at("child-run", "{main}")], res
 
 
+def test_php_frames_of_sockets_made_in_a_delegated_generator():
+    # A generator another one delegates to (yield from) runs below a frame
+    # the engine stands in for the delegating one with, without a function:
+    # left out (the delegating generator is not named).  The process's
+    # first stack, the one the layout is verified on, is such a one.
+    res, f = php_child_report("generator")
+    assert php_frames(f["created_php_stack"]) == [
+        php_at("create", "ZMQContext->getsocket"), php_at("create", "make_socket"), php_at("gen-push", "sockets"),
+        php_at("gen-made", "iterator_to_array"), php_at("gen-made", "{main}")], res
+
+
 def test_php_frames_where_process_vm_readv_is_refused():
     # The layout is verified through reads that cannot fault: where a
     # seccomp filter refuses process_vm_readv (EPERM), through
