@@ -86,6 +86,63 @@ def test_perl_zmq_ffi_socket_per_thread_is_silent():
     assert "perl done" in res.stdout, res
 
 
+def perl_frames_by_place(out):
+    """perl_frames.pl's output: for each place, its frames as (file's
+    basename, line, function), most recent call first."""
+    places, cur = {}, None
+    for line in out.splitlines():
+        if line.startswith("== "):
+            cur = places.setdefault(line[3:], [])
+            if cur:  # a place seen twice (the two closures): kept apart
+                cur = places.setdefault(line[3:] + "2", [])
+        elif cur is not None and line:
+            file, num, func = line.split("\t")
+            cur.append((os.path.basename(file), int(num), func))
+    return places
+
+
+def test_perl_reader_names_subs_files_and_lines_in_every_thread():
+    # The reader alone (perl_probe.so: report/perl.cpp), called through
+    # FFI::Platypus as ZMQ::FFI calls libzmq; preloaded, as the guard is
+    # (its thread-local storage is initial-exec).
+    probe = os.path.join(OUT, "perl_probe.so")
+    path = perl_script("perl_frames.pl")
+    env = dict(os.environ, LD_PRELOAD=guardtest.preload_value(probe))
+    env.pop("ZMQ_GUARD_OPTIONS", None)
+    proc = subprocess.run([PERL, path, probe], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc
+    places = perl_frames_by_place(proc.stdout)
+    name = "perl_frames.pl"
+    inner, outer = (name, line_of(path, "inner"), "main::inner"), (name, line_of(path, "outer"), "main::outer")
+    assert places["main"] == [inner, outer, (name, line_of(path, "main"), "(main)")], proc.stdout
+    # A string eval is a frame of its own, in a file Perl names "(eval N)".
+    ev = places["eval"]
+    assert ev[:2] == [inner, outer] and ev[-1] == (name, line_of(path, "eval"), "(main)"), proc.stdout
+    assert re.fullmatch(r"\(eval \d+\)", ev[2][0]) and ev[2][1:] == (1, "(eval)"), proc.stdout
+    # An ithread's own interpreter: its sub, then the eval threads.xs runs
+    # it in, entered where threads->create was called.
+    where = line_of(path, "thread")
+    assert places["thread"] == [inner, outer, (name, where, "main::__ANON__"), (name, where, "(eval)"),
+                                (name, where, "(main)")], proc.stdout
+    # Two closures (two CVs of one __ANON__ glob) named alike.
+    for key in ("closure", "closure2"):
+        assert places[key] == [inner, (name, line_of(path, "closure"), "main::__ANON__"),
+                               (name, line_of(path, "closure-call"), "(main)")], proc.stdout
+    assert proc.stdout.endswith("== done\n"), proc.stdout
+
+
+def test_perl_layout_table_matches_the_running_perls_options():
+    # perl_layout (meson test) holds the offsets against the headers; the
+    # binary options the guard insists on are the running perl's.
+    with open(os.path.join(guardtest.SOURCE_ROOT, "src", "report", "perl_layout.h")) as f:
+        text = f.read()
+    block = text[text.index("#define ZG_PL_BINCOMPAT"):]
+    ours = "".join(re.findall(r'"([^"]*)"', block.split("\n\n")[0]))
+    perls = subprocess.run([PERL, "-MConfig", "-e", "print join(' ', '', Config::bincompat_options())"],
+                           capture_output=True, text=True, check=True).stdout
+    assert ours == perls, (ours, perls)
+
+
 # --- Python cffi, ABI mode (dlopen + dlsym) -----------------------------------
 
 def py_frames(frames, path):

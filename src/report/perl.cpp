@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: MIT
+#include "report/perl.h"
+
+#include <dlfcn.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <atomic>
+
+#include "core/options.h"
+#include "core/probe.h"
+#include "report/intern.h"
+#include "report/perl_layout.h"
+#include "report/text.h"
+
+namespace zg {
+namespace {
+
+// A PerlInterpreter*, a PERL_CONTEXT*, an SV*, a COP*: bytes at offsets.
+using Ptr = const char*;
+
+template <typename T>
+T at(Ptr p, int off) {
+  T v;
+  memcpy(&v, p + off, sizeof v);
+  return v;
+}
+
+struct Pl {
+  std::atomic<int> state{0};  // 0 unknown, 1 found, 2 absent or another build
+  std::atomic<unsigned long long> absent_adds{0};
+  // The exported API (embed.h's Perl_* with pTHX_ first under MULTIPLICITY).
+  void* (*get_context)();
+  Ptr (*caller_cx)(void* my_perl, int32_t level, Ptr* dbcxp);
+  void* (*cv_name)(void* my_perl, void* cv, void* sv, uint32_t flags);
+  void* (*mess)(void* my_perl, const char* pat, ...);
+  void* (*new_sv)(void* my_perl, size_t len);
+  void (*sv_free2)(void* my_perl, void* sv, uint32_t refcnt);
+};
+Pl g_pl;
+pthread_mutex_t g_lookup_mu = PTHREAD_MUTEX_INITIALIZER;
+
+// The layout's check (verify below): 0 not yet made, 1 confirmed, 2 refused.
+std::atomic<int> g_trust{0};
+std::atomic<int> g_disagreed{0};  // first reads that Perl's mess did not confirm
+pthread_mutex_t g_verify_mu = PTHREAD_MUTEX_INITIALIZER;
+
+int count_adds(struct dl_phdr_info* info, size_t size, void* data) {
+  if (size >= offsetof(struct dl_phdr_info, dlpi_subs)) *static_cast<unsigned long long*>(data) = info->dlpi_adds;
+  return 1;
+}
+
+template <typename F>
+bool find(F* out, const char* name) {
+  *out = reinterpret_cast<F>(dlsym(RTLD_DEFAULT, name));
+  return *out != nullptr;
+}
+
+// Perl 5.36 built with exactly the binary options of report/perl_layout.h
+// (a threaded build: PL_thr_key exists).  Any other Perl shows native
+// frames only.
+bool understood() {
+  const auto* revision = static_cast<const unsigned char*>(dlsym(RTLD_DEFAULT, "PL_revision"));
+  const auto* version = static_cast<const unsigned char*>(dlsym(RTLD_DEFAULT, "PL_version"));
+  const auto* options = static_cast<const char*>(dlsym(RTLD_DEFAULT, "PL_bincompat_options"));  // a char[]
+  return revision && version && options && *revision == 5 && *version == 36 &&
+         !strncmp(options, ZG_PL_BINCOMPAT, sizeof ZG_PL_BINCOMPAT) && dlsym(RTLD_DEFAULT, "PL_thr_key");
+}
+
+bool lookup() {
+  int s = g_pl.state.load(std::memory_order_acquire);
+  if (s == 1) return true;
+  // Perl may come later (a program embedding it): looked up again only
+  // when more objects are loaded than at the last look.
+  unsigned long long adds = 0;
+  dl_iterate_phdr(count_adds, &adds);
+  if (s == 2 && adds == g_pl.absent_adds.load(std::memory_order_relaxed)) return false;
+  pthread_mutex_lock(&g_lookup_mu);
+  bool ok = g_pl.state.load(std::memory_order_relaxed) == 1;
+  if (!ok) {
+    ok = find(&g_pl.get_context, "Perl_get_context") && find(&g_pl.caller_cx, "Perl_caller_cx") &&
+         find(&g_pl.cv_name, "Perl_cv_name") && find(&g_pl.mess, "Perl_mess") && find(&g_pl.new_sv, "Perl_newSV") &&
+         find(&g_pl.sv_free2, "Perl_sv_free2") && understood();
+    if (ok) {
+      g_pl.state.store(1, std::memory_order_release);
+    } else {
+      g_pl.absent_adds.store(adds, std::memory_order_relaxed);
+      g_pl.state.store(2, std::memory_order_release);
+    }
+  }
+  pthread_mutex_unlock(&g_lookup_mu);
+  return ok;
+}
+
+// --- the layout, checked once against Perl's own functions ---------------
+//
+// The first time a Perl thread is recorded, everything the record will
+// read is read safely (read_memory: a wrong offset is a failed read, not a
+// fault) and held against what Perl itself says:
+//  - PL_curcop is an op of type nextstate or dbstate, whose file and line
+//    are what Perl_mess appends to a message (" at FILE line N."; mess
+//    reads PL_curcop with Perl's own layout);
+//  - the context Perl_caller_cx gives for level 0 lies in
+//    PL_curstackinfo's context stack, with a type caller() accepts, and a
+//    sub's blk_sub.cv is a CV (SVt_PVCV).
+// Perl_mess allocates one mortal SV and runs no Perl code (below); it is
+// made at most kMaxChecks times in a process.
+
+constexpr int kMaxChecks = 3;
+
+template <typename T>
+bool peek(Ptr p, int off, T* out) {
+  return p && read_memory(reinterpret_cast<unsigned long>(p + off), out, sizeof *out);
+}
+
+// A C string of at most size - 1 bytes at p, read safely.
+bool peek_string(Ptr p, char* out, size_t size) {
+  for (size_t i = 0; p && i + 1 < size; i++) {
+    if (!read_memory(reinterpret_cast<unsigned long>(p + i), out + i, 1)) return false;
+    if (!out[i]) return true;
+  }
+  return false;
+}
+
+// 1 confirmed, 0 refused, -1 Perl's message did not say the same (an
+// optimised-away statement can make it differ: tried again later).
+int check(void* my_perl) {
+  const auto interp = static_cast<Ptr>(my_perl);
+  Ptr cop = nullptr, file_p = nullptr, si = nullptr, cxstack = nullptr;
+  uint16_t type = 0;
+  uint32_t line = 0;
+  int32_t cxix = 0, cxmax = 0;
+  char file[512];
+  if (!peek(interp, ZG_PL_INTERP_CURCOP, &cop) || !peek(cop, ZG_PL_OP_TYPE, &type) ||
+      !peek(cop, ZG_PL_COP_LINE, &line) || !peek(cop, ZG_PL_COP_FILE, &file_p) || !peek_string(file_p, file, sizeof file))
+    return 0;
+  type &= ZG_PL_OP_TYPE_MASK;
+  if (type != ZG_PL_OP_NEXTSTATE && type != ZG_PL_OP_DBSTATE) return 0;
+  if (!peek(interp, ZG_PL_INTERP_CURSTACKINFO, &si) || !peek(si, ZG_PL_SI_CXSTACK, &cxstack) ||
+      !peek(si, ZG_PL_SI_CXIX, &cxix) || !peek(si, ZG_PL_SI_CXMAX, &cxmax) || cxix > cxmax)
+    return 0;
+  if (Ptr cx = g_pl.caller_cx(my_perl, 0, nullptr)) {
+    uint8_t cxt = 0;
+    // (Level 0 may lie in a lower stack level: a sub called from a sort
+    // block or a tie; tried again later.)
+    if (cx < cxstack || cx > cxstack + ZG_PL_CX_SIZE * cxix || (cx - cxstack) % ZG_PL_CX_SIZE) return -1;
+    if (!peek(cx, ZG_PL_CX_TYPE, &cxt)) return 0;
+    cxt &= ZG_PL_CXT_MASK;
+    if (cxt != ZG_PL_CXT_SUB && cxt != ZG_PL_CXT_FORMAT && cxt != ZG_PL_CXT_EVAL) return 0;
+    Ptr cv = nullptr;
+    uint32_t flags = 0;
+    if (cxt != ZG_PL_CXT_EVAL && (!peek(cx, ZG_PL_CX_SUB_CV, &cv) || !peek(cv, ZG_PL_SV_FLAGS, &flags) ||
+                                  (flags & ZG_PL_SVT_MASK) != ZG_PL_SVT_PVCV))
+      return 0;
+  }
+  // " at FILE line N.\n" (or ", <FH> line M.\n" after it): mess reads the
+  // statement with Perl's own layout.
+  Ptr sv = static_cast<Ptr>(g_pl.mess(my_perl, "%s", ""));
+  Ptr pv = nullptr;
+  char said[600], want[600];
+  if (!peek(sv, ZG_PL_SV_PV, &pv) || !peek_string(pv, said, sizeof said)) return 0;
+  int n = snprintf(want, sizeof want, " at %s line %u", file, line);
+  if (n <= 0 || n >= static_cast<int>(sizeof want)) return 0;
+  return strncmp(said, want, size_t(n)) == 0 && (said[n] == '.' || said[n] == ',') ? 1 : -1;
+}
+
+bool trusted(void* my_perl) {
+  int t = g_trust.load(std::memory_order_acquire);
+  if (t != 0) return t == 1;
+  // One thread checks; another arriving meanwhile records nothing this
+  // time rather than wait.
+  if (pthread_mutex_trylock(&g_verify_mu) != 0) return false;
+  if (g_trust.load(std::memory_order_relaxed) == 0) {
+    int r = check(my_perl);
+    if (r == 1) g_trust.store(1, std::memory_order_release);
+    if (r == 0 || (r < 0 && g_disagreed.fetch_add(1) + 1 >= kMaxChecks)) g_trust.store(2, std::memory_order_release);
+  }
+  pthread_mutex_unlock(&g_verify_mu);
+  return g_trust.load(std::memory_order_acquire) == 1;
+}
+
+// --- stacks recorded cheaply, made text when a report needs them --------
+//
+// A record is entry numbers and lines.  An entry is a frame's file and
+// function, copied the first time they are seen: the file from the COP
+// (its cop_file, a string each COP owns), the function from the context's
+// CV by Perl_cv_name, keyed by what the name is made of (the CV's GV, or
+// its name HEK and stash), so that the closures a program makes by the
+// thousand (each a new CV of the same __ANON__ GV) share one entry.  A file
+// string freed with its COP (a string eval's) and its address given to
+// another is told apart by its text.
+
+struct FrameEntry {
+  Ptr file;
+  uintptr_t gv, stash;
+  uint32_t cv_flags;
+  char* text;      // "file" "function": the line goes between
+  uint32_t split;  // where the line goes
+};
+
+InternTable<FrameEntry, 8192> g_frames;
+
+// What Carp's longest traces show is far less; 100 frames name the
+// program's code at any depth.
+constexpr int kMaxDepth = 100;
+
+// The function of a context: a sub's name as caller() gives it
+// ("main::send_job"), "(eval)", or "(main)" for the program's top level
+// (no context).
+struct Func {
+  Ptr cv = nullptr;
+  uintptr_t gv = 0, stash = 0;
+  uint32_t cv_flags = 0;
+  const char* fixed = nullptr;
+};
+
+Func func_of(Ptr cx) {
+  Func f;
+  if (!cx) {
+    f.fixed = "(main)";
+    return f;
+  }
+  const unsigned type = at<uint8_t>(cx, ZG_PL_CX_TYPE) & ZG_PL_CXT_MASK;
+  if (type == ZG_PL_CXT_EVAL) {
+    f.fixed = "(eval)";
+    return f;
+  }
+  f.cv = at<Ptr>(cx, ZG_PL_CX_SUB_CV);
+  Ptr body = f.cv ? at<Ptr>(f.cv, ZG_PL_SV_ANY) : nullptr;
+  if (!body) {
+    f.fixed = "(unknown)";
+    return f;
+  }
+  f.gv = at<uintptr_t>(body, ZG_PL_CV_GV);
+  f.stash = at<uintptr_t>(body, ZG_PL_CV_STASH);
+  f.cv_flags = at<uint32_t>(body, ZG_PL_CV_FLAGS);
+  return f;
+}
+
+// The name Perl_cv_name gives, into t (one new SV, freed at once: a plain
+// string, so freeing it runs nothing).
+void put_name(TextBuf& t, void* my_perl, const Func& f) {
+  if (f.fixed) {
+    t.puts(f.fixed);
+    return;
+  }
+  void* sv = g_pl.new_sv(my_perl, 0);
+  if (!sv) return;
+  g_pl.cv_name(my_perl, const_cast<char*>(f.cv), sv, 0);
+  if (Ptr pv = at<Ptr>(static_cast<Ptr>(sv), ZG_PL_SV_PV)) t.add(pv, strnlen(pv, 255));
+  g_pl.sv_free2(my_perl, sv, 1);
+}
+
+// A file name, a tab or newline made '?' (they separate the text's fields).
+void put_file(TextBuf& t, Ptr file) {
+  const size_t at0 = t.n, n = file ? strnlen(file, 400) : 0;
+  if (n) t.add(file, n);
+  else t.add("?", 1);
+  for (char* c = t.p ? t.p + at0 : nullptr; c && c < t.p + t.n; c++)
+    if (*c == '\t' || *c == '\n') *c = '?';
+}
+
+bool same_file(const FrameEntry& e, Ptr file) {
+  return e.file == file && file && !strncmp(e.text, file, e.split) && file[e.split] == 0;
+}
+
+int entry_of(void* my_perl, Ptr file, const Func& f) {
+  const uintptr_t gv = f.fixed ? reinterpret_cast<uintptr_t>(f.fixed) : f.gv;
+  return g_frames.intern(
+      reinterpret_cast<uintptr_t>(file) ^ gv,
+      [&](const FrameEntry& e) {
+        return e.gv == gv && e.stash == f.stash && e.cv_flags == f.cv_flags && same_file(e, file);
+      },
+      [&](FrameEntry* e) {
+        TextBuf b;
+        put_file(b, file);
+        const uint32_t split = static_cast<uint32_t>(b.n);
+        put_name(b, my_perl, f);
+        if (!b.ok) return false;
+        // A file with a tab (made '?') is never the same again: its entry
+        // is not found, and a record of it holds text instead.
+        *e = FrameEntry{file, gv, f.stash, f.cv_flags, b.release(), split};
+        return true;
+      });
+}
+
+void put_line(TextBuf& b, uint32_t line) {
+  char buf[16];
+  snprintf(buf, sizeof buf, "\t%u\t", line);
+  b.puts(buf);
+}
+
+void put_entry(TextBuf& b, const FrameEntry& e, uint32_t line) {
+  b.add(e.text, e.split);
+  put_line(b, line);
+  b.puts(e.text + e.split);
+  b.add("\n", 1);
+}
+
+struct PlStack {
+  char* text;  // when the table was full: the text itself
+  int n;
+  struct {
+    uint32_t entry;
+    uint32_t line;
+  } frames[kMaxDepth];
+};
+
+}  // namespace
+
+bool perl_running() { return options().perl && lookup(); }
+
+void* perl_record() {
+  if (!perl_running()) return nullptr;
+  void* my_perl = g_pl.get_context();
+  if (!my_perl || !trusted(my_perl)) return nullptr;
+  // Frame 0 is where the thread is (PL_curcop) in the innermost sub or
+  // eval; frame k is where context k-1 was entered from, in context k; the
+  // last is the program's top level.  Perl_caller_cx walks the contexts as
+  // caller() does (across stack levels, past the debugger's DB::sub).
+  Ptr cop = at<Ptr>(static_cast<Ptr>(my_perl), ZG_PL_INTERP_CURCOP);
+  if (!cop) return nullptr;
+  auto* st = static_cast<PlStack*>(malloc(sizeof(PlStack)));
+  if (!st) return nullptr;
+  st->text = nullptr;
+  st->n = 0;
+  TextBuf full;  // used only once the table is full
+  for (int level = 0; cop && level < kMaxDepth; level++) {
+    Ptr file = at<Ptr>(cop, ZG_PL_COP_FILE);
+    const uint32_t line = at<uint32_t>(cop, ZG_PL_COP_LINE);
+    Ptr cx = g_pl.caller_cx(my_perl, level, nullptr);
+    const Func f = func_of(cx);
+    int e = full.n ? -1 : entry_of(my_perl, file, f);
+    if (e < 0 && !full.n) {  // the frames so far, as text
+      for (int k = 0; k < st->n; k++) put_entry(full, g_frames.at(st->frames[k].entry), st->frames[k].line);
+    }
+    if (e >= 0) {
+      st->frames[st->n].entry = static_cast<uint32_t>(e);
+      st->frames[st->n++].line = line;
+    } else {
+      put_file(full, file);
+      put_line(full, line);
+      put_name(full, my_perl, f);
+      full.add("\n", 1);
+    }
+    cop = cx ? at<Ptr>(cx, ZG_PL_CX_OLDCOP) : nullptr;
+  }
+  if (full.p && full.n) st->text = full.release();
+  if (st->n == 0 && !st->text) {
+    free(st);
+    return nullptr;
+  }
+  return st;
+}
+
+char* perl_text(const void* rec) {
+  const auto* st = static_cast<const PlStack*>(rec);
+  if (!st) return nullptr;
+  if (st->text) return strdup(st->text);
+  if (g_frames.empty()) return nullptr;
+  TextBuf b;
+  for (int i = 0; i < st->n; i++) put_entry(b, g_frames.at(st->frames[i].entry), st->frames[i].line);
+  return b.ok && b.n ? b.release() : nullptr;
+}
+
+void perl_free_record(void* rec) {
+  auto* st = static_cast<PlStack*>(rec);
+  if (st) free(st->text);
+  free(st);
+}
+
+void perl_after_fork_child() {
+  g_frames.after_fork_child();
+  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+  g_lookup_mu = fresh;
+  g_verify_mu = fresh;
+}
+
+}  // namespace zg
