@@ -14,7 +14,7 @@
 #include "core/options.h"
 #include "core/threads.h"
 #include "report/python.h"
-#include "report/ruby.h"
+#include "report/script.h"
 #include "report/stack.h"
 #include "serialize/bias.h"
 #include "serialize/serialize.h"
@@ -84,7 +84,7 @@ void ser_note_user(SerState* ss, SocketState* st, const char* call, CallKind kin
       free(st->owner_py);
       st->owner_py = py_traceback_current();
     }
-    ruby_capture(&st->owner_rb);
+    script_capture(&st->owner_script);
     st->owner_call = call;
   } else if (cl != me && !ss->shared.load(std::memory_order_relaxed)) {
     ss->shared.store(true, std::memory_order_relaxed);
