@@ -2,7 +2,6 @@
 #include "report/perl.h"
 
 #include <dlfcn.h>
-#include <link.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,11 +9,14 @@
 #include <string.h>
 
 #include <atomic>
+#include <initializer_list>
 
 #include "core/options.h"
 #include "core/probe.h"
 #include "report/intern.h"
+#include "report/late_lookup.h"
 #include "report/perl_layout.h"
+#include "report/script.h"
 #include "report/text.h"
 
 namespace zg {
@@ -31,8 +33,7 @@ T at(Ptr p, int off) {
 }
 
 struct Pl {
-  std::atomic<int> state{0};  // 0 unknown, 1 found, 2 absent or another build
-  std::atomic<unsigned long long> absent_adds{0};
+  LateLookup lookup;
   // The exported API (embed.h's Perl_* with pTHX_ first under MULTIPLICITY).
   void* (*get_context)();
   Ptr (*caller_cx)(void* my_perl, int32_t level, Ptr* dbcxp);
@@ -42,23 +43,11 @@ struct Pl {
   void (*sv_free2)(void* my_perl, void* sv, uint32_t refcnt);
 };
 Pl g_pl;
-pthread_mutex_t g_lookup_mu = PTHREAD_MUTEX_INITIALIZER;
 
 // The layout's check (verify below): 0 not yet made, 1 confirmed, 2 refused.
 std::atomic<int> g_trust{0};
 std::atomic<int> g_disagreed{0};  // first reads that Perl's mess did not confirm
 pthread_mutex_t g_verify_mu = PTHREAD_MUTEX_INITIALIZER;
-
-int count_adds(struct dl_phdr_info* info, size_t size, void* data) {
-  if (size >= offsetof(struct dl_phdr_info, dlpi_subs)) *static_cast<unsigned long long*>(data) = info->dlpi_adds;
-  return 1;
-}
-
-template <typename F>
-bool find(F* out, const char* name) {
-  *out = reinterpret_cast<F>(dlsym(RTLD_DEFAULT, name));
-  return *out != nullptr;
-}
 
 // Perl 5.36 built with exactly the binary options of report/perl_layout.h
 // (a threaded build: PL_thr_key exists).  Any other Perl shows native
@@ -72,28 +61,11 @@ bool understood() {
 }
 
 bool lookup() {
-  int s = g_pl.state.load(std::memory_order_acquire);
-  if (s == 1) return true;
-  // Perl may come later (a program embedding it): looked up again only
-  // when more objects are loaded than at the last look.
-  unsigned long long adds = 0;
-  dl_iterate_phdr(count_adds, &adds);
-  if (s == 2 && adds == g_pl.absent_adds.load(std::memory_order_relaxed)) return false;
-  pthread_mutex_lock(&g_lookup_mu);
-  bool ok = g_pl.state.load(std::memory_order_relaxed) == 1;
-  if (!ok) {
-    ok = find(&g_pl.get_context, "Perl_get_context") && find(&g_pl.caller_cx, "Perl_caller_cx") &&
-         find(&g_pl.cv_name, "Perl_cv_name") && find(&g_pl.mess, "Perl_mess") && find(&g_pl.new_sv, "Perl_newSV") &&
-         find(&g_pl.sv_free2, "Perl_sv_free2") && understood();
-    if (ok) {
-      g_pl.state.store(1, std::memory_order_release);
-    } else {
-      g_pl.absent_adds.store(adds, std::memory_order_relaxed);
-      g_pl.state.store(2, std::memory_order_release);
-    }
-  }
-  pthread_mutex_unlock(&g_lookup_mu);
-  return ok;
+  return g_pl.lookup.ensure([] {
+    return late_sym(&g_pl.get_context, "Perl_get_context") && late_sym(&g_pl.caller_cx, "Perl_caller_cx") &&
+           late_sym(&g_pl.cv_name, "Perl_cv_name") && late_sym(&g_pl.mess, "Perl_mess") &&
+           late_sym(&g_pl.new_sv, "Perl_newSV") && late_sym(&g_pl.sv_free2, "Perl_sv_free2") && understood();
+  });
 }
 
 // --- the layout, checked once against Perl's own functions ---------------
@@ -375,9 +347,78 @@ void perl_free_record(void* rec) {
 
 void perl_after_fork_child() {
   g_frames.after_fork_child();
+  g_pl.lookup.after_fork_child();
   pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-  g_lookup_mu = fresh;
   g_verify_mu = fresh;
 }
+
+namespace {
+
+bool starts(const char* s, const char* prefix) { return !strncmp(s, prefix, strlen(prefix)); }
+bool has(const char* s, const char* part) { return strstr(s, part) != nullptr; }
+
+// ZMQ::FFI and FFI::Platypus are the binding (their subs, also those Moo
+// made for them in string evals, whose file is "(eval N)"); modules under
+// Perl's and Debian's library directories, or a local::lib or site tree,
+// are libraries; the rest is the program's.
+ScriptClass classify(const char* file, const char* function) {
+  if (starts(function, "ZMQ::FFI::") || starts(function, "FFI::Platypus::") || has(file, "/ZMQ/FFI") ||
+      has(file, "/FFI/Platypus"))
+    return ScriptClass::Binding;
+  if (starts(file, "/usr/share/perl") || (starts(file, "/usr/lib/") && has(file, "/perl")) ||
+      (starts(file, "/usr/local/") && has(file, "/perl")) || has(file, "/perl5/") || has(file, "/site_perl/"))
+    return ScriptClass::Library;
+  return ScriptClass::User;
+}
+
+// The first two parts of a module's name ("ZMQ::FFI", "Try::Tiny",
+// "Carp") from name[0, len), whose parts sep separates ("::", or "/" in a
+// path: written "::" as Perl names modules).
+void put_module(const char* name, size_t len, const char* sep, char* out, size_t size) {
+  TextBuf b;
+  const size_t step = strlen(sep);
+  for (int part = 0; part < 2 && len; part++) {
+    const char* cut = static_cast<const char*>(memmem(name, len, sep, step));
+    const size_t n = cut ? size_t(cut - name) : len;
+    if (part) b.puts("::");
+    b.add(name, n);
+    if (!cut) break;
+    name = cut + step;
+    len -= n + step;
+  }
+  snprintf(out, size, "%s", b.p ? b.p : "");
+}
+
+// A fold line's name: the module of a file under a Perl library directory
+// (after ".../perl5/", ".../perl/5.36/", ".../site_perl/"), else the sub's
+// package (a sub Moo made in a string eval), else the file's name.
+void short_name(const char* file, const char* function, char* out, size_t size) {
+  const char* rel = nullptr;
+  for (const char* root : {"/perl5/", "/perl/", "/site_perl/"})
+    if (const char* at = strstr(file, root)) rel = at + strlen(root);
+  if (rel && *rel >= '0' && *rel <= '9' && strchr(rel, '/')) rel = strchr(rel, '/') + 1;  // a version's directory
+  if (rel && *rel) {
+    const char* dot = strstr(rel, ".pm");
+    put_module(rel, dot ? size_t(dot - rel) : strlen(rel), "/", out, size);
+    return;
+  }
+  const char* end = nullptr;  // the package's end: the last "::"
+  for (const char* p = strstr(function, "::"); p; p = strstr(p + 2, "::")) end = p;
+  if (end && !starts(function, "main::")) {
+    put_module(function, size_t(end - function), "::", out, size);
+    return;
+  }
+  const char* slash = strrchr(file, '/');
+  snprintf(out, size, "%s", slash ? slash + 1 : file);
+}
+
+}  // namespace
+
+// Perl prints a frame as die and Carp do (" at FILE line N"), with the sub
+// the line is in first: "main::send_job at ffi_pair.pl line 18".
+extern const LangOps kPerlLang = {
+    "perl",   "Perl backtrace", "%M at %F line %L", perl_running, perl_record, perl_text, perl_free_record,
+    classify, short_name,       perl_after_fork_child,
+};
 
 }  // namespace zg

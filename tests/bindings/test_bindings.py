@@ -60,21 +60,50 @@ def perl_script(name):
     return os.path.join(HERE, name)
 
 
-def test_perl_zmq_ffi_socket_shared_by_ithreads_is_reported():
+def perl_frames(frames, path):
+    """(function, line) of a perl_stack's frames in the program's file."""
+    return [(f["method"], f["line"]) for f in frames or [] if f["file"] == os.path.basename(path)]
+
+
+def test_perl_zmq_ffi_socket_shared_by_ithreads_aborts_naming_the_program():
     # ithreads clone the socket object; the clone holds the same libzmq
-    # socket.  Perl frames are not read yet: the report names the
-    # interpreter's own functions, from the Perl call into the FFI sub.
-    res = run([PERL, perl_script("ffi_pair.pl"), "shared"], WARN)
-    assert res.returncode == 66, res
-    assert "perl done" in res.stdout, res
-    assert [f["kind"] for f in res.findings] == ["cross_thread"], res
-    f = res.findings[0]
+    # socket.  Run from the script's directory: Perl names the file as it
+    # was given.
+    path = perl_script("ffi_pair.pl")
+    res = run([PERL, "ffi_pair.pl", "shared"], ABORT, cwd=HERE)
+    f = aborted_once(res)
     assert f["call"] == "zmq_send" and f["socket_type"] == "PAIR", res
-    for stack in ("stack", "owner_stack", "created_stack"):
+    send, thread = line_of(path, "send"), line_of(path, "thread")
+    # The thread's own sub where it sends, in the ithread's interpreter.
+    assert perl_frames(f["perl_stack"], path) == [("main::send_job", send), ("main::__ANON__", thread),
+                                                  ("(eval)", thread), ("(main)", thread)], res
+    assert f["perl_stack"][0]["method"].startswith("ZMQ::FFI::") and f["perl_stack"][0]["class"] == "library", res
+    # ZMQ::FFI's constructor asks the new socket for an option: the main
+    # thread takes it where it creates it.
+    assert perl_frames(f["owner_perl_stack"], path) == [("(main)", line_of(path, "create"))], res
+    assert perl_frames(f["created_perl_stack"], path) == [("(main)", line_of(path, "create"))], res
+    assert f["python_stack"] is None and f["ruby_stack"] is None, res
+    assert f["user_frame"]["function"] == "main::send_job" and f["user_frame"]["line"] == send, res
+    assert f["user_frame"]["language"] == "perl", res
+    assert "in main::send_job ffi_pair.pl:%d;" % send in summary(res), res
+    assert "Perl backtrace of this thread (most recent call first):\n" in res.stderr, res
+    assert "      main::send_job at ffi_pair.pl line %d\n" % send in res.stderr, res
+    assert "      ... 1 frame in ZMQ::FFI (frames=all shows them)\n" in res.stderr, res
+    # The native frames stay: the FFI call, the interpreter's.
+    for stack in ("stack", "owner_stack"):
         names = guardtest.functions(f[stack])
         assert "ffi_pl_sub_call" in names and "Perl_pp_entersub" in names, (stack, res)
     assert f["thread"]["serial"] != f["owner"]["serial"], res
     assert "its sockets are not checked" not in res.stderr, res
+    assert "perl done" not in res.stdout, res
+
+
+def test_perl_frames_off_leaves_native_frames():
+    res = run([PERL, perl_script("ffi_pair.pl"), "shared"], ABORT + ["--perl=0"])
+    f = aborted_once(res)
+    assert f["perl_stack"] is None and f["owner_perl_stack"] is None and f["created_perl_stack"] is None, res
+    assert "Perl backtrace" not in res.stderr, res
+    assert "ffi_pl_sub_call" in guardtest.functions(f["stack"]), res
 
 
 def test_perl_zmq_ffi_socket_per_thread_is_silent():
