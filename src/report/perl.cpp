@@ -130,7 +130,14 @@ int check(void* my_perl) {
       return 0;
   }
   // " at FILE line N.\n" (or ", <FH> line M.\n" after it): mess reads the
-  // statement with Perl's own layout.
+  // statement with Perl's own layout.  For the part after it, once a file
+  // was read with <FH>, mess looks at $/ (PL_rs) as a string: if $/ holds
+  // a reference (record reads, \4096), that could be an object whose
+  // overloaded "" would run; then no check this time.
+  Ptr rs = nullptr;
+  uint32_t rs_flags = 0;
+  if (!peek(interp, ZG_PL_INTERP_RS, &rs) || (rs && !peek(rs, ZG_PL_SV_FLAGS, &rs_flags))) return 0;
+  if (rs_flags & ZG_PL_SVF_ROK) return -1;
   Ptr sv = static_cast<Ptr>(g_pl.mess(my_perl, "%s", ""));
   Ptr pv = nullptr;
   char said[600], want[600];
@@ -273,13 +280,15 @@ void put_entry(TextBuf& b, const FrameEntry& e, uint32_t line) {
   b.add("\n", 1);
 }
 
+struct PlFrame {
+  uint32_t entry;
+  uint32_t line;
+};
+
 struct PlStack {
   char* text;  // when the table was full: the text itself
   int n;
-  struct {
-    uint32_t entry;
-    uint32_t line;
-  } frames[kMaxDepth];
+  PlFrame frames[1];  // n of them
 };
 
 }  // namespace
@@ -296,10 +305,10 @@ void* perl_record() {
   // caller() does (across stack levels, past the debugger's DB::sub).
   Ptr cop = at<Ptr>(static_cast<Ptr>(my_perl), ZG_PL_INTERP_CURCOP);
   if (!cop) return nullptr;
-  auto* st = static_cast<PlStack*>(malloc(sizeof(PlStack)));
-  if (!st) return nullptr;
-  st->text = nullptr;
-  st->n = 0;
+  // Frames gathered here, the record made to their number: a malloc of a
+  // few dozen bytes, not of the deepest stack's size.
+  PlFrame frames[kMaxDepth];
+  int n = 0;
   TextBuf full;  // used only once the table is full
   for (int level = 0; cop && level < kMaxDepth; level++) {
     Ptr file = at<Ptr>(cop, ZG_PL_COP_FILE);
@@ -308,11 +317,10 @@ void* perl_record() {
     const Func f = func_of(cx);
     int e = full.n ? -1 : entry_of(my_perl, file, f);
     if (e < 0 && !full.n) {  // the frames so far, as text
-      for (int k = 0; k < st->n; k++) put_entry(full, g_frames.at(st->frames[k].entry), st->frames[k].line);
+      for (int k = 0; k < n; k++) put_entry(full, g_frames.at(frames[k].entry), frames[k].line);
     }
     if (e >= 0) {
-      st->frames[st->n].entry = static_cast<uint32_t>(e);
-      st->frames[st->n++].line = line;
+      frames[n++] = PlFrame{static_cast<uint32_t>(e), line};
     } else {
       put_file(full, file);
       put_line(full, line);
@@ -321,11 +329,12 @@ void* perl_record() {
     }
     cop = cx ? at<Ptr>(cx, ZG_PL_CX_OLDCOP) : nullptr;
   }
-  if (full.p && full.n) st->text = full.release();
-  if (st->n == 0 && !st->text) {
-    free(st);
-    return nullptr;
-  }
+  if (n == 0 && !full.n) return nullptr;
+  auto* st = static_cast<PlStack*>(malloc(offsetof(PlStack, frames) + sizeof(PlFrame) * (n ? n : 1)));
+  if (!st) return nullptr;
+  st->text = full.n ? full.release() : nullptr;
+  st->n = n;
+  memcpy(st->frames, frames, sizeof(PlFrame) * n);
   return st;
 }
 

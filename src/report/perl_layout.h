@@ -11,9 +11,11 @@
 #pragma once
 
 enum {
-  // PerlInterpreter (intrpvar.h): PL_curcop, PL_curstackinfo
+  // PerlInterpreter (intrpvar.h): PL_curcop, PL_curstackinfo, PL_rs (the
+  // SV $/ is copied into)
   ZG_PL_INTERP_CURCOP = 208,
   ZG_PL_INTERP_CURSTACKINFO = 224,
+  ZG_PL_INTERP_RS = 680,
   // PERL_SI (cop.h): the context stack, its top index and its size
   ZG_PL_SI_CXSTACK = 8,
   ZG_PL_SI_CXIX = 32,
@@ -41,6 +43,7 @@ enum {
   ZG_PL_SV_FLAGS = 12,
   ZG_PL_SV_PV = 16,
   ZG_PL_SVT_MASK = 0xff,
+  ZG_PL_SVF_ROK = 0x800,
   ZG_PL_SVT_PVCV = 13,
   // XPVCV (cv.h), the body of a CV: xcv_stash, xcv_gv_u (its GV, or its
   // name's HEK when CVf_NAMED), xcv_flags (U32)

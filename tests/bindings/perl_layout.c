@@ -29,6 +29,7 @@ int main(void) {
 #endif
   SAME(ZG_PL_INTERP_CURCOP, offsetof(PerlInterpreter, Icurcop));
   SAME(ZG_PL_INTERP_CURSTACKINFO, offsetof(PerlInterpreter, Icurstackinfo));
+  SAME(ZG_PL_INTERP_RS, offsetof(PerlInterpreter, Irs));
   SAME(ZG_PL_SI_CXSTACK, offsetof(PERL_SI, si_cxstack));
   SAME(ZG_PL_SI_CXIX, offsetof(PERL_SI, si_cxix));
   SAME(ZG_PL_SI_CXMAX, offsetof(PERL_SI, si_cxmax));
@@ -50,6 +51,7 @@ int main(void) {
   SAME(ZG_PL_SV_FLAGS, offsetof(SV, sv_flags));
   SAME(ZG_PL_SV_PV, offsetof(SV, sv_u));
   SAME(ZG_PL_SVT_PVCV, SVt_PVCV);
+  SAME(ZG_PL_SVF_ROK, SVf_ROK);
   SAME(ZG_PL_CV_STASH, offsetof(XPVCV, xcv_stash));
   SAME(ZG_PL_CV_GV, offsetof(XPVCV, xcv_gv_u));
   SAME(ZG_PL_CV_FLAGS, offsetof(XPVCV, xcv_flags));

@@ -130,16 +130,23 @@ def perl_frames_by_place(out):
     return places
 
 
-def test_perl_reader_names_subs_files_and_lines_in_every_thread():
-    # The reader alone (perl_probe.so: report/perl.cpp), called through
-    # FFI::Platypus as ZMQ::FFI calls libzmq; preloaded, as the guard is
-    # (its thread-local storage is initial-exec).
+def run_perl_probe(path):
+    """Runs a Perl script that calls perl_probe.so (the reader alone:
+    report/perl.cpp) through FFI::Platypus, as ZMQ::FFI calls libzmq; the
+    probe preloaded, as the guard is (its thread-local storage is
+    initial-exec)."""
     probe = os.path.join(OUT, "perl_probe.so")
-    path = perl_script("perl_frames.pl")
     env = dict(os.environ, LD_PRELOAD=guardtest.preload_value(probe))
     env.pop("ZMQ_GUARD_OPTIONS", None)
     proc = subprocess.run([PERL, path, probe], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc
+    assert proc.stdout.endswith("== done\n"), proc.stdout
+    return proc
+
+
+def test_perl_reader_names_subs_files_and_lines_in_every_thread():
+    path = perl_script("perl_frames.pl")
+    proc = run_perl_probe(path)
     places = perl_frames_by_place(proc.stdout)
     name = "perl_frames.pl"
     inner, outer = (name, line_of(path, "inner"), "main::inner"), (name, line_of(path, "outer"), "main::outer")
@@ -157,7 +164,19 @@ def test_perl_reader_names_subs_files_and_lines_in_every_thread():
     for key in ("closure", "closure2"):
         assert places[key] == [inner, (name, line_of(path, "closure"), "main::__ANON__"),
                                (name, line_of(path, "closure-call"), "(main)")], proc.stdout
-    assert proc.stdout.endswith("== done\n"), proc.stdout
+
+
+def test_perl_reader_never_runs_an_overloaded_record_separator():
+    # The first read is checked against Perl_mess, which stringifies $/
+    # once a file was read: with an object in $/ the check waits (no
+    # frames), and is made at the next record, $/ a string again.
+    path = perl_script("perl_rs.pl")
+    proc = run_perl_probe(path)
+    assert "overload ran" not in proc.stdout, proc.stdout
+    places = perl_frames_by_place(proc.stdout)
+    assert places["object"] == [], proc.stdout
+    assert places["string"] == [("perl_rs.pl", line_of(path, "frames"), "main::frames"),
+                                ("perl_rs.pl", line_of(path, "string"), "(main)")], proc.stdout
 
 
 def test_perl_layout_table_matches_the_running_perls_options():
