@@ -280,6 +280,60 @@ void put_entry(TextBuf& b, const FrameEntry& e, uint32_t line) {
   b.add("\n", 1);
 }
 
+// The contexts Perl_caller_cx gives for levels 0, 1, ... (caller's subs
+// and evals), into out; their number.  Perl_caller_cx walks from the top
+// for each level (quadratic in the depth); this walks once, as it does
+// (pp_ctl.c's dopoptosub_at: a sub, eval or format context, not a sub's
+// re-entry for a regex code block; across stack levels down to the main
+// one), and the caller checks the walk against Perl_caller_cx.
+int walk_contexts(Ptr interp, Ptr* out, int max) {
+  auto sub_at = [](Ptr cxstack, int32_t i) {
+    for (; i >= 0; i--) {
+      const uint8_t type = at<uint8_t>(cxstack + ZG_PL_CX_SIZE * i, ZG_PL_CX_TYPE);
+      const unsigned kind = type & ZG_PL_CXT_MASK;
+      if ((kind == ZG_PL_CXT_SUB && !(type & ZG_PL_CXP_SUB_RE_FAKE)) || kind == ZG_PL_CXT_EVAL ||
+          kind == ZG_PL_CXT_FORMAT)
+        break;
+    }
+    return i;
+  };
+  Ptr si = at<Ptr>(interp, ZG_PL_INTERP_CURSTACKINFO);
+  if (!si) return 0;
+  Ptr cxstack = at<Ptr>(si, ZG_PL_SI_CXSTACK);
+  int32_t ix = sub_at(cxstack, at<int32_t>(si, ZG_PL_SI_CXIX));
+  int n = 0;
+  while (n < max) {
+    while (ix < 0 && at<int32_t>(si, ZG_PL_SI_TYPE) != ZG_PL_PERLSI_MAIN) {
+      si = at<Ptr>(si, ZG_PL_SI_PREV);
+      if (!si) return n;
+      cxstack = at<Ptr>(si, ZG_PL_SI_CXSTACK);
+      ix = sub_at(cxstack, at<int32_t>(si, ZG_PL_SI_CXIX));
+    }
+    if (ix < 0) break;
+    out[n++] = cxstack + ZG_PL_CX_SIZE * ix;
+    ix = sub_at(cxstack, ix - 1);
+  }
+  return n;
+}
+
+// The contexts of levels 0, 1, ...: where each was entered from (in at)
+// and whose sub it names (in named): the walk when Perl_caller_cx agrees
+// on its last level and that there is none below (a walk that missed or
+// added a context ends elsewhere), else Perl_caller_cx level by level.
+// The two differ under the debugger: caller() hides its DB::sub frames,
+// naming the sub DB::sub called where DB::sub was called from.
+int contexts(void* my_perl, Ptr* at, Ptr* named, int max) {
+  int n = walk_contexts(static_cast<Ptr>(my_perl), at, max);
+  const bool same = n ? g_pl.caller_cx(my_perl, n - 1, nullptr) == at[n - 1] : true;
+  if (same && (n == max || !g_pl.caller_cx(my_perl, n, nullptr))) {
+    memcpy(named, at, sizeof(Ptr) * size_t(n));
+    return n;
+  }
+  for (n = 0; n < max && (at[n] = g_pl.caller_cx(my_perl, n, &named[n])); n++) {
+  }
+  return n;
+}
+
 struct PlFrame {
   uint32_t entry;
   uint32_t line;
@@ -301,8 +355,8 @@ void* perl_record() {
   if (!my_perl || !trusted(my_perl)) return nullptr;
   // Frame 0 is where the thread is (PL_curcop) in the innermost sub or
   // eval; frame k is where context k-1 was entered from, in context k; the
-  // last is the program's top level.  Perl_caller_cx walks the contexts as
-  // caller() does (across stack levels, past the debugger's DB::sub).
+  // last is the program's top level.  The contexts are caller()'s
+  // (contexts() above).
   Ptr cop = at<Ptr>(static_cast<Ptr>(my_perl), ZG_PL_INTERP_CURCOP);
   if (!cop) return nullptr;
   // Frames gathered here, the record made to their number: a malloc of a
@@ -310,11 +364,13 @@ void* perl_record() {
   PlFrame frames[kMaxDepth];
   int n = 0;
   TextBuf full;  // used only once the table is full
+  Ptr cxs[kMaxDepth], named[kMaxDepth];
+  const int levels = contexts(my_perl, cxs, named, kMaxDepth);
   for (int level = 0; cop && level < kMaxDepth; level++) {
     Ptr file = at<Ptr>(cop, ZG_PL_COP_FILE);
     const uint32_t line = at<uint32_t>(cop, ZG_PL_COP_LINE);
-    Ptr cx = g_pl.caller_cx(my_perl, level, nullptr);
-    const Func f = func_of(cx);
+    Ptr cx = level < levels ? cxs[level] : nullptr;
+    const Func f = func_of(level < levels ? named[level] : nullptr);
     int e = full.n ? -1 : entry_of(my_perl, file, f);
     if (e < 0 && !full.n) {  // the frames so far, as text
       for (int k = 0; k < n; k++) put_entry(full, g_frames.at(frames[k].entry), frames[k].line);

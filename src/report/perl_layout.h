@@ -16,12 +16,16 @@ enum {
   ZG_PL_INTERP_CURCOP = 208,
   ZG_PL_INTERP_CURSTACKINFO = 224,
   ZG_PL_INTERP_RS = 680,
-  // PERL_SI (cop.h): the context stack, its top index and its size
+  // PERL_SI (cop.h): the context stack, its top index and its size, the
+  // stack level below (si_prev) and the level's kind (si_type, I32)
   ZG_PL_SI_CXSTACK = 8,
+  ZG_PL_SI_PREV = 16,
   ZG_PL_SI_CXIX = 32,
   ZG_PL_SI_CXMAX = 36,
-  // PERL_CONTEXT (cop.h): cx_type (low 4 bits: CXt_*), blk_oldcop (where
-  // the sub or eval was entered from), blk_sub.cv
+  ZG_PL_SI_TYPE = 44,
+  ZG_PL_PERLSI_MAIN = 1,
+  // PERL_CONTEXT (cop.h): cx_type (a U8: low 4 bits CXt_*, then flags),
+  // blk_oldcop (where the sub or eval was entered from), blk_sub.cv
   ZG_PL_CX_SIZE = 104,
   ZG_PL_CX_TYPE = 0,
   ZG_PL_CX_OLDCOP = 16,
@@ -30,6 +34,7 @@ enum {
   ZG_PL_CXT_SUB = 9,
   ZG_PL_CXT_FORMAT = 10,
   ZG_PL_CXT_EVAL = 11,
+  ZG_PL_CXP_SUB_RE_FAKE = 0x80,  // a sub's re-entry for a regex code block
   // OP (op.h): the 16 bits whose low 9 are op_type; COP: cop_line (U32),
   // cop_file (a char* under ithreads until 5.38)
   ZG_PL_OP_TYPE = 32,

@@ -31,7 +31,11 @@ int main(void) {
   SAME(ZG_PL_INTERP_CURSTACKINFO, offsetof(PerlInterpreter, Icurstackinfo));
   SAME(ZG_PL_INTERP_RS, offsetof(PerlInterpreter, Irs));
   SAME(ZG_PL_SI_CXSTACK, offsetof(PERL_SI, si_cxstack));
+  SAME(ZG_PL_SI_PREV, offsetof(PERL_SI, si_prev));
   SAME(ZG_PL_SI_CXIX, offsetof(PERL_SI, si_cxix));
+  SAME(ZG_PL_SI_TYPE, offsetof(PERL_SI, si_type));
+  SAME(sizeof(((PERL_SI*)0)->si_type), 4);
+  SAME(ZG_PL_PERLSI_MAIN, PERLSI_MAIN);
   SAME(ZG_PL_SI_CXMAX, offsetof(PERL_SI, si_cxmax));
   SAME(ZG_PL_CX_SIZE, sizeof(PERL_CONTEXT));
   SAME(ZG_PL_CX_TYPE, offsetof(PERL_CONTEXT, cx_type));
@@ -41,6 +45,8 @@ int main(void) {
   SAME(ZG_PL_CXT_SUB, CXt_SUB);
   SAME(ZG_PL_CXT_FORMAT, CXt_FORMAT);
   SAME(ZG_PL_CXT_EVAL, CXt_EVAL);
+  SAME(ZG_PL_CXP_SUB_RE_FAKE, CXp_SUB_RE_FAKE);
+  SAME(sizeof(((PERL_CONTEXT*)0)->cx_type), 1);
   SAME(ZG_PL_OP_NEXTSTATE, OP_NEXTSTATE);
   SAME(ZG_PL_OP_DBSTATE, OP_DBSTATE);
   SAME(ZG_PL_COP_LINE, offsetof(COP, cop_line));

@@ -106,6 +106,14 @@ def test_perl_frames_off_leaves_native_frames():
     assert "ffi_pl_sub_call" in guardtest.functions(f["stack"]), res
 
 
+def test_perl_sub_suppresses_its_finding(tmp_path):
+    rules = tmp_path / "perl.supp"
+    rules.write_text("cross_thread:main::send_job\n")
+    res = run([PERL, perl_script("ffi_pair.pl"), "shared"], ABORT + ["--suppressions=%s" % rules])
+    assert res.returncode == 0 and res.findings == [], res
+    assert "perl done" in res.stdout and any("1 suppressed" in l for l in res.summary), res
+
+
 def test_perl_zmq_ffi_socket_per_thread_is_silent():
     res = run([PERL, perl_script("ffi_pair.pl"), "ok"], WARN)
     assert not res.timed_out and res.guard_active, res
@@ -130,15 +138,15 @@ def perl_frames_by_place(out):
     return places
 
 
-def run_perl_probe(path):
+def run_perl_probe(path, perl_flags=(), env=None):
     """Runs a Perl script that calls perl_probe.so (the reader alone:
     report/perl.cpp) through FFI::Platypus, as ZMQ::FFI calls libzmq; the
     probe preloaded, as the guard is (its thread-local storage is
     initial-exec)."""
     probe = os.path.join(OUT, "perl_probe.so")
-    env = dict(os.environ, LD_PRELOAD=guardtest.preload_value(probe))
+    env = dict(os.environ, LD_PRELOAD=guardtest.preload_value(probe), **(env or {}))
     env.pop("ZMQ_GUARD_OPTIONS", None)
-    proc = subprocess.run([PERL, path, probe], env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([PERL, *perl_flags, path, probe], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc
     assert proc.stdout.endswith("== done\n"), proc.stdout
     return proc
@@ -164,6 +172,22 @@ def test_perl_reader_names_subs_files_and_lines_in_every_thread():
     for key in ("closure", "closure2"):
         assert places[key] == [inner, (name, line_of(path, "closure"), "main::__ANON__"),
                                (name, line_of(path, "closure-call"), "(main)")], proc.stdout
+
+
+def test_perl_reader_under_the_debugger_names_the_subs_caller_names():
+    # perl -d calls every sub through DB::sub, whose frames caller() hides:
+    # the reader's one walk over the contexts then disagrees with
+    # Perl_caller_cx, and it takes Perl_caller_cx's levels instead.
+    path = perl_script("perl_frames.pl")
+    proc = run_perl_probe(path, ["-d"], {"PERLDB_OPTS": "NonStop=1"})
+    places = perl_frames_by_place(proc.stdout)
+    name = "perl_frames.pl"
+    assert places["main"] == [(name, line_of(path, "inner"), "main::inner"), (name, line_of(path, "outer"), "main::outer"),
+                              (name, line_of(path, "main"), "(main)")], proc.stdout
+    # The debugger names a closure by where it is written.
+    closure = line_of(path, "closure")
+    assert places["closure"][1] == (name, closure, "main::__ANON__[%s:%d]" % (path, closure)), proc.stdout
+    assert "DB::sub" not in proc.stdout, proc.stdout
 
 
 def test_perl_reader_never_runs_an_overloaded_record_separator():
