@@ -107,12 +107,18 @@ int check(void* my_perl) {
   uint32_t line = 0;
   int32_t cxix = 0, cxmax = 0;
   char file[512];
-  if (!peek(interp, ZG_PL_INTERP_CURCOP, &cop) || !peek(cop, ZG_PL_OP_TYPE, &type) ||
+  // An interpreter being made or torn down may have no statement or no
+  // context stack yet: asked again later.
+  if (!peek(interp, ZG_PL_INTERP_CURCOP, &cop) || !peek(interp, ZG_PL_INTERP_CURSTACKINFO, &si)) return 0;
+  if (!cop || !si) return -1;
+  if (!peek(cop, ZG_PL_OP_TYPE, &type) ||
       !peek(cop, ZG_PL_COP_LINE, &line) || !peek(cop, ZG_PL_COP_FILE, &file_p) || !peek_string(file_p, file, sizeof file))
     return 0;
+  // (Between statements of code being compiled PL_curcop is
+  // &PL_compiling, no op: asked again later.)
   type &= ZG_PL_OP_TYPE_MASK;
-  if (type != ZG_PL_OP_NEXTSTATE && type != ZG_PL_OP_DBSTATE) return 0;
-  if (!peek(interp, ZG_PL_INTERP_CURSTACKINFO, &si) || !peek(si, ZG_PL_SI_CXSTACK, &cxstack) ||
+  if (type != ZG_PL_OP_NEXTSTATE && type != ZG_PL_OP_DBSTATE) return -1;
+  if (!peek(si, ZG_PL_SI_CXSTACK, &cxstack) ||
       !peek(si, ZG_PL_SI_CXIX, &cxix) || !peek(si, ZG_PL_SI_CXMAX, &cxmax) || cxix > cxmax)
     return 0;
   if (Ptr cx = g_pl.caller_cx(my_perl, 0, nullptr)) {

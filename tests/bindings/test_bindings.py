@@ -159,6 +159,9 @@ def test_perl_reader_names_subs_files_and_lines_in_every_thread():
     name = "perl_frames.pl"
     inner, outer = (name, line_of(path, "inner"), "main::inner"), (name, line_of(path, "outer"), "main::outer")
     assert places["main"] == [inner, outer, (name, line_of(path, "main"), "(main)")], proc.stdout
+    # Perl runs a BEGIN block as a sub, inside an eval, at compile time.
+    begin, end = line_of(path, "begin"), line_of(path, "begin-end")
+    assert places["begin"] == [(name, begin, "main::BEGIN"), (name, end, "(eval)"), (name, end, "(main)")], proc.stdout
     # A string eval is a frame of its own, in a file Perl names "(eval N)".
     ev = places["eval"]
     assert ev[:2] == [inner, outer] and ev[-1] == (name, line_of(path, "eval"), "(main)"), proc.stdout
