@@ -10,13 +10,13 @@ import org.zeromq.ZMQ;
 
 public class JzmqPair {
     static void sendJob(ZMQ.Socket sock) {
-        if (!sock.send("job".getBytes(), 0)) throw new RuntimeException("send");
+        if (!sock.send("job".getBytes(), 0)) throw new RuntimeException("send"); // @send
     }
 
     public static void main(String[] args) throws Exception {
         boolean shared = args.length > 0 && args[0].equals("shared");
         ZMQ.Context ctx = ZMQ.context(1);
-        ZMQ.Socket tx = ctx.socket(ZMQ.PAIR);
+        ZMQ.Socket tx = ctx.socket(ZMQ.PAIR); // @create
         ZMQ.Socket rx = ctx.socket(ZMQ.PAIR);
         tx.bind("inproc://jzmq");
         rx.connect("inproc://jzmq");
@@ -32,7 +32,7 @@ public class JzmqPair {
         }, "jzmq-worker");
         worker.start();
         if (shared) {
-            sendJob(tx);
+            sendJob(tx); // @main-send
             go.countDown();
         }
         worker.join();
