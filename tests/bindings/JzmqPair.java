@@ -5,15 +5,28 @@
 //           is not an edge the guard sees)
 //   ok      the PAIR is made in main and handed to a worker main starts,
 //           which alone uses it
+//   leak    a PUSH socket made and never closed
 import java.util.concurrent.CountDownLatch;
 import org.zeromq.ZMQ;
 
 public class JzmqPair {
+    // A socket never closed: listed at exit (leaks=1), after the VM is gone.
+    static void leak() {
+        ZMQ.Context ctx = ZMQ.context(1);
+        ZMQ.Socket sock = ctx.socket(ZMQ.PUSH); // @leak
+        sock.bind("inproc://leak");
+        System.out.println("java done");
+    }
+
     static void sendJob(ZMQ.Socket sock) {
         if (!sock.send("job".getBytes(), 0)) throw new RuntimeException("send"); // @send
     }
 
     public static void main(String[] args) throws Exception {
+        if (args.length > 0 && args[0].equals("leak")) {
+            leak();
+            return;
+        }
         boolean shared = args.length > 0 && args[0].equals("shared");
         ZMQ.Context ctx = ZMQ.context(1);
         ZMQ.Socket tx = ctx.socket(ZMQ.PAIR); // @create

@@ -250,6 +250,19 @@ def test_java_suppression_names_a_java_method(java_classes, tmp_path):
     assert res.findings == [] and "total: 0 findings (0 reports in 0 processes), 1 suppressed" in res.summary, res
 
 
+def test_java_leak_names_its_creation_after_the_vm_is_gone(java_classes):
+    # leaks=1 lists open sockets from the guard's exit handler, after the
+    # VM has died (VMDeath stops the Java reader): the creation's frames,
+    # recorded while the VM lived, are made text from the guard's table.
+    src = os.path.join(HERE, "JzmqPair.java")
+    res = run(java(java_classes, "leak"), ["--leaks=1"], timeout=120)
+    assert res.returncode == 0 and "java done" in res.stdout, res
+    assert [f["kind"] for f in res.findings] == ["leak"], res
+    created = java_frames(res.findings[0]["created_java_stack"])
+    assert ("JzmqPair.leak", "JzmqPair.java", line_of(src, "leak")) in created, res
+    assert "      at JzmqPair.leak(JzmqPair.java:%d)\n" % line_of(src, "leak") in res.stderr, res
+
+
 def test_java_socket_handed_to_a_new_thread_is_silent(java_classes):
     assert_silent(run(java(java_classes, "ok"), timeout=120), "java done")
 
