@@ -6,7 +6,10 @@
 //   ok      the PAIR is made in main and handed to a worker main starts,
 //           which alone uses it
 //   leak    a PUSH socket made and never closed
+//   exit    System.exit while a daemon thread makes sockets and hands each
+//           to a new thread
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.zeromq.ZMQ;
 
 public class JzmqPair {
@@ -18,6 +21,35 @@ public class JzmqPair {
         System.out.println("java done");
     }
 
+    // System.exit while a daemon thread keeps creating sockets and handing
+    // each to a new thread (a legal hand-off, a claim): the guard records
+    // Java stacks while the VM exits.
+    static void exitWhileRecording() {
+        ZMQ.Context ctx = ZMQ.context(1);
+        AtomicInteger handed = new AtomicInteger();
+        Thread maker = new Thread(() -> {
+            byte[] job = "job".getBytes();
+            for (;;) {
+                ZMQ.Socket sock = ctx.socket(ZMQ.PUSH);
+                sock.setLinger(0);
+                Thread user = new Thread(() -> sock.send(job, ZMQ.NOBLOCK));
+                user.start();
+                try {
+                    user.join();
+                } catch (InterruptedException e) {
+                    return;
+                }
+                sock.close();
+                handed.incrementAndGet();
+            }
+        }, "jzmq-maker");
+        maker.setDaemon(true);
+        maker.start();
+        while (handed.get() < 50) Thread.onSpinWait();
+        System.out.println("java done");
+        System.exit(0);
+    }
+
     static void sendJob(ZMQ.Socket sock) {
         if (!sock.send("job".getBytes(), 0)) throw new RuntimeException("send"); // @send
     }
@@ -25,6 +57,10 @@ public class JzmqPair {
     public static void main(String[] args) throws Exception {
         if (args.length > 0 && args[0].equals("leak")) {
             leak();
+            return;
+        }
+        if (args.length > 0 && args[0].equals("exit")) {
+            exitWhileRecording();
             return;
         }
         boolean shared = args.length > 0 && args[0].equals("shared");

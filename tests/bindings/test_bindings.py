@@ -201,7 +201,10 @@ def test_java_shared_socket_aborts_naming_the_program(java_classes):
     send = ("JzmqPair.sendJob", "JzmqPair.java", line_of(src, "send"))
     here = java_frames(f["java_stack"])
     assert here[0] == ("org.zeromq.ZMQ$Socket.send", "Native Method", -2), res
-    assert here[2:4] == [send, ("JzmqPair.lambda$main$0", "JzmqPair.java", line_of(src, "worker-send"))], res
+    assert here[2] == send, res
+    # The worker's lambda, as javac numbers it (lambda$main$N).
+    assert here[3][0].startswith("JzmqPair.lambda$main$"), res
+    assert here[3][1:] == ("JzmqPair.java", line_of(src, "worker-send")), res
     assert here[-1][0] == "java.lang.Thread.run", res
     assert [f["class"] for f in f["java_stack"]][:3] == ["library", "library", "user"], res
     assert java_frames(f["owner_java_stack"])[2:] == [send, ("JzmqPair.main", "JzmqPair.java", line_of(src, "main-send"))], res
@@ -261,6 +264,19 @@ def test_java_leak_names_its_creation_after_the_vm_is_gone(java_classes):
     created = java_frames(res.findings[0]["created_java_stack"])
     assert ("JzmqPair.leak", "JzmqPair.java", line_of(src, "leak")) in created, res
     assert "      at JzmqPair.leak(JzmqPair.java:%d)\n" % line_of(src, "leak") in res.stderr, res
+
+
+def test_java_exit_while_recording_does_not_hang(java_classes):
+    # System.exit while a daemon thread creates sockets and hands each to a
+    # new thread: the VM's exit stops every thread that enters the VM for
+    # good, then runs the guard's exit handler, which takes each open
+    # socket's lock (leaks=1).  A Java stack being recorded under that lock
+    # must not be caught inside the VM (VMDeath stops the reader first).
+    # The race is narrow: five runs a test.
+    for _ in range(5):
+        res = run(java(java_classes, "exit"), ["--leaks=1"], timeout=60)
+        assert not res.timed_out and res.returncode == 0 and "java done" in res.stdout, res
+        assert {f["kind"] for f in res.findings} <= {"leak"}, res
 
 
 def test_java_socket_handed_to_a_new_thread_is_silent(java_classes):
