@@ -37,7 +37,8 @@ MODES = ["off", "abort", "warn", "serialize"]
 # A second unguarded run in every round: its ratio to the first is the
 # machine's own noise, the floor under every other ratio in the table.
 NOISE = "plain-again"
-SECTIONS = ["thr", "ab", "shared", "shapes", "calls", "locks", "rss", "percall", "pysockets", "rbsockets", "plsockets", "phpsockets", "tools"]
+SECTIONS = ["thr", "ab", "shared", "shapes", "calls", "locks", "rss", "percall", "pysockets", "rbsockets", "plsockets",
+            "phpsockets", "jvsockets", "tools"]
 
 
 def parse_args():
@@ -495,6 +496,20 @@ class Bench:
             print("\n## Socket creation from PHP: php-zmq missing, skipped")
             return
         self.creation_table("phpsockets", [("php", [php, script, "--count=3000"])])
+
+    def section_jvsockets(self):
+        # The same for Java's jzmq: a socket's creation records its Java
+        # stack (JVMTI).  JvSockets.java is compiled into the build
+        # directory.
+        here = os.path.dirname(os.path.abspath(__file__))
+        jar = "/usr/share/java/zmq.jar"  # Debian's libzmq-java
+        if not (shutil.which("javac") and os.path.exists(jar)):
+            print("\n## Socket creation from Java: javac or libzmq-java missing, skipped")
+            return
+        out = os.path.join(self.bdir, "bench", "java")
+        os.makedirs(out, exist_ok=True)
+        subprocess.run(["javac", "-cp", jar, "-d", out, os.path.join(here, "JvSockets.java")], check=True)
+        self.creation_table("jvsockets", [("java", ["java", "-cp", jar + ":" + out, "JvSockets", "--count=5000"])])
 
     def creation_table(self, key, langs):
         print("\n## Socket creation (create + close a REQ socket, us per socket, "

@@ -11,6 +11,7 @@
 #include <atomic>
 
 #include "core/options.h"
+#include "report/frame_record.h"
 #include "report/intern.h"
 #include "report/late_lookup.h"
 #include "report/script.h"
@@ -75,19 +76,6 @@ void put_string(TextBuf& t, VALUE s) {
   if (t.n != at + n || (!memchr(p, '\t', n) && !memchr(p, '\n', n))) return;  // (t.ok says if it was cut)
   for (char* c = t.p + at; c < t.p + t.n; c++)
     if (*c == '\t' || *c == '\n') *c = '?';
-}
-
-// "\t<line>\t", without printf's cost.
-void put_line(TextBuf& t, int line) {
-  char buf[16];
-  char* e = buf + sizeof buf;
-  char* b = e;
-  *--b = '\t';
-  unsigned u = line > 0 ? static_cast<unsigned>(line) : 0;
-  do *--b = static_cast<char>('0' + u % 10);
-  while (u /= 10);
-  *--b = '\t';
-  t.add(b, size_t(e - b));
 }
 
 // What Ruby's own backtraces stop at is far deeper; 100 frames name the
@@ -174,35 +162,17 @@ int entry_of(VALUE frame, VALUE path, VALUE label) {
       });
 }
 
-void put_entry(TextBuf& b, const FrameEntry& e, int line) {
-  b.add(e.text, e.split);
-  put_line(b, line);
-  b.puts(e.text + e.split);
-  b.add("\n", 1);
-}
-
 }  // namespace
 
-struct RbStack {
-  char* text;  // when the table was full: the text itself
-  int n;
-  struct {
-    uint32_t entry;
-    int line;
-  } frames[1];
-};
-
-RbStack* ruby_stack_record() {
+FrameRecord* ruby_stack_record() {
   if (!ruby_running() || !g_rb.native_thread_p()) return nullptr;
   VALUE frames[kMaxDepth];
   int lines[kMaxDepth];
   int n = g_rb.profile_frames(0, kMaxDepth, frames, lines);
   if (n <= 0) return nullptr;
   if (n > kMaxDepth) n = kMaxDepth;
-  auto* st = static_cast<RbStack*>(malloc(sizeof(RbStack) + sizeof(RbStack::frames[0]) * (n - 1)));
+  FrameRecord* st = frame_record_new(n);
   if (!st) return nullptr;
-  st->text = nullptr;
-  st->n = 0;
   TextBuf full;  // used only once the table is full
   for (int i = 0; i < n; i++) {
     // A method written in C (FFI's attached function) has no file: Ruby's
@@ -213,43 +183,26 @@ RbStack* ruby_stack_record() {
     if (!is_object(path, kTypeString)) continue;
     VALUE label = g_rb.frame_label(frames[i]);
     int e = full.n ? -1 : entry_of(frames[i], path, label);
-    if (e < 0 && !full.n) {  // the frames so far, as text
-      for (int k = 0; k < st->n; k++) put_entry(full, g_frames.at(st->frames[k].entry), st->frames[k].line);
-    }
+    if (e < 0 && !full.n) frame_record_put(full, st, g_frames);  // the frames so far, as text
     if (e >= 0) {
       st->frames[st->n].entry = static_cast<uint32_t>(e);
       st->frames[st->n++].line = lines[i];
     } else {
       put_string(full, path);
-      put_line(full, lines[i]);
+      put_tab_line(full, lines[i]);
       put_string(full, label);
       full.add("\n", 1);
     }
   }
-  if (full.p && full.n) st->text = full.release();
-  if (st->n == 0 && !st->text) {
-    free(st);
-    return nullptr;
-  }
-  return st;
+  return frame_record_done(st, full);
 }
 
-char* ruby_stack_text(const RbStack* st) {
-  if (!st) return nullptr;
-  if (st->text) return strdup(st->text);
-  if (g_frames.empty()) return nullptr;
-  TextBuf b;
-  for (int i = 0; i < st->n; i++) put_entry(b, g_frames.at(st->frames[i].entry), st->frames[i].line);
-  return b.ok && b.n ? b.release() : nullptr;
-}
+char* ruby_stack_text(const FrameRecord* st) { return frame_record_text(st, g_frames); }
 
-void ruby_stack_free(RbStack* st) {
-  if (st) free(st->text);
-  free(st);
-}
+void ruby_stack_free(FrameRecord* st) { frame_record_free(st); }
 
-void ruby_capture(RbStack** slot) {
-  RbStack* st = ruby_stack_record();
+void ruby_capture(FrameRecord** slot) {
+  FrameRecord* st = ruby_stack_record();
   ruby_stack_free(*slot);
   *slot = st;
 }
@@ -260,7 +213,7 @@ void ruby_after_fork_child() {
 }
 
 char* ruby_backtrace_current() {
-  RbStack* st = ruby_stack_record();
+  FrameRecord* st = ruby_stack_record();
   char* text = ruby_stack_text(st);
   ruby_stack_free(st);
   return text;
@@ -281,8 +234,8 @@ ScriptClass classify_frame(const char* file, const char*) {
 void short_frame_name(const char* file, const char*, char* out, size_t size) { short_name(file, out, size); }
 
 void* record() { return ruby_stack_record(); }
-char* text(const void* rec) { return ruby_stack_text(static_cast<const RbStack*>(rec)); }
-void free_record(void* rec) { ruby_stack_free(static_cast<RbStack*>(rec)); }
+char* text(const void* rec) { return ruby_stack_text(static_cast<const FrameRecord*>(rec)); }
+void free_record(void* rec) { ruby_stack_free(static_cast<FrameRecord*>(rec)); }
 
 }  // namespace
 

@@ -29,10 +29,10 @@ bool ruby_running();
 // first) made by ruby_stack_text (malloc'd, or null; reads nothing of
 // Ruby's, so any thread may make it at any time).  Null when the thread
 // runs no Ruby.  Takes no GVL; a lock only the first time a frame is seen.
-struct RbStack;
-RbStack* ruby_stack_record();
-char* ruby_stack_text(const RbStack* st);
-void ruby_stack_free(RbStack* st);
+struct FrameRecord;  // report/frame_record.h
+FrameRecord* ruby_stack_record();
+char* ruby_stack_text(const FrameRecord* st);
+void ruby_stack_free(FrameRecord* st);
 
 // In a forked child (Ruby servers fork workers): the locks a parent thread
 // may have held are made fresh.

@@ -172,9 +172,15 @@ void short_name(const LangOps* lang, const ScriptFrame& f, char* out, size_t siz
   snprintf(out, size, "%.*s", static_cast<int>(dot && dot != p ? dot - p : strlen(p)), p);
 }
 
-// One frame as the language prints it (LangOps::frame_format).
+// One frame as the language prints it (LangOps::frame_format).  A frame
+// without a line (below 1: Java's native methods) has neither %L nor the
+// character before it: "at %M(%F:%L)" gives "at C.m(Native Method)".
 void put_frame(TextBuf& b, const char* format, const ScriptFrame& f) {
   for (const char* p = format; *p; p++) {
+    if (f.line < 1 && p[0] && p[1] == '%' && p[2] == 'L') {
+      p += 2;
+      continue;
+    }
     if (*p != '%' || !p[1]) {
       b.add(p, 1);
       continue;

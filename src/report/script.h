@@ -34,7 +34,9 @@ struct ScriptFrame {
 struct LangOps {
   const char* key;    // "ruby": the text's first line; JSON fields ruby_stack, owner_ruby_stack, ...
   const char* title;  // "Ruby backtrace": the report's title, before " of this thread"
-  // One frame as the language prints it: %F file, %L line, %M function.
+  // One frame as the language prints it: %F file, %L line, %M function
+  // (a frame whose line is below 1 prints without %L and the character
+  // before it).
   // Ruby "%F:%L:in `%M'", Perl "%M called at %F line %L", ...
   const char* frame_format;
   // True when the interpreter is loaded, understood, and the option for it

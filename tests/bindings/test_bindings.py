@@ -316,18 +316,99 @@ def java(classes, mode):
     return ["java", "-Xshare:auto", "-cp", JZMQ_JAR + ":" + classes, "JzmqPair", mode]
 
 
-def test_java_shared_socket_aborts_naming_jzmq_and_the_threads(java_classes):
-    # The JVM's frames are JIT or interpreter code, in no object and with no
-    # unwind tables: the native stack ends at jzmq's JNI function.  Java
-    # threads carry their Java names as OS names (HotSpot sets them).
+def java_frames(frames):
+    """(method, file, line) of a Java stack's frames."""
+    return [(f["method"], f["file"], f["line"]) for f in frames or []]
+
+
+def test_java_shared_socket_aborts_naming_the_program(java_classes):
+    # Each thread's Java frames come from JVMTI: the program's own method
+    # and line, jzmq's beneath it.  The native stack still ends at jzmq's
+    # JNI function (the JVM's own frames are JIT or interpreter code, in no
+    # object).  Java threads carry their Java names as OS names.
+    src = os.path.join(HERE, "JzmqPair.java")
     res = run(java(java_classes, "shared"), ABORT, timeout=120)
     f = aborted_once(res)
     assert f["call"] == "zmq_sendmsg" and f["socket_type"] == "PAIR", res
+    send = ("JzmqPair.sendJob", "JzmqPair.java", line_of(src, "send"))
+    here = java_frames(f["java_stack"])
+    assert here[0] == ("org.zeromq.ZMQ$Socket.send", "Native Method", -2), res
+    assert here[2] == send, res
+    # The worker's lambda, as javac numbers it (lambda$main$N).
+    assert here[3][0].startswith("JzmqPair.lambda$main$"), res
+    assert here[3][1:] == ("JzmqPair.java", line_of(src, "worker-send")), res
+    assert here[-1][0] == "java.lang.Thread.run", res
+    assert [f["class"] for f in f["java_stack"]][:3] == ["library", "library", "user"], res
+    assert java_frames(f["owner_java_stack"])[2:] == [send, ("JzmqPair.main", "JzmqPair.java", line_of(src, "main-send"))], res
+    created = java_frames(f["created_java_stack"])
+    assert created[0] == ("org.zeromq.ZMQ$Socket.construct", "Native Method", -2), res
+    assert created[-1] == ("JzmqPair.main", "JzmqPair.java", line_of(src, "create")), res
+    # The program's own method, not jzmq's: SUMMARY and user_frame.
+    u = f["user_frame"]
+    assert (u["function"], u["file"], u["line"], u["language"]) == send + ("java",), res
+    assert f["owner_user_frame"]["function"] == "JzmqPair.sendJob", res
+    assert 'by T2 "jzmq-worker" in JzmqPair.sendJob JzmqPair.java:%d; owner T1 "java" took it in JzmqPair.sendJob' % (
+        send[2]) in summary(res), res
+    # As Java prints them; jzmq's and the runtime's folded.
+    assert "    Java stack trace of this thread (most recent call first):\n" \
+           "      ... 2 frames in org.zeromq (frames=all shows them)\n" \
+           "      at JzmqPair.sendJob(JzmqPair.java:%d)\n" % send[2] in res.stderr, res
     assert guardtest.functions(f["stack"])[0] == "Java_org_zeromq_ZMQ_00024Socket_send", res
     assert guardtest.functions(f["created_stack"])[0] == "Java_org_zeromq_ZMQ_00024Socket_construct", res
-    assert f["user_frame"]["function"] == "Java_org_zeromq_ZMQ_00024Socket_send", res
     assert f["thread"]["name"] == "jzmq-worker", res
     assert "java done" not in res.stdout, res
+
+
+def test_java_frames_every_one_and_off(java_classes):
+    # frames=all prints every frame as Java does (a native method's, a
+    # lambda's hidden class); java=0 reads none: the report names jzmq's
+    # JNI function, as before Java frames were read.  Warn mode: the VM
+    # exits normally with the guard's JVMTI environment in it.
+    res = run(java(java_classes, "shared"), WARN + ["--frames=all"], timeout=120)
+    assert res.returncode == 66 and "java done" in res.stdout, res
+    assert "      at org.zeromq.ZMQ$Socket.send(Native Method)\n" in res.stderr, res
+    assert re.search(r"\n      at JzmqPair\$\$Lambda\S*\.run\(Unknown Source\)\n", res.stderr), res
+    res = run(java(java_classes, "shared"), ABORT + ["--java=0"], timeout=120)
+    f = aborted_once(res)
+    assert f["java_stack"] is None and f["owner_java_stack"] is None and f["created_java_stack"] is None, res
+    assert f["user_frame"]["function"] == "Java_org_zeromq_ZMQ_00024Socket_send", res
+    assert "Java stack trace" not in res.stderr, res
+
+
+def test_java_suppression_names_a_java_method(java_classes, tmp_path):
+    # A rule matches a Java frame's Class.method with a glob, as it does a
+    # Python or native function.
+    rules = tmp_path / "rules.txt"
+    rules.write_text("cross_thread:JzmqPair.send*\n")
+    res = run(java(java_classes, "shared"), ABORT + ["--suppressions=%s" % rules], timeout=120)
+    assert res.returncode == 0 and "java done" in res.stdout, res
+    assert res.findings == [] and "total: 0 findings (0 reports in 0 processes), 1 suppressed" in res.summary, res
+
+
+def test_java_leak_names_its_creation_after_the_vm_is_gone(java_classes):
+    # leaks=1 lists open sockets from the guard's exit handler, after the
+    # VM has died (VMDeath stops the Java reader): the creation's frames,
+    # recorded while the VM lived, are made text from the guard's table.
+    src = os.path.join(HERE, "JzmqPair.java")
+    res = run(java(java_classes, "leak"), ["--leaks=1"], timeout=120)
+    assert res.returncode == 0 and "java done" in res.stdout, res
+    assert [f["kind"] for f in res.findings] == ["leak"], res
+    created = java_frames(res.findings[0]["created_java_stack"])
+    assert ("JzmqPair.leak", "JzmqPair.java", line_of(src, "leak")) in created, res
+    assert "      at JzmqPair.leak(JzmqPair.java:%d)\n" % line_of(src, "leak") in res.stderr, res
+
+
+def test_java_exit_while_recording_does_not_hang(java_classes):
+    # System.exit while a daemon thread creates sockets and hands each to a
+    # new thread: the VM's exit stops every thread that enters the VM for
+    # good, then runs the guard's exit handler, which takes each open
+    # socket's lock (leaks=1).  A Java stack being recorded under that lock
+    # must not be caught inside the VM (VMDeath stops the reader first).
+    # The race is narrow: five runs a test.
+    for _ in range(5):
+        res = run(java(java_classes, "exit"), ["--leaks=1"], timeout=60)
+        assert not res.timed_out and res.returncode == 0 and "java done" in res.stdout, res
+        assert {f["kind"] for f in res.findings} <= {"leak"}, res
 
 
 def test_java_socket_handed_to_a_new_thread_is_silent(java_classes):

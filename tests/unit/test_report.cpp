@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/options.h"
 #include "report/format.h"
 #include "report/python.h"
 #include "report/script.h"
@@ -346,6 +347,62 @@ TEST(ReportText, PhpFrameClasses) {
   EXPECT_STREQ(name, "Monolog");
 }
 
+// A Java stack trace as report/java.cpp gives it: a native method's file is
+// "Native Method" (line -2), a class without a SourceFile attribute's
+// "Unknown Source" (line -1).
+const char* const kJavaText =
+    "java\n"
+    "Native Method\t-2\torg.zeromq.ZMQ$Socket.send\n"
+    "ZMQ.java\t1563\torg.zeromq.ZMQ$Socket.send\n"
+    "JzmqPair.java\t13\tJzmqPair.sendJob\n"
+    "JzmqPair.java\t27\tJzmqPair.lambda$main$0\n"
+    "Unknown Source\t-1\tJzmqPair$$Lambda$1/0x00007f5ba4001800.run\n"
+    "Thread.java\t840\tjava.lang.Thread.run\n";
+
+TEST(ReportText, JavaStackTraces) {
+  Fixture fx;
+  fx.f.script_stack = kJavaText;
+  fx.f.owner_script = kJavaText;
+  fx.f.created_script = kJavaText;
+  std::string text = text_of(fx.f);
+  const char* st =
+      "    Java stack trace of this thread (most recent call first):\n"
+      "      ... 2 frames in org.zeromq (frames=all shows them)\n"
+      "      at JzmqPair.sendJob(JzmqPair.java:13)\n"
+      "      at JzmqPair.lambda$main$0(JzmqPair.java:27)\n"
+      "      ... 2 frames in JzmqPair, java.lang (frames=all shows them)\n";
+  EXPECT_TRUE(contains(text, st)) << text;
+  EXPECT_TRUE(contains(text, "    Java stack trace where it took the socket (most recent call first):\n")) << text;
+  std::string summary = line_starting(lines_of(text), "SUMMARY: ");
+  EXPECT_TRUE(contains(summary, "\"shared\" in JzmqPair.sendJob JzmqPair.java:13; owner T2 \"main\" took it in "
+                                "JzmqPair.sendJob JzmqPair.java:13"))
+      << summary;
+  // Every frame as Java prints it.
+  zg::Options all_frames;
+  zg::options_defaults(&all_frames);
+  all_frames.frames = 1;
+  zg::options_set_for_test(all_frames);
+  text = text_of(fx.f);
+  const char* all =
+      "      at org.zeromq.ZMQ$Socket.send(Native Method)\n"
+      "      at org.zeromq.ZMQ$Socket.send(ZMQ.java:1563)\n"
+      "      at JzmqPair.sendJob(JzmqPair.java:13)\n"
+      "      at JzmqPair.lambda$main$0(JzmqPair.java:27)\n"
+      "      at JzmqPair$$Lambda$1/0x00007f5ba4001800.run(Unknown Source)\n"
+      "      at java.lang.Thread.run(Thread.java:840)\n";
+  EXPECT_TRUE(contains(text, all)) << text;
+  zgunit::use_default_options();
+  std::string json = json_of(fx.f);
+  EXPECT_TRUE(contains(json, "\"java_stack\":[{\"file\":\"Native Method\",\"line\":-2,"
+                             "\"method\":\"org.zeromq.ZMQ$Socket.send\",\"class\":\"library\"},"))
+      << json;
+  EXPECT_TRUE(contains(json, "\"user_frame\":{\"function\":\"JzmqPair.sendJob\",\"file\":\"JzmqPair.java\",\"line\":13,"))
+      << json;
+  EXPECT_TRUE(contains(json, "\"language\":\"java\"}")) << json;
+  EXPECT_TRUE(contains(json, "\"ruby_stack\":null")) << json;
+  EXPECT_TRUE(contains(json, "\"created_java_stack\":[{")) << json;
+}
+
 TEST(ReportText, ProgramTextCannotBreakALine) {
   // A thread name, an endpoint and a Python file name are the program's:
   // a newline in them must not split a report line (tests and CI grep
@@ -391,8 +448,8 @@ top = ['kind', 'severity', 'call', 'socket', 'socket_id', 'socket_type', 'endpoi
        'policy', 'thread', 'owner', 'creator', 'owner_role', 'stack', 'owner_stack', 'created_stack',
        'python_stack', 'owner_python_stack', 'created_python_stack', 'ruby_stack', 'owner_ruby_stack',
        'created_ruby_stack', 'perl_stack', 'owner_perl_stack', 'created_perl_stack', 'php_stack',
-       'owner_php_stack', 'created_php_stack', 'detail', 'user_frame',
-       'owner_user_frame',
+       'owner_php_stack', 'created_php_stack', 'java_stack', 'owner_java_stack', 'created_java_stack',
+       'detail', 'user_frame', 'owner_user_frame',
        'summary', 'test', 'cmdline']
 print('missing', ','.join(k for k in top if k not in o) or '-')
 print('extra', ','.join(sorted(k for k in o if k not in top)) or '-')
@@ -405,7 +462,7 @@ for k in ('stack', 'owner_stack', 'created_stack'):
           json.dumps([f['line'] for f in v[:1]]), all(f['address'].startswith('0x') and f['offset'].startswith('0x') for f in v))
 for k in ('python_stack', 'owner_python_stack', 'created_python_stack', 'ruby_stack', 'owner_ruby_stack',
           'created_ruby_stack', 'perl_stack', 'owner_perl_stack', 'created_perl_stack', 'php_stack',
-          'owner_php_stack', 'created_php_stack'):
+          'owner_php_stack', 'created_php_stack', 'java_stack', 'owner_java_stack', 'created_java_stack'):
     print(k, json.dumps(o[k]))
 print('endpoints', json.dumps(o['endpoints']))
 for k in ('user_frame', 'owner_user_frame'):
@@ -453,7 +510,8 @@ TEST(ReportJson, ValidWithEveryField) {
   EXPECT_EQ(v["created_python_stack"], "null");
   EXPECT_EQ(v["endpoints"], "[\"connect inproc://echo\"]");
   for (const char* k : {"ruby_stack", "owner_ruby_stack", "created_ruby_stack", "perl_stack", "owner_perl_stack",
-                        "created_perl_stack", "php_stack", "owner_php_stack", "created_php_stack"})
+                        "created_perl_stack", "php_stack", "owner_php_stack", "created_php_stack", "java_stack",
+                        "owner_java_stack", "created_java_stack"})
     EXPECT_EQ(v[k], "null") << k;
   // The frames SUMMARY names, for CI annotations: the innermost Python frame
   // of the offending thread, the owner's native frame (a file made absolute).
