@@ -7,12 +7,7 @@
 #pragma once
 #include <dlfcn.h>
 
-// Not under AddressSanitizer: there, a process that had called libgcc_s's
-// _Unwind_Backtrace directly (as the walk's slow path does) crashed
-// LeakSanitizer's tracer at exit (the unit test binary, every run; the
-// same calls through glibc's backtrace() did not), and the cause was not
-// found.  The sanitized builds keep backtrace().
-#if defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__)
 #if defined(DLFO_STRUCT_HAS_EH_DBASE)
 #define ZG_FAST_UNWIND 1
 #endif
@@ -22,9 +17,9 @@
 #endif
 
 // Like backtrace(out, max): out[0] is the return address into the caller
-// of zg_unwind_backtrace, then its callers'; at most 80 frames.  may_init false: the caller is a
-// signal handler, so nothing is set up that may allocate (the thread's
-// stack bounds), and a thread without them takes libgcc's walk.
+// of zg_unwind_backtrace, then its callers'; at most 80 frames.  may_init
+// false: the caller is a signal handler, so nothing is set up or learned
+// that may allocate or lock (the thread's stack bounds, new rules).
 extern "C" int zg_unwind_backtrace(void** out, int max, bool may_init);
 
 namespace zg {
