@@ -107,8 +107,9 @@ struct Libgcc {
   GetWordFn cfa;
   GetGrFn gr;
 };
-// 0: not looked up; 1: looked up (gcc.trace null when it was not found);
-// written once, under the warm-up's compare-exchange.
+// 0: not looked up; 2: being looked up (captures meanwhile take
+// backtrace()); 1: looked up (g_gcc.trace null when it was not found).
+// g_gcc is written once, before the release store of 1.
 std::atomic<int> g_gcc_state{0};
 Libgcc g_gcc;
 
