@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <functional>
@@ -188,6 +189,29 @@ TEST(Unwind, FramesInLibzmq) {
     if (dladdr(b.b[i], &info) && info.dli_fname && strstr(info.dli_fname, "libzmq")) in_zmq++;
   }
   EXPECT_GT(in_zmq, 0) << describe(b);
+}
+
+// An object loaded, walked through, unloaded, and loaded again (most often
+// at the same address): its rules are keyed by its link map and address,
+// and every capture through it is still backtrace()'s.
+TEST(Unwind, ObjectUnloadedAndLoadedAgain) {
+  const char* path = getenv("ZG_UNWIND_PLUGIN");
+  ASSERT_NE(path, nullptr) << "ZG_UNWIND_PLUGIN: the test's plugin (meson test sets it)";
+  for (int load = 0; load < 3; load++) {
+    void* h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    ASSERT_NE(h, nullptr) << dlerror();
+    auto call = reinterpret_cast<int (*)(void (*)(void*), void*)>(dlsym(h, "zg_plugin_call"));
+    ASSERT_NE(call, nullptr);
+    for (int round = 0; round < 2; round++) {
+      Both b;
+      call(capture_both, &b);
+      expect_same(b);
+      Dl_info info;
+      ASSERT_NE(dladdr(b.b[1], &info), 0);
+      EXPECT_NE(strstr(info.dli_fname, "unwind_plugin"), nullptr) << info.dli_fname;
+    }
+    dlclose(h);
+  }
 }
 
 // A signal frame has no cached rule: the walk goes to libgcc every time,
