@@ -39,6 +39,8 @@ MODES = ["off", "abort", "warn", "serialize"]
 NOISE = "plain-again"
 SECTIONS = ["thr", "ab", "shared", "shapes", "calls", "locks", "rss", "percall", "pysockets", "rbsockets", "plsockets",
             "phpsockets", "jvsockets", "tools"]
+# Run only when --only names them.
+EXTRA_SECTIONS = ["cgsockets"]
 
 
 def parse_args():
@@ -50,7 +52,9 @@ def parse_args():
     g.add_argument("--quick", action="store_true", help="about 7 minutes on 2 cores (default)")
     g.add_argument("--full", action="store_true", help="more runs and sizes")
     ap.add_argument("--runs", type=int, help="interleaved runs per cell (quick 5, full 7)")
-    ap.add_argument("--only", default=",".join(SECTIONS), help="comma list of: " + ",".join(SECTIONS))
+    ap.add_argument("--only", default=",".join(SECTIONS),
+                    help="comma list of: " + ",".join(SECTIONS) + " (and, only when named: " +
+                    ",".join(EXTRA_SECTIONS) + ")")
     ap.add_argument("--json", help="also write all raw samples here")
     ap.add_argument("--modes", default=",".join([NOISE] + MODES),
                     help="columns of the throughput/latency table (comma list of: %s)" % ",".join([NOISE] + MODES))
@@ -467,6 +471,37 @@ class Bench:
         if not have_py:
             print("(pyzmq missing: the Python rows are left out)")
 
+    def section_cgsockets(self):
+        # The same creation, counted: callgrind's instructions (all threads)
+        # per create + close, the difference between 1,200 and 200 sockets
+        # over 1,000, plain and under mode=abort.
+        if not shutil.which("valgrind"):
+            print("\n## Socket creation instructions: valgrind not installed, skipped")
+            return
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "py_sockets.py")
+        py = "/usr/bin/python3"
+        have_py = subprocess.run([py, "-c", "import zmq"], capture_output=True).returncode == 0
+        langs = ([("python", [py, script])] if have_py else []) + [("c", [self.prog("sockets")])]
+        n1, n2 = 200, 1200
+
+        def ir(argv, count, mode):
+            p = self.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"] + argv +
+                         [f"--count={count}"], mode, timeout=900)
+            return int(re.search(r"Collected : (\d+)", p.stderr).group(1))
+
+        print(f"\n## Socket creation (create + close a REQ socket, callgrind Ir per socket, ({n2} - {n1}) sockets, "
+              "mode=abort)\n")
+        print(f"{'':8} {'stack depth':12} {'plain':>8} {'guarded':>8} {'x plain':>8}")
+        res = {}
+        for lang, argv in langs:
+            for depth in (30, 200):
+                a = argv + [f"--depth={depth}"]
+                p = (ir(a, n2, "plain") - ir(a, n1, "plain")) / (n2 - n1)
+                g = (ir(a, n2, "abort") - ir(a, n1, "abort")) / (n2 - n1)
+                res[f"{lang}/{depth}"] = {"plain": p, "abort": g}
+                print(f"{lang:8} {depth:<12} {p:8.0f} {g:8.0f} {g / p:8.2f}")
+        self.raw["cgsockets"] = res
+
     def section_rbsockets(self):
         # The same for Ruby's ffi-rzmq: a socket's creation records its Ruby
         # backtrace.
@@ -583,7 +618,7 @@ def main():
     print(f"# zmq-guard bench ({'full' if args.full else 'quick'}): {distro}, {os.cpu_count()} CPUs, {cpu}, "
           f"kernel {platform.release()}")
     print(f"# library {b.lib}")
-    for s in SECTIONS:
+    for s in SECTIONS + EXTRA_SECTIONS:
         if s in want:
             getattr(b, "section_" + s)()
             sys.stdout.flush()

@@ -74,7 +74,7 @@ sanitized() {
       set -- unit hostile e2e-native
     else
       # shellcheck disable=SC2046 # one word a test
-      set -- unit hostile harness e2e-native $(suite_tests "$build" stress)
+      set -- unit unwind hostile harness e2e-native $(suite_tests "$build" stress)
     fi
     [ "$dir" = build-asan ] && with_fuzz=1
   fi

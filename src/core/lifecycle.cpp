@@ -19,6 +19,7 @@
 #include "report/script.h"
 #include "report/sink.h"
 #include "report/symbolize.h"
+#include "report/unwind.h"
 
 namespace zg {
 
@@ -55,6 +56,7 @@ void fork_child() {
   hook_after_fork_child();
   sink_after_fork_child();
   symbolize_after_fork_child();
+  unwind_after_fork_child();
   py_after_fork_child();
   script_after_fork_child();
   pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;

@@ -81,7 +81,7 @@ void on_dump_signal(int, siginfo_t* si, void*) {
   int e = errno;
   if (si && si->si_code == SI_QUEUE && si->si_value.sival_int == kSampleMagic) {
     if (g_sample.tid.load(std::memory_order_acquire) == static_cast<pid_t>(syscall(SYS_gettid))) {
-      stack_capture(&g_sample.stack, static_cast<int>(options().stack_depth));
+      stack_capture(&g_sample.stack, static_cast<int>(options().stack_depth), true);
       tls_sampled = 1;
       g_sample.done.store(1, std::memory_order_release);
     }

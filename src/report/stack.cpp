@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "report/stack.h"
 
-#include <execinfo.h>
+#include "report/unwind.h"
 #include <link.h>
 #include <string.h>
 
@@ -17,7 +17,9 @@ namespace {
 // numbers, and the next capture writes a byte into the host's file or, on
 // EBADF, closes the host's descriptors to reopen its pipe.  backtrace()
 // holds no file descriptor; its first call loads libgcc_s (about 200 us),
-// which stack_warm_up pays from the constructor.
+// which stack_warm_up pays from the constructor.  On x86-64 the walk is
+// report/unwind.cpp's, which gives backtrace()'s frames from rules it
+// caches per return address once libgcc confirmed them.
 std::atomic<int> g_warm{0};
 
 uintptr_t g_self_lo = 0, g_self_hi = 0;
@@ -48,19 +50,19 @@ void stack_warm_up() {
   int expected = 0;
   if (!g_warm.compare_exchange_strong(expected, 1)) return;
   dl_iterate_phdr(find_self, reinterpret_cast<void*>(&find_self));
-  void* tmp[4];
-  backtrace(tmp, 4);
+  unwind_warm_up();
 }
 
-void stack_capture(Stack* out, int max_depth) {
+void stack_capture(Stack* out, int max_depth, bool in_signal_handler) {
   if (max_depth > kMaxFrames) max_depth = kMaxFrames;
   if (max_depth < 1) max_depth = 1;
   void* raw[kMaxFrames + 16];
   int want = max_depth + 16;  // room for the guard's own frames
-  int n = backtrace(raw, want);
+  int n = zg_unwind_backtrace(raw, want, !in_signal_handler);
   // The guard's own frames go, and whatever comes before them: in a process
   // with AddressSanitizer, backtrace() is its interceptor, one frame of
-  // libasan above the guard's (the sanitized test run showed it as #0).
+  // libasan above the guard's (the sanitized test run showed it as #0);
+  // the walk of unwind.cpp has no such frame, backtrace() elsewhere may.
   int i = 0;
   while (i < n && !pc_in_guard(raw[i]) && i < 4) i++;
   if (i == n || i == 4) i = 0;

@@ -16,7 +16,9 @@ struct Stack {
 };
 
 // Captures the caller's stack, dropping the guard's own frames at the top.
-void stack_capture(Stack* out, int max_depth);
+// in_signal_handler: nothing that may allocate or lock is done (the walk
+// learns no new rules).
+void stack_capture(Stack* out, int max_depth, bool in_signal_handler = false);
 
 // Loads the unwinder ahead of time (the first unwind in a process loads
 // libgcc_s and costs ~200 us).
