@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "report/java.h"
 
-#include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -38,29 +37,10 @@ struct Jv {
 };
 Jv g_jv;
 
-int find_libjvm(struct dl_phdr_info* info, size_t, void* data) {
-  const char* slash = info->dlpi_name ? strrchr(info->dlpi_name, '/') : nullptr;
-  if (!slash || strcmp(slash, "/libjvm.so")) return 0;
-  snprintf(static_cast<char*>(data), 512, "%s", info->dlpi_name);
-  return 1;
-}
-
-// libjvm.so, found among the loaded objects by name (the java launcher
-// loads it RTLD_GLOBAL; a C program embedding the VM may load it local):
-// its JNI_GetCreatedJavaVMs, taken on its own handle.
+// libjvm.so's JNI_GetCreatedJavaVMs (the java launcher loads it
+// RTLD_GLOBAL; a C program embedding the VM may load it local).
 bool lookup() {
-  return g_jv.lookup.ensure([] {
-    char path[512] = {};
-    dl_iterate_phdr(find_libjvm, path);
-    if (!path[0]) return false;
-    // Not inside the callback, which holds the loader's lock.  RTLD_NOLOAD:
-    // the object already loaded, or nothing.
-    void* h = dlopen(path, RTLD_LAZY | RTLD_NOLOAD);
-    if (!h) return false;
-    g_jv.created_vms = reinterpret_cast<jint (*)(JavaVM**, jint, jint*)>(dlsym(h, "JNI_GetCreatedJavaVMs"));
-    dlclose(h);  // a libjvm that made a VM is never unloaded
-    return g_jv.created_vms != nullptr;
-  });
+  return g_jv.lookup.ensure([] { return late_sym(&g_jv.created_vms, "JNI_GetCreatedJavaVMs", "/libjvm.so"); });
 }
 
 // The VM, once made.  JNI_GetCreatedJavaVMs reads one flag; a VM is never

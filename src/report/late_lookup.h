@@ -1,32 +1,73 @@
 // SPDX-License-Identifier: MIT
 // An interpreter's exported functions (libpython's, libruby's, ...), found
-// with dlsym once the interpreter is loaded: no headers at build time, and
+// (late_find) once the interpreter is loaded: no headers at build time, and
 // almost nothing paid in a process without it.  A lookup that found the
 // interpreter absent is tried again only when the loader has added objects
 // since (dl_iterate_phdr's dlpi_adds, read from the first object: one
 // callback), because an interpreter may come late (a C program embedding
 // Python or Ruby, a plugin).  Once found, asking is one acquire load.
 #pragma once
-#include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stddef.h>
+#include <string.h>
 
 #include <atomic>
 
+#include "interpose/elf_symbol.h"  // a header of its own: C, no state
+
 namespace zg {
 
-// *out = the function or object `name` in the global scope; false if none.
+// The default version of `name` defined by the first loaded object (in
+// load order: the program, then its libraries, as the global scope looks)
+// whose file name ends with `object` (any object: null), or null.  Read
+// from each object's own dynamic symbol table (interpose/elf_symbol.h), not
+// with dlsym: dlsym takes the loader's lock, which a thread running a
+// library's constructor inside dlopen holds; if that constructor waited
+// for a thread making a socket here, the guard would have made a deadlock
+// the program does not have.  dl_iterate_phdr takes only the lock dlopen
+// holds while it adds to the list.
+inline void* late_find(const char* name, const char* object = nullptr) {
+  struct Ctx {
+    const char* name;
+    const char* object;
+    void* found;
+  } ctx{name, object, nullptr};
+  dl_iterate_phdr(
+      [](struct dl_phdr_info* info, size_t, void* data) {
+        auto* c = static_cast<Ctx*>(data);
+        if (c->object) {
+          const char* n = info->dlpi_name ? info->dlpi_name : "";
+          const size_t len = strlen(n), want = strlen(c->object);
+          if (len < want || strcmp(n + len - want, c->object) != 0) return 0;
+        }
+        for (int i = 0; i < info->dlpi_phnum; i++) {
+          if (info->dlpi_phdr[i].p_type != PT_DYNAMIC) continue;
+          struct link_map map = {};
+          map.l_addr = info->dlpi_addr;
+          map.l_ld = reinterpret_cast<ElfW(Dyn)*>(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+          c->found = zg_elf_lookup(&map, c->name);
+          break;
+        }
+        return c->found ? 1 : 0;
+      },
+      &ctx);
+  return ctx.found;
+}
+
+// *out = late_find(name, object); false if none.
 template <typename F>
-bool late_sym(F* out, const char* name) {
-  *out = reinterpret_cast<F>(dlsym(RTLD_DEFAULT, name));
+bool late_sym(F* out, const char* name, const char* object = nullptr) {
+  *out = reinterpret_cast<F>(late_find(name, object));
   return *out != nullptr;
 }
 
 class LateLookup {
  public:
   // True once find() returned true; find() runs under a lock, at most once
-  // per set of loaded objects, and fills the caller's pointers.
+  // per set of loaded objects, and fills the caller's pointers.  Never
+  // waits long: see lock_a_while.
   template <typename Find>
   bool ensure(Find find) {
     int s = state_.load(std::memory_order_acquire);
@@ -36,7 +77,13 @@ class LateLookup {
     // Read without the lock by every thread that asks (ThreadSanitizer
     // found it): relaxed, as the state's acquire load orders it.
     if (s == kAbsent && adds == absent_adds_.load(std::memory_order_relaxed)) return false;
-    pthread_mutex_lock(&mu_);
+    // find() calls dlsym, which takes the loader's lock.  A thread that
+    // holds that lock (running a library's constructor inside dlopen) and
+    // makes a socket here must not wait without end for a thread that holds
+    // mu_ and waits in dlsym.  A look takes microseconds: mu_ is tried for
+    // a while (yielding), then the answer is what is known (no frames this
+    // time) instead of a deadlock.
+    if (!lock_a_while()) return state_.load(std::memory_order_acquire) == kFound;
     bool ok = state_.load(std::memory_order_relaxed) == kFound;
     if (!ok) {
       ok = find();
@@ -57,6 +104,13 @@ class LateLookup {
 
  private:
   static constexpr int kFound = 1, kAbsent = 2;
+  bool lock_a_while() {
+    for (int i = 0; i < 2000; i++) {
+      if (pthread_mutex_trylock(&mu_) == 0) return true;
+      sched_yield();
+    }
+    return false;
+  }
   static int adds_of(struct dl_phdr_info* info, size_t size, void* data) {
     if (size >= offsetof(struct dl_phdr_info, dlpi_subs)) *static_cast<unsigned long long*>(data) = info->dlpi_adds;
     return 1;

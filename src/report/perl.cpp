@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "report/perl.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,11 +52,11 @@ pthread_mutex_t g_verify_mu = PTHREAD_MUTEX_INITIALIZER;
 // (a threaded build: PL_thr_key exists).  Any other Perl shows native
 // frames only.
 bool understood() {
-  const auto* revision = static_cast<const unsigned char*>(dlsym(RTLD_DEFAULT, "PL_revision"));
-  const auto* version = static_cast<const unsigned char*>(dlsym(RTLD_DEFAULT, "PL_version"));
-  const auto* options = static_cast<const char*>(dlsym(RTLD_DEFAULT, "PL_bincompat_options"));  // a char[]
+  const auto* revision = static_cast<const unsigned char*>(late_find("PL_revision"));
+  const auto* version = static_cast<const unsigned char*>(late_find("PL_version"));
+  const auto* options = static_cast<const char*>(late_find("PL_bincompat_options"));  // a char[]
   return revision && version && options && *revision == 5 && *version == 36 &&
-         !strncmp(options, ZG_PL_BINCOMPAT, sizeof ZG_PL_BINCOMPAT) && dlsym(RTLD_DEFAULT, "PL_thr_key");
+         !strncmp(options, ZG_PL_BINCOMPAT, sizeof ZG_PL_BINCOMPAT) && late_find("PL_thr_key");
 }
 
 bool lookup() {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // PHP backtraces without PHP headers (the "php" row of report/langs.def).
 // The Zend engine of the main program (php-cli, php-fpm, php-cgi) is found
-// with dlsym once, and its frames are read in place: the structures'
+// (report/late_lookup.h) once, and its frames are read in place: the structures'
 // offsets are PHP 8.2's (NTS, x86-64), trusted only once the process's
 // first read matched what the engine's own exported functions say about
 // the same frame (doc/bindings.md, "PHP").
@@ -11,7 +11,6 @@
 // only read the same frames.  Debian's PHP is built without threads (NTS):
 // one thread runs PHP, its executor state is one global, and only the
 // process's main thread reads it.
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "report/ruby.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,7 +40,7 @@ Rb g_rb;
 // Ruby 2.3 to 3.x: the profiling API (2.1) and imemo frames (2.3).  Any
 // other major version is not read: its reports show native frames only.
 bool understood() {
-  const int* api = static_cast<const int*>(dlsym(RTLD_DEFAULT, "ruby_api_version"));
+  const int* api = static_cast<const int*>(late_find("ruby_api_version"));
   return api && (api[0] == 3 || (api[0] == 2 && api[1] >= 3));
 }
 

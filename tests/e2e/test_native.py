@@ -683,6 +683,19 @@ def test_socket_made_by_an_early_constructor_shared_is_reported():
     assert has_fn(f["created_stack"], "early_constructor"), f["created_stack"]
 
 
+def test_socket_made_while_a_constructor_waits_for_it_inside_dlopen():
+    # A constructor run by dlopen holds the loader's lock and waits for main
+    # to make a socket.  The guard looks its interpreters up again after the
+    # load (Python, Ruby, ...: report/late_lookup.h); with dlsym, which takes
+    # that lock, main waited for the constructor, which waited for main,
+    # until its 20 s ran out (a deadlock without them).  Plain libzmq takes
+    # no loader lock there, and neither does the guard now.
+    r = run([program("ctor_wait"), os.path.join(gt.BUILD_ROOT, "tests", "e2e", "libctor_wait_lib.so")])
+    assert not r.timed_out and r.returncode == 0 and r.guard_active, r
+    assert r.stdout == "socket made while the constructor waited\n", r
+    assert r.findings == [], r
+
+
 def test_early_constructor_runs_before_the_guard_is_set_up():
     # What makes the two tests above meaningful: the library's constructor
     # makes its zmq calls before the guard's constructor has run.
