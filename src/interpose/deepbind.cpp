@@ -349,11 +349,6 @@ void deepbind_exit_notice() {
 
 namespace zg {
 void deepbind_check() {}
-void deepbind_after_fork_child() {
-  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-  g_scan_mu = fresh;
-}
-
 void deepbind_exit_notice() {}
 void deepbind_after_fork_child() {}
 }  // namespace zg
