@@ -17,6 +17,7 @@
 #include "core/watcher.h"
 #include "report/python.h"
 #include "report/ruby.h"
+#include "report/ruby_names.h"
 #include "report/sink.h"
 #include "report/symbolize.h"
 
@@ -57,6 +58,7 @@ void fork_child() {
   symbolize_after_fork_child();
   py_after_fork_child();
   ruby_after_fork_child();
+  ruby_names_after_fork_child();
   pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
   g_ctx_mu = fresh;
   watcher_after_fork_child();

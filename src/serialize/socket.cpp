@@ -15,6 +15,7 @@
 #include "core/threads.h"
 #include "report/python.h"
 #include "report/ruby.h"
+#include "report/ruby_names.h"
 #include "report/stack.h"
 #include "serialize/bias.h"
 #include "serialize/serialize.h"
@@ -85,6 +86,7 @@ void ser_note_user(SerState* ss, SocketState* st, const char* call, CallKind kin
       st->owner_py = py_traceback_current();
     }
     ruby_capture(&st->owner_rb);
+    if (rec && st->owner_rb) ruby_note_thread(me, rec->tid, st->owner_name);
     st->owner_call = call;
   } else if (cl != me && !ss->shared.load(std::memory_order_relaxed)) {
     ss->shared.store(true, std::memory_order_relaxed);
