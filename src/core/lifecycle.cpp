@@ -16,7 +16,7 @@
 #include "core/threads.h"
 #include "core/watcher.h"
 #include "report/python.h"
-#include "report/ruby.h"
+#include "report/script.h"
 #include "report/ruby_names.h"
 #include "report/sink.h"
 #include "report/symbolize.h"
@@ -57,7 +57,7 @@ void fork_child() {
   sink_after_fork_child();
   symbolize_after_fork_child();
   py_after_fork_child();
-  ruby_after_fork_child();
+  script_after_fork_child();
   ruby_names_after_fork_child();
   pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
   g_ctx_mu = fresh;

@@ -201,8 +201,15 @@ void* order_thread_start(void* block) {
 
 void order_thread_failed(void* block) { free(block); }
 
+// Only a program's PAIR sockets become pipe ends (or wait to): the one
+// test both order_endpoint and order_closed make, so that closing any other
+// socket touches neither the lock nor the waiting list.
+static bool may_pair(const SocketState* st) {
+  return g_enabled && st && st->type == 0 /* ZMQ_PAIR */ && !st->internal && !st->thread_safe;
+}
+
 void order_endpoint(SocketState* st, const char* verb, const char* addr) {
-  if (!g_enabled || !st || st->type != 0 /* ZMQ_PAIR */ || st->internal || st->thread_safe) return;
+  if (!may_pair(st)) return;
   if (strncmp(addr, "inproc://", 9) != 0 || strlen(addr) >= sizeof(Waiting::addr)) return;
   const bool bound = verb[0] == 'b';
   pthread_mutex_lock(&g_pipe_mu);
@@ -247,7 +254,7 @@ void order_endpoint(SocketState* st, const char* verb, const char* addr) {
 }
 
 void order_closed(SocketState* st) {
-  if (!g_enabled) return;
+  if (!may_pair(st)) return;
   pthread_mutex_lock(&g_pipe_mu);
   for (Waiting& w : g_waiting)
     if (w.st == st) w.st = nullptr;

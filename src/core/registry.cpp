@@ -7,7 +7,7 @@
 #include <new>
 
 #include "report/python.h"
-#include "report/ruby.h"
+#include "report/script.h"
 
 namespace zg {
 namespace {
@@ -96,9 +96,9 @@ void recycle(SocketState* s) {
   free(s->owner_py);
   py_stack_free(s->created_pys);
   s->created_py = s->owner_py = nullptr;
-  ruby_stack_free(s->created_rb);
-  ruby_stack_free(s->owner_rb);
-  s->created_rb = s->owner_rb = nullptr;
+  script_stack_free(s->created_script);
+  script_stack_free(s->owner_script);
+  s->created_script = s->owner_script = nullptr;
   s->created_pys = nullptr;
   s->next_free = g_free;
   g_free = s;

@@ -24,7 +24,7 @@
 namespace zg {
 
 struct PyStack;  // report/python.h
-struct RbStack;  // report/ruby.h
+struct ScriptStack;  // report/script.h
 
 constexpr uint64_t kNoOwner = ~0ull;  // never a thread serial: always slow path
 
@@ -67,13 +67,13 @@ struct SocketState : SocketHot {
   Stack created_stack;
   char* created_py = nullptr;  // Python traceback text, or null
   PyStack* created_pys = nullptr;  // or recorded for later (report/python.h)
-  RbStack* created_rb = nullptr;  // Ruby backtrace recorded (report/ruby.h), or null
+  ScriptStack* created_script = nullptr;  // Ruby, Perl, ... frames recorded (report/script.h), or null
 
   pid_t owner_tid = 0;
   char owner_name[16] = {};
   Stack owner_stack;           // where the owner took the socket
   char* owner_py = nullptr;
-  RbStack* owner_rb = nullptr;
+  ScriptStack* owner_script = nullptr;
   const char* owner_call = nullptr;
   uint64_t owner_at_close = 0;  // zmq_close clears owner; reports still name it
 

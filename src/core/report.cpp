@@ -15,7 +15,7 @@
 #include "core/threads.h"
 #include "report/format.h"
 #include "report/python.h"
-#include "report/ruby.h"
+#include "report/script.h"
 #include "report/ruby_names.h"
 
 namespace zg {
@@ -71,7 +71,6 @@ void python_names(Finding* f) {
 // the report is made on its behalf), the others noted theirs when they made
 // or took a socket.
 void ruby_names(Finding* f, bool caller_is_self) {
-  if (!ruby_running()) return;
   if (caller_is_self && f->thread.known) ruby_note_thread(f->thread.serial, f->thread.tid, f->thread.name);
   ThreadInfo* who[3] = {&f->thread, &f->owner, &f->creator};
   for (ThreadInfo* t : who)
@@ -87,9 +86,9 @@ struct Gathered {
   char* py_here = nullptr;
   char* owner_py = nullptr;
   char* created_py = nullptr;
-  char* rb_here = nullptr;  // a report made on another thread's behalf has none
-  char* owner_rb = nullptr;
-  char* created_rb = nullptr;
+  char* script_here = nullptr;  // a report made on another thread's behalf has none
+  char* owner_script = nullptr;
+  char* created_script = nullptr;
   Gathered() = default;
   Gathered(const Gathered&) = delete;
   Gathered& operator=(const Gathered&) = delete;
@@ -97,9 +96,9 @@ struct Gathered {
     free(py_here);
     free(owner_py);
     free(created_py);
-    free(rb_here);
-    free(owner_rb);
-    free(created_rb);
+    free(script_here);
+    free(owner_script);
+    free(created_script);
   }
 };
 
@@ -116,12 +115,12 @@ void gather_caller(Gathered* g, const ReportAs* as) {
     ThreadRecord* rec = thread_self();
     stack_capture(&g->here, static_cast<int>(options().stack_depth));
     g->py_here = options().python ? py_traceback_current() : nullptr;
-    g->rb_here = ruby_backtrace_current();
+    g->script_here = script_backtrace_current();
     if (rec) thread_info(rec->serial.load(std::memory_order_relaxed), &f.thread);
   }
   f.stack = &g->here;
   f.py_stack = g->py_here;
-  f.rb_stack = g->rb_here;
+  f.script_stack = g->script_here;
 }
 
 // The socket, snapshot under its lock (formatted outside it): the other
@@ -149,7 +148,7 @@ void gather_socket(Gathered* g, FindingKind kind, SocketState* st, uint64_t othe
       f.owner_stack = &g->owner_stack;
       f.owner_call = st->owner_call;
       if (st->owner_py) g->owner_py = strdup(st->owner_py);
-      g->owner_rb = ruby_stack_text(st->owner_rb);
+      g->owner_script = script_stack_text(st->owner_script);
     } else if (other == st->creator && f.owner.running != 1) {
       f.owner.tid = st->creator_tid;
       copy_name(f.owner.name, st->creator_name, sizeof f.owner.name);
@@ -163,7 +162,7 @@ void gather_socket(Gathered* g, FindingKind kind, SocketState* st, uint64_t othe
   g->created_stack = st->created_stack;
   f.created_stack = &g->created_stack;
   g->created_py = created_python_text(st);
-  g->created_rb = ruby_stack_text(st->created_rb);
+  g->created_script = script_stack_text(st->created_script);
   pthread_mutex_unlock(&st->mu);
   if (role == OtherThread::Inside)
     f.owner_role = other == owner ? "owner, inside a call on it" : "other thread, inside a call on it";
@@ -177,9 +176,9 @@ void record_creator(SocketState* st, ThreadRecord* rec, const void* ra) {
   st->creator_tid = rec->tid;
   thread_name_of(rec->tid, st->creator_name, sizeof st->creator_name);
   capture_created_python(st);
-  ruby_capture(&st->created_rb);
-  if (st->created_rb) ruby_note_thread(st->creator, rec->tid, st->creator_name);
-  if (st->created_rb) {
+  script_capture(&st->created_script);
+  if (st->created_script) ruby_note_thread(st->creator, rec->tid, st->creator_name);
+  if (st->created_script) {
     // A Ruby creator: its backtrace says where; its native frames are
     // libffi's and the VM's (about 3,000 instructions each to unwind, more
     // than the rest of the creation).  ffi-rzmq's zmq_socket comes through
@@ -205,8 +204,8 @@ void record_taker(SocketState* st, ThreadRecord* rec, const char* call) {
   thread_name_of(rec->tid, st->owner_name, sizeof st->owner_name);
   stack_capture(&st->owner_stack, static_cast<int>(options().stack_depth));
   capture_python(&st->owner_py);
-  ruby_capture(&st->owner_rb);
-  if (st->owner_rb) ruby_note_thread(rec->serial.load(std::memory_order_relaxed), rec->tid, st->owner_name);
+  script_capture(&st->owner_script);
+  if (st->owner_script) ruby_note_thread(rec->serial.load(std::memory_order_relaxed), rec->tid, st->owner_name);
   if (options().python) py_note_thread(rec->serial.load(std::memory_order_relaxed));
   st->owner_call = call;
 }
@@ -290,7 +289,7 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
   // (czmq's actor took the socket) or where the socket was made.
   const Stack* stacks[3] = {&g.here, f.owner_stack, f.created_stack};
   const char* pys[3] = {g.py_here, g.owner_py, g.created_py};
-  const char* rbs[3] = {g.rb_here, g.owner_rb, g.created_rb};
+  const char* rbs[3] = {g.script_here, g.owner_script, g.created_script};
   if (suppressions_match(kind, stacks, pys, 3, rbs)) {
     report_suppressed(kind, call);
     errno = saved;
@@ -301,8 +300,8 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
   f.endpoints = g.endpoints;
   f.owner_py = g.owner_py;
   f.created_py = g.created_py;
-  f.owner_rb = g.owner_rb;
-  f.created_rb = g.created_rb;
+  f.owner_script = g.owner_script;
+  f.created_script = g.created_script;
   f.extra = extra;
 
   if (!info) g_findings.fetch_add(1);

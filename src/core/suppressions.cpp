@@ -14,7 +14,7 @@
 
 #include "core/options.h"
 #include "report/python.h"
-#include "report/ruby.h"
+#include "report/script.h"
 #include "report/sink.h"
 #include "report/symbolize.h"
 
@@ -93,11 +93,11 @@ bool rule_matches(const Rule& rule, const Stack* stack, const char* py, const ch
         if (match_frame(c->pattern, f.function) || match_frame(c->pattern, f.file)) c->hit = true;
       },
       &ctx);
-  ruby_frames(
+  script_frames(
       rb,
-      [](const RbFrame& f, void* p) {
+      [](const ScriptFrame& f, void* p) {
         auto* c = static_cast<Ctx*>(p);
-        if (match_frame(c->pattern, f.label) || match_frame(c->pattern, f.file)) c->hit = true;
+        if (match_frame(c->pattern, f.function) || match_frame(c->pattern, f.file)) c->hit = true;
       },
       &ctx);
   return ctx.hit;

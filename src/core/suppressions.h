@@ -32,7 +32,7 @@ void suppressions_clear();
 void suppressions_add_builtin();
 
 // True if a rule of kind `kind` matches a frame of one of the n stacks
-// (stacks[i] native, pys[i] a Python traceback's text, rbs[i] a Ruby
+// (stacks[i] native, pys[i] a Python traceback's text, rbs[i] a Ruby, Perl, ...
 // backtrace's (report/ruby.h); any may be null).  The first rule that
 // matches counts one hit.
 bool suppressions_match(FindingKind kind, const Stack* const* stacks, const char* const* pys, int n,

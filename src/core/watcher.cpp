@@ -410,6 +410,9 @@ void watcher_dump() {
     bool has_first_user = st->owner_call != nullptr;
     pthread_mutex_unlock(&st->mu);
     uint64_t inside = st->in_call.load(std::memory_order_relaxed);
+    // A mark whose thread is gone is a call that never returned (its thread
+    // was cancelled inside it): nobody is inside, as core/guard.cpp decides.
+    if (inside && !thread_alive(inside)) inside = 0;
     // The owner's own calls leave no mark (core/probe.h): ask about it.
     if (!inside && owner != kNoOwner && owner != 0 && g_mode != Mode::Serialize &&
         probe_inside(owner, handle, st->zfd, false) == Inside::Yes)

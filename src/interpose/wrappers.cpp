@@ -21,6 +21,7 @@
 #include "core/call.h"
 #include "core/guard.h"
 #include "core/lifecycle.h"
+#include "core/locks.h"
 #include "core/options.h"
 #include "core/order.h"
 #include "core/registry.h"
@@ -261,7 +262,11 @@ ZG_EXPORT void* zmq_socket(void* ctx, int type) {
     errno = ENOTSUP;
     return nullptr;
   }
-  void* s = fn(ctx, type);
+  void* s;
+  {
+    LocksPaused paused;
+    s = fn(ctx, type);
+  }
   if (s) {
     int e = errno;
     guard_created(s, ctx, type, rt, ra);
@@ -284,6 +289,7 @@ ZG_EXPORT int zmq_close(void* s) {
   int rc;
   {
     Bypass b;  // libzmq's close may run monitor teardown through the API
+    LocksPaused paused;
     rc = call_real<FN_zmq_close, int>(real, ra, s);
   }
   ser_close_end(ser, rc);

@@ -11,7 +11,7 @@
 #include "core/options.h"
 #include "report/frames.h"
 #include "report/python.h"
-#include "report/ruby.h"
+#include "report/script.h"
 #include "report/sink.h"
 #include "report/stack_text.h"
 #include "report/symbolize.h"
@@ -235,7 +235,7 @@ char* report_format_text(const Finding& f) {
   b.puts("\n  ");
   thread_label(b, f.thread, false);
   b.printf(" calls %s:\n", f.call);
-  text_thread_stacks(b, f.stack, f.py_stack, "Python traceback of this thread", brief, f.rb_stack);
+  text_thread_stacks(b, f.stack, f.py_stack, "Python traceback of this thread", brief, f.script_stack);
   bool inside = finding_inside(f.kind);
   bool is_owner = !strncmp(f.owner_role, "owner", 5);
   if (f.owner.known) {
@@ -246,7 +246,7 @@ char* report_format_text(const Finding& f) {
       b.printf("%s took the socket%s%s here:\n", inside ? "; it" : ", which", f.owner_call ? " with " : "",
                f.owner_call ? f.owner_call : "");
       text_thread_stacks(b, f.owner_stack, f.owner_py, "Python traceback where it took the socket", brief,
-                         f.owner_rb);
+                         f.owner_script);
     } else {
       b.puts("\n");
     }
@@ -256,7 +256,7 @@ char* report_format_text(const Finding& f) {
     thread_label(b, f.creator, true);
     b.puts(" here:\n");
     text_thread_stacks(b, f.created_stack, f.created_py, "Python traceback where it was created", brief,
-                       f.created_rb);
+                       f.created_script);
   }
   if (f.extra && f.extra[0]) {
     b.puts("\n");
@@ -265,7 +265,7 @@ char* report_format_text(const Finding& f) {
   }
   b.puts("\n");
   text_hint(b, f.hint ? f.hint : finding_hint(f.kind));
-  summary_line(b, f, user_frame(f.py_stack, f.stack, f.rb_stack), user_frame(f.owner_py, f.owner_stack, f.owner_rb));
+  summary_line(b, f, user_frame(f.py_stack, f.stack, f.script_stack), user_frame(f.owner_py, f.owner_stack, f.owner_script));
   b.puts("\n=================================================================\n");
   return b.release();
 }
@@ -314,15 +314,12 @@ char* report_format_json(const Finding& f) {
   json_py(b, f.owner_py);
   b.puts(",\"created_python_stack\":");
   json_py(b, f.created_py);
-  b.puts(",\"ruby_stack\":");
-  ruby_json(b, f.rb_stack);
-  b.puts(",\"owner_ruby_stack\":");
-  ruby_json(b, f.owner_rb);
-  b.puts(",\"created_ruby_stack\":");
-  ruby_json(b, f.created_rb);
+  script_json_fields(b, "", f.script_stack);
+  script_json_fields(b, "owner_", f.owner_script);
+  script_json_fields(b, "created_", f.created_script);
   b.puts(",\"detail\":");
   b.json_str(f.extra ? f.extra : "");
-  UserFrame me = user_frame(f.py_stack, f.stack, f.rb_stack), other = user_frame(f.owner_py, f.owner_stack, f.owner_rb);
+  UserFrame me = user_frame(f.py_stack, f.stack, f.script_stack), other = user_frame(f.owner_py, f.owner_stack, f.owner_script);
   b.puts(",\"user_frame\":");
   json_user_frame(b, me);
   b.puts(",\"owner_user_frame\":");

@@ -38,19 +38,19 @@ struct Finding {
   ThreadInfo thread;  // the offending (calling) thread
   const Stack* stack = nullptr;
   const char* py_stack = nullptr;
-  const char* rb_stack = nullptr;  // Ruby backtrace (report/ruby.h)
+  const char* script_stack = nullptr;  // Ruby, Perl, ... frames as text (report/script.h)
 
   ThreadInfo owner;  // the owner, or the other thread inside a call
   const char* owner_role = "owner";
   const Stack* owner_stack = nullptr;
   const char* owner_py = nullptr;
-  const char* owner_rb = nullptr;
+  const char* owner_script = nullptr;
   const char* owner_call = nullptr;
 
   ThreadInfo creator;
   const Stack* created_stack = nullptr;
   const char* created_py = nullptr;
-  const char* created_rb = nullptr;
+  const char* created_script = nullptr;
 
   const char* extra = nullptr;  // further lines (e.g. the sockets left open)
   const char* hint = nullptr;   // overrides the default hint of the kind

@@ -4,8 +4,6 @@
 // socket's creation python_stack.cpp's.
 #include "report/python.h"
 
-#include <dlfcn.h>
-#include <link.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,71 +22,41 @@ namespace zg {
 
 Py g_py;
 
-namespace {
-
-pthread_mutex_t g_lookup_mu = PTHREAD_MUTEX_INITIALIZER;
-
-int adds_cb(struct dl_phdr_info* info, size_t size, void* data) {
-  if (size >= offsetof(struct dl_phdr_info, dlpi_subs))
-    *static_cast<unsigned long long*>(data) = info->dlpi_adds;
-  return 1;
-}
-
-template <typename F>
-bool sym(F* out, const char* name) {
-  *out = reinterpret_cast<F>(dlsym(RTLD_DEFAULT, name));
-  return *out != nullptr;
-}
-
-}  // namespace
-
 bool py_lookup() {
-  int s = g_py.state.load(std::memory_order_acquire);
-  if (s == 1) return true;
-  // Python may be loaded later (embedding): an absent result is looked up
-  // again only when the set of loaded objects has grown.
-  unsigned long long adds = 0;
-  dl_iterate_phdr(adds_cb, &adds);
-  if (s == 2 && adds == g_py.absent_adds.load(std::memory_order_relaxed)) return false;
-  pthread_mutex_lock(&g_lookup_mu);
-  bool ok = g_py.state.load(std::memory_order_relaxed) == 1;
-  if (!ok) {
-    ok = sym(&g_py.is_initialized, "Py_IsInitialized") && sym(&g_py.this_tstate, "PyGILState_GetThisThreadState") &&
-         sym(&g_py.dump, "_Py_DumpTraceback");
-    if (ok) {
-      // Names of 3.11; later versions made the first two public.
-      bool common = (sym(&g_py.holder_tstate, "_PyThreadState_UncheckedGet") ||
-                     sym(&g_py.holder_tstate, "PyThreadState_GetUnchecked")) &&
-                    (sym(&g_py.is_finalizing, "_Py_IsFinalizing") || sym(&g_py.is_finalizing, "Py_IsFinalizing")) &&
-                    sym(&g_py.getattr, "PyObject_GetAttrString") && sym(&g_py.as_utf8, "PyUnicode_AsUTF8") &&
-                    sym(&g_py.decref, "Py_DecRef") && sym(&g_py.err_fetch, "PyErr_Fetch") &&
-                    sym(&g_py.err_restore, "PyErr_Restore");
-      g_py.names = common && sym(&g_py.gil_ensure, "PyGILState_Ensure") && sym(&g_py.gil_release, "PyGILState_Release") &&
-                   sym(&g_py.module_dict, "PyImport_GetModuleDict") &&
-                   sym(&g_py.dict_get_string, "PyDict_GetItemString") && sym(&g_py.dict_get, "PyDict_GetItem") &&
-                   sym(&g_py.long_from_ulong, "PyLong_FromUnsignedLong");
-      // PyGC_Disable and PyGC_Enable are 3.10's.
-      g_py.frames = common && sym(&g_py.tstate_frame, "PyThreadState_GetFrame") &&
-                    sym(&g_py.frame_back, "PyFrame_GetBack") && sym(&g_py.frame_code, "PyFrame_GetCode") &&
-                    sym(&g_py.frame_line, "PyFrame_GetLineNumber") && sym(&g_py.intern, "PyUnicode_InternFromString") &&
-                    sym(&g_py.getattr_obj, "PyObject_GetAttr") && sym(&g_py.as_utf8_size, "PyUnicode_AsUTF8AndSize") &&
-                    sym(&g_py.unicode_len, "PyUnicode_GetLength") && sym(&g_py.read_char, "PyUnicode_ReadChar") &&
-                    sym(&g_py.err_occurred, "PyErr_Occurred") && sym(&g_py.err_clear, "PyErr_Clear") &&
-                    sym(&g_py.gc_disable, "PyGC_Disable") && sym(&g_py.gc_enable, "PyGC_Enable");
-      g_py.compact = g_py.frames && sym(&g_py.frame_lasti, "PyFrame_GetLasti") &&
-                     sym(&g_py.code_addr2line, "PyCode_Addr2Line");
-      sym(&g_py.incref, "Py_IncRef");
-      sym(&g_py.version, "Py_GetVersion");
-      void* ref_total = nullptr;
-      g_py.ref_debug = sym(&ref_total, "_Py_RefTotal");
-      g_py.state.store(1, std::memory_order_release);
-    } else {
-      g_py.absent_adds.store(adds, std::memory_order_relaxed);
-      g_py.state.store(2, std::memory_order_release);
-    }
-  }
-  pthread_mutex_unlock(&g_lookup_mu);
-  return ok;
+  return g_py.lookup.ensure([] {
+    if (!(late_sym(&g_py.is_initialized, "Py_IsInitialized") &&
+          late_sym(&g_py.this_tstate, "PyGILState_GetThisThreadState") && late_sym(&g_py.dump, "_Py_DumpTraceback")))
+      return false;
+    // Names of 3.11; later versions made the first two public.
+    bool common =
+        (late_sym(&g_py.holder_tstate, "_PyThreadState_UncheckedGet") ||
+         late_sym(&g_py.holder_tstate, "PyThreadState_GetUnchecked")) &&
+        (late_sym(&g_py.is_finalizing, "_Py_IsFinalizing") || late_sym(&g_py.is_finalizing, "Py_IsFinalizing")) &&
+        late_sym(&g_py.getattr, "PyObject_GetAttrString") && late_sym(&g_py.as_utf8, "PyUnicode_AsUTF8") &&
+        late_sym(&g_py.decref, "Py_DecRef") && late_sym(&g_py.err_fetch, "PyErr_Fetch") &&
+        late_sym(&g_py.err_restore, "PyErr_Restore");
+    g_py.names =
+        common && late_sym(&g_py.gil_ensure, "PyGILState_Ensure") &&
+        late_sym(&g_py.gil_release, "PyGILState_Release") && late_sym(&g_py.module_dict, "PyImport_GetModuleDict") &&
+        late_sym(&g_py.dict_get_string, "PyDict_GetItemString") && late_sym(&g_py.dict_get, "PyDict_GetItem") &&
+        late_sym(&g_py.long_from_ulong, "PyLong_FromUnsignedLong");
+    // PyGC_Disable and PyGC_Enable are 3.10's.
+    g_py.frames =
+        common && late_sym(&g_py.tstate_frame, "PyThreadState_GetFrame") &&
+        late_sym(&g_py.frame_back, "PyFrame_GetBack") && late_sym(&g_py.frame_code, "PyFrame_GetCode") &&
+        late_sym(&g_py.frame_line, "PyFrame_GetLineNumber") && late_sym(&g_py.intern, "PyUnicode_InternFromString") &&
+        late_sym(&g_py.getattr_obj, "PyObject_GetAttr") && late_sym(&g_py.as_utf8_size, "PyUnicode_AsUTF8AndSize") &&
+        late_sym(&g_py.unicode_len, "PyUnicode_GetLength") && late_sym(&g_py.read_char, "PyUnicode_ReadChar") &&
+        late_sym(&g_py.err_occurred, "PyErr_Occurred") && late_sym(&g_py.err_clear, "PyErr_Clear") &&
+        late_sym(&g_py.gc_disable, "PyGC_Disable") && late_sym(&g_py.gc_enable, "PyGC_Enable");
+    g_py.compact = g_py.frames && late_sym(&g_py.frame_lasti, "PyFrame_GetLasti") &&
+                   late_sym(&g_py.code_addr2line, "PyCode_Addr2Line");
+    late_sym(&g_py.incref, "Py_IncRef");
+    late_sym(&g_py.version, "Py_GetVersion");
+    void* ref_total = nullptr;
+    g_py.ref_debug = late_sym(&ref_total, "_Py_RefTotal");
+    return true;
+  });
 }
 
 // True if the calling thread holds the GIL now.  PyGILState_Check() answers
@@ -265,7 +233,7 @@ void py_note_thread_once(unsigned long long key) {
 }
 
 void py_note_thread(unsigned long long key) {
-  if (g_py.state.load(std::memory_order_acquire) != 1 && !py_lookup()) return;
+  if (!g_py.lookup.found() && !py_lookup()) return;
   if (!g_py.names || !g_py.is_initialized() || !py_holds_gil()) return;
   unsigned long ident = static_cast<unsigned long>(pthread_self());
   char name[1][kPyNameLen];
@@ -296,12 +264,13 @@ void py_note_thread(unsigned long long key) {
 void py_after_fork_child() {
   pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
   g_noted_mu = fresh;
+  g_py.lookup.after_fork_child();
   py_codes_after_fork_child();
 }
 
 bool py_noted_name(unsigned long long key, char* out, size_t len) {
   if (len) out[0] = 0;
-  if (!key || g_py.state.load(std::memory_order_acquire) != 1) return false;
+  if (!key || !g_py.lookup.found()) return false;
   bool found = false;
   pthread_mutex_lock(&g_noted_mu);
   for (int i = 0; i < kNoted && !found; i++)

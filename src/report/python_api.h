@@ -8,6 +8,7 @@
 
 #include <atomic>
 
+#include "report/late_lookup.h"
 #include "report/text.h"
 
 namespace zg {
@@ -15,11 +16,7 @@ namespace zg {
 // The interpreter's C API, found with dlsym: no Python headers at build
 // time, and nothing to pay in a process without Python.  PyObject* is void*.
 struct Py {
-  std::atomic<int> state{0};  // 0 unknown, 1 found, 2 absent
-  // Loader generation when found absent.  Read without the lock by every
-  // thread that asks (found by ThreadSanitizer): atomic, relaxed, as the
-  // state's acquire load already orders it after the store before it.
-  std::atomic<unsigned long long> absent_adds{0};
+  LateLookup lookup;  // the pointers below are set once it is found
   int (*is_initialized)();
   void* (*this_tstate)();
   void (*dump)(int, void*);

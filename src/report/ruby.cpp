@@ -2,7 +2,6 @@
 #include "report/ruby.h"
 
 #include <dlfcn.h>
-#include <link.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +12,8 @@
 
 #include "core/options.h"
 #include "report/intern.h"
+#include "report/late_lookup.h"
+#include "report/script.h"
 #include "report/text.h"
 
 namespace zg {
@@ -26,8 +27,7 @@ constexpr unsigned kTypeString = 0x05;  // RUBY_T_STRING
 constexpr unsigned kTypeImemo = 0x1a;   // RUBY_T_IMEMO: iseqs and method entries
 
 struct Rb {
-  std::atomic<int> state{0};  // 0 unknown, 1 found, 2 absent or not understood
-  std::atomic<unsigned long long> absent_adds{0};
+  LateLookup lookup;  // the pointers below are set once it is found
   int (*native_thread_p)();  // ruby_native_thread_p: the caller is a Ruby thread
   int (*profile_frames)(int, int, VALUE*, int*);
   VALUE (*frame_path)(VALUE);
@@ -36,18 +36,6 @@ struct Rb {
   void* const* vm;  // ruby_current_vm_ptr: null before the VM is made and after it is gone
 };
 Rb g_rb;
-pthread_mutex_t g_lookup_mu = PTHREAD_MUTEX_INITIALIZER;
-
-int count_adds(struct dl_phdr_info* info, size_t size, void* data) {
-  if (size >= offsetof(struct dl_phdr_info, dlpi_subs)) *static_cast<unsigned long long*>(data) = info->dlpi_adds;
-  return 1;
-}
-
-template <typename F>
-bool find(F* out, const char* name) {
-  *out = reinterpret_cast<F>(dlsym(RTLD_DEFAULT, name));
-  return *out != nullptr;
-}
 
 // Ruby 2.3 to 3.x: the profiling API (2.1) and imemo frames (2.3).  Any
 // other major version is not read: its reports show native frames only.
@@ -57,28 +45,14 @@ bool understood() {
 }
 
 bool lookup() {
-  int s = g_rb.state.load(std::memory_order_acquire);
-  if (s == 1) return true;
-  // libruby may come later (a C program embedding Ruby): looked up again
-  // only when more objects are loaded than at the last look.
-  unsigned long long adds = 0;
-  dl_iterate_phdr(count_adds, &adds);
-  if (s == 2 && adds == g_rb.absent_adds.load(std::memory_order_relaxed)) return false;
-  pthread_mutex_lock(&g_lookup_mu);
-  bool ok = g_rb.state.load(std::memory_order_relaxed) == 1;
-  if (!ok) {
-    ok = find(&g_rb.native_thread_p, "ruby_native_thread_p") && find(&g_rb.profile_frames, "rb_profile_frames") &&
-         find(&g_rb.frame_path, "rb_profile_frame_path") && find(&g_rb.frame_label, "rb_profile_frame_label") &&
-         find(&g_rb.string_ptr, "rb_string_value_ptr") && find(&g_rb.vm, "ruby_current_vm_ptr") && understood();
-    if (ok) {
-      g_rb.state.store(1, std::memory_order_release);
-    } else {
-      g_rb.absent_adds.store(adds, std::memory_order_relaxed);
-      g_rb.state.store(2, std::memory_order_release);
-    }
-  }
-  pthread_mutex_unlock(&g_lookup_mu);
-  return ok;
+  return g_rb.lookup.ensure([] {
+    return late_sym(&g_rb.native_thread_p, "ruby_native_thread_p") &&
+           late_sym(&g_rb.profile_frames, "rb_profile_frames") &&
+           late_sym(&g_rb.frame_path, "rb_profile_frame_path") &&
+           late_sym(&g_rb.frame_label, "rb_profile_frame_label") &&
+           late_sym(&g_rb.string_ptr, "rb_string_value_ptr") && late_sym(&g_rb.vm, "ruby_current_vm_ptr") &&
+           understood();
+  });
 }
 
 bool is_object(VALUE v, unsigned type) {
@@ -133,12 +107,6 @@ RbClass classify(const char* file) {
     return RbClass::Library;
   return RbClass::User;
 }
-
-const char* class_name(RbClass c) {
-  return c == RbClass::User ? "user" : c == RbClass::Runtime ? "runtime" : "library";
-}
-
-int rank(RbClass c) { return c == RbClass::User ? 3 : c == RbClass::Library ? 2 : c == RbClass::Binding ? 1 : 0; }
 
 // For a fold line: the gem or standard library a file belongs to
 // ("ffi-rzmq", "monitor"), or the file itself.
@@ -288,8 +256,7 @@ void ruby_capture(RbStack** slot) {
 
 void ruby_after_fork_child() {
   g_frames.after_fork_child();
-  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-  g_lookup_mu = fresh;
+  g_rb.lookup.after_fork_child();
 }
 
 char* ruby_backtrace_current() {
@@ -299,136 +266,29 @@ char* ruby_backtrace_current() {
   return text;
 }
 
-int ruby_frames(const char* text, void (*fn)(const RbFrame& f, void* ctx), void* ctx) {
-  int n = 0;
-  for (const char* p = text; p && *p;) {
-    const char* eol = strchr(p, '\n');
-    size_t len = eol ? size_t(eol - p) : strlen(p);
-    const char* tab1 = static_cast<const char*>(memchr(p, '\t', len));
-    const char* tab2 = tab1 ? static_cast<const char*>(memchr(tab1 + 1, '\t', len - (tab1 + 1 - p))) : nullptr;
-    if (tab2) {
-      RbFrame f;
-      snprintf(f.file, sizeof f.file, "%.*s", static_cast<int>(tab1 - p), p);
-      f.line = atoi(tab1 + 1);
-      snprintf(f.label, sizeof f.label, "%.*s", static_cast<int>(len - (tab2 + 1 - p)), tab2 + 1);
-      fn(f, ctx);
-      n++;
-    }
-    p = eol ? eol + 1 : p + len;
-  }
-  return n;
-}
-
 namespace {
 
-struct Listed {
-  static constexpr int kMax = kMaxDepth;
-  RbFrame frames[kMax];
-  RbClass cls[kMax];
-  int n = 0;
-};
-
-Listed* list_frames(const char* text) {
-  auto* l = static_cast<Listed*>(calloc(1, sizeof(Listed)));
-  if (!l) return nullptr;
-  ruby_frames(
-      text,
-      [](const RbFrame& f, void* ctx) {
-        auto* l = static_cast<Listed*>(ctx);
-        if (l->n == Listed::kMax) return;
-        l->cls[l->n] = classify(f.file);
-        l->frames[l->n++] = f;
-      },
-      l);
-  return l;
+ScriptClass classify_frame(const char* file, const char*) {
+  switch (classify(file)) {
+    case RbClass::User: return ScriptClass::User;
+    case RbClass::Library: return ScriptClass::Library;
+    case RbClass::Binding: return ScriptClass::Binding;
+    case RbClass::Runtime: return ScriptClass::Runtime;
+  }
+  return ScriptClass::Runtime;
 }
+
+void short_frame_name(const char* file, const char*, char* out, size_t size) { short_name(file, out, size); }
+
+void* record() { return ruby_stack_record(); }
+char* text(const void* rec) { return ruby_stack_text(static_cast<const RbStack*>(rec)); }
+void free_record(void* rec) { ruby_stack_free(static_cast<RbStack*>(rec)); }
 
 }  // namespace
 
-void ruby_text(TextBuf& b, const char* text, const char* title) {
-  if (!text) return;
-  Listed* l = list_frames(text);
-  if (!l) return;
-  // With frames=user, the program's own frames; what they called and what
-  // called them (ffi-rzmq, the standard library) one counted line a run.
-  // A backtrace without a frame of the program's own is shown whole.
-  bool any_user = false;
-  for (int i = 0; i < l->n; i++) any_user |= l->cls[i] == RbClass::User;
-  const bool all = options().frames == 1 || !any_user;
-  // The Python part's title, "Python traceback of this thread", in Ruby's
-  // words: one title per place in the report.
-  const char* tail = strstr(title, "traceback");
-  b.printf("    Ruby backtrace%s (most recent call first):\n", tail ? tail + 9 : "");
-  for (int i = 0; i < l->n;) {
-    if (all || l->cls[i] == RbClass::User) {
-      const RbFrame& f = l->frames[i++];
-      b.puts("      ");
-      b.plain(f.file);
-      b.printf(":%d:in `", f.line);
-      b.plain(f.label);
-      b.puts("'\n");
-      continue;
-    }
-    int j = i;
-    char names[3][64] = {};
-    int k = 0;
-    bool more = false;
-    for (; j < l->n && l->cls[j] != RbClass::User; j++) {
-      char name[64];
-      short_name(l->frames[j].file, name, sizeof name);
-      bool seen = false;
-      for (int m = 0; m < k; m++) seen |= !strcmp(names[m], name);
-      if (seen) continue;
-      if (k < 3) memcpy(names[k++], name, sizeof name);
-      else more = true;
-    }
-    b.printf("      ... %d frame%s in ", j - i, j - i == 1 ? "" : "s");
-    for (int m = 0; m < k; m++) {
-      if (m) b.puts(", ");
-      b.plain(names[m]);
-    }
-    b.puts(more ? ", ... (frames=all shows them)\n" : " (frames=all shows them)\n");
-    i = j;
-  }
-  free(l);
-}
-
-void ruby_json(TextBuf& b, const char* text) {
-  if (!text) {
-    b.puts("null");
-    return;
-  }
-  Listed* l = list_frames(text);
-  b.puts("[");
-  for (int i = 0; l && i < l->n; i++) {
-    if (i) b.puts(",");
-    b.puts("{\"file\":");
-    b.json_str(l->frames[i].file);
-    b.printf(",\"line\":%d,\"method\":", l->frames[i].line);
-    b.json_str(l->frames[i].label);
-    b.printf(",\"class\":\"%s\"}", class_name(l->cls[i]));
-  }
-  b.puts("]");
-  free(l);
-}
-
-int ruby_best_frame(const char* text, RbFrame* out) {
-  struct Best {
-    RbFrame* out;
-    int rank;
-  } best{out, 0};
-  ruby_frames(
-      text,
-      [](const RbFrame& f, void* ctx) {
-        auto* b = static_cast<Best*>(ctx);
-        int r = rank(classify(f.file));
-        if (r > b->rank) {  // most recent first: the first of a rank is the innermost
-          *b->out = f;
-          b->rank = r;
-        }
-      },
-      &best);
-  return best.rank;
-}
+extern const LangOps kRubyLang = {
+    "ruby",           "Ruby backtrace", "%F:%L:in `%M'",       ruby_running, record, text, free_record,
+    classify_frame,   short_frame_name, ruby_after_fork_child,
+};
 
 }  // namespace zg

@@ -15,53 +15,26 @@
 
 namespace zg {
 
-struct TextBuf;
-
-struct RbFrame {
-  char file[512];
-  int line;
-  char label[128];  // "send_job", "block in run", "<main>": Ruby's own labels
-};
+// The Ruby row of report/langs.def (kRubyLang) is what the rest of the
+// guard uses; these are its parts.
 
 // True when libruby is loaded, of a version whose API the guard knows, and
 // its VM exists.  Cheap when Ruby is absent (a look again only when the set
 // of loaded objects has grown).
 bool ruby_running();
 
-// The calling thread's Ruby backtrace (malloc'd; one frame a line, most
-// recent call first, "file\tline\tlabel"), or null when the thread runs no
-// Ruby.  Takes no GVL; a lock only the first time a frame is seen.
-char* ruby_backtrace_current();
-
-// The same recorded for a later report, cheaply: frame numbers and lines,
-// the text made by ruby_stack_text (malloc'd, or null; reads nothing of
+// The calling thread's frames recorded for a later report, cheaply: frame
+// numbers and lines, the text ("file\tline\tlabel" lines, most recent call
+// first) made by ruby_stack_text (malloc'd, or null; reads nothing of
 // Ruby's, so any thread may make it at any time).  Null when the thread
-// runs no Ruby.
+// runs no Ruby.  Takes no GVL; a lock only the first time a frame is seen.
 struct RbStack;
 RbStack* ruby_stack_record();
 char* ruby_stack_text(const RbStack* st);
 void ruby_stack_free(RbStack* st);
-// *slot replaced by the calling thread's record (the old one freed).
-void ruby_capture(RbStack** slot);
 
 // In a forked child (Ruby servers fork workers): the locks a parent thread
 // may have held are made fresh.
 void ruby_after_fork_child();
-
-// Calls fn for each frame of such a text, most recent call first.  Returns
-// the number of frames.
-int ruby_frames(const char* text, void (*fn)(const RbFrame& f, void* ctx), void* ctx);
-
-// The report's part (title: the Python part's, "Python traceback of this
-// thread", whose tail it takes): a backtrace as text lines ("      file:line:in `label'",
-// with frames=user the program's own, runs of other frames one counted
-// line), and as a JSON array of {"file","line","method","class"}.
-void ruby_text(TextBuf& b, const char* text, const char* title);
-void ruby_json(TextBuf& b, const char* text);
-
-// The frame a report's SUMMARY names: the innermost of the best rank
-// (3 the program's own, 2 a library, 1 the binding: ffi-rzmq and Ruby FFI;
-// 0 none).
-int ruby_best_frame(const char* text, RbFrame* out);
 
 }  // namespace zg

@@ -8,7 +8,7 @@
 #include "core/options.h"
 #include "report/frames.h"
 #include "report/python.h"
-#include "report/ruby.h"
+#include "report/script.h"
 #include "report/symbolize.h"
 
 namespace zg {
@@ -192,8 +192,8 @@ void text_native(Buf& b, const Stack* s, bool has_py, bool brief) {
 // One thread's part of a report: Python first when there is Python.
 void text_thread_stacks(Buf& b, const Stack* s, const char* py, const char* py_title, bool brief, const char* rb) {
   if (py) text_py(b, py, py_title);
-  if (rb) ruby_text(b, rb, py_title);
-  if (rb && (!s || s->n == 0)) return;  // a Ruby creation keeps no native frames (core/report.cpp)
+  if (rb) script_text(b, rb, py_title);
+  if (rb && (!s || s->n == 0)) return;  // a Ruby (Perl, ...) creation keeps no native frames (core/report.cpp)
   text_native(b, s, py != nullptr, brief);
 }
 

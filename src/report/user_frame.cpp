@@ -6,7 +6,7 @@
 
 #include "report/frames.h"
 #include "report/python.h"
-#include "report/ruby.h"
+#include "report/script.h"
 #include "report/symbolize.h"
 
 namespace zg {
@@ -59,7 +59,7 @@ int rank_native(const Frame& f) {
 
 }  // namespace
 
-UserFrame user_frame(const char* py_stack, const Stack* stack, const char* rb_stack) {
+UserFrame user_frame(const char* py_stack, const Stack* stack, const char* script_stack) {
   UserFrame u;
   // The innermost frame of the best rank, Python before native at equal
   // rank (a Python program's own line says more than its interpreter's C).
@@ -93,17 +93,20 @@ UserFrame user_frame(const char* py_stack, const Stack* stack, const char* rb_st
       native_rank = r;
     }
   }
-  RbFrame rb;
-  const int rb_rank = rb_stack ? ruby_best_frame(rb_stack, &rb) : 0;
-  if (rb_rank > 0 && rb_rank >= native_rank && rb_rank >= py.rank) {  // as a Python frame, for Ruby
-    u.have = u.ruby = true;
-    copy_field(u.function, sizeof u.function, rb.label);
+  ScriptFrame rb;
+  const int rb_rank = script_best_frame(script_stack, &rb);
+  if (rb_rank > 0 && rb_rank >= native_rank && rb_rank >= py.rank) {  // as a Python frame, for Ruby, Perl, ...
+    u.have = true;
+    u.language = script_lang(script_stack)->key;
+    u.ruby = !strcmp(u.language, "ruby");
+    copy_field(u.function, sizeof u.function, rb.function);
     copy_field(u.file, sizeof u.file, rb.file);
     u.line = rb.line;
     return u;
   }
   if (py.rank > 0 && py.rank >= native_rank) {
     u.have = u.python = true;
+    u.language = "python";
     copy_field(u.function, sizeof u.function, py.frame.function);
     copy_field(u.file, sizeof u.file, py.frame.file);
     u.line = py.frame.line;
@@ -111,6 +114,7 @@ UserFrame user_frame(const char* py_stack, const Stack* stack, const char* rb_st
   }
   if (native_rank == 0) return u;
   u.have = true;
+  u.language = "native";
   copy_field(u.function, sizeof u.function, native.function);
   if (native.file[0] && native.file[0] != '/' && native.dir[0] == '/') {
     // A CI annotation needs the file itself, not a path relative to
@@ -155,7 +159,8 @@ void json_user_frame(TextBuf& b, const UserFrame& u) {
   b.printf(",\"line\":%d,\"module\":", u.line);
   b.json_str(u.module);
   b.printf(",\"offset\":\"0x%lx\"", (unsigned long)u.offset);
-  b.printf(",\"python\":%s,\"ruby\":%s}", u.python ? "true" : "false", u.ruby ? "true" : "false");
+  b.printf(",\"python\":%s,\"ruby\":%s,\"language\":\"%s\"}", u.python ? "true" : "false", u.ruby ? "true" : "false",
+           u.language);
 }
 
 }  // namespace zg

@@ -14,7 +14,7 @@
 #include "core/options.h"
 #include "core/threads.h"
 #include "report/python.h"
-#include "report/ruby.h"
+#include "report/script.h"
 #include "report/ruby_names.h"
 #include "report/stack.h"
 #include "serialize/bias.h"
@@ -85,8 +85,8 @@ void ser_note_user(SerState* ss, SocketState* st, const char* call, CallKind kin
       free(st->owner_py);
       st->owner_py = py_traceback_current();
     }
-    ruby_capture(&st->owner_rb);
-    if (rec && st->owner_rb) ruby_note_thread(me, rec->tid, st->owner_name);
+    script_capture(&st->owner_script);
+    if (rec && st->owner_script) ruby_note_thread(me, rec->tid, st->owner_name);
     st->owner_call = call;
   } else if (cl != me && !ss->shared.load(std::memory_order_relaxed)) {
     ss->shared.store(true, std::memory_order_relaxed);

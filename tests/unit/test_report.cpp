@@ -170,9 +170,10 @@ TEST(ReportText, PythonTracebacks) {
   EXPECT_TRUE(contains(summary, "\"shared\" in worker b.py:12; owner T2 \"main\" took it in worker b.py:12")) << summary;
 }
 
-// A Ruby backtrace as report/ruby.h records it: most recent call first,
-// "file<TAB>line<TAB>label".
+// A Ruby backtrace as report/script.h gives it: the language, then most
+// recent call first, "file<TAB>line<TAB>label".
 const char* const kRbText =
+    "ruby\n"
     "/usr/lib/ruby/vendor_ruby/ffi-rzmq/socket.rb\t580\t__sendmsg__\n"
     "/usr/lib/ruby/vendor_ruby/ffi-rzmq/socket.rb\t246\tsend_string\n"
     "/app/worker.rb\t7\tsend_job\n"
@@ -181,9 +182,9 @@ const char* const kRbText =
 
 TEST(ReportText, RubyBacktraces) {
   Fixture fx;
-  fx.f.rb_stack = kRbText;
-  fx.f.owner_rb = kRbText;
-  fx.f.created_rb = kRbText;
+  fx.f.script_stack = kRbText;
+  fx.f.owner_script = kRbText;
+  fx.f.created_script = kRbText;
   std::string text = text_of(fx.f);
   const char* bt =
       "    Ruby backtrace of this thread (most recent call first):\n"
@@ -206,7 +207,10 @@ TEST(ReportText, RubyBacktraces) {
   EXPECT_TRUE(contains(json, "{\"file\":\"<internal:kernel>\",\"line\":90,\"method\":\"tap\",\"class\":\"runtime\"}]"))
       << json;
   EXPECT_TRUE(contains(json, "\"user_frame\":{\"function\":\"send_job\",\"file\":\"/app/worker.rb\",\"line\":7,")) << json;
-  EXPECT_TRUE(contains(json, "\"python\":false,\"ruby\":true}")) << json;
+  EXPECT_TRUE(contains(json, "\"python\":false,\"ruby\":true,\"language\":\"ruby\"}")) << json;
+  // Ruby's frames in Ruby's fields only.
+  EXPECT_TRUE(contains(json, "\"owner_ruby_stack\":[{")) << json;
+  EXPECT_TRUE(contains(json, "\"created_ruby_stack\":[{")) << json;
 }
 
 TEST(ReportText, ProgramTextCannotBreakALine) {
@@ -333,8 +337,8 @@ TEST(ReportJson, ValidWithEveryField) {
   // The frames SUMMARY names, for CI annotations: the innermost Python frame
   // of the offending thread, the owner's native frame (a file made absolute).
   EXPECT_EQ(v["user_frame"],
-            "{\"file\": \"/a/b.py\", \"function\": \"worker\", \"line\": 12, \"module\": \"\", \"offset\": \"0x0\", "
-            "\"python\": true, \"ruby\": false}");
+            "{\"file\": \"/a/b.py\", \"function\": \"worker\", \"language\": \"python\", \"line\": 12, \"module\": \"\", "
+            "\"offset\": \"0x0\", \"python\": true, \"ruby\": false}");
   EXPECT_TRUE(contains(v["owner_user_frame"], "\"function\": \"zgunit_capture_site")) << v["owner_user_frame"];
   EXPECT_TRUE(contains(v["owner_user_frame"], "/tests/unit/support.cpp\", \"function\"")) << v["owner_user_frame"];
   EXPECT_TRUE(contains(v["owner_user_frame"], "\"file\": \"/")) << v["owner_user_frame"];

@@ -72,3 +72,21 @@ def test_the_schema_lists_the_kinds_of_the_findings_table():
     with open(SCHEMA) as f:
         documented = json.load(f)["properties"]["kind"]["enum"]
     assert len(table) >= 8 and table == documented, (table, documented)
+
+
+def test_the_schema_has_the_stacks_of_every_language_of_the_table():
+    # src/report/langs.def lists the interpreters whose frames a report
+    # reads; each has three fields in every finding, which the schema must
+    # require (a language added without them fails here, not in a user's CI).
+    import re
+    with open(os.path.join(gt.SOURCE_ROOT, "src", "report", "langs.def")) as f:
+        langs = re.findall(r"^ZG_LANG\((\w+),", f.read(), re.M)
+    with open(SCHEMA) as f:
+        schema = json.load(f)
+    fields = [p + k + "_stack" for k in langs for p in ("", "owner_", "created_")]
+    assert "ruby" in langs, langs
+    for field in fields:
+        assert field in schema["required"], field
+        assert schema["properties"][field] == {"$ref": "#/$defs/script_stack"}, field
+    script_fields = [k for k, v in schema["properties"].items() if v == {"$ref": "#/$defs/script_stack"}]
+    assert sorted(script_fields) == sorted(fields), (script_fields, fields)
