@@ -71,7 +71,8 @@ void python_names(Finding* f) {
 // the report is made on its behalf), the others noted theirs when they made
 // or took a socket.
 void ruby_names(Finding* f, bool caller_is_self) {
-  if (caller_is_self && f->thread.known) ruby_note_thread(f->thread.serial, f->thread.tid, f->thread.name);
+  if (caller_is_self && f->thread.known)
+    ruby_note_thread(f->script_stack, f->thread.serial, f->thread.tid, f->thread.name);
   ThreadInfo* who[3] = {&f->thread, &f->owner, &f->creator};
   for (ThreadInfo* t : who)
     if (t->known) ruby_noted_name(t->serial, t->name, t->rb_name, sizeof t->rb_name);
@@ -177,7 +178,7 @@ void record_creator(SocketState* st, ThreadRecord* rec, const void* ra) {
   thread_name_of(rec->tid, st->creator_name, sizeof st->creator_name);
   capture_created_python(st);
   script_capture(&st->created_script);
-  if (st->created_script) ruby_note_thread(st->creator, rec->tid, st->creator_name);
+  ruby_note_thread(st->created_script, st->creator, rec->tid, st->creator_name);
   if (st->created_script) {
     // A Ruby creator: its backtrace says where; its native frames are
     // libffi's and the VM's (about 3,000 instructions each to unwind, more
@@ -205,7 +206,7 @@ void record_taker(SocketState* st, ThreadRecord* rec, const char* call) {
   stack_capture(&st->owner_stack, static_cast<int>(options().stack_depth));
   capture_python(&st->owner_py);
   script_capture(&st->owner_script);
-  if (st->owner_script) ruby_note_thread(rec->serial.load(std::memory_order_relaxed), rec->tid, st->owner_name);
+  ruby_note_thread(st->owner_script, rec->serial.load(std::memory_order_relaxed), rec->tid, st->owner_name);
   if (options().python) py_note_thread(rec->serial.load(std::memory_order_relaxed));
   st->owner_call = call;
 }

@@ -22,10 +22,14 @@
 #include <atomic>
 
 #include "report/ruby.h"
+#include "report/script.h"
 
 #define ZG_RB_TLS __attribute__((tls_model("initial-exec")))
 
 namespace zg {
+
+extern const LangOps kRubyLang;  // report/ruby.cpp, the Ruby row of langs.def
+
 namespace {
 
 using VALUE = uintptr_t;
@@ -176,9 +180,9 @@ uint64_t hash_of(const char* s) {
   return h;
 }
 
-}  // namespace
+bool is_ruby(const char* key) { return key && key == kRubyLang.key; }  // the same row's
 
-void ruby_note_thread(uint64_t serial, pid_t tid, const char* os_name) {
+void note(uint64_t serial, pid_t tid, const char* os_name) {
   if (!serial || !usable()) return;
   char name[kRbNameLen];
   const int r = read_own_name(name, sizeof name);
@@ -206,6 +210,16 @@ void ruby_note_thread(uint64_t serial, pid_t tid, const char* os_name) {
   pthread_mutex_unlock(&g_mu);
   tls_serial = serial;
   tls_hash = h;
+}
+
+}  // namespace
+
+void ruby_note_thread(const ScriptStack* rec, uint64_t serial, pid_t tid, const char* os_name) {
+  if (is_ruby(script_stack_key(rec))) note(serial, tid, os_name);
+}
+
+void ruby_note_thread(const char* script_text, uint64_t serial, pid_t tid, const char* os_name) {
+  if (script_lang(script_text) == &kRubyLang) note(serial, tid, os_name);
 }
 
 void ruby_noted_name(uint64_t serial, const char* os_name, char* out, size_t len) {

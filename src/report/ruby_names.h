@@ -16,11 +16,16 @@ namespace zg {
 // Longer names are cut at a character boundary.
 constexpr size_t kRbNameLen = 128;
 
+struct ScriptStack;
+
 // The calling thread (serial, tid, its OS name now) notes its Ruby name, if
-// it is a Ruby thread of a Ruby whose layout the guard knows (else it
-// notes nothing).  Costs a lock only when the name changed since the
-// thread last noted it.
-void ruby_note_thread(uint64_t serial, pid_t tid, const char* os_name);
+// `rec`, the script frames it just recorded, are Ruby's, and the guard
+// knows this Ruby's layout (else it notes nothing: a thread without Ruby
+// frames pays a compare).  Costs a lock only when the name changed since
+// the thread last noted it.
+void ruby_note_thread(const ScriptStack* rec, uint64_t serial, pid_t tid, const char* os_name);
+// The same from a report made in the thread, `script_text` its frames.
+void ruby_note_thread(const char* script_text, uint64_t serial, pid_t tid, const char* os_name);
 
 // The name thread `serial` noted last, if it agrees with `os_name` (the OS
 // name the report has for it): its first 15 bytes are the OS name, or it
