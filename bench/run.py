@@ -37,7 +37,7 @@ MODES = ["off", "abort", "warn", "serialize"]
 # A second unguarded run in every round: its ratio to the first is the
 # machine's own noise, the floor under every other ratio in the table.
 NOISE = "plain-again"
-SECTIONS = ["thr", "ab", "shared", "shapes", "calls", "locks", "rss", "percall", "pysockets", "rbsockets", "tools"]
+SECTIONS = ["thr", "ab", "shared", "shapes", "calls", "locks", "rss", "percall", "pysockets", "rbsockets", "plsockets", "tools"]
 
 
 def parse_args():
@@ -475,6 +475,16 @@ class Bench:
             print("\n## Socket creation from Ruby: ruby-ffi-rzmq missing, skipped")
             return
         self.creation_table("rbsockets", [("ruby", [rb, script, "--count=3000"])])
+
+    def section_plsockets(self):
+        # The same for Perl's ZMQ::FFI: a socket's creation records its Perl
+        # frames.
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pl_sockets.pl")
+        pl = "/usr/bin/perl"  # Debian's, with libzmq-ffi-perl
+        if subprocess.run([pl, "-MZMQ::FFI", "-e", "1"], capture_output=True).returncode != 0:
+            print("\n## Socket creation from Perl: libzmq-ffi-perl missing, skipped")
+            return
+        self.creation_table("plsockets", [("perl", [pl, script, "--count=1000"])])
 
     def creation_table(self, key, langs):
         print("\n## Socket creation (create + close a REQ socket, us per socket, "

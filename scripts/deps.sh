@@ -12,7 +12,7 @@ packages=(
   libgtest-dev libbenchmark-dev
   python3-zmq python3-pytest python3-ipykernel python3-jupyter-client python3-jsonschema
   patchelf valgrind
-  libasan8 libzmq-ffi-perl
+  libasan8 libzmq-ffi-perl libperl5.36
   python3-cffi
   cargo rustc librust-zmq-dev
   default-jdk-headless libzmq-java libzmq-jni

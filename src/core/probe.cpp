@@ -48,18 +48,6 @@ bool read_syscall_line(pid_t tid, char* buf, size_t len) {
   return true;
 }
 
-// Copies memory of this process that another thread may be changing or
-// giving back (its stack): a failed read is an answer, never a fault.
-bool read_memory(unsigned long addr, void* out, size_t len) {
-  struct iovec local = {out, len};
-  struct iovec remote = {reinterpret_cast<void*>(addr), len};
-  if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(len)) return true;
-  int fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  ssize_t n = pread(fd, out, len, static_cast<off_t>(addr));
-  close(fd);
-  return n == static_cast<ssize_t>(len);
-}
 
 // Whether the poll(2) a thread sleeps in was called from libzmq (its
 // mailbox's wait) rather than from the program's own code (an event loop
@@ -142,6 +130,19 @@ const char* parse_hex(const char* p, unsigned long* out) {
 }
 
 }  // namespace
+
+// Copies memory of this process that another thread may be changing or
+// giving back (its stack): a failed read is an answer, never a fault.
+bool read_memory(unsigned long addr, void* out, size_t len) {
+  struct iovec local = {out, len};
+  struct iovec remote = {reinterpret_cast<void*>(addr), len};
+  if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(len)) return true;
+  int fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = pread(fd, out, len, static_cast<off_t>(addr));
+  close(fd);
+  return n == static_cast<ssize_t>(len);
+}
 
 bool process_barrier_exact() {
   int s = g_barrier.load(std::memory_order_acquire);

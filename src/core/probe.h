@@ -47,6 +47,11 @@ void process_barrier();
 // forked child.
 bool process_barrier_exact();
 
+// Copies memory of this process that another thread may be changing or
+// giving back, or that may not be mapped: a failed read is an answer
+// (false), never a fault.
+bool read_memory(unsigned long addr, void* out, size_t len);
+
 // serial: the thread asked about; handle and zfd: the socket and its
 // ZMQ_FD (-1 if unknown: a sleeping thread is then Unknown).
 Inside probe_inside(uint64_t serial, void* handle, int zfd, bool wait);

@@ -15,16 +15,16 @@ my $ctx = ZMQ::FFI->new();
 
 sub send_job {
     my ($sock) = @_;
-    $sock->send('job');
+    $sock->send('job');  # @send
 }
 
 if ($mode eq 'shared') {
-    my $tx = $ctx->socket(ZMQ_PAIR);
+    my $tx = $ctx->socket(ZMQ_PAIR);  # @create
     my $rx = $ctx->socket(ZMQ_PAIR);
     $tx->bind('inproc://perl');
     $rx->connect('inproc://perl');
-    send_job($tx);
-    threads->create(sub { send_job($tx) })->join;
+    send_job($tx);  # @main-send
+    threads->create(sub { send_job($tx) })->join;  # @thread
     $rx->recv for 1 .. 2;
     $_->close for $tx, $rx;
 } else {

@@ -60,21 +60,58 @@ def perl_script(name):
     return os.path.join(HERE, name)
 
 
-def test_perl_zmq_ffi_socket_shared_by_ithreads_is_reported():
+def perl_frames(frames, path):
+    """(function, line) of a perl_stack's frames in the program's file."""
+    return [(f["method"], f["line"]) for f in frames or [] if f["file"] == os.path.basename(path)]
+
+
+def test_perl_zmq_ffi_socket_shared_by_ithreads_aborts_naming_the_program():
     # ithreads clone the socket object; the clone holds the same libzmq
-    # socket.  Perl frames are not read yet: the report names the
-    # interpreter's own functions, from the Perl call into the FFI sub.
-    res = run([PERL, perl_script("ffi_pair.pl"), "shared"], WARN)
-    assert res.returncode == 66, res
-    assert "perl done" in res.stdout, res
-    assert [f["kind"] for f in res.findings] == ["cross_thread"], res
-    f = res.findings[0]
+    # socket.  Run from the script's directory: Perl names the file as it
+    # was given.
+    path = perl_script("ffi_pair.pl")
+    res = run([PERL, "ffi_pair.pl", "shared"], ABORT, cwd=HERE)
+    f = aborted_once(res)
     assert f["call"] == "zmq_send" and f["socket_type"] == "PAIR", res
-    for stack in ("stack", "owner_stack", "created_stack"):
+    send, thread = line_of(path, "send"), line_of(path, "thread")
+    # The thread's own sub where it sends, in the ithread's interpreter.
+    assert perl_frames(f["perl_stack"], path) == [("main::send_job", send), ("main::__ANON__", thread),
+                                                  ("(eval)", thread), ("(main)", thread)], res
+    assert f["perl_stack"][0]["method"].startswith("ZMQ::FFI::") and f["perl_stack"][0]["class"] == "library", res
+    # ZMQ::FFI's constructor asks the new socket for an option: the main
+    # thread takes it where it creates it.
+    assert perl_frames(f["owner_perl_stack"], path) == [("(main)", line_of(path, "create"))], res
+    assert perl_frames(f["created_perl_stack"], path) == [("(main)", line_of(path, "create"))], res
+    assert f["python_stack"] is None and f["ruby_stack"] is None, res
+    assert f["user_frame"]["function"] == "main::send_job" and f["user_frame"]["line"] == send, res
+    assert f["user_frame"]["language"] == "perl", res
+    assert "in main::send_job ffi_pair.pl:%d;" % send in summary(res), res
+    assert "Perl backtrace of this thread (most recent call first):\n" in res.stderr, res
+    assert "      main::send_job at ffi_pair.pl line %d\n" % send in res.stderr, res
+    assert "      ... 1 frame in ZMQ::FFI (frames=all shows them)\n" in res.stderr, res
+    # The native frames stay: the FFI call, the interpreter's.
+    for stack in ("stack", "owner_stack"):
         names = guardtest.functions(f[stack])
         assert "ffi_pl_sub_call" in names and "Perl_pp_entersub" in names, (stack, res)
     assert f["thread"]["serial"] != f["owner"]["serial"], res
     assert "its sockets are not checked" not in res.stderr, res
+    assert "perl done" not in res.stdout, res
+
+
+def test_perl_frames_off_leaves_native_frames():
+    res = run([PERL, perl_script("ffi_pair.pl"), "shared"], ABORT + ["--perl=0"])
+    f = aborted_once(res)
+    assert f["perl_stack"] is None and f["owner_perl_stack"] is None and f["created_perl_stack"] is None, res
+    assert "Perl backtrace" not in res.stderr, res
+    assert "ffi_pl_sub_call" in guardtest.functions(f["stack"]), res
+
+
+def test_perl_sub_suppresses_its_finding(tmp_path):
+    rules = tmp_path / "perl.supp"
+    rules.write_text("cross_thread:main::send_job\n")
+    res = run([PERL, perl_script("ffi_pair.pl"), "shared"], ABORT + ["--suppressions=%s" % rules])
+    assert res.returncode == 0 and res.findings == [], res
+    assert "perl done" in res.stdout and any("1 suppressed" in l for l in res.summary), res
 
 
 def test_perl_zmq_ffi_socket_per_thread_is_silent():
@@ -84,6 +121,101 @@ def test_perl_zmq_ffi_socket_per_thread_is_silent():
     assert res.findings == [], res
     assert "zmq-guard" not in res.stderr, res
     assert "perl done" in res.stdout, res
+
+
+def perl_frames_by_place(out):
+    """perl_frames.pl's output: for each place, its frames as (file's
+    basename, line, function), most recent call first."""
+    places, cur = {}, None
+    for line in out.splitlines():
+        if line.startswith("== "):
+            cur = places.setdefault(line[3:], [])
+            if cur:  # a place seen twice (the two closures): kept apart
+                cur = places.setdefault(line[3:] + "2", [])
+        elif cur is not None and line:
+            file, num, func = line.split("\t")
+            cur.append((os.path.basename(file), int(num), func))
+    return places
+
+
+def run_perl_probe(path, perl_flags=(), env=None):
+    """Runs a Perl script that calls perl_probe.so (the reader alone:
+    report/perl.cpp) through FFI::Platypus, as ZMQ::FFI calls libzmq; the
+    probe preloaded, as the guard is (its thread-local storage is
+    initial-exec)."""
+    probe = os.path.join(OUT, "perl_probe.so")
+    env = dict(os.environ, LD_PRELOAD=guardtest.preload_value(probe), **(env or {}))
+    env.pop("ZMQ_GUARD_OPTIONS", None)
+    proc = subprocess.run([PERL, *perl_flags, path, probe], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc
+    assert proc.stdout.endswith("== done\n"), proc.stdout
+    return proc
+
+
+def test_perl_reader_names_subs_files_and_lines_in_every_thread():
+    path = perl_script("perl_frames.pl")
+    proc = run_perl_probe(path)
+    places = perl_frames_by_place(proc.stdout)
+    name = "perl_frames.pl"
+    inner, outer = (name, line_of(path, "inner"), "main::inner"), (name, line_of(path, "outer"), "main::outer")
+    assert places["main"] == [inner, outer, (name, line_of(path, "main"), "(main)")], proc.stdout
+    # Perl runs a BEGIN block as a sub, inside an eval, at compile time.
+    begin, end = line_of(path, "begin"), line_of(path, "begin-end")
+    assert places["begin"] == [(name, begin, "main::BEGIN"), (name, end, "(eval)"), (name, end, "(main)")], proc.stdout
+    # A string eval is a frame of its own, in a file Perl names "(eval N)".
+    ev = places["eval"]
+    assert ev[:2] == [inner, outer] and ev[-1] == (name, line_of(path, "eval"), "(main)"), proc.stdout
+    assert re.fullmatch(r"\(eval \d+\)", ev[2][0]) and ev[2][1:] == (1, "(eval)"), proc.stdout
+    # An ithread's own interpreter: its sub, then the eval threads.xs runs
+    # it in, entered where threads->create was called.
+    where = line_of(path, "thread")
+    assert places["thread"] == [inner, outer, (name, where, "main::__ANON__"), (name, where, "(eval)"),
+                                (name, where, "(main)")], proc.stdout
+    # Two closures (two CVs of one __ANON__ glob) named alike.
+    for key in ("closure", "closure2"):
+        assert places[key] == [inner, (name, line_of(path, "closure"), "main::__ANON__"),
+                               (name, line_of(path, "closure-call"), "(main)")], proc.stdout
+
+
+def test_perl_reader_under_the_debugger_names_the_subs_caller_names():
+    # perl -d calls every sub through DB::sub, whose frames caller() hides:
+    # the reader's one walk over the contexts then disagrees with
+    # Perl_caller_cx, and it takes Perl_caller_cx's levels instead.
+    path = perl_script("perl_frames.pl")
+    proc = run_perl_probe(path, ["-d"], {"PERLDB_OPTS": "NonStop=1"})
+    places = perl_frames_by_place(proc.stdout)
+    name = "perl_frames.pl"
+    assert places["main"] == [(name, line_of(path, "inner"), "main::inner"), (name, line_of(path, "outer"), "main::outer"),
+                              (name, line_of(path, "main"), "(main)")], proc.stdout
+    # The debugger names a closure by where it is written.
+    closure = line_of(path, "closure")
+    assert places["closure"][1] == (name, closure, "main::__ANON__[%s:%d]" % (path, closure)), proc.stdout
+    assert "DB::sub" not in proc.stdout, proc.stdout
+
+
+def test_perl_reader_never_runs_an_overloaded_record_separator():
+    # The first read is checked against Perl_mess, which stringifies $/
+    # once a file was read: with an object in $/ the check waits (no
+    # frames), and is made at the next record, $/ a string again.
+    path = perl_script("perl_rs.pl")
+    proc = run_perl_probe(path)
+    assert "overload ran" not in proc.stdout, proc.stdout
+    places = perl_frames_by_place(proc.stdout)
+    assert places["object"] == [], proc.stdout
+    assert places["string"] == [("perl_rs.pl", line_of(path, "frames"), "main::frames"),
+                                ("perl_rs.pl", line_of(path, "string"), "(main)")], proc.stdout
+
+
+def test_perl_layout_table_matches_the_running_perls_options():
+    # perl_layout (meson test) holds the offsets against the headers; the
+    # binary options the guard insists on are the running perl's.
+    with open(os.path.join(guardtest.SOURCE_ROOT, "src", "report", "perl_layout.h")) as f:
+        text = f.read()
+    block = text[text.index("#define ZG_PL_BINCOMPAT"):]
+    ours = "".join(re.findall(r'"([^"]*)"', block.split("\n\n")[0]))
+    perls = subprocess.run([PERL, "-MConfig", "-e", "print join(' ', '', Config::bincompat_options())"],
+                           capture_output=True, text=True, check=True).stdout
+    assert ours == perls, (ours, perls)
 
 
 # --- Python cffi, ABI mode (dlopen + dlsym) -----------------------------------

@@ -170,6 +170,12 @@ TEST(ReportText, PythonTracebacks) {
   EXPECT_TRUE(contains(summary, "\"shared\" in worker b.py:12; owner T2 \"main\" took it in worker b.py:12")) << summary;
 }
 
+// A language's part has a title in each place of the report.
+void expect_owner_and_creation_titles(const std::string& text, const std::string& title) {
+  EXPECT_TRUE(contains(text, "    " + title + " where it took the socket (most recent call first):\n")) << text;
+  EXPECT_TRUE(contains(text, "    " + title + " where it was created (most recent call first):\n")) << text;
+}
+
 // A Ruby backtrace as report/script.h gives it: the language, then most
 // recent call first, "file<TAB>line<TAB>label".
 const char* const kRbText =
@@ -193,8 +199,7 @@ TEST(ReportText, RubyBacktraces) {
       "      /app/worker.rb:20:in `block in run'\n"
       "      ... 1 frame in <internal:kernel> (frames=all shows them)\n";
   EXPECT_TRUE(contains(text, bt)) << text;
-  EXPECT_TRUE(contains(text, "    Ruby backtrace where it took the socket (most recent call first):\n")) << text;
-  EXPECT_TRUE(contains(text, "    Ruby backtrace where it was created (most recent call first):\n")) << text;
+  expect_owner_and_creation_titles(text, "Ruby backtrace");
   // The culprit is the program's innermost Ruby frame, not ffi-rzmq's.
   std::string summary = line_starting(lines_of(text), "SUMMARY: ");
   EXPECT_TRUE(contains(summary, "\"shared\" in send_job worker.rb:7; owner T2 \"main\" took it in send_job worker.rb:7"))
@@ -211,6 +216,57 @@ TEST(ReportText, RubyBacktraces) {
   // Ruby's frames in Ruby's fields only.
   EXPECT_TRUE(contains(json, "\"owner_ruby_stack\":[{")) << json;
   EXPECT_TRUE(contains(json, "\"created_ruby_stack\":[{")) << json;
+}
+
+// A Perl backtrace as report/perl.cpp records it (ZMQ::FFI from an
+// ithread's closure): frames in ZMQ::FFI, one Moo made in a string eval,
+// Try::Tiny's, the program's.
+const char* const kPlText =
+    "perl\n"
+    "/usr/share/perl5/ZMQ/FFI/ZMQ4_1/Socket.pm\t388\tZMQ::FFI::ZMQ4_1::Socket::send\n"
+    "(eval 19)\t75\tZMQ::FFI::ZMQ4_1::Socket::new\n"
+    "/usr/share/perl5/Try/Tiny.pm\t102\t(eval)\n"
+    "/app/worker.pl\t18\tmain::send_job\n"
+    "/app/worker.pl\t27\tmain::__ANON__\n"
+    "/usr/share/perl/5.36/Carp.pm\t290\tCarp::croak\n"
+    "/app/worker.pl\t27\t(main)\n";
+
+TEST(ReportText, PerlBacktraces) {
+  Fixture fx;
+  fx.f.script_stack = kPlText;
+  fx.f.owner_script = kPlText;
+  fx.f.created_script = kPlText;
+  std::string text = text_of(fx.f);
+  const char* bt =
+      "    Perl backtrace of this thread (most recent call first):\n"
+      "      ... 3 frames in ZMQ::FFI, Try::Tiny (frames=all shows them)\n"
+      "      main::send_job at /app/worker.pl line 18\n"
+      "      main::__ANON__ at /app/worker.pl line 27\n"
+      "      ... 1 frame in Carp (frames=all shows them)\n"
+      "      (main) at /app/worker.pl line 27\n";
+  EXPECT_TRUE(contains(text, bt)) << text;
+  expect_owner_and_creation_titles(text, "Perl backtrace");
+  // The culprit is the program's innermost sub, not ZMQ::FFI's.
+  std::string summary = line_starting(lines_of(text), "SUMMARY: ");
+  EXPECT_TRUE(contains(summary, "\"shared\" in main::send_job worker.pl:18; owner T2 \"main\" took it in "
+                                "main::send_job worker.pl:18"))
+      << summary;
+  std::string json = json_of(fx.f);
+  EXPECT_TRUE(contains(json, "\"perl_stack\":[{\"file\":\"/usr/share/perl5/ZMQ/FFI/ZMQ4_1/Socket.pm\",\"line\":388,"
+                             "\"method\":\"ZMQ::FFI::ZMQ4_1::Socket::send\",\"class\":\"library\"},"
+                             "{\"file\":\"(eval 19)\",\"line\":75,\"method\":\"ZMQ::FFI::ZMQ4_1::Socket::new\","
+                             "\"class\":\"library\"},"))
+      << json;
+  EXPECT_TRUE(contains(json, "{\"file\":\"/app/worker.pl\",\"line\":18,\"method\":\"main::send_job\",\"class\":\"user\"}"))
+      << json;
+  EXPECT_TRUE(contains(json, "{\"file\":\"/usr/share/perl/5.36/Carp.pm\",\"line\":290,\"method\":\"Carp::croak\","
+                             "\"class\":\"library\"}"))
+      << json;
+  EXPECT_TRUE(contains(json, "\"user_frame\":{\"function\":\"main::send_job\",\"file\":\"/app/worker.pl\",\"line\":18,"))
+      << json;
+  EXPECT_TRUE(contains(json, "\"language\":\"perl\"}")) << json;
+  EXPECT_TRUE(contains(json, "\"ruby_stack\":null")) << json;
+  EXPECT_TRUE(contains(json, "\"created_perl_stack\":[{")) << json;
 }
 
 TEST(ReportText, ProgramTextCannotBreakALine) {
@@ -274,7 +330,8 @@ o = json.loads(text)
 top = ['kind', 'severity', 'call', 'socket', 'socket_id', 'socket_type', 'endpoints', 'pid', 'mode',
        'policy', 'thread', 'owner', 'creator', 'owner_role', 'stack', 'owner_stack', 'created_stack',
        'python_stack', 'owner_python_stack', 'created_python_stack', 'ruby_stack', 'owner_ruby_stack',
-       'created_ruby_stack', 'detail', 'user_frame', 'owner_user_frame',
+       'created_ruby_stack', 'perl_stack', 'owner_perl_stack', 'created_perl_stack', 'detail', 'user_frame',
+       'owner_user_frame',
        'summary', 'test', 'cmdline']
 print('missing', ','.join(k for k in top if k not in o) or '-')
 print('extra', ','.join(sorted(k for k in o if k not in top)) or '-')
@@ -286,7 +343,7 @@ for k in ('stack', 'owner_stack', 'created_stack'):
     print(k, len(v), json.dumps(keys), json.dumps([f['function'] for f in v[:1]]),
           json.dumps([f['line'] for f in v[:1]]), all(f['address'].startswith('0x') and f['offset'].startswith('0x') for f in v))
 for k in ('python_stack', 'owner_python_stack', 'created_python_stack', 'ruby_stack', 'owner_ruby_stack',
-          'created_ruby_stack'):
+          'created_ruby_stack', 'perl_stack', 'owner_perl_stack', 'created_perl_stack'):
     print(k, json.dumps(o[k]))
 print('endpoints', json.dumps(o['endpoints']))
 for k in ('user_frame', 'owner_user_frame'):
@@ -333,7 +390,9 @@ TEST(ReportJson, ValidWithEveryField) {
   EXPECT_EQ(v["owner_python_stack"], "null");
   EXPECT_EQ(v["created_python_stack"], "null");
   EXPECT_EQ(v["endpoints"], "[\"connect inproc://echo\"]");
-  for (const char* k : {"ruby_stack", "owner_ruby_stack", "created_ruby_stack"}) EXPECT_EQ(v[k], "null") << k;
+  for (const char* k : {"ruby_stack", "owner_ruby_stack", "created_ruby_stack", "perl_stack", "owner_perl_stack",
+                        "created_perl_stack"})
+    EXPECT_EQ(v[k], "null") << k;
   // The frames SUMMARY names, for CI annotations: the innermost Python frame
   // of the offending thread, the owner's native frame (a file made absolute).
   EXPECT_EQ(v["user_frame"],
