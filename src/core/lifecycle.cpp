@@ -16,8 +16,8 @@
 #include "core/threads.h"
 #include "core/watcher.h"
 #include "report/python.h"
-#include "report/script.h"
 #include "report/ruby_names.h"
+#include "report/script.h"
 #include "report/sink.h"
 #include "report/symbolize.h"
 

@@ -15,8 +15,8 @@
 #include "core/threads.h"
 #include "report/format.h"
 #include "report/python.h"
-#include "report/script.h"
 #include "report/ruby_names.h"
+#include "report/script.h"
 
 namespace zg {
 namespace {

@@ -63,7 +63,7 @@ constexpr VALUE kFrozen = VALUE(1) << 11;  // RUBY_FL_FREEZE
 constexpr size_t kOsNameMax = 15;          // the kernel's, and what Ruby copies
 
 struct Api {
-  std::atomic<int> state{0};  // 0 not looked up, 1 usable, 2 not
+  std::atomic<int> state{0};  // 0 not looked up, 1 usable, 2 not, 3 being published
   const RbLayout* layout = nullptr;
   int (*native_thread_p)() = nullptr;
   VALUE (*thread_current)() = nullptr;
@@ -113,17 +113,22 @@ bool usable() {
   int s = g_api.state.load(std::memory_order_acquire);
   if (s != 0) return s == 1;
   if (!ruby_running()) return false;  // libruby may come later: looked up again then
-  pthread_mutex_lock(&g_mu);
-  if (g_api.state.load(std::memory_order_relaxed) == 0) {
-    const char* version = static_cast<const char*>(dlsym(RTLD_DEFAULT, "ruby_version"));
-    for (const RbLayout& l : kLayouts)
-      if (version && strcmp(version, l.version) == 0) g_api.layout = &l;
-    g_api.native_thread_p = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "ruby_native_thread_p"));
-    g_api.thread_current = reinterpret_cast<VALUE (*)()>(dlsym(RTLD_DEFAULT, "rb_thread_current"));
-    const bool ok = g_api.layout && g_api.native_thread_p && g_api.thread_current;
-    g_api.state.store(ok ? 1 : 2, std::memory_order_release);
+  // Looked up with no lock of the guard's held: dlsym takes the loader's
+  // lock, which a thread making a socket from a constructor (inside
+  // dlopen) holds while it waits for ours.  The first thread to finish
+  // publishes; one that finds it being published notes nothing this time.
+  const char* version = static_cast<const char*>(dlsym(RTLD_DEFAULT, "ruby_version"));
+  const RbLayout* layout = nullptr;
+  for (const RbLayout& l : kLayouts)
+    if (version && strcmp(version, l.version) == 0) layout = &l;
+  auto native_thread_p = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "ruby_native_thread_p"));
+  auto thread_current = reinterpret_cast<VALUE (*)()>(dlsym(RTLD_DEFAULT, "rb_thread_current"));
+  if (g_api.state.compare_exchange_strong(s, 3, std::memory_order_acq_rel)) {
+    g_api.layout = layout;
+    g_api.native_thread_p = native_thread_p;
+    g_api.thread_current = thread_current;
+    g_api.state.store(layout && native_thread_p && thread_current ? 1 : 2, std::memory_order_release);
   }
-  pthread_mutex_unlock(&g_mu);
   return g_api.state.load(std::memory_order_acquire) == 1;
 }
 
