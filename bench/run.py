@@ -37,7 +37,7 @@ MODES = ["off", "abort", "warn", "serialize"]
 # A second unguarded run in every round: its ratio to the first is the
 # machine's own noise, the floor under every other ratio in the table.
 NOISE = "plain-again"
-SECTIONS = ["thr", "ab", "shared", "shapes", "calls", "locks", "rss", "percall", "pysockets", "rbsockets", "plsockets", "tools"]
+SECTIONS = ["thr", "ab", "shared", "shapes", "calls", "locks", "rss", "percall", "pysockets", "rbsockets", "plsockets", "phpsockets", "tools"]
 
 
 def parse_args():
@@ -485,6 +485,16 @@ class Bench:
             print("\n## Socket creation from Perl: libzmq-ffi-perl missing, skipped")
             return
         self.creation_table("plsockets", [("perl", [pl, script, "--count=1000"])])
+
+    def section_phpsockets(self):
+        # The same for PHP's php-zmq: a socket's creation records its PHP
+        # backtrace.
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "php_sockets.php")
+        php = "/usr/bin/php"  # Debian's, with php-zmq
+        if subprocess.run([php, "-r", "new ZMQContext();"], capture_output=True).returncode != 0:
+            print("\n## Socket creation from PHP: php-zmq missing, skipped")
+            return
+        self.creation_table("phpsockets", [("php", [php, script, "--count=3000"])])
 
     def creation_table(self, key, langs):
         print("\n## Socket creation (create + close a REQ socket, us per socket, "

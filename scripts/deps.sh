@@ -16,7 +16,7 @@ packages=(
   python3-cffi
   cargo rustc librust-zmq-dev
   default-jdk-headless libzmq-java libzmq-jni
-  php-cli php-zmq
+  php-cli php-zmq php8.2-dev
   ruby ruby-ffi-rzmq
   clang libclang-rt-14-dev
 )

@@ -180,11 +180,13 @@ void record_creator(SocketState* st, ThreadRecord* rec, const void* ra) {
   script_capture(&st->created_script);
   ruby_note_thread(st->created_script, st->creator, rec->tid, st->creator_name);
   if (st->created_script) {
-    // A Ruby creator: its backtrace says where; its native frames are
-    // libffi's and the VM's (about 3,000 instructions each to unwind, more
-    // than the rest of the creation).  ffi-rzmq's zmq_socket comes through
-    // a wrapper of the guard's bound to its libzmq copy (dlsym.cpp): then
-    // there is no caller outside the guard to keep.
+    // A Ruby, Perl, PHP or Java creator: its own frames say where; its
+    // native frames are the interpreter's (Ruby's cost about 3,000
+    // instructions each to unwind, more than the rest of the creation).
+    // Only the caller of zmq_socket is kept; a binding that reached libzmq
+    // through dlsym (ffi-rzmq, ZMQ::FFI) calls a wrapper of the guard's
+    // bound to its libzmq copy (dlsym.cpp): then there is no caller outside
+    // the guard to keep.
     st->created_stack.n = 0;
     if (ra && !pc_in_guard(ra)) st->created_stack.pc[st->created_stack.n++] = const_cast<void*>(ra);
   } else if (st->created_pys && ra && !pc_in_guard(ra)) {

@@ -344,8 +344,20 @@ def test_java_socket_handed_to_a_new_thread_is_silent(java_classes):
 # the guard points zmq.so's entries at its wrappers (deepbind.cpp), and
 # without that neither program below would be checked at all.
 
-def test_php_child_using_the_parents_socket_is_reported():
-    res = run([PHP, os.path.join(HERE, "php_pair.php"), "fork"], ABORT)
+PHP_PAIR = os.path.join(HERE, "php_pair.php")
+
+
+def php_frames(stack):
+    return [(f["file"], f["line"], f["method"]) for f in stack or []]
+
+
+def php_at(marker, function):
+    return (PHP_PAIR, line_of(PHP_PAIR, marker), function)
+
+
+def php_child_report(mode, options=ABORT, php_args=()):
+    """The one use_after_fork finding of php_pair.php's child."""
+    res = run([PHP] + list(php_args) + [PHP_PAIR, mode], options)
     assert not res.timed_out, res
     # The child aborted; the parent saw it and finished.
     assert "child status 0 signaled %d" % signal.SIGABRT in res.stdout and "php done" in res.stdout, res
@@ -353,8 +365,128 @@ def test_php_child_using_the_parents_socket_is_reported():
     assert [f["kind"] for f in res.findings] == ["use_after_fork"], res
     f = res.findings[0]
     assert f["call"] == "zmq_sendmsg" and f["socket_type"] == "PUSH", res
-    # php-zmq's method (ZMQSocket::send), then the Zend engine's frames: no
-    # PHP file and line.
+    return res, f
+
+
+def test_php_child_using_the_parents_socket_names_the_php_code():
+    # The PHP frames are read from the Zend engine's own frames, the
+    # engine's exported functions vouching for the layout (doc/bindings.md).
+    res, f = php_child_report("fork")
+    send = php_at("send", "send_job")
+    # php-zmq's method first, at the line that called it (as PHP's own
+    # backtraces place a function written in C), then the program's code.
+    assert php_frames(f["php_stack"]) == [
+        php_at("send", "ZMQSocket->send"), send, php_at("child-send", "{main}")], res
+    assert [x["class"] for x in f["php_stack"]] == ["library", "user", "user"], res
+    # Where the parent made the socket: php-zmq names its methods in lower
+    # case (ReflectionMethod says "getsocket" too).
+    assert php_frames(f["created_php_stack"]) == [
+        php_at("create", "ZMQContext->getsocket"), php_at("create", "make_socket"),
+        php_at("push-made", "{main}")], res
+    # use_after_fork names no owner: nothing where it was taken.
+    assert f["owner"] is None and f["owner_php_stack"] is None, res
+    assert f["ruby_stack"] is None and f["python_stack"] is None, res
+    u = f["user_frame"]
+    assert (u["file"], u["line"], u["function"], u["language"]) == send + ("php",), res
+    # The native frames are still there: php-zmq's method, the engine's.
+    assert "zim_zmqsocket_send" in guardtest.functions(f["stack"]), res
+    # The text report says the same.
+    assert "    PHP backtrace of this thread (most recent call first):\n" \
+           "      ... 1 frame in php-zmq (frames=all shows them)\n" \
+           "      send_job() in %s:%d\n" \
+           "      {main}() in %s:%d\n" % (PHP_PAIR, send[1], PHP_PAIR, line_of(PHP_PAIR, "child-send")) in res.stderr, res
+    assert "    PHP backtrace where it was created (most recent call first):\n" in res.stderr, res
+    assert "      make_socket() in %s:%d\n" % (PHP_PAIR, line_of(PHP_PAIR, "create")) in res.stderr, res
+    assert summary(res).endswith('by T2 "php" in send_job php_pair.php:%d' % send[1]), res
+
+
+def test_php_frames_of_methods_closures_and_internal_callers():
+    # A closure that array_map (a function written in C) calls, inside a
+    # method called on an object: named as PHP's backtraces name them.
+    res, f = php_child_report("method")
+    assert php_frames(f["php_stack"]) == [
+        php_at("send", "ZMQSocket->send"), php_at("send", "send_job"), php_at("closure", "Worker->{closure}"),
+        php_at("map", "array_map"), php_at("map", "Worker->run"), php_at("child-run", "{main}")], res
+    assert f["user_frame"]["function"] == "send_job", res
+    assert "      Worker->run() in %s:%d\n" % (PHP_PAIR, line_of(PHP_PAIR, "map")) in res.stderr, res
+
+
+def test_a_suppression_names_a_php_function(tmp_path):
+    # The rule names the program's own function, found only in the PHP
+    # backtrace (no native frame is called send_job): the child goes on.
+    supp = tmp_path / "zmq-guard.supp"
+    supp.write_text("use_after_fork:send_job\n")
+    res = run([PHP, PHP_PAIR, "fork"], ABORT + ["--suppressions=" + str(supp)])
+    assert not res.timed_out and res.guard_active, res
+    assert res.returncode == 0 and res.findings == [], res
+    # libzmq itself then refuses the parent's socket (EINTR): php-zmq throws.
+    assert "child status 255 signaled 0" in res.stdout and "php done" in res.stdout, res
+    assert "Uncaught ZMQSocketException" in res.stderr and "ERROR: zmq-guard" not in res.stderr, res
+
+
+@pytest.mark.parametrize("jit", ["off", "function"])
+def test_php_frames_with_opcache_and_its_jit(jit):
+    # php-fpm runs with opcache on (Debian's default): functions then live
+    # in opcache's shared memory, and with the JIT the engine's own code
+    # keeps the line of each frame where the interpreter keeps it.
+    res, f = php_child_report("method", php_args=[
+        "-d", "opcache.enable_cli=1", "-d", "opcache.jit=" + jit, "-d", "opcache.jit_buffer_size=16M"])
+    assert php_frames(f["php_stack"]) == [
+        php_at("send", "ZMQSocket->send"), php_at("send", "send_job"), php_at("closure", "Worker->{closure}"),
+        php_at("map", "array_map"), php_at("map", "Worker->run"), php_at("child-run", "{main}")], res
+
+
+def test_php_frames_of_sockets_made_in_a_delegated_generator():
+    # A generator another one delegates to (yield from) runs below a frame
+    # the engine stands in for the delegating one with, without a function:
+    # left out (the delegating generator is not named).  The process's
+    # first stack, the one the layout is verified on, is such a one.
+    res, f = php_child_report("generator")
+    assert php_frames(f["created_php_stack"]) == [
+        php_at("create", "ZMQContext->getsocket"), php_at("create", "make_socket"), php_at("gen-push", "sockets"),
+        php_at("gen-made", "iterator_to_array"), php_at("gen-made", "{main}")], res
+
+
+def test_php_frames_where_process_vm_readv_is_refused():
+    # The layout is verified through reads that cannot fault: where a
+    # seccomp filter refuses process_vm_readv (EPERM), through
+    # /proc/self/mem.  (Without that, the report fell back to native frames.)
+    res = run([os.path.join(OUT, "deny_vm_readv"), PHP, PHP_PAIR, "fork"], ABORT)
+    assert [f["kind"] for f in res.findings] == ["use_after_fork"], res
+    f = res.findings[0]
+    assert php_frames(f["php_stack"]) == [
+        php_at("send", "ZMQSocket->send"), php_at("send", "send_job"), php_at("child-send", "{main}")], res
+
+
+def test_php_backtrace_agrees_with_phps_own():
+    # In warn mode the child's send goes on into libzmq, which refuses a
+    # socket of the parent's (EINTR): php-zmq throws, and PHP prints its own
+    # backtrace of that same call.  PHP's line #i names function i at the
+    # place its caller's code is (the guard's frame i + 1), or "[internal
+    # function]" when a function written in C called it; its last is
+    # {main}.  The guard's frames say the same, one per function.
+    res = run([PHP, PHP_PAIR, "method"], WARN)
+    assert not res.timed_out and res.returncode == 66, res
+    assert [f["kind"] for f in res.findings] == ["use_after_fork"], res
+    ours = res.findings[0]["php_stack"]
+    assert ours and ours[0]["method"] == "ZMQSocket->send", res
+    out = res.stdout + res.stderr
+    assert "Uncaught ZMQSocketException" in out, res
+    trace = re.findall(r"^#\d+ (.*)$", out.split("Stack trace:", 1)[1], re.M)
+    in_c = {"ZMQSocket->send", "array_map"}  # the program's functions written in C
+    expected = []
+    for frame, caller in zip(ours, ours[1:]):
+        where = "[internal function]" if caller["method"] in in_c else "%s(%d)" % (caller["file"], caller["line"])
+        expected.append("%s: %s()" % (where, frame["method"]))
+    assert trace == expected + ["{main}"], (trace, ours)
+
+
+def test_php_backtrace_can_be_turned_off():
+    # php=0: the report of a PHP program is the native one: php-zmq's
+    # method (ZMQSocket::send), then the Zend engine's frames.
+    res, f = php_child_report("fork", ABORT + ["--php=0"])
+    assert f["php_stack"] is None and f["created_php_stack"] is None, res
+    assert "PHP backtrace" not in res.stderr, res
     assert "zim_zmqsocket_send" in guardtest.functions(f["stack"]), res
     assert "zim_zmqcontext_getsocket" in guardtest.functions(f["created_stack"]), res
     assert f["user_frame"]["function"] == "zim_zmqsocket_send", res
@@ -362,7 +494,7 @@ def test_php_child_using_the_parents_socket_is_reported():
 
 
 def test_php_single_thread_program_is_silent_and_checked():
-    res = run([PHP, os.path.join(HERE, "php_pair.php"), "ok"])
+    res = run([PHP, PHP_PAIR, "ok"])
     assert_silent(res, "php done")
     assert any("libzmq.so.5" in path for path in res.guarded), res
 

@@ -13,6 +13,7 @@
 
 #include "report/format.h"
 #include "report/python.h"
+#include "report/script.h"
 #include "support.h"
 
 namespace {
@@ -269,6 +270,82 @@ TEST(ReportText, PerlBacktraces) {
   EXPECT_TRUE(contains(json, "\"created_perl_stack\":[{")) << json;
 }
 
+// A PHP backtrace as report/php.cpp gives it: each frame's function and the
+// line its code is at; a function written in C (php-zmq's ZMQSocket->send,
+// array_map) at the line that called it, as PHP's own backtraces place it.
+const char* const kPhpText =
+    "php\n"
+    "/app/worker.php\t12\tZMQSocket->send\n"
+    "/app/worker.php\t12\tWorker->{closure}\n"
+    "/app/worker.php\t15\tarray_map\n"
+    "/app/vendor/acme/queue/src/Queue.php\t40\tAcme\\Queue->flush\n"
+    "/app/vendor/acme/queue/src/Queue.php\t33\tAcme\\Queue::run\n"
+    "/app/worker.php\t30\t{main}\n";
+
+TEST(ReportText, PhpBacktraces) {
+  Fixture fx;
+  fx.f.script_stack = kPhpText;
+  fx.f.created_script = kPhpText;
+  std::string text = text_of(fx.f);
+  const char* bt =
+      "    PHP backtrace of this thread (most recent call first):\n"
+      "      ... 1 frame in php-zmq (frames=all shows them)\n"
+      "      Worker->{closure}() in /app/worker.php:12\n"
+      "      array_map() in /app/worker.php:15\n"
+      "      ... 2 frames in acme/queue (frames=all shows them)\n"
+      "      {main}() in /app/worker.php:30\n";
+  EXPECT_TRUE(contains(text, bt)) << text;
+  EXPECT_TRUE(contains(text, "    PHP backtrace where it was created (most recent call first):\n")) << text;
+  // The culprit is the program's innermost frame, not php-zmq's method.
+  std::string summary = line_starting(lines_of(text), "SUMMARY: ");
+  EXPECT_TRUE(contains(summary, "\"shared\" in Worker->{closure} worker.php:12;")) << summary;
+  std::string json = json_of(fx.f);
+  EXPECT_TRUE(contains(json, "\"php_stack\":[{\"file\":\"/app/worker.php\",\"line\":12,"
+                             "\"method\":\"ZMQSocket->send\",\"class\":\"library\"},"))
+      << json;
+  EXPECT_TRUE(contains(json, "{\"file\":\"/app/vendor/acme/queue/src/Queue.php\",\"line\":33,"
+                             "\"method\":\"Acme\\\\Queue::run\",\"class\":\"library\"}"))
+      << json;
+  EXPECT_TRUE(contains(json, "\"user_frame\":{\"function\":\"Worker->{closure}\",\"file\":\"/app/worker.php\",\"line\":12,"))
+      << json;
+  EXPECT_TRUE(contains(json, "\"python\":false,\"ruby\":false,\"language\":\"php\"}")) << json;
+  // PHP's frames in PHP's fields only.
+  for (const char* k : {"\"ruby_stack\":null", "\"perl_stack\":null", "\"php_stack\":[{", "\"owner_php_stack\":null",
+                        "\"created_ruby_stack\":null", "\"created_php_stack\":[{"})
+    EXPECT_TRUE(contains(json, k)) << k << "\n" << json;
+}
+
+// php-zmq's classes are the binding, PHP's own functions without a file of
+// their own the runtime, composer's vendor/ and Debian's /usr/share/php
+// libraries; any other file the program's.
+TEST(ReportText, PhpFrameClasses) {
+  size_t n = 0;
+  const zg::LangOps* const* langs = zg::script_langs(&n);
+  const zg::LangOps* php = nullptr;
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(langs[i]->key, "php")) php = langs[i];
+  ASSERT_NE(php, nullptr);
+  using zg::ScriptClass;
+  EXPECT_EQ(php->classify("/app/a.php", "ZMQSocket->send"), ScriptClass::Binding);
+  EXPECT_EQ(php->classify("/app/a.php", "ZMQContext->getsocket"), ScriptClass::Binding);
+  EXPECT_EQ(php->classify("/app/a.php", "ZMQ::LIBZMQ_VER"), ScriptClass::Binding);
+  EXPECT_EQ(php->classify("/app/a.php", "ZMQWorker->run"), ScriptClass::User) << "a class of the program's";
+  EXPECT_EQ(php->classify("/app/a.php", "zmq_helper"), ScriptClass::User);
+  EXPECT_EQ(php->classify("[internal function]", "array_map"), ScriptClass::Runtime);
+  EXPECT_EQ(php->classify("/usr/share/php/Monolog/Logger.php", "Monolog\\Logger->log"), ScriptClass::Library);
+  EXPECT_EQ(php->classify("/srv/app/vendor/acme/q/Q.php", "Acme\\Q->run"), ScriptClass::Library);
+  EXPECT_EQ(php->classify("/app/a.php", "{main}"), ScriptClass::User);
+  char name[64];
+  php->short_name("/app/a.php", "ZMQSocket->send", name, sizeof name);
+  EXPECT_STREQ(name, "php-zmq");
+  php->short_name("[internal function]", "array_map", name, sizeof name);
+  EXPECT_STREQ(name, "PHP");
+  php->short_name("/srv/app/vendor/acme/queue/src/Q.php", "Acme\\Q->run", name, sizeof name);
+  EXPECT_STREQ(name, "acme/queue");
+  php->short_name("/usr/share/php/Monolog/Logger.php", "Monolog\\Logger->log", name, sizeof name);
+  EXPECT_STREQ(name, "Monolog");
+}
+
 TEST(ReportText, ProgramTextCannotBreakALine) {
   // A thread name, an endpoint and a Python file name are the program's:
   // a newline in them must not split a report line (tests and CI grep
@@ -330,7 +407,8 @@ o = json.loads(text)
 top = ['kind', 'severity', 'call', 'socket', 'socket_id', 'socket_type', 'endpoints', 'pid', 'mode',
        'policy', 'thread', 'owner', 'creator', 'owner_role', 'stack', 'owner_stack', 'created_stack',
        'python_stack', 'owner_python_stack', 'created_python_stack', 'ruby_stack', 'owner_ruby_stack',
-       'created_ruby_stack', 'perl_stack', 'owner_perl_stack', 'created_perl_stack', 'detail', 'user_frame',
+       'created_ruby_stack', 'perl_stack', 'owner_perl_stack', 'created_perl_stack', 'php_stack',
+       'owner_php_stack', 'created_php_stack', 'detail', 'user_frame',
        'owner_user_frame',
        'summary', 'test', 'cmdline']
 print('missing', ','.join(k for k in top if k not in o) or '-')
@@ -343,7 +421,8 @@ for k in ('stack', 'owner_stack', 'created_stack'):
     print(k, len(v), json.dumps(keys), json.dumps([f['function'] for f in v[:1]]),
           json.dumps([f['line'] for f in v[:1]]), all(f['address'].startswith('0x') and f['offset'].startswith('0x') for f in v))
 for k in ('python_stack', 'owner_python_stack', 'created_python_stack', 'ruby_stack', 'owner_ruby_stack',
-          'created_ruby_stack', 'perl_stack', 'owner_perl_stack', 'created_perl_stack'):
+          'created_ruby_stack', 'perl_stack', 'owner_perl_stack', 'created_perl_stack', 'php_stack',
+          'owner_php_stack', 'created_php_stack'):
     print(k, json.dumps(o[k]))
 print('endpoints', json.dumps(o['endpoints']))
 for k in ('user_frame', 'owner_user_frame'):
@@ -391,7 +470,7 @@ TEST(ReportJson, ValidWithEveryField) {
   EXPECT_EQ(v["created_python_stack"], "null");
   EXPECT_EQ(v["endpoints"], "[\"connect inproc://echo\"]");
   for (const char* k : {"ruby_stack", "owner_ruby_stack", "created_ruby_stack", "perl_stack", "owner_perl_stack",
-                        "created_perl_stack"})
+                        "created_perl_stack", "php_stack", "owner_php_stack", "created_php_stack"})
     EXPECT_EQ(v[k], "null") << k;
   // The frames SUMMARY names, for CI annotations: the innermost Python frame
   // of the offending thread, the owner's native frame (a file made absolute).

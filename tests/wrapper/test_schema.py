@@ -90,3 +90,17 @@ def test_the_schema_has_the_stacks_of_every_language_of_the_table():
         assert schema["properties"][field] == {"$ref": "#/$defs/script_stack"}, field
     script_fields = [k for k, v in schema["properties"].items() if v == {"$ref": "#/$defs/script_stack"}]
     assert sorted(script_fields) == sorted(fields), (script_fields, fields)
+
+
+def test_doc_options_has_a_row_for_every_option_of_the_table():
+    # src/core/options.def is the one list of options (the wrapper's usage
+    # and the man page come from it); doc/options.md's table is written by
+    # hand, with each option's default, and must not miss one.
+    import re
+    with open(os.path.join(gt.SOURCE_ROOT, "src", "core", "options.def")) as f:
+        names = re.findall(r"^ZG_OPT_\w+\((\w+),", f.read(), re.M)
+    with open(os.path.join(gt.SOURCE_ROOT, "doc", "options.md")) as f:
+        rows = set(re.findall(r"^\| `(\w+)` \|", f.read(), re.M))
+    assert len(names) >= 20, names
+    missing = [n for n in names if n not in rows]
+    assert not missing, missing
