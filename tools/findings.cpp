@@ -188,7 +188,9 @@ std::string sarif_location(const Json& uf, const std::string& message, int id) {
 
 std::string thread_name(const Json& t) {
   if (t.type != Json::Object) return "a thread";
-  std::string name = t["python_name"].text().empty() ? t["name"].text() : t["python_name"].text();
+  std::string name = !t["python_name"].text().empty() ? t["python_name"].text()
+                     : !t["ruby_name"].text().empty() ? t["ruby_name"].text()
+                                                      : t["name"].text();
   std::string s = "T" + std::to_string(t["serial"].integer());
   if (!name.empty()) s += " \"" + name + "\"";
   return s;

@@ -16,6 +16,7 @@
 #include "core/threads.h"
 #include "core/watcher.h"
 #include "report/python.h"
+#include "report/ruby_names.h"
 #include "report/script.h"
 #include "report/sink.h"
 #include "report/symbolize.h"
@@ -59,6 +60,7 @@ void fork_child() {
   unwind_after_fork_child();
   py_after_fork_child();
   script_after_fork_child();
+  ruby_names_after_fork_child();
   pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
   g_ctx_mu = fresh;
   watcher_after_fork_child();

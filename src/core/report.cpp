@@ -15,6 +15,7 @@
 #include "core/threads.h"
 #include "report/format.h"
 #include "report/python.h"
+#include "report/ruby_names.h"
 #include "report/script.h"
 
 namespace zg {
@@ -64,6 +65,17 @@ void python_names(Finding* f) {
     if (names[i][0]) copy_name(who[i]->py_name, names[i], sizeof who[i]->py_name);
     else py_noted_name(who[i]->serial, who[i]->py_name, sizeof who[i]->py_name);
   }
+}
+
+// Ruby thread names, whole: the calling thread reads its own now (unless
+// the report is made on its behalf), the others noted theirs when they made
+// or took a socket.
+void ruby_names(Finding* f, bool caller_is_self) {
+  if (caller_is_self && f->thread.known)
+    ruby_note_thread(f->script_stack, f->thread.serial, f->thread.tid, f->thread.name);
+  ThreadInfo* who[3] = {&f->thread, &f->owner, &f->creator};
+  for (ThreadInfo* t : who)
+    if (t->known) ruby_noted_name(t->serial, t->name, t->rb_name, sizeof t->rb_name);
 }
 
 // ---- One report: the Finding and what its pointers point into -------------
@@ -166,6 +178,7 @@ void record_creator(SocketState* st, ThreadRecord* rec, const void* ra) {
   thread_name_of(rec->tid, st->creator_name, sizeof st->creator_name);
   capture_created_python(st);
   script_capture(&st->created_script);
+  ruby_note_thread(st->created_script, st->creator, rec->tid, st->creator_name);
   if (st->created_script) {
     // A Ruby, Perl, PHP or Java creator: its own frames say where; its
     // native frames are the interpreter's (Ruby's cost about 3,000
@@ -195,6 +208,7 @@ void record_taker(SocketState* st, ThreadRecord* rec, const char* call) {
   stack_capture(&st->owner_stack, static_cast<int>(options().stack_depth));
   capture_python(&st->owner_py);
   script_capture(&st->owner_script);
+  ruby_note_thread(st->owner_script, rec->serial.load(std::memory_order_relaxed), rec->tid, st->owner_name);
   if (options().python) py_note_thread(rec->serial.load(std::memory_order_relaxed));
   st->owner_call = call;
 }
@@ -285,6 +299,7 @@ void guard_report(FindingKind kind, SocketState* st, const char* call, uint64_t 
     return;
   }
   python_names(&f);
+  ruby_names(&f, !as);
   f.endpoints = g.endpoints;
   f.owner_py = g.owner_py;
   f.created_py = g.created_py;

@@ -12,13 +12,24 @@
 // at once (PHP's get_module, as every plugin system's), so dlsym's hook
 // (dlsym.cpp) calls deepbind_check() when it sees a handle other than the
 // last one, which costs a look at the loader's count of loaded objects,
-// and a scan only when objects were loaded since the last.  Objects bound
-// lazily are left alone: their entries still lead to their PLT, and the
-// first call would bind past the guard (PHP binds at load: BIND_NOW); at
-// exit such an object is named (deepbind_exit_notice), so a clean run is
-// not mistaken for a checked one.
+// and a scan only when objects were loaded since the last.
+//
+// Objects bound lazily (RTLD_LAZY): an entry not yet bound still leads to
+// the object's PLT, and its first call would bind past the guard.  Where
+// that call would go is the first definition in the object's lookup
+// scope, which only ld.so knows: its private struct link_map holds the
+// scopes (l_scope), and an object opened RTLD_DEEPBIND has its loader's
+// dependency list (l_searchlist) first, the global scope second.  That
+// layout is read for the glibc it was measured on, checked on the main
+// program's map before it is trusted; the entry then gets the wrapper for
+// the copy that the list's first definition belongs to.  Where the layout
+// is unknown, the entry is left to the lazy resolver, and at exit an
+// object that went past the guard is named (deepbind_exit_notice), so a
+// clean run is not mistaken for a checked one.
+#include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
+#include <gnu/libc-version.h>
 #include <link.h>
 #include <pthread.h>
 #include <string.h>
@@ -57,20 +68,140 @@ bool starts(const char* s, const char* prefix) { return strncmp(s, prefix, strle
 // What a scan does with an entry that leads past the guard.
 enum class Scan { Redirect, Report };
 
-struct ScanCtx {
-  Scan what;
-  int reported;
+// ld.so's private struct link_map: where an object's lookup scopes are.
+// Offsets from Debian 12's libc6-dbg (gdb: ptype /o struct link_map).
+struct MapLayout {
+  const char* glibc;   // gnu_get_libc_version()
+  size_t real;         // l_real: the map itself
+  size_t searchlist;   // l_searchlist: {struct link_map** r_list; unsigned r_nlist}
+  size_t scope_mem;    // l_scope_mem[4]: l_scope's array until it outgrows it
+  size_t scope;        // l_scope: the scopes a lookup from the object walks, in order
+  size_t local_scope;  // l_local_scope[0]: &l_searchlist
+};
+constexpr MapLayout kMapLayouts[] = {
+    {"2.36", 40, 728, 904, 944, 952},
 };
 
-// One GOT entry: if it holds copy k's own function `id`, it leads past the
-// guard.  Redirect: it gets the wrapper for copy k (RELRO pages are made
-// writable for the store).  True if it led past the guard.
-bool redirect(const struct dl_phdr_info* info, void** slot, int id, Scan what) {
-  void* v = __atomic_load_n(slot, __ATOMIC_RELAXED);
-  int k = resolve_copy_index(v);
-  if (k < 0 || resolve_copy(k)->fn[id] != v) return false;
-  if (what == Scan::Report) return true;
-  void* want = bound_wrappers(k)[id];
+const char* at(const void* map, size_t off) { return static_cast<const char*>(map) + off; }
+
+template <typename T>
+T field(const void* map, size_t off) {
+  T v;
+  memcpy(&v, at(map, off), sizeof v);
+  return v;
+}
+
+// This glibc's layout and its global scope (the main program's searchlist),
+// if the layout is known and true of the main program's map: l_real is the
+// map, its searchlist starts with itself, and its l_scope (the array in
+// the map) and l_local_scope both name that searchlist.
+struct Scopes {
+  const MapLayout* layout;
+  const void* global;
+};
+
+Scopes find_scopes() {
+  const void* main_map = _r_debug.r_map;
+  for (const MapLayout& l : kMapLayouts) {
+    if (!main_map || strcmp(gnu_get_libc_version(), l.glibc) != 0) continue;
+    const char* global = at(main_map, l.searchlist);
+    auto list = field<void* const*>(main_map, l.searchlist);
+    // Compares of values first: a pointer is followed only once they hold.
+    if (field<const void*>(main_map, l.real) == main_map && field<const void*>(main_map, l.local_scope) == global &&
+        field<const void*>(main_map, l.scope) == at(main_map, l.scope_mem) &&
+        field<const void*>(main_map, l.scope_mem) == global && list && list[0] == main_map)
+      return {&l, global};
+  }
+  return {nullptr, nullptr};
+}
+
+// The list a lookup from `map` walks before the global scope, when the
+// object was opened RTLD_DEEPBIND: its scopes are then its loader's
+// searchlist (the dlopen'ed object and its dependencies, breadth first),
+// the global scope second.  Empty for an object that looks in the global
+// scope first, and for one whose map is not as the layout says.
+struct List {
+  void* const* maps;
+  unsigned n;
+};
+
+List deep_list(const Scopes& s, const void* map) {
+  const MapLayout& l = *s.layout;
+  if (field<const void*>(map, l.real) != map || field<const void*>(map, l.local_scope) != at(map, l.searchlist))
+    return {nullptr, 0};
+  // Only the array inside the map: one that outgrew it is replaced, and
+  // the old one freed, when a later dlopen adds a scope.
+  if (field<const void*>(map, l.scope) != at(map, l.scope_mem)) return {nullptr, 0};
+  auto first = field<const char*>(map, l.scope_mem);
+  auto second = field<const void*>(map, l.scope_mem + sizeof(void*));
+  if (!first || first == s.global || second != s.global) return {nullptr, 0};
+  const void* loader = first - l.searchlist;
+  auto maps = field<void* const*>(loader, l.searchlist);
+  auto n = field<unsigned>(loader, l.searchlist + sizeof(void*));
+  if (field<const void*>(loader, l.real) != loader || field<const void*>(loader, l.local_scope) != first ||
+      !maps || n == 0 || n > 4096 || maps[0] != loader)
+    return {nullptr, 0};
+  return {maps, n};
+}
+
+bool has_gnu_hash(const struct link_map* m) {
+  for (const ElfW(Dyn)* d = m->l_ld; d && d->d_tag != DT_NULL; d++)
+    if (d->d_tag == DT_GNU_HASH) return true;
+  return false;
+}
+
+// The copy whose function `id` a lazy binding through `list` would take:
+// the first object of the list that defines the name, if that is a copy
+// of libzmq; else -1.
+int first_definition(List list, int id) {
+  for (unsigned i = 0; i < list.n; i++) {
+    auto* m = static_cast<const struct link_map*>(list.maps[i]);
+    if (!m || !m->l_ld || !has_gnu_hash(m)) return -1;  // cannot tell what it defines
+    void* p = zg_elf_lookup(m, kFnNames[id]);
+    if (!p) continue;
+    int k = resolve_copy_index(p);
+    return k >= 0 && resolve_copy(k)->fn[id] == p ? k : -1;
+  }
+  return -1;
+}
+
+// The object being scanned.
+struct Object {
+  const struct dl_phdr_info* info;
+  Scan what;
+  const Scopes* scopes;
+  bool looked;  // `deep` was looked up
+  List deep;
+};
+
+bool in_own_code(const struct dl_phdr_info* info, const void* v) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(v);
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    const uintptr_t lo = info->dlpi_addr + ph.p_vaddr;
+    if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X) && a >= lo && a < lo + ph.p_memsz) return true;
+  }
+  return false;
+}
+
+// Where a lazy binding of `slot` to function `id` would lead: the copy of
+// the object's RTLD_DEEPBIND list, or -1 (the global scope, where the
+// guard is, or unknown).
+int lazy_copy(Object& o, void** slot, int id) {
+  if (!o.looked) {
+    o.looked = true;
+    struct dl_find_object dlfo;
+    if (o.scopes->layout && _dl_find_object(slot, &dlfo) == 0 && dlfo.dlfo_link_map &&
+        dlfo.dlfo_link_map->l_addr == o.info->dlpi_addr)
+      o.deep = deep_list(*o.scopes, dlfo.dlfo_link_map);
+  }
+  return o.deep.n ? first_definition(o.deep, id) : -1;
+}
+
+// Stores `want` into `slot` if it still holds `was` (RELRO pages are made
+// writable for the store).  False if it held something else by then: the
+// lazy resolver bound it meanwhile.
+bool store(const struct dl_phdr_info* info, void** slot, void* was, void* want) {
   uintptr_t at = reinterpret_cast<uintptr_t>(slot);
   const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   // Read-only after relocation: the RELRO segment's whole pages, as ld.so
@@ -84,16 +215,38 @@ bool redirect(const struct dl_phdr_info* info, void** slot, int id, Scan what) {
     if (ph.p_type == PT_GNU_RELRO && at >= lo && at < hi) relro = true;
   }
   void* base = reinterpret_cast<void*>(at & ~(page - 1));
-  if (relro && mprotect(base, page, PROT_READ | PROT_WRITE) != 0) return true;
-  __atomic_store_n(slot, want, __ATOMIC_RELEASE);
+  if (relro && mprotect(base, page, PROT_READ | PROT_WRITE) != 0) return true;  // give up on it
+  bool stored = __atomic_compare_exchange_n(slot, &was, want, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
   if (relro) mprotect(base, page, PROT_READ);
+  return stored;
+}
+
+// One GOT entry for function `id`.  If it holds copy k's own function, it
+// leads past the guard: Redirect gives it the wrapper for copy k.  A
+// JUMP_SLOT entry still at the object's own PLT is not bound yet: Redirect
+// gives it the wrapper for the copy its first call would bind to, if that
+// is past the guard.  True if the entry led past the guard.
+bool redirect(Object& o, void** slot, int id, bool jump_slot) {
+  for (int tries = 0; tries < 2; tries++) {
+    void* v = __atomic_load_n(slot, __ATOMIC_RELAXED);
+    int k = resolve_copy_index(v);
+    if (k >= 0 && resolve_copy(k)->fn[id] == v) {
+      if (o.what == Scan::Report) return true;
+    } else if (jump_slot && o.what == Scan::Redirect && in_own_code(o.info, v)) {
+      k = lazy_copy(o, slot, id);
+      if (k < 0) return false;
+    } else {
+      return false;
+    }
+    if (store(o.info, slot, v, bound_wrappers(k)[id])) return true;
+  }
   return true;
 }
 
 // The first interposed function an entry of which led past the guard, or
 // null.
-const char* redirect_relocs(const struct dl_phdr_info* info, const ElfW(Rela)* r, size_t bytes,
-                            const ElfW(Sym)* symtab, const char* strtab, Scan what) {
+const char* redirect_relocs(Object& o, const ElfW(Rela)* r, size_t bytes, const ElfW(Sym)* symtab,
+                            const char* strtab) {
   const char* past = nullptr;
   for (size_t i = 0; r && i < bytes / sizeof(ElfW(Rela)); i++) {
     unsigned type = ELF64_R_TYPE(r[i].r_info);
@@ -102,13 +255,19 @@ const char* redirect_relocs(const struct dl_phdr_info* info, const ElfW(Rela)* r
     if (name[0] != 'z' || !starts(name, "zmq_")) continue;
     for (int id = 0; id < FN_COUNT; id++)
       if (zg_elf_same(kFnNames[id], name)) {
-        if (redirect(info, reinterpret_cast<void**>(info->dlpi_addr + r[i].r_offset), id, what) && !past)
-          past = kFnNames[id];
+        void** slot = reinterpret_cast<void**>(o.info->dlpi_addr + r[i].r_offset);
+        if (redirect(o, slot, id, type == R_X86_64_JUMP_SLOT) && !past) past = kFnNames[id];
         break;
       }
   }
   return past;
 }
+
+struct ScanCtx {
+  Scan what;
+  int reported;
+  Scopes scopes;
+};
 
 // Each object that needs a libzmq: its entries for the interposed functions.
 int scan_cb(struct dl_phdr_info* info, size_t, void* data) {
@@ -142,12 +301,13 @@ int scan_cb(struct dl_phdr_info* info, size_t, void* data) {
         !starts(strtab + d->d_un.d_val, "libzmqguard"))
       needs = true;
   if (!needs) return 0;
-  const char* past = redirect_relocs(info, jmprel, jmprel_bytes, symtab, strtab, ctx->what);
-  if (!past) past = redirect_relocs(info, rela, rela_bytes, symtab, strtab, ctx->what);
+  Object o{info, ctx->what, &ctx->scopes, false, {nullptr, 0}};
+  const char* past = redirect_relocs(o, jmprel, jmprel_bytes, symtab, strtab);
+  if (!past) past = redirect_relocs(o, rela, rela_bytes, symtab, strtab);
   if (past && ctx->what == Scan::Report && ctx->reported++ < 4)
     sink_notice(
-        "zmq-guard: %s calls libzmq (%s) directly, past the guard (loaded with RTLD_DEEPBIND and bound lazily?): "
-        "its sockets are not checked",
+        "zmq-guard: %s calls libzmq (%s) directly, past the guard (loaded with RTLD_DEEPBIND, and used before the guard "
+        "could redirect it?): its sockets are not checked",
         info->dlpi_name, past);
   return 0;
 }
@@ -162,7 +322,7 @@ void deepbind_check() {
   pthread_mutex_lock(&g_scan_mu);
   if (adds != g_scanned_adds.load(std::memory_order_relaxed)) {
     resolve_init();  // the copies loaded with the new objects
-    ScanCtx ctx{Scan::Redirect, 0};
+    ScanCtx ctx{Scan::Redirect, 0, find_scopes()};
     dl_iterate_phdr(scan_cb, &ctx);
     g_scanned_adds.store(adds, std::memory_order_relaxed);
   }
@@ -178,7 +338,7 @@ void deepbind_after_fork_child() {
 void deepbind_exit_notice() {
   pthread_mutex_lock(&g_scan_mu);
   resolve_init();
-  ScanCtx ctx{Scan::Report, 0};
+  ScanCtx ctx{Scan::Report, 0, {nullptr, nullptr}};
   dl_iterate_phdr(scan_cb, &ctx);
   pthread_mutex_unlock(&g_scan_mu);
 }
@@ -189,11 +349,6 @@ void deepbind_exit_notice() {
 
 namespace zg {
 void deepbind_check() {}
-void deepbind_after_fork_child() {
-  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-  g_scan_mu = fresh;
-}
-
 void deepbind_exit_notice() {}
 void deepbind_after_fork_child() {}
 }  // namespace zg

@@ -30,15 +30,19 @@ void quoted_name(Buf& b, const char* name) {
   b.puts("\"");
 }
 
-// `thread T3 "receiver" (tid 18396, running)`: the Python name when there
-// is one (the OS name of a Python thread is just "python3"), else the OS name.
+// The name a report shows: the Python name when there is one (the OS name
+// of a Python thread is just "python3"), the Ruby name (the OS keeps 15
+// bytes of it), else the OS name.
+const char* shown_name(const ThreadInfo& t) { return t.py_name[0] ? t.py_name : t.rb_name[0] ? t.rb_name : t.name; }
+
+// `thread T3 "receiver" (tid 18396, running)`.
 void thread_label(Buf& b, const ThreadInfo& t, bool state) {
   if (!t.known) {
     b.puts("an unknown thread");
     return;
   }
   b.printf("thread T%llu", (unsigned long long)t.serial);
-  const char* name = t.py_name[0] ? t.py_name : t.name;
+  const char* name = shown_name(t);
   if (name[0]) quoted_name(b, name);
   b.printf(" (tid %d", (int)t.tid);
   if (state && t.running == 1) b.puts(", running");
@@ -104,6 +108,8 @@ void json_thread(Buf& b, const ThreadInfo& t) {
   b.json_str(t.name);
   b.puts(",\"python_name\":");
   b.json_str(t.py_name);
+  b.puts(",\"ruby_name\":");
+  b.json_str(t.rb_name);
   b.printf(",\"running\":%s}", t.running == 1 ? "true" : t.running == 0 ? "false" : "null");
 }
 
@@ -183,13 +189,13 @@ void summary_line(Buf& b, const Finding& f, const UserFrame& me, const UserFrame
   b.printf("SUMMARY: zmq-guard: %s %s", finding_name(f.kind), f.call);
   if (f.socket) b.printf(" on %s socket %p", socket_type_name(f.socket_type), f.socket);
   if (f.thread.known) {
-    const char* name = f.thread.py_name[0] ? f.thread.py_name : f.thread.name;
+    const char* name = shown_name(f.thread);
     b.printf(" by T%llu", (unsigned long long)f.thread.serial);
     if (name[0]) quoted_name(b, name);
   }
   culprit(b, me);
   if (f.owner.known) {
-    const char* name = f.owner.py_name[0] ? f.owner.py_name : f.owner.name;
+    const char* name = shown_name(f.owner);
     const char* who = is_owner ? "owner" : first_user ? "first used by" : "other thread";
     b.printf("; %s T%llu", who, (unsigned long long)f.owner.serial);
     if (name[0]) quoted_name(b, name);

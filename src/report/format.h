@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "core/findings.h"
+#include "report/ruby_names.h"
 #include "report/stack.h"
 
 namespace zg {
@@ -18,6 +19,7 @@ struct ThreadInfo {
   pid_t tid = 0;
   char name[16] = {};
   char py_name[64] = {};
+  char rb_name[kRbNameLen] = {};  // Thread#name, whole (report/ruby_names.h)
   int running = -1;  // 1 running, 0 exited, -1 unknown
   unsigned long ident = 0;  // pthread_self() while running (Python's threading.get_ident())
 };

@@ -8,9 +8,8 @@
 // with the GVL released (Ruby FFI's blocking calls, which ffi-rzmq makes
 // for every libzmq function) or held, the frames stand still.  Taking the
 // GVL from inside a call (rb_thread_call_with_gvl) could wait for a holder
-// that waits for this thread (doc/bindings.md, "Ruby").  Ruby thread names
-// come from the OS: Thread#name= sets the native thread name (cut at 15
-// bytes), which the report shows as for any thread.
+// that waits for this thread (doc/bindings.md, "Ruby").  Ruby thread names,
+// whole: report/ruby_names.h.
 #pragma once
 #include <stddef.h>
 

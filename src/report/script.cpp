@@ -49,6 +49,8 @@ const LangOps* const* script_langs(size_t* n) {
   return kLangs;
 }
 
+const char* script_stack_key(const ScriptStack* st) { return st ? st->lang->key : nullptr; }
+
 ScriptStack* script_record() {
   for (const LangOps* l : kLangs) {
     if (!l->running()) continue;

@@ -62,6 +62,7 @@ ScriptStack* script_record();
 char* script_stack_text(const ScriptStack* st);  // malloc'd, with its first line, or null
 void script_stack_free(ScriptStack* st);
 void script_capture(ScriptStack** slot);  // *slot replaced by the calling thread's record
+const char* script_stack_key(const ScriptStack* st);  // its language's key ("ruby"), or null
 char* script_backtrace_current();           // script_stack_text(script_record())
 void script_after_fork_child();
 

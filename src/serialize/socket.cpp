@@ -14,6 +14,7 @@
 #include "core/options.h"
 #include "core/threads.h"
 #include "report/python.h"
+#include "report/ruby_names.h"
 #include "report/script.h"
 #include "report/stack.h"
 #include "serialize/bias.h"
@@ -85,6 +86,7 @@ void ser_note_user(SerState* ss, SocketState* st, const char* call, CallKind kin
       st->owner_py = py_traceback_current();
     }
     script_capture(&st->owner_script);
+    if (rec) ruby_note_thread(st->owner_script, me, rec->tid, st->owner_name);
     st->owner_call = call;
   } else if (cl != me && !ss->shared.load(std::memory_order_relaxed)) {
     ss->shared.store(true, std::memory_order_relaxed);

@@ -7,6 +7,10 @@
 #           without :blocking, so it is made with the GVL held
 #   fork    main has sockets when it forks; the child makes its own context
 #           and runs `shared` there (Ruby servers fork their workers)
+#   names   as shared, with names longer than the OS keeps (15 bytes), one
+#           of them not ASCII, and a name for the main thread, which Ruby
+#           never gives the OS
+#   rename  as names, but the owner renames itself after it took the socket
 #   ok      each thread its own PUSH on one context, and a PULL handed to a
 #           thread before it is used: silent
 require 'ffi-rzmq'
@@ -35,18 +39,19 @@ def send_holding_gvl(sock, text)
   HeldGVL.zmq_send(sock.socket, text, text.bytesize, 0)
 end
 
-def shared(ctx, held_gvl = false)
+def shared(ctx, held_gvl = false, names = ['sender-main', 'intruder'], rename = nil)
   tx, rx = make_pair(ctx, 'rb')
   turn = Queue.new
   done = Queue.new
   owner = Thread.new do
-    Thread.current.name = 'sender-main'
+    Thread.current.name = names[0]
     send_job(tx, 'one')
+    Thread.current.name = rename if rename
     turn << :go
     done.pop # still alive, still the owner, while the intruder sends
   end
   intruder = Thread.new do
-    Thread.current.name = 'intruder'
+    Thread.current.name = names[1]
     turn.pop
     held_gvl ? send_holding_gvl(tx, 'two') : send_job(tx, 'two')
     done << :ok
@@ -93,6 +98,10 @@ case ARGV[0]
 when 'fork' then forked(ctx)
 when 'shared' then shared(ctx)
 when 'gvl' then shared(ctx, true)
+when 'names'
+  Thread.main.name = 'the-main-thread-of-rzmq-pair'
+  shared(ctx, false, ['sender-main-with-a-long-name', 'intruder-ünd-a-long-name'])
+when 'rename' then shared(ctx, false, ['owner-before-the-rename', 'intruder'], 'owner-after-the-rename')
 else ok(ctx)
 end
 ctx.terminate

@@ -606,6 +606,8 @@ def test_ruby_ffi_rzmq_shared_socket_names_the_ruby_code_in_abort_mode():
     f = res.findings[0]
     assert f["call"] == "zmq_sendmsg" and f["socket_type"] == "PAIR", res
     assert f["thread"]["name"] == "intruder" and f["owner"]["name"] == "sender-main", res
+    assert f["thread"]["ruby_name"] == "intruder" and f["owner"]["ruby_name"] == "sender-main", res
+    assert f["creator"]["name"] == "ruby" and f["creator"]["ruby_name"] == "", res  # main, unnamed
     send = (RZMQ, rb_line("sock.send_string"), "send_job")
     # The offending thread: the program's own method, called from its block
     # (a block is named by its method, as Ruby's profilers name it).
@@ -645,6 +647,7 @@ def test_ruby_backtrace_of_a_call_made_with_the_gvl_held():
     assert [f["kind"] for f in res.findings] == ["cross_thread"], res
     f = res.findings[0]
     assert f["call"] == "zmq_send" and f["thread"]["name"] == "intruder", res
+    assert f["thread"]["ruby_name"] == "intruder" and f["owner"]["ruby_name"] == "sender-main", res
     assert "rb_nogvl" not in guardtest.functions(f["stack"]), res  # the GVL was not released
     assert "rb_nogvl" in guardtest.functions(f["owner_stack"]), res  # ffi-rzmq's send released it
     held = (RZMQ, rb_line("HeldGVL.zmq_send"), "send_holding_gvl")
@@ -661,9 +664,42 @@ def test_ruby_backtrace_in_a_forked_child():
     assert [f["kind"] for f in res.findings] == ["cross_thread"], res
     f = res.findings[0]
     assert f["pid"] != res.pid, res  # the child's
+    assert f["thread"]["ruby_name"] == "intruder" and f["owner"]["ruby_name"] == "sender-main", res
     assert (RZMQ, rb_line("sock.send_string"), "send_job") in rb_frames(f["ruby_stack"]), res
     created = [m for _, _, m in rb_frames(f["created_ruby_stack"])]
     assert created[-4:] == ["shared", "forked", "forked", "<main>"], res
+
+
+def test_ruby_thread_names_are_read_whole_from_the_vm():
+    # Thread#name= gives the OS 15 bytes of a name, and nothing for the
+    # main thread: the report reads each name whole from the VM (the
+    # intruder's own at the report, without the GVL; the owner's and the
+    # creator's as they noted them when they took or made the socket).
+    res = run([RUBY, RZMQ, "names"], ["--mode=warn"])
+    assert res.returncode == 66 and "ruby done" in res.stdout, res
+    assert [f["kind"] for f in res.findings] == ["cross_thread"], res
+    f = res.findings[0]
+    intruder, owner, main = "intruder-ünd-a-long-name", "sender-main-with-a-long-name", "the-main-thread-of-rzmq-pair"
+    assert f["thread"]["ruby_name"] == intruder and f["thread"]["name"] == "intruder-ünd-a", res
+    assert f["owner"]["ruby_name"] == owner and f["owner"]["name"] == "sender-main-wit", res
+    assert f["creator"]["ruby_name"] == main and f["creator"]["name"] == "ruby", res
+    assert f["thread"]["python_name"] == "", res
+    assert 'thread T3 "%s" (tid %d) calls zmq_sendmsg' % (intruder, f["thread"]["tid"]) in res.stderr, res
+    assert 'owner: thread T2 "%s" (tid %d, running)' % (owner, f["owner"]["tid"]) in res.stderr, res
+    assert 'socket created by thread T1 "%s" (tid %d, running)' % (main, f["creator"]["tid"]) in res.stderr, res
+    assert 'by T3 "%s" in send_job' % intruder in f["summary"] and 'owner T2 "%s" took it' % owner in f["summary"], res
+
+
+def test_a_ruby_thread_renamed_since_it_noted_its_name_shows_its_os_name():
+    # The owner noted its name when it took the socket, then renamed
+    # itself: the noted name no longer agrees with its OS name, which the
+    # report shows instead of a stale name.
+    res = run([RUBY, RZMQ, "rename"], ["--mode=warn"])
+    assert res.returncode == 66 and "ruby done" in res.stdout, res
+    f = res.findings[0]
+    assert f["owner"]["name"] == "owner-after-the" and f["owner"]["ruby_name"] == "", res
+    assert 'owner: thread T2 "owner-after-the" (tid' in res.stderr and "owner-before" not in res.stderr, res
+    assert f["thread"]["ruby_name"] == "intruder", res
 
 
 def test_a_suppression_names_a_ruby_method(tmp_path):
@@ -692,4 +728,5 @@ def test_ruby_backtrace_can_be_turned_off():
     assert [f["kind"] for f in res.findings] == ["cross_thread"], res
     f = res.findings[0]
     assert f["ruby_stack"] is None and f["owner_ruby_stack"] is None and f["created_ruby_stack"] is None, res
+    assert f["thread"]["ruby_name"] == "" and f["thread"]["name"] == "intruder", res
     assert "Ruby backtrace" not in res.stderr, res

@@ -8,6 +8,8 @@
 // With PLUGIN_DEEPBIND set, the plugin is opened RTLD_DEEPBIND as PHP
 // opens its extensions: its own libzmq comes before the global scope.
 // With PLUGIN_LAZY set, RTLD_LAZY: its functions are bound at first call.
+// With PLUGIN_RUN_AT_LOAD set, the plugin runs from its constructor and the
+// host takes no symbol of it.
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <link.h>
@@ -37,6 +39,7 @@ int main(int argc, char** argv) {
   }
   dl_iterate_phdr(list_libzmq, NULL);
   fflush(stdout);
+  if (getenv("PLUGIN_RUN_AT_LOAD")) return 0;
   int (*run)(const char*) = (int (*)(const char*))dlsym(h, "plugin_run");
   if (!run) {
     fprintf(stderr, "plugin_host: %s\n", dlerror());

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The plugin plugin_host loads: plain libzmq code.  "share" shares one
 // DEALER between a sending and a receiving thread; "ok" gives each thread
-// its own socket.
+// its own socket.  With PLUGIN_RUN_AT_LOAD=share|ok it runs from its
+// constructor, as a plugin that registers itself does, before its host
+// could take any symbol of it with dlsym.
 #include "scenario.h"
 
 #define N 3
@@ -64,4 +66,9 @@ __attribute__((visibility("default"))) int plugin_run(const char* what) {
   echo_server_stop(ctx, "inproc://plugin", echo);
   zmq_ctx_term(ctx);
   return 0;
+}
+
+__attribute__((constructor)) static void plugin_at_load(void) {
+  const char* what = getenv("PLUGIN_RUN_AT_LOAD");
+  if (what) printf("plugin ran at load: %d\n", plugin_run(what));
 }

@@ -503,14 +503,61 @@ def test_plugin_loaded_deepbind_is_guarded():
     assert_silent(run([program("plugin_host"), plugin(), "ok"], env=env), "plugin returned 0")
 
 
+# What ld.so itself binds lazily, as LD_DEBUG=bindings shows it: {name:
+# the object it bound to} for each libzmq function the plugin called.
+def lazy_bindings(stderr):
+    return {m[1]: os.path.basename(m[0]) for m in re.findall(
+        r"binding file \S*libshare_plugin\.so \[0\] to (\S+) \[0\]: normal symbol `(zmq_\w+)'", stderr)}
+
+
+# The interposed functions plugin_run calls ("share" and "ok").
+PLUGIN_CALLS = {"zmq_socket", "zmq_connect", "zmq_send", "zmq_recv", "zmq_close", "zmq_ctx_term"}
+
+
 @DEEPBIND_PLAIN
-def test_plugin_loaded_deepbind_lazily_is_named_at_exit():
+def test_plugin_loaded_deepbind_lazily_is_guarded():
     # Bound lazily, the plugin's entries still lead to its PLT when the
-    # guard looks; each first call then binds past the guard.  Its misuse
-    # goes unseen, and the guard says so at exit, naming the plugin.
-    r = run([program("plugin_host"), plugin(), "share"], env={"PLUGIN_DEEPBIND": "1", "PLUGIN_LAZY": "1"})
+    # guard looks, and each first call would bind to libzmq past the guard.
+    # The guard finds in ld.so's scopes where they would bind (the plugin's
+    # own libzmq) and stores the wrappers for that copy first: ld.so binds
+    # none of the interposed functions, and the misuse is reported.
+    env = {"PLUGIN_DEEPBIND": "1", "PLUGIN_LAZY": "1", "LD_DEBUG": "bindings"}
+    r = run([program("plugin_host"), plugin(), "share"], env=env)
+    assert r.returncode == ABORTED, r
+    f = only_finding(r, "cross_thread")
+    assert f["call"] == "zmq_recv" and f["socket_type"] == "DEALER"
+    assert has_fn(f["stack"], "plugin_receiver") and has_fn(f["owner_stack"], "plugin_sender"), f
+    bound = lazy_bindings(r.stderr)
+    assert bound.get("zmq_ctx_new") == "libzmq.so.5", bound  # not interposed: ld.so binds it, as it would
+    assert not PLUGIN_CALLS & bound.keys(), bound
+    assert "past the guard" not in r.stderr, r
+    ok = run([program("plugin_host"), plugin(), "ok"], env=env)
+    assert ok.returncode == 0 and ok.findings == [] and "plugin returned 0" in ok.stdout, ok
+    assert not PLUGIN_CALLS & lazy_bindings(ok.stderr).keys() and "past the guard" not in ok.stderr, ok
+
+
+def test_plugin_loaded_lazily_without_deepbind_is_left_to_ld_so():
+    # An object that looks in the global scope first binds to the guard's
+    # wrappers by itself: the guard leaves its entries to ld.so's lazy
+    # binding (every interposed function is bound by ld.so, to the guard).
+    env = {"PLUGIN_LAZY": "1", "LD_DEBUG": "bindings"}
+    r = run([program("plugin_host"), plugin(), "ok"], env=env)
+    assert r.returncode == 0 and r.findings == [] and "plugin returned 0" in r.stdout, r
+    bound = lazy_bindings(r.stderr)
+    assert {n: bound.get(n) for n in PLUGIN_CALLS} == {n: "libzmqguard.so" for n in PLUGIN_CALLS}, bound
+    r = run([program("plugin_host"), plugin(), "share"], env={"PLUGIN_LAZY": "1"})
+    assert r.returncode == ABORTED and only_finding(r, "cross_thread")["call"] == "zmq_recv", r
+
+
+@DEEPBIND_PLAIN
+def test_plugin_loaded_deepbind_used_at_load_is_named_at_exit():
+    # What stays past the guard: a plugin that runs from its constructor,
+    # inside dlopen, with a host that then takes none of its symbols.  The
+    # guard never got to look; its misuse goes unseen, and at exit the
+    # guard says so, naming the plugin.
+    r = run([program("plugin_host"), plugin(), "share"], env={"PLUGIN_DEEPBIND": "1", "PLUGIN_RUN_AT_LOAD": "share"})
     assert not r.timed_out and r.guard_active, r
-    assert r.findings == [] and "plugin returned 0" in r.stdout, r
+    assert r.returncode == 0 and r.findings == [] and "plugin ran at load: 0" in r.stdout, r
     assert re.search(r"zmq-guard: \S*libshare_plugin\.so calls libzmq \(zmq_\w+\) directly, past the guard .*"
                      r"its sockets are not checked", r.stderr), r
 

@@ -421,6 +421,23 @@ TEST(ReportText, ProgramTextCannotBreakALine) {
   EXPECT_TRUE(contains(json_of(fx.f), "\"python_name\":\"two\\nlines\"")) << json_of(fx.f);
 }
 
+TEST(ReportText, RubyNameBeforeTheOsNameAfterPython) {
+  // A Ruby thread's name whole, where the OS name is its first 15 bytes;
+  // a Python name, when there is one, still comes first.
+  Fixture fx;
+  snprintf(fx.f.thread.name, sizeof fx.f.thread.name, "a-very-long-thr");
+  snprintf(fx.f.thread.rb_name, sizeof fx.f.thread.rb_name, "a-very-long-thread-name");
+  snprintf(fx.f.owner.py_name, sizeof fx.f.owner.py_name, "py-owner");
+  snprintf(fx.f.owner.rb_name, sizeof fx.f.owner.rb_name, "not-shown");
+  std::string text = text_of(fx.f);
+  std::string summary = line_starting(lines_of(text), "SUMMARY: ");
+  EXPECT_TRUE(contains(text, "thread T3 \"a-very-long-thread-name\" (tid 3615)")) << text;
+  EXPECT_TRUE(contains(summary, "by T3 \"a-very-long-thread-name\"")) << summary;
+  EXPECT_TRUE(contains(summary, "owner T2 \"py-owner\"") && !contains(text, "not-shown")) << text;
+  std::string json = json_of(fx.f);
+  EXPECT_TRUE(contains(json, "\"name\":\"a-very-long-thr\",\"python_name\":\"\",\"ruby_name\":\"a-very-long-thread-name\"")) << json;
+}
+
 TEST(ReportText, UnknownThreadsAndNoStacks) {
   zgunit::use_default_options();
   zg::Finding f;
@@ -492,9 +509,9 @@ TEST(ReportJson, ValidWithEveryField) {
   EXPECT_EQ(v["lines"], "1 ends_nl True") << "one object per line";
   EXPECT_EQ(v["missing"], "-");
   EXPECT_EQ(v["extra"], "-");
-  EXPECT_EQ(v["thread"], "{\"name\": \"shared\", \"python_name\": \"\", \"running\": true, \"serial\": 3, \"tid\": 3615}");
-  EXPECT_EQ(v["owner"], "{\"name\": \"main\", \"python_name\": \"\", \"running\": true, \"serial\": 2, \"tid\": 3614}");
-  EXPECT_EQ(v["creator"], "{\"name\": \"creator\", \"python_name\": \"\", \"running\": false, \"serial\": 1, \"tid\": 3613}");
+  EXPECT_EQ(v["thread"], "{\"name\": \"shared\", \"python_name\": \"\", \"ruby_name\": \"\", \"running\": true, \"serial\": 3, \"tid\": 3615}");
+  EXPECT_EQ(v["owner"], "{\"name\": \"main\", \"python_name\": \"\", \"ruby_name\": \"\", \"running\": true, \"serial\": 2, \"tid\": 3614}");
+  EXPECT_EQ(v["creator"], "{\"name\": \"creator\", \"python_name\": \"\", \"ruby_name\": \"\", \"running\": false, \"serial\": 1, \"tid\": 3613}");
   std::string frame_keys = "[[\"address\", \"class\", \"file\", \"function\", \"line\", \"module\", \"offset\"]]";
   for (const char* k : {"stack", "owner_stack", "created_stack"}) {
     const std::string& s = v[k];
