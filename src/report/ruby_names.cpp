@@ -14,13 +14,13 @@
 // other Ruby, or a word that fails a check, leaves the OS name.
 #include "report/ruby_names.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <atomic>
 
+#include "report/late_lookup.h"
 #include "report/ruby.h"
 #include "report/script.h"
 
@@ -113,16 +113,17 @@ bool usable() {
   int s = g_api.state.load(std::memory_order_acquire);
   if (s != 0) return s == 1;
   if (!ruby_running()) return false;  // libruby may come later: looked up again then
-  // Looked up with no lock of the guard's held: dlsym takes the loader's
-  // lock, which a thread making a socket from a constructor (inside
-  // dlopen) holds while it waits for ours.  The first thread to finish
-  // publishes; one that finds it being published notes nothing this time.
-  const char* version = static_cast<const char*>(dlsym(RTLD_DEFAULT, "ruby_version"));
+  // Looked up without the loader's lock (late_find: a thread making a
+  // socket from a constructor inside dlopen holds it, and may wait for a
+  // lock of ours) and with no lock of the guard's held.  The first thread
+  // to finish publishes; one that finds it being published notes nothing
+  // this time.
+  const char* version = static_cast<const char*>(late_find("ruby_version"));
   const RbLayout* layout = nullptr;
   for (const RbLayout& l : kLayouts)
     if (version && strcmp(version, l.version) == 0) layout = &l;
-  auto native_thread_p = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "ruby_native_thread_p"));
-  auto thread_current = reinterpret_cast<VALUE (*)()>(dlsym(RTLD_DEFAULT, "rb_thread_current"));
+  auto native_thread_p = reinterpret_cast<int (*)()>(late_find("ruby_native_thread_p"));
+  auto thread_current = reinterpret_cast<VALUE (*)()>(late_find("rb_thread_current"));
   if (g_api.state.compare_exchange_strong(s, 3, std::memory_order_acq_rel)) {
     g_api.layout = layout;
     g_api.native_thread_p = native_thread_p;
