@@ -200,22 +200,9 @@ char* ruby_stack_text(const FrameRecord* st) { return frame_record_text(st, g_fr
 
 void ruby_stack_free(FrameRecord* st) { frame_record_free(st); }
 
-void ruby_capture(FrameRecord** slot) {
-  FrameRecord* st = ruby_stack_record();
-  ruby_stack_free(*slot);
-  *slot = st;
-}
-
 void ruby_after_fork_child() {
   g_frames.after_fork_child();
   g_rb.lookup.after_fork_child();
-}
-
-char* ruby_backtrace_current() {
-  FrameRecord* st = ruby_stack_record();
-  char* text = ruby_stack_text(st);
-  ruby_stack_free(st);
-  return text;
 }
 
 namespace {
