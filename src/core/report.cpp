@@ -14,6 +14,7 @@
 #include "core/suppressions.h"
 #include "core/threads.h"
 #include "report/format.h"
+#include "report/late_lookup.h"
 #include "report/python.h"
 #include "report/ruby_names.h"
 #include "report/script.h"
@@ -174,6 +175,7 @@ void gather_socket(Gathered* g, FindingKind kind, SocketState* st, uint64_t othe
 }  // namespace
 
 void record_creator(SocketState* st, ThreadRecord* rec, const void* ra) {
+  LoaderLook look;  // one count of loaded objects for every interpreter's lookup
   st->creator_tid = rec->tid;
   thread_name_of(rec->tid, st->creator_name, sizeof st->creator_name);
   capture_created_python(st);
@@ -203,6 +205,7 @@ void record_creator(SocketState* st, ThreadRecord* rec, const void* ra) {
 }
 
 void record_taker(SocketState* st, ThreadRecord* rec, const char* call) {
+  LoaderLook look;
   st->owner_tid = rec->tid;
   thread_name_of(rec->tid, st->owner_name, sizeof st->owner_name);
   stack_capture(&st->owner_stack, static_cast<int>(options().stack_depth));

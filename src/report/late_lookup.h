@@ -63,6 +63,22 @@ bool late_sym(F* out, const char* name, const char* object = nullptr) {
   return *out != nullptr;
 }
 
+// One count of the loader's additions for all the lookups of one record
+// (a creation or a claim asks Python and every language of langs.def
+// whether it is loaded now: one dl_iterate_phdr each, without this).
+// Inside a LoaderLook scope the first lookup that needs the count keeps
+// it for the others; outside one, each counts.
+extern __thread unsigned long long tls_loader_adds __attribute__((tls_model("initial-exec")));
+extern __thread int tls_loader_look __attribute__((tls_model("initial-exec")));
+struct LoaderLook {
+  LoaderLook() { tls_loader_look++; }
+  ~LoaderLook() {
+    if (--tls_loader_look == 0) tls_loader_adds = 0;
+  }
+  LoaderLook(const LoaderLook&) = delete;
+  LoaderLook& operator=(const LoaderLook&) = delete;
+};
+
 class LateLookup {
  public:
   // True once find() returned true; find() runs under a lock, at most once
@@ -72,17 +88,19 @@ class LateLookup {
   bool ensure(Find find) {
     int s = state_.load(std::memory_order_acquire);
     if (s == kFound) return true;
-    unsigned long long adds = 0;
-    dl_iterate_phdr(adds_of, &adds);
+    unsigned long long adds = tls_loader_look ? tls_loader_adds : 0;
+    if (adds == 0) {  // a count is never 0: the program itself is one addition
+      dl_iterate_phdr(adds_of, &adds);
+      if (tls_loader_look) tls_loader_adds = adds;
+    }
     // Read without the lock by every thread that asks (ThreadSanitizer
     // found it): relaxed, as the state's acquire load orders it.
     if (s == kAbsent && adds == absent_adds_.load(std::memory_order_relaxed)) return false;
-    // find() calls dlsym, which takes the loader's lock.  A thread that
-    // holds that lock (running a library's constructor inside dlopen) and
-    // makes a socket here must not wait without end for a thread that holds
-    // mu_ and waits in dlsym.  A look takes microseconds: mu_ is tried for
-    // a while (yielding), then the answer is what is known (no frames this
-    // time) instead of a deadlock.
+    // A look takes microseconds, and a thread must never wait without end
+    // for another's: one holding a lock the looker waits for (the loader's
+    // lock inside dlopen, in a find() that a reader extends) would make a
+    // deadlock.  mu_ is tried for a while (yielding), then the answer is
+    // what is known (no frames this time).
     if (!lock_a_while()) return state_.load(std::memory_order_acquire) == kFound;
     bool ok = state_.load(std::memory_order_relaxed) == kFound;
     if (!ok) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/options.h"
+#include "report/late_lookup.h"
 #include "report/text.h"
 
 namespace zg {
@@ -13,6 +14,9 @@ namespace zg {
 #define ZG_LANG(key, ops) extern const LangOps ops;
 #include "report/langs.def"
 #undef ZG_LANG
+
+__thread unsigned long long tls_loader_adds __attribute__((tls_model("initial-exec"))) = 0;
+__thread int tls_loader_look __attribute__((tls_model("initial-exec"))) = 0;
 
 namespace {
 
