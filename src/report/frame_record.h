@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// A stack recorded cheaply for a later report (Ruby's, Java's): each frame
+// A stack recorded cheaply for a later report (Ruby's, Perl's, Java's): each frame
 // an index into the language's InternTable (report/intern.h), whose entry
 // holds the frame's text once, and its line.  Once the table is full, a
 // record is its text instead.  The text is made only when a report needs

@@ -12,6 +12,7 @@
 
 #include "core/options.h"
 #include "core/probe.h"
+#include "report/frame_record.h"
 #include "report/intern.h"
 #include "report/late_lookup.h"
 #include "report/perl_layout.h"
@@ -272,19 +273,6 @@ int entry_of(void* my_perl, Ptr file, const Func& f) {
       });
 }
 
-void put_line(TextBuf& b, uint32_t line) {
-  char buf[16];
-  snprintf(buf, sizeof buf, "\t%u\t", line);
-  b.puts(buf);
-}
-
-void put_entry(TextBuf& b, const FrameEntry& e, uint32_t line) {
-  b.add(e.text, e.split);
-  put_line(b, line);
-  b.puts(e.text + e.split);
-  b.add("\n", 1);
-}
-
 // The contexts Perl_caller_cx gives for levels 0, 1, ... (caller's subs
 // and evals), into out; their number.  Perl_caller_cx walks from the top
 // for each level (quadratic in the depth); this walks once, as it does
@@ -339,17 +327,6 @@ int contexts(void* my_perl, Ptr* at, Ptr* named, int max) {
   return n;
 }
 
-struct PlFrame {
-  uint32_t entry;
-  uint32_t line;
-};
-
-struct PlStack {
-  char* text;  // when the table was full: the text itself
-  int n;
-  PlFrame frames[1];  // n of them
-};
-
 }  // namespace
 
 bool perl_running() { return options().perl && lookup(); }
@@ -366,7 +343,10 @@ void* perl_record() {
   if (!cop) return nullptr;
   // Frames gathered here, the record made to their number: a malloc of a
   // few dozen bytes, not of the deepest stack's size.
-  PlFrame frames[kMaxDepth];
+  struct {
+    uint32_t entry;
+    int line;
+  } frames[kMaxDepth];
   int n = 0;
   TextBuf full;  // used only once the table is full
   Ptr cxs[kMaxDepth], named[kMaxDepth];
@@ -378,42 +358,36 @@ void* perl_record() {
     const Func f = func_of(level < levels ? named[level] : nullptr);
     int e = full.n ? -1 : entry_of(my_perl, file, f);
     if (e < 0 && !full.n) {  // the frames so far, as text
-      for (int k = 0; k < n; k++) put_entry(full, g_frames.at(frames[k].entry), frames[k].line);
+      for (int k = 0; k < n; k++) {
+        const FrameEntry& fe = g_frames.at(static_cast<int>(frames[k].entry));
+        put_frame_line(full, fe.text, fe.split, frames[k].line);
+      }
     }
     if (e >= 0) {
-      frames[n++] = PlFrame{static_cast<uint32_t>(e), line};
+      frames[n].entry = static_cast<uint32_t>(e);
+      frames[n++].line = static_cast<int>(line);
     } else {
       put_file(full, file);
-      put_line(full, line);
+      put_tab_line(full, static_cast<int>(line));
       put_name(full, my_perl, f);
       full.add("\n", 1);
     }
     cop = cx ? at<Ptr>(cx, ZG_PL_CX_OLDCOP) : nullptr;
   }
   if (n == 0 && !full.n) return nullptr;
-  auto* st = static_cast<PlStack*>(malloc(offsetof(PlStack, frames) + sizeof(PlFrame) * (n ? n : 1)));
+  FrameRecord* st = frame_record_new(n ? n : 1);
   if (!st) return nullptr;
-  st->text = full.n ? full.release() : nullptr;
+  for (int k = 0; k < n; k++) {
+    st->frames[k].entry = frames[k].entry;
+    st->frames[k].line = frames[k].line;
+  }
   st->n = n;
-  memcpy(st->frames, frames, sizeof(PlFrame) * n);
-  return st;
+  return frame_record_done(st, full);
 }
 
-char* perl_text(const void* rec) {
-  const auto* st = static_cast<const PlStack*>(rec);
-  if (!st) return nullptr;
-  if (st->text) return strdup(st->text);
-  if (g_frames.empty()) return nullptr;
-  TextBuf b;
-  for (int i = 0; i < st->n; i++) put_entry(b, g_frames.at(st->frames[i].entry), st->frames[i].line);
-  return b.ok && b.n ? b.release() : nullptr;
-}
+char* perl_text(const void* rec) { return frame_record_text(static_cast<const FrameRecord*>(rec), g_frames); }
 
-void perl_free_record(void* rec) {
-  auto* st = static_cast<PlStack*>(rec);
-  if (st) free(st->text);
-  free(st);
-}
+void perl_free_record(void* rec) { frame_record_free(static_cast<FrameRecord*>(rec)); }
 
 void perl_after_fork_child() {
   g_frames.after_fork_child();

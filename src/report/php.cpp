@@ -27,6 +27,7 @@
 
 #include "core/options.h"
 #include "core/threads.h"
+#include "report/frame_record.h"
 #include "report/intern.h"
 #include "report/late_lookup.h"
 #include "report/php_layout.h"
@@ -367,18 +368,6 @@ int entry_of(const Raw& r) {
       });
 }
 
-// "\t<line>\t".
-void put_line(TextBuf& t, uint32_t line) {
-  char buf[16];
-  char* e = buf + sizeof buf;
-  char* b = e;
-  *--b = '\t';
-  do *--b = static_cast<char>('0' + line % 10);
-  while (line /= 10);
-  *--b = '\t';
-  t.add(b, size_t(e - b));
-}
-
 struct PhpRecord {
   int n;
   struct {
@@ -433,7 +422,7 @@ char* text(const void* r) {
     } else {
       b.add(at->text, at->split);
     }
-    put_line(b, line);
+    put_tab_line(b, static_cast<int>(line));
     if (rec->frames[i].top) b.puts(kTopNames[rec->frames[i].top]);
     else b.puts(e.text + e.split);
     b.add("\n", 1);
